@@ -1,0 +1,96 @@
+// Package cli builds pitstop's command tree. Each command group lives in a
+// file of its own (doctor.go, gocmd.go, proxy.go, cache.go, ramdisk.go,
+// tune.go) and only turns flags into a capability's config and calls it.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// ExitError carries a process exit code through cobra. A nil Err means the
+// command already printed what it had to say.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks bad command-line input; it exits 2.
+func usageError(format string, args ...any) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf(format, args...)}
+}
+
+// Main runs pitstop with args (without the program name) and returns the
+// process exit code: 0 on success, 2 for bad usage, otherwise what the
+// command asked for (1 by default).
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := NewRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(stderr, "pitstop: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(stderr, "pitstop: %v\n", err)
+	if isUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// isUsage reports whether err came from cobra's own flag or argument parsing.
+func isUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "requires at most", "bad flag syntax"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewRoot returns the whole command tree, wired to the given streams.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pitstop",
+		Short: "Make Go on a Raspberry Pi correct and fast",
+		Long: `pitstop diagnoses a Go-on-Raspberry-Pi machine (doctor), installs verified Go
+toolchains from any module proxy (go), serves a caching module proxy (proxy)
+and a shared build cache (cache), keeps Go's caches in RAM (ramdisk) and tunes
+the kernel for Go servers and builds (tune).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newDoctorCmd(),
+		newGoCmd(),
+		newProxyCmd(),
+		newCacheCmd(),
+		newRamdiskCmd(),
+		newTuneCmd(),
+	)
+	return root
+}
