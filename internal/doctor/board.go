@@ -1,0 +1,4 @@
+package doctor
+
+// boardChecks returns the board section's checks.
+func boardChecks() []Check { return nil }

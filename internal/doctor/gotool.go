@@ -1,0 +1,4 @@
+package doctor
+
+// goChecks returns the go section's checks.
+func goChecks() []Check { return nil }

@@ -1,0 +1,4 @@
+package doctor
+
+// storageChecks returns the storage section's checks.
+func storageChecks() []Check { return nil }

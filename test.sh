@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# pitstop's one test command: installs what it needs (as root, with apt-get),
+# checks formatting and vet/staticcheck, builds the static binary for the
+# three targets, runs the whole suite natively and then for linux/arm64 under
+# qemu-aarch64-static with 16 KiB pages, as a Raspberry Pi 5 kernel has.
+#   bash test.sh            everything
+#   QUICK=1 bash test.sh    native tests only
+set -euo pipefail
+cd "$(dirname "$0")"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export PATH="$PATH:$(go env GOPATH)/bin"
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  need=()
+  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+  command -v update-binfmts >/dev/null || need+=(binfmt-support)
+  command -v unshare >/dev/null || need+=(util-linux)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v gcc >/dev/null || need+=(gcc)
+  if [ ${#need[@]} -gt 0 ]; then
+    step "apt-get install ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck ./...
+
+step "build linux/amd64, linux/arm64, linux/arm (GOARM=7), CGO_ENABLED=0"
+out=$(mktemp -d)
+for t in linux/amd64 linux/arm64 linux/arm; do
+  CGO_ENABLED=0 GOOS=${t%/*} GOARCH=${t#*/} GOARM=7 go build -trimpath -o "$out/pitstop-${t//\//-}" ./cmd/pitstop
+done
+ls -l "$out"
+if command -v file >/dev/null; then file "$out"/pitstop-*; fi
+
+step "tests (native $(go env GOARCH))"
+go test -count=1 -timeout 20m ./...
+
+if [ "${QUICK:-}" = 1 ]; then exit 0; fi
+
+step "tests (linux/arm64 under qemu-aarch64-static, 16 KiB pages)"
+if [ "$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+fi
+if [ "$(id -u)" = 0 ] && [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable qemu-aarch64 || true
+fi
+# The test binaries are arm64; the go command they start stays the host's
+# (GOARCH is unset for them), and arm64 children they start run through binfmt.
+GOARCH=arm64 go test -count=1 -timeout 25m \
+  -exec "env -u GOARCH QEMU_PAGESIZE=16384 qemu-aarch64-static" ./...
