@@ -1,0 +1,274 @@
+package service
+
+import (
+	"crypto/subtle"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// SetRoute labels the request being served on w with route, for the
+// request metrics and the access log. Call it from the Handler with one of a
+// small fixed set of values ("info", "zip", "sumdb", ...); it costs no
+// allocation. Outside a Server it does nothing.
+func SetRoute(w http.ResponseWriter, route string) {
+	if rec := findRecorder(w); rec != nil {
+		rec.route = route
+	}
+}
+
+// LogAttr adds attr to the request's access-log line (e.g.
+// slog.String("cache", "hit")). Outside a Server it does nothing.
+func LogAttr(w http.ResponseWriter, attr slog.Attr) {
+	if rec := findRecorder(w); rec != nil {
+		rec.attrs = append(rec.attrs, attr)
+	}
+}
+
+func findRecorder(w http.ResponseWriter) *recorder {
+	for {
+		switch x := w.(type) {
+		case *recorder:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// recorder wraps the ResponseWriter to learn the status and byte count. It
+// keeps io.ReaderFrom, so http.ServeContent of an *os.File still uses
+// sendfile, and http.Flusher; Unwrap serves http.ResponseController.
+type recorder struct {
+	w       http.ResponseWriter
+	status  int
+	bytes   int64
+	route   string
+	attrs   []slog.Attr
+	started bool // a final status has been sent
+}
+
+var recorders = sync.Pool{New: func() any { return &recorder{attrs: make([]slog.Attr, 0, 4)} }}
+
+func (r *recorder) Header() http.Header { return r.w.Header() }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.started && code >= 200 {
+		r.status = code
+		r.started = true
+	}
+	r.w.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.started {
+		r.status, r.started = http.StatusOK, true
+	}
+	n, err := r.w.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if !r.started {
+		r.status, r.started = http.StatusOK, true
+	}
+	var n int64
+	var err error
+	if rf, ok := r.w.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{r.w}, src)
+	}
+	r.bytes += n
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if !r.started {
+		r.status, r.started = http.StatusOK, true
+	}
+	if f, ok := r.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
+
+// metrics are the request metrics, with per-route children cached so a
+// request costs a map read under a read lock and some atomic adds.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+	inFlight prometheus.Gauge
+
+	mu     sync.RWMutex
+	routes map[string]*routeMetrics
+}
+
+type routeMetrics struct {
+	route    string
+	duration prometheus.Observer
+	bytes    prometheus.Counter
+
+	mu    sync.RWMutex
+	codes map[int]prometheus.Counter
+}
+
+func (m *metrics) route(route string) *routeMetrics {
+	m.mu.RLock()
+	rm := m.routes[route]
+	m.mu.RUnlock()
+	if rm != nil {
+		return rm
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rm = m.routes[route]; rm == nil {
+		rm = &routeMetrics{
+			route:    route,
+			duration: m.duration.WithLabelValues(route),
+			bytes:    m.bytes.WithLabelValues(route),
+			codes:    make(map[int]prometheus.Counter),
+		}
+		m.routes[route] = rm
+	}
+	return rm
+}
+
+func (m *metrics) observe(route string, code int, n int64, d time.Duration) {
+	rm := m.route(route)
+	rm.mu.RLock()
+	c := rm.codes[code]
+	rm.mu.RUnlock()
+	if c == nil {
+		rm.mu.Lock()
+		if c = rm.codes[code]; c == nil {
+			c = m.requests.WithLabelValues(route, codeLabel(code))
+			rm.codes[code] = c
+		}
+		rm.mu.Unlock()
+	}
+	c.Inc()
+	rm.bytes.Add(float64(n))
+	rm.duration.Observe(d.Seconds())
+}
+
+func codeLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "000"
+	}
+	return string([]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)})
+}
+
+// wrap builds the server's root handler: /healthz, /metrics, auth, metrics
+// and access logging around s.Handler.
+func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) http.Handler {
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	})
+	token := []byte(s.AuthToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		m.inFlight.Inc()
+		rec := recorders.Get().(*recorder)
+		rec.w = w
+		level := slog.LevelInfo
+		switch r.URL.Path {
+		case "/healthz":
+			rec.route = "healthz"
+			level = slog.LevelDebug
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			rec.Write([]byte("ok\n"))
+		case "/metrics":
+			rec.route = "metrics"
+			level = slog.LevelDebug
+			if authorized(r, token) {
+				metricsHandler.ServeHTTP(rec, r)
+			} else {
+				unauthorized(rec)
+			}
+		default:
+			if authorized(r, token) {
+				s.Handler.ServeHTTP(rec, r)
+			} else {
+				unauthorized(rec)
+			}
+		}
+		if !rec.started {
+			rec.status = http.StatusOK // what net/http sends for an empty reply
+		}
+		d := time.Since(start)
+		route := rec.route
+		if route == "" {
+			if s.Route != nil {
+				route = s.Route(r)
+			} else {
+				route = DefaultRoute
+			}
+		}
+		m.observe(route, rec.status, rec.bytes, d)
+		m.inFlight.Dec()
+		ctx := r.Context()
+		if log.Enabled(ctx, level) {
+			attrs := append(rec.attrs,
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", rec.status),
+				slog.Int64("bytes", rec.bytes),
+				slog.Duration("duration", d),
+				slog.String("remote", r.RemoteAddr),
+			)
+			log.LogAttrs(ctx, level, "request", attrs...)
+			rec.attrs = attrs
+		}
+		*rec = recorder{attrs: clear0(rec.attrs)}
+		recorders.Put(rec)
+	})
+}
+
+// clear0 empties attrs for reuse, dropping references to logged values.
+func clear0(attrs []slog.Attr) []slog.Attr {
+	clear(attrs)
+	if cap(attrs) > 32 {
+		return make([]slog.Attr, 0, 4)
+	}
+	return attrs[:0]
+}
+
+// authorized reports whether r carries the token, as a bearer token or as
+// the password of basic auth, compared in constant time. An empty token
+// admits everyone.
+func authorized(r *http.Request, token []byte) bool {
+	if len(token) == 0 {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[7:])), token) == 1
+	}
+	if _, pass, ok := r.BasicAuth(); ok {
+		return subtle.ConstantTimeCompare([]byte(pass), token) == 1
+	}
+	return false
+}
+
+func unauthorized(w http.ResponseWriter) {
+	h := w.Header()
+	h.Add("WWW-Authenticate", `Bearer realm="pitstop"`)
+	h.Add("WWW-Authenticate", `Basic realm="pitstop", charset="UTF-8"`)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, "unauthorized: this server needs its token, as \"Authorization: Bearer TOKEN\" or as the password of basic auth (http://user:TOKEN@host/)\n")
+}

@@ -1,0 +1,170 @@
+// Package service runs pitstop's long-running HTTP servers (proxy serve,
+// cache serve) the same way: listen, /healthz, Prometheus /metrics, slog
+// access logs, request metrics, optional token auth, conservative timeouts
+// and graceful shutdown when the context is cancelled.
+//
+// A capability provides an http.Handler; the CLI fills a Server and calls
+// Run:
+//
+//	srv := &service.Server{Name: "proxy", Addr: addr, Handler: h, Logger: log, Registry: reg}
+//	return srv.Run(ctx)
+//
+// Inside the handler, SetRoute(w, "zip") labels the request's metrics and
+// access-log line with a route from a small fixed set.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults used when the corresponding Server field is zero.
+const (
+	DefaultAddr            = "localhost:8080"
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultRoute           = "other"
+)
+
+// Server is a long-running HTTP service. Set the exported fields, then call
+// Run once. The zero value of every field but Handler is usable.
+type Server struct {
+	// Name names the service in logs and metric names: metrics are
+	// "pitstop_<Name>_http_...". "" means plain "pitstop_http_...". Use
+	// lower case letters, digits and underscores ("proxy", "cache").
+	Name string
+
+	// Addr is the TCP address to listen on, as in net.Listen ("host:port";
+	// port 0 picks a free one). "" means DefaultAddr. Ignored if Listener
+	// is set.
+	Addr string
+
+	// Listener, if set, is served instead of listening on Addr. Run closes
+	// it when it returns.
+	Listener net.Listener
+
+	// Handler serves every request except /healthz and /metrics.
+	Handler http.Handler
+
+	// Logger receives the access log (one Info record per request, skipped
+	// cheaply when Info is disabled) and the server's own messages.
+	// nil means slog.Default().
+	Logger *slog.Logger
+
+	// Registry is where the request metrics are registered and what
+	// /metrics serves, together with the Go and process collectors. Put the
+	// capability's own metrics in it too. nil means a new registry.
+	Registry *prometheus.Registry
+
+	// AuthToken, if set, is required on every request except /healthz:
+	// as "Authorization: Bearer <token>" or as the password of HTTP basic
+	// auth (any user name), so it also works from a GOPROXY URL
+	// (http://user:token@host/) or .netrc. Refused requests get 401 with
+	// WWW-Authenticate.
+	AuthToken string
+
+	// Route labels a request for metrics and the access log when the
+	// handler did not call SetRoute. It must return one of a small fixed
+	// set of values. nil labels every such request DefaultRoute.
+	Route func(*http.Request) string
+
+	// Ready, if set, is called once with the bound address as soon as the
+	// server is listening, before it serves (useful with port 0 in tests).
+	Ready func(addr net.Addr)
+
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after ctx is cancelled; then their connections are closed.
+	// 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+
+	// ReadHeaderTimeout bounds reading a request's headers; 0 means 10s.
+	// There is deliberately no write timeout: zips and cache objects stream
+	// for as long as they take. Idle keep-alive connections close after 2
+	// minutes.
+	ReadHeaderTimeout time.Duration
+}
+
+// Run listens and serves until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish within
+// ShutdownTimeout, and returns nil. It returns an error if it cannot listen,
+// if the metrics cannot be registered, or if serving fails.
+func (s *Server) Run(ctx context.Context) error {
+	if s.Handler == nil {
+		return errors.New("service: no Handler")
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg := s.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg, s.Name)
+	if err != nil {
+		return err
+	}
+	h := s.wrap(log, m, reg)
+
+	ln := s.Listener
+	if ln == nil {
+		addr := s.Addr
+		if addr == "" {
+			addr = DefaultAddr
+		}
+		var lc net.ListenConfig
+		ln, err = lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (is another server using the port? choose another with --listen)", addr, err)
+		}
+	}
+	rht := s.ReadHeaderTimeout
+	if rht == 0 {
+		rht = 10 * time.Second
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: rht,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	name := "pitstop"
+	if s.Name != "" {
+		name += " " + s.Name
+	}
+	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "")
+	if s.Ready != nil {
+		s.Ready(ln.Addr())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	timeout := s.ShutdownTimeout
+	if timeout == 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	log.Info(name+" shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	<-errc // http.ErrServerClosed
+	if err != nil {
+		hs.Close()
+		log.Warn(name+" closed requests still running at the shutdown timeout", "timeout", timeout)
+	} else {
+		log.Info(name + " stopped")
+	}
+	return nil
+}
