@@ -1,0 +1,603 @@
+// Package modfetch fetches modules from upstream the way the go command
+// does: over a GOPROXY list with its fallback rules ("," falls through on
+// 404/410 only, "|" on any error, "direct" through the local go command,
+// "off" refuses), with GONOPROXY/GOPRIVATE modules always fetched direct,
+// and with every zip checked (golang.org/x/mod/zip), hashed (dirhash h1:)
+// and verified against the checksum database (x/mod/sumdb's Client, reached
+// through the proxies' /sumdb/<name>/ endpoints or GOSUMDB's URL) unless
+// GOSUMDB=off or GONOSUMDB/GOPRIVATE match.
+//
+// The proxy (internal/modproxy) and the toolchain installer use it:
+//
+//	f := &modfetch.Fetcher{Env: goenv.Load(ctx)}
+//	vers, err := f.List(ctx, "golang.org/toolchain")
+//	tmp, _ := os.CreateTemp(dir, "zip-*")
+//	hash, err := f.Zip(ctx, "golang.org/toolchain", "v0.0.1-go1.22.5.linux-arm64", tmp, nil)
+//	// err == nil: tmp holds a checked zip whose hash the checksum database confirmed.
+//
+// Not-found answers (404/410 from every upstream) satisfy
+// errors.Is(err, fs.ErrNotExist).
+package modfetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+)
+
+// MaxMetaSize bounds .info, .mod, list and checksum-database answers.
+const MaxMetaSize = 16 << 20
+
+// Fetcher fetches module data from the upstreams an Env describes. The
+// zero value fetches with the process's go env (goenv.FromOS) on first use;
+// set fields before the first call and do not change them afterwards. All
+// methods are safe for concurrent use.
+type Fetcher struct {
+	// Env supplies GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY and GONOSUMDB.
+	// nil means goenv.FromOS().
+	Env goenv.Env
+	// Proxies overrides Env's GOPROXY list when non-nil.
+	Proxies []goenv.Proxy
+	// Client makes the HTTP requests; nil means a client with dial and
+	// response-header timeouts (the body is bounded by ctx only).
+	Client *http.Client
+	// GoBin is the go command used for "direct" fetches; "" means "go".
+	GoBin string
+	// DirectDir holds the isolated module cache and work directory of
+	// direct fetches; "" means a directory under os.TempDir().
+	DirectDir string
+	// DirectConcurrency bounds concurrent go commands; 0 means 2.
+	DirectConcurrency int
+	// DirectTimeout bounds one go command; 0 means 10 minutes.
+	DirectTimeout time.Duration
+	// SumDBDir caches the checksum database's tiles and the latest signed
+	// tree head on disk; "" keeps them in memory for the Fetcher's life.
+	SumDBDir string
+	// MaxZipSize refuses larger zips; 0 means x/mod/zip's MaxZipFile.
+	MaxZipSize int64
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+
+	initOnce  sync.Once
+	initErr   error
+	env       goenv.Env
+	proxies   []goenv.Proxy
+	client    *http.Client
+	directSem chan struct{}
+	sumdb     *sumDB
+}
+
+func (f *Fetcher) init() error {
+	f.initOnce.Do(func() {
+		f.env = f.Env
+		if f.env == nil {
+			f.env = goenv.FromOS()
+		}
+		f.proxies = f.Proxies
+		if f.proxies == nil {
+			f.proxies, f.initErr = f.env.Proxies()
+		}
+		f.client = f.Client
+		if f.client == nil {
+			f.client = &http.Client{Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				TLSHandshakeTimeout:   15 * time.Second,
+				ResponseHeaderTimeout: 60 * time.Second,
+				MaxIdleConnsPerHost:   32,
+				IdleConnTimeout:       90 * time.Second,
+				ForceAttemptHTTP2:     true,
+			}}
+		}
+		n := f.DirectConcurrency
+		if n <= 0 {
+			n = 2
+		}
+		f.directSem = make(chan struct{}, n)
+		f.sumdb = newSumDB(f)
+	})
+	return f.initErr
+}
+
+func (f *Fetcher) log() *slog.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return slog.Default()
+}
+
+// UpstreamError is a non-success answer from one upstream. A 404 or 410
+// matches fs.ErrNotExist.
+type UpstreamError struct {
+	URL    string
+	Status int
+	// Body is the start of the plain text body, which proxies use to
+	// explain themselves to the go command's user.
+	Body string
+}
+
+func (e *UpstreamError) Error() string {
+	msg := fmt.Sprintf("%s: %d %s", redact(e.URL), e.Status, http.StatusText(e.Status))
+	if b := strings.TrimSpace(e.Body); b != "" {
+		msg += ": " + b
+	}
+	return msg
+}
+
+// Is makes 404 and 410 match fs.ErrNotExist.
+func (e *UpstreamError) Is(target error) bool {
+	return target == fs.ErrNotExist && (e.Status == http.StatusNotFound || e.Status == http.StatusGone)
+}
+
+// ErrProxyOff is returned when GOPROXY=off (or GONOPROXY with GOPROXY=off)
+// forbids the fetch.
+var ErrProxyOff = errors.New("module lookup disabled by GOPROXY=off")
+
+// NotFoundError says a module or version is not available anywhere; it
+// matches fs.ErrNotExist. Err is the last upstream's answer.
+type NotFoundError struct {
+	What string
+	Err  error
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: not found: %v", e.What, e.Err)
+	}
+	return e.What + ": not found"
+}
+func (e *NotFoundError) Unwrap() error        { return e.Err }
+func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// redact drops user information from a URL for messages.
+func redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.User == nil {
+		return u
+	}
+	return pu.Redacted()
+}
+
+// escaped returns the escaped path and (when vers != "") version.
+func escaped(path, vers string) (string, string, error) {
+	ep, err := module.EscapePath(path)
+	if err != nil {
+		return "", "", err
+	}
+	if vers == "" {
+		return ep, "", nil
+	}
+	ev, err := module.EscapeVersion(vers)
+	if err != nil {
+		return "", "", &module.ModuleError{Path: path, Version: vers, Err: err}
+	}
+	return ep, ev, nil
+}
+
+// proxyFunc tries one proxy entry; direct is called for "direct".
+type attempt struct {
+	proxy  func(base string) error
+	direct func() error
+}
+
+// walk runs a over the proxy list (or direct only for GONOPROXY modules)
+// with the go command's fallback rules.
+func (f *Fetcher) walk(modPath, what string, a attempt) error {
+	if err := f.init(); err != nil {
+		return err
+	}
+	if f.env.NoProxy(modPath) {
+		for _, p := range f.proxies {
+			if p.Off() {
+				return ErrProxyOff
+			}
+		}
+		if a.direct == nil {
+			return &NotFoundError{What: what}
+		}
+		return a.direct()
+	}
+	var last error
+	for _, p := range f.proxies {
+		var err error
+		switch {
+		case p.Off():
+			if last != nil {
+				return last
+			}
+			return ErrProxyOff
+		case p.Direct():
+			if a.direct == nil {
+				err = &NotFoundError{What: what}
+			} else {
+				err = a.direct()
+			}
+		default:
+			err = a.proxy(p.URL)
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if errors.Is(err, fs.ErrNotExist) || p.FallBackOnError {
+			continue
+		}
+		return err
+	}
+	if last == nil {
+		return &NotFoundError{What: what}
+	}
+	if errors.Is(last, fs.ErrNotExist) {
+		var nf *NotFoundError
+		if errors.As(last, &nf) {
+			return last
+		}
+		return &NotFoundError{What: what, Err: last}
+	}
+	return last
+}
+
+// get fetches base+"/"+rel from an http(s) or file proxy into a reader.
+// The caller closes the body. size is the Content-Length or -1.
+func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser, size int64, err error) {
+	u := base + "/" + rel
+	if strings.HasPrefix(base, "file://") {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return nil, 0, err
+		}
+		fh, err := os.Open(filepath.FromSlash(pu.Path))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, 0, &UpstreamError{URL: u, Status: http.StatusNotFound}
+			}
+			return nil, 0, err
+		}
+		st, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, 0, err
+		}
+		return fh, st.Size(), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		return nil, 0, &UpstreamError{URL: u, Status: resp.StatusCode, Body: firstLine(string(b))}
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// getBytes fetches a small file, bounded by MaxMetaSize.
+func (f *Fetcher) getBytes(ctx context.Context, base, rel string) ([]byte, error) {
+	body, size, err := f.get(ctx, base, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	if size > MaxMetaSize {
+		return nil, fmt.Errorf("%s/%s: answer too large (%d bytes)", redact(base), rel, size)
+	}
+	b, err := io.ReadAll(io.LimitReader(body, MaxMetaSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", redact(base), rel, err)
+	}
+	if len(b) > MaxMetaSize {
+		return nil, fmt.Errorf("%s/%s: answer too large", redact(base), rel)
+	}
+	if size >= 0 && int64(len(b)) != size {
+		return nil, fmt.Errorf("%s/%s: truncated answer (%d of %d bytes)", redact(base), rel, len(b), size)
+	}
+	return b, nil
+}
+
+// RevInfo is the content of a .info file.
+type RevInfo struct {
+	Version string
+	Time    time.Time
+	// Origin is passed through when an upstream sends it.
+	Origin json.RawMessage `json:",omitempty"`
+}
+
+// List returns the versions upstream lists for path (its @v/list), in the
+// upstream's order. Direct fetches ask `go list -m -versions`.
+func (f *Fetcher) List(ctx context.Context, path string) ([]string, error) {
+	b, err := f.ListRaw(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if fs := strings.Fields(l); len(fs) > 0 {
+			out = append(out, fs[0])
+		}
+	}
+	return out, nil
+}
+
+// ListRaw returns path's @v/list as upstream sent it.
+func (f *Fetcher) ListRaw(ctx context.Context, path string) ([]byte, error) {
+	ep, _, err := escaped(path, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = f.walk(path, path+"@v/list", attempt{
+		proxy: func(base string) (err error) {
+			out, err = f.getBytes(ctx, base, ep+"/@v/list")
+			return err
+		},
+		direct: func() (err error) {
+			out, err = f.directList(ctx, path)
+			return err
+		},
+	})
+	return out, err
+}
+
+// Latest returns upstream's $module/@latest answer.
+func (f *Fetcher) Latest(ctx context.Context, path string) (*RevInfo, []byte, error) {
+	ep, _, err := escaped(path, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw []byte
+	err = f.walk(path, path+"@latest", attempt{
+		proxy: func(base string) (err error) {
+			raw, err = f.getBytes(ctx, base, ep+"/@latest")
+			return err
+		},
+		direct: func() (err error) {
+			raw, err = f.directInfo(ctx, path, "latest")
+			return err
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := parseInfo(path, raw)
+	return info, raw, err
+}
+
+func parseInfo(path string, raw []byte) (*RevInfo, error) {
+	var info RevInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return nil, fmt.Errorf("%s: invalid .info answer: %v", path, err)
+	}
+	if err := module.Check(path, info.Version); err != nil {
+		return nil, fmt.Errorf("%s: invalid .info answer: %v", path, err)
+	}
+	return &info, nil
+}
+
+// InfoRaw returns the .info file of a canonical version, or of any other
+// query string the upstream resolves itself (a branch, a commit), as sent.
+func (f *Fetcher) InfoRaw(ctx context.Context, path, vers string) ([]byte, error) {
+	ep, ev, err := escaped(path, vers)
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	err = f.walk(path, path+"@"+vers, attempt{
+		proxy: func(base string) (err error) {
+			raw, err = f.getBytes(ctx, base, ep+"/@v/"+ev+".info")
+			return err
+		},
+		direct: func() (err error) {
+			raw, err = f.directInfo(ctx, path, vers)
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseInfo(path, raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// GoMod returns path@vers's go.mod file, verified against the checksum
+// database unless the module is exempt (see Verify).
+func (f *Fetcher) GoMod(ctx context.Context, path, vers string) ([]byte, error) {
+	ep, ev, err := escaped(path, vers)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCanonical(path, vers); err != nil {
+		return nil, err
+	}
+	var data []byte
+	err = f.walk(path, path+"@"+vers+" go.mod", attempt{
+		proxy: func(base string) (err error) {
+			data, err = f.getBytes(ctx, base, ep+"/@v/"+ev+".mod")
+			return err
+		},
+		direct: func() (err error) {
+			data, err = f.directFile(ctx, path, vers, "GoMod")
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.VerifyGoMod(ctx, path, vers, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+func checkCanonical(path, vers string) error {
+	if err := module.Check(path, vers); err != nil {
+		return err
+	}
+	if module.CanonicalVersion(vers) != vers {
+		return &module.ModuleError{Path: path, Version: vers, Err: errors.New("version is not canonical")}
+	}
+	return nil
+}
+
+// ZipProgress is called as a zip download proceeds with the bytes written
+// so far and the expected total (-1 when upstream did not say).
+type ZipProgress func(written, total int64)
+
+// Zip downloads path@vers's module zip into dst, which must be an empty
+// file open for reading and writing, checks it with x/mod/zip.CheckZip,
+// hashes it (h1:) and verifies the hash with the checksum database unless
+// the module is exempt. It returns the hash. On error dst's content must
+// not be used; progress (if non-nil) sees bytes before they are verified.
+// A zip larger than MaxZipSize, or shorter than its Content-Length, is
+// refused. A mismatch is a *ChecksumError naming both hashes.
+func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst *os.File, progress ZipProgress) (string, error) {
+	ep, ev, err := escaped(path, vers)
+	if err != nil {
+		return "", err
+	}
+	if err := checkCanonical(path, vers); err != nil {
+		return "", err
+	}
+	limit := f.MaxZipSize
+	if limit <= 0 {
+		limit = modzip.MaxZipFile
+	}
+	reset := func() error {
+		if _, err := dst.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return dst.Truncate(0)
+	}
+	err = f.walk(path, path+"@"+vers+" zip", attempt{
+		proxy: func(base string) error {
+			if err := reset(); err != nil {
+				return err
+			}
+			body, size, err := f.get(ctx, base, ep+"/@v/"+ev+".zip")
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			if size > limit {
+				return fmt.Errorf("%s@%s: zip too large (%d bytes; limit %d)", path, vers, size, limit)
+			}
+			n, err := copyProgress(dst, io.LimitReader(body, limit+1), size, progress)
+			if err != nil {
+				return fmt.Errorf("%s@%s: downloading zip: %w", path, vers, err)
+			}
+			if n > limit {
+				return fmt.Errorf("%s@%s: zip too large (more than %d bytes)", path, vers, limit)
+			}
+			if size >= 0 && n != size {
+				return fmt.Errorf("%s@%s: zip truncated (%d of %d bytes)", path, vers, n, size)
+			}
+			return nil
+		},
+		direct: func() error {
+			if err := reset(); err != nil {
+				return err
+			}
+			return f.directZip(ctx, path, vers, dst, progress)
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	return f.CheckZipFile(ctx, path, vers, dst.Name())
+}
+
+// CheckZipFile checks an already downloaded zip: structure, hash and the
+// checksum database. It returns the h1: hash.
+func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (string, error) {
+	if _, err := modzip.CheckZip(module.Version{Path: path, Version: vers}, file); err != nil {
+		return "", fmt.Errorf("%s@%s: invalid module zip: %w", path, vers, err)
+	}
+	hash, err := hashZip(file)
+	if err != nil {
+		return "", fmt.Errorf("%s@%s: hashing zip: %w", path, vers, err)
+	}
+	if err := f.Verify(ctx, path, vers, hash); err != nil {
+		return "", err
+	}
+	return hash, nil
+}
+
+func copyProgress(dst io.Writer, src io.Reader, total int64, progress ZipProgress) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		m, rerr := src.Read(buf)
+		if m > 0 {
+			if _, err := dst.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+			if progress != nil {
+				progress(n, total)
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// SumDBRaw fetches rel ("supported", "latest", "lookup/...", "tile/...")
+// from the checksum database name, through the first proxy that serves
+// /sumdb/<name>/ (the go command's rules), or GOSUMDB's URL when it names
+// one, or https://<name> after "direct". It is what a proxy forwards for
+// its clients; the bytes are not verified here (clients verify them).
+func (f *Fetcher) SumDBRaw(ctx context.Context, name, rel string) ([]byte, error) {
+	if err := f.init(); err != nil {
+		return nil, err
+	}
+	return f.sumdb.raw(ctx, name, rel)
+}
+
+var errBadJSON = errors.New("bad JSON")
+
+func decodeJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", errBadJSON, err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package modfetch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Info resolves query for path and returns the version's .info, the way
+// the go command resolves a version query against a proxy:
+//
+//   - a canonical version ("v1.2.3") is asked for directly;
+//   - "latest" picks the highest release in the list, else the highest
+//     pre-release, and only with an empty list asks $module/@latest;
+//   - a semver prefix ("v1", "v1.2") picks the highest matching release
+//     (else pre-release);
+//   - a comparison ("<v1.2.3", "<=v1.2", ">v1", ">=v1.0.0") picks the
+//     closest allowed release (highest for < and <=, lowest for > and >=);
+//   - anything else (a branch, a commit hash, a non-canonical version) is
+//     sent to the upstream as $module/@v/<query>.info for it to resolve.
+//
+// raw is the .info as the upstream served it.
+func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, raw []byte, err error) {
+	if err := module.CheckPath(path); err != nil {
+		return nil, nil, err
+	}
+	if query == "" {
+		return nil, nil, fmt.Errorf("%s: empty version query", path)
+	}
+	var pick func([]string) string
+	switch {
+	case semver.IsValid(query) && semver.Canonical(query) == query || module.IsPseudoVersion(query):
+		raw, err = f.InfoRaw(ctx, path, query)
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err = parseInfo(path, raw)
+		return info, raw, err
+	case query == "latest":
+		pick = func(l []string) string { return highest(l, func(string) bool { return true }) }
+	case semver.IsValid(query) && isPrefix(query):
+		pick = func(l []string) string {
+			return highest(l, func(v string) bool { return matchPrefix(v, query) })
+		}
+	case strings.HasPrefix(query, "<=") || strings.HasPrefix(query, ">=") || strings.HasPrefix(query, "<") || strings.HasPrefix(query, ">"):
+		op := query[:1]
+		if len(query) > 1 && query[1] == '=' {
+			op = query[:2]
+		}
+		v := query[len(op):]
+		if !semver.IsValid(v) || semver.Build(v) != "" {
+			return nil, nil, fmt.Errorf("%s@%s: invalid version query: %q is not a semantic version", path, query, v)
+		}
+		ok := func(c string) bool {
+			cmp := semver.Compare(c, v)
+			switch op {
+			case "<":
+				return cmp < 0
+			case "<=":
+				return cmp <= 0
+			case ">":
+				return cmp > 0
+			}
+			return cmp >= 0
+		}
+		if op[0] == '<' {
+			pick = func(l []string) string { return highest(l, ok) }
+		} else {
+			pick = func(l []string) string { return lowest(l, ok) }
+		}
+	default:
+		raw, err = f.InfoRaw(ctx, path, query)
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err = parseInfo(path, raw)
+		return info, raw, err
+	}
+	list, err := f.List(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v := pick(list); v != "" {
+		raw, err = f.InfoRaw(ctx, path, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err = parseInfo(path, raw)
+		return info, raw, err
+	}
+	if query == "latest" {
+		return f.Latest(ctx, path)
+	}
+	return nil, nil, &NotFoundError{What: path + "@" + query, Err: fmt.Errorf("no matching versions for query %q", query)}
+}
+
+func isPrefix(q string) bool {
+	return strings.Count(q, ".") < 2 && !strings.ContainsAny(q, "-+")
+}
+
+func matchPrefix(v, prefix string) bool {
+	return v == prefix || strings.HasPrefix(v, prefix+".") || strings.HasPrefix(v, prefix+"-")
+}
+
+// highest returns the highest release that ok accepts, else the highest
+// pre-release; pseudo-versions and invalid lines are ignored.
+func highest(list []string, ok func(string) bool) string {
+	var rel, pre string
+	for _, v := range list {
+		if !semver.IsValid(v) || module.IsPseudoVersion(v) || !ok(v) {
+			continue
+		}
+		if semver.Prerelease(v) == "" {
+			if rel == "" || semver.Compare(v, rel) > 0 {
+				rel = v
+			}
+		} else if pre == "" || semver.Compare(v, pre) > 0 {
+			pre = v
+		}
+	}
+	if rel != "" {
+		return rel
+	}
+	return pre
+}
+
+// lowest returns the lowest release that ok accepts, else the lowest
+// pre-release.
+func lowest(list []string, ok func(string) bool) string {
+	var rel, pre string
+	for _, v := range list {
+		if !semver.IsValid(v) || module.IsPseudoVersion(v) || !ok(v) {
+			continue
+		}
+		if semver.Prerelease(v) == "" {
+			if rel == "" || semver.Compare(v, rel) < 0 {
+				rel = v
+			}
+		} else if pre == "" || semver.Compare(v, pre) < 0 {
+			pre = v
+		}
+	}
+	if rel != "" {
+		return rel
+	}
+	return pre
+}

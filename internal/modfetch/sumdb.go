@@ -1,0 +1,312 @@
+package modfetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/goenv"
+)
+
+// ChecksumError is a hash that disagrees with the checksum database.
+type ChecksumError struct {
+	Path, Version string
+	// File is "zip" or "go.mod".
+	File string
+	// Got is the hash of what upstream sent; Want what the database says.
+	Got, Want string
+	// DB names the checksum database.
+	DB string
+}
+
+func (e *ChecksumError) Error() string {
+	what := e.Path + "@" + e.Version
+	if e.File == "go.mod" {
+		what += "/go.mod"
+	}
+	return fmt.Sprintf("verifying %s: checksum mismatch: downloaded %s, checksum database %s has %s (SECURITY ERROR: refused, not stored)", what, e.Got, e.DB, e.Want)
+}
+
+// ErrSecurity is wrapped when the checksum database itself misbehaves
+// (an inconsistent tree, a bad signature).
+var ErrSecurity = sumdb.ErrSecurity
+
+// Verify checks zipHash (an h1: hash) for path@vers against the checksum
+// database. It returns nil without a lookup when GOSUMDB=off or the module
+// matches GONOSUMDB/GOPRIVATE.
+func (f *Fetcher) Verify(ctx context.Context, path, vers, zipHash string) error {
+	return f.verify(ctx, path, vers, "zip", zipHash)
+}
+
+// VerifyGoMod checks a go.mod file's hash like Verify.
+func (f *Fetcher) VerifyGoMod(ctx context.Context, path, vers string, data []byte) error {
+	h, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+	if err != nil {
+		return err
+	}
+	return f.verify(ctx, path, vers, "go.mod", h)
+}
+
+// SumDBExempt reports whether path is never looked up in the checksum
+// database (GOSUMDB=off, GONOSUMDB, GOPRIVATE).
+func (f *Fetcher) SumDBExempt(path string) bool {
+	if f.init() != nil {
+		return false
+	}
+	return f.env.NoSumDB(path)
+}
+
+func (f *Fetcher) verify(ctx context.Context, path, vers, file, hash string) error {
+	if err := f.init(); err != nil {
+		return err
+	}
+	if f.env.NoSumDB(path) {
+		return nil
+	}
+	want, dbName, err := f.sumdb.lookup(ctx, path, vers, file)
+	if err != nil {
+		return fmt.Errorf("verifying %s@%s: %w", path, vers, err)
+	}
+	if want != hash {
+		return &ChecksumError{Path: path, Version: vers, File: file, Got: hash, Want: want, DB: dbName}
+	}
+	return nil
+}
+
+func hashZip(file string) (string, error) {
+	return dirhash.HashZip(file, dirhash.Hash1)
+}
+
+// sumDB is the Fetcher's checksum database client: a sumdb.Client whose
+// ReadRemote goes through the proxy list, with config and cache in memory
+// or in SumDBDir.
+type sumDB struct {
+	f *Fetcher
+
+	mu     sync.Mutex
+	db     goenv.SumDB
+	dbErr  error
+	client *sumdb.Client
+	base   string // resolved base URL; "" until found
+	mem    map[string][]byte
+}
+
+func newSumDB(f *Fetcher) *sumDB {
+	s := &sumDB{f: f, mem: map[string][]byte{}}
+	s.db, s.dbErr = f.env.SumDB()
+	return s
+}
+
+// lookup returns the hash recorded for path@vers's file ("zip"/"go.mod").
+func (s *sumDB) lookup(ctx context.Context, path, vers, file string) (string, string, error) {
+	if s.dbErr != nil {
+		return "", "", s.dbErr
+	}
+	s.mu.Lock()
+	c := s.client
+	if c == nil {
+		c = sumdb.NewClient(&clientOps{s: s, ctx: context.WithoutCancel(ctx)})
+		s.client = c
+	}
+	s.mu.Unlock()
+	type result struct {
+		lines []string
+		err   error
+	}
+	lv := vers
+	if file == "go.mod" {
+		lv += "/go.mod"
+	}
+	done := make(chan result, 1)
+	go func() {
+		lines, err := c.Lookup(path, lv)
+		done <- result{lines, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return "", "", ctx.Err()
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, sumdb.ErrSecurity) {
+			// sumdb.Client remembers failed lookups forever; a long-running
+			// proxy must retry after the network comes back. The verified
+			// tree head and tiles survive in the config and cache.
+			s.mu.Lock()
+			if s.client == c {
+				s.client = nil
+				s.base = ""
+			}
+			s.mu.Unlock()
+		}
+		return "", s.db.Name, r.err
+	}
+	prefix := path + " " + lv + " "
+	for _, l := range r.lines {
+		if h, ok := strings.CutPrefix(l, prefix); ok {
+			return h, s.db.Name, nil
+		}
+	}
+	return "", s.db.Name, fmt.Errorf("checksum database %s has no %s hash for %s@%s", s.db.Name, file, path, vers)
+}
+
+// baseURL finds how to reach the database name, as the go command does.
+func (s *sumDB) baseURL(ctx context.Context, name string) (string, error) {
+	if name == s.db.Name && s.db.URL != "" {
+		return s.db.URL, nil
+	}
+	if name == s.db.Name {
+		s.mu.Lock()
+		b := s.base
+		s.mu.Unlock()
+		if b != "" {
+			return b, nil
+		}
+	}
+	direct := "https://" + name
+	var found string
+	for _, p := range s.f.proxies {
+		if p.Off() || p.Direct() {
+			break
+		}
+		base := p.URL + "/sumdb/" + name
+		_, err := s.f.getBytes(ctx, base, "supported")
+		if err == nil {
+			found = base
+			break
+		}
+		if errors.Is(err, fs.ErrNotExist) || p.FallBackOnError {
+			continue
+		}
+		return "", fmt.Errorf("checksum database %s through %s: %w", name, redact(p.URL), err)
+	}
+	if found == "" {
+		found = direct
+	}
+	if name == s.db.Name {
+		s.mu.Lock()
+		s.base = found
+		s.mu.Unlock()
+	}
+	return found, nil
+}
+
+func (s *sumDB) raw(ctx context.Context, name, rel string) ([]byte, error) {
+	base, err := s.baseURL(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.f.getBytes(ctx, base, rel)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && name == s.db.Name {
+		s.mu.Lock()
+		s.base = ""
+		s.mu.Unlock()
+	}
+	return b, err
+}
+
+// clientOps implements sumdb.ClientOps.
+type clientOps struct {
+	s   *sumDB
+	ctx context.Context
+}
+
+func (o *clientOps) ReadRemote(path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(o.ctx, 2*time.Minute)
+	defer cancel()
+	return o.s.raw(ctx, o.s.db.Name, strings.TrimPrefix(path, "/"))
+}
+
+func (o *clientOps) file(name string) string {
+	return filepath.Join(o.s.f.SumDBDir, filepath.FromSlash(name))
+}
+
+func (o *clientOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.s.db.Key), nil
+	}
+	if o.s.f.SumDBDir == "" {
+		o.s.mu.Lock()
+		defer o.s.mu.Unlock()
+		return o.s.mem["config/"+file], nil
+	}
+	b, err := os.ReadFile(o.file("config/" + file))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+var configMu sync.Mutex // serialises read-compare-write of on-disk config
+
+func (o *clientOps) WriteConfig(file string, old, new []byte) error {
+	if o.s.f.SumDBDir == "" {
+		o.s.mu.Lock()
+		defer o.s.mu.Unlock()
+		if !bytes.Equal(o.s.mem["config/"+file], old) {
+			return sumdb.ErrWriteConflict
+		}
+		o.s.mem["config/"+file] = new
+		return nil
+	}
+	configMu.Lock()
+	defer configMu.Unlock()
+	p := o.file("config/" + file)
+	cur, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if !bytes.Equal(cur, old) {
+		return sumdb.ErrWriteConflict
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(p, new, 0o644)
+}
+
+func (o *clientOps) ReadCache(file string) ([]byte, error) {
+	if o.s.f.SumDBDir == "" {
+		o.s.mu.Lock()
+		defer o.s.mu.Unlock()
+		if b, ok := o.s.mem["cache/"+file]; ok {
+			return b, nil
+		}
+		return nil, fs.ErrNotExist
+	}
+	return os.ReadFile(o.file("cache/" + file))
+}
+
+func (o *clientOps) WriteCache(file string, data []byte) {
+	if o.s.f.SumDBDir == "" {
+		o.s.mu.Lock()
+		o.s.mem["cache/"+file] = data
+		o.s.mu.Unlock()
+		return
+	}
+	p := o.file("cache/" + file)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+		_ = atomicfile.WriteFile(p, data, 0o644)
+	}
+}
+
+func (o *clientOps) Log(msg string) { o.s.f.log().Debug("sumdb", "msg", msg) }
+
+func (o *clientOps) SecurityError(msg string) {
+	o.s.f.log().Error("checksum database security error", "db", o.s.db.Name, "msg", msg)
+}
