@@ -1,17 +1,402 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/pitstop-go/pitstop/internal/buildcache"
+	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
 func newCacheCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "cache",
-		Short: "(in progress)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("pitstop cache is not built yet")
+		Short: "Share the Go build cache between machines (GOCACHEPROG helper and server)",
+		Long: `pitstop cache shares compiled packages between boards. Run "pitstop cache serve"
+on one machine and point every go command at it:
+
+  go env -w GOCACHEPROG="pitstop cache prog --server http://pi5.local:3001"
+
+Build with -trimpath so that builds from other checkout paths share entries.`,
+	}
+	c.AddCommand(newCacheProgCmd(), newCacheServeCmd(), newCacheStatsCmd(), newCacheTrimCmd(),
+		newCacheInstallCmd(), newCacheUninstallCmd())
+	return c
+}
+
+// defaultCacheDir is the helper's local tier: $XDG_CACHE_HOME/pitstop/buildcache.
+func defaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "pitstop", "buildcache")
+}
+
+func cacheDirFlag(dir string) (string, error) {
+	if dir == "" {
+		return "", usageError("no cache directory: $HOME and $XDG_CACHE_HOME are unset; pass --dir")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", usageError("--dir %q: %v", dir, err)
+	}
+	return abs, nil
+}
+
+func newCacheProgCmd() *cobra.Command {
+	var (
+		server, dir, token, compress string
+		stats, noPrefetch, verbose   bool
+		timeout, flush               time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "prog",
+		Short: "The GOCACHEPROG helper the go command runs (speaks JSON on stdin/stdout)",
+		Long: `prog is started by the go command when GOCACHEPROG names it. It keeps objects in
+--dir (the fast tier) and, with --server, shares them: gets try the local tier,
+then the server; puts are stored locally at once and uploaded in the
+background. A slow or broken server only turns into misses.
+
+PITSTOP_CACHE_STATS=1 (or --stats) prints a summary line at the end of each go
+command. PITSTOP_CACHE_SERVER and PITSTOP_CACHE_TOKEN are read when the
+flags are not given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := cacheDirFlag(dir)
+			if err != nil {
+				return err
+			}
+			if server == "" {
+				server = os.Getenv("PITSTOP_CACHE_SERVER")
+			}
+			if token == "" {
+				token = os.Getenv("PITSTOP_CACHE_TOKEN")
+			}
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			p := &buildcache.Prog{
+				Local:        &buildcache.Local{Dir: d},
+				Logger:       log.With("prog", "pitstop cache"),
+				FlushTimeout: flush,
+			}
+			if server != "" {
+				cl, err := buildcache.NewClient(server, token)
+				if err != nil {
+					return usageError("--server: %v", err)
+				}
+				cl.Timeout = timeout
+				switch compress {
+				case "auto":
+				case "on":
+					cl.Compress = true
+				case "off":
+					cl.Compress = false
+				default:
+					return usageError("--compress %q: want auto, on or off", compress)
+				}
+				p.Remote = cl
+				if !noPrefetch {
+					if wd, err := os.Getwd(); err == nil {
+						p.ManifestKey = buildcache.ManifestKey(wd, os.Getenv)
+					}
+				}
+			}
+			if stats || os.Getenv("PITSTOP_CACHE_STATS") == "1" {
+				p.StatsOut = cmd.ErrOrStderr()
+			}
+			// The go command closes our stdin when it is done; a signal
+			// must not cut an answer in half, so ignore ctx here.
+			return p.Run(context.WithoutCancel(cmd.Context()), cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
+	f := c.Flags()
+	f.StringVar(&server, "server", "", "cache server URL, e.g. http://pi5.local:3001 (default $PITSTOP_CACHE_SERVER; none: local only)")
+	f.StringVar(&dir, "dir", defaultCacheDir(), "local tier directory")
+	f.StringVar(&token, "token", "", "bearer token for the server (default $PITSTOP_CACHE_TOKEN)")
+	f.StringVar(&compress, "compress", "auto", "ask for gzip on the wire: auto (not on loopback), on, off")
+	f.BoolVar(&stats, "stats", false, "print a stats line at close (also PITSTOP_CACHE_STATS=1)")
+	f.BoolVar(&noPrefetch, "no-prefetch", false, "do not prefetch what the last build of this module used")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log every remote failure")
+	f.DurationVar(&timeout, "timeout", 5*time.Second, "give up on one server get after this long (a miss)")
+	f.DurationVar(&flush, "flush-timeout", 10*time.Second, "how long close waits for pending uploads")
+	return c
 }
+
+// defaultServeDir is where the server keeps its store.
+func defaultServeDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/cache/pitstop/buildcache-server"
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "pitstop", "buildcache-server")
+}
+
+func newCacheServeCmd() *cobra.Command {
+	var listen, dir, maxSize, token, logFormat string
+	var noSync bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a shared build cache over HTTP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := cacheDirFlag(dir)
+			if err != nil {
+				return err
+			}
+			max, err := store.ParseSize(maxSize)
+			if err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			log, err := service.NewLogger(logFormat, cmd.ErrOrStderr())
+			if err != nil {
+				return usageError("--log-format: %v", err)
+			}
+			if token == "" {
+				token = os.Getenv("PITSTOP_CACHE_TOKEN")
+			}
+			st, err := store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			h := &buildcache.Server{Store: st, Logger: log}
+			reg := prometheus.NewRegistry()
+			for _, c := range h.Collectors() {
+				if err := reg.Register(c); err != nil {
+					return err
+				}
+			}
+			srv := &service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&listen, "listen", ":3001", "address to listen on")
+	f.StringVar(&dir, "dir", defaultServeDir(), "store directory")
+	f.StringVar(&maxSize, "max-size", "20G", "evict least recently used objects above this size (0: unlimited)")
+	f.StringVar(&token, "auth-token", "", "require this bearer token (default $PITSTOP_CACHE_TOKEN; none: open)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&noSync, "no-sync", false, "skip fsync on writes (faster on SD cards; a crash may lose recent uploads, which clients detect by sha256)")
+	return c
+}
+
+func newCacheStatsCmd() *cobra.Command {
+	var dir, server, token string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "stats",
+		Short: "Show how much the local tier (and the server, with --server) holds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			report := map[string]any{}
+			if dir != "" {
+				d, err := cacheDirFlag(dir)
+				if err != nil {
+					return err
+				}
+				u, err := (&buildcache.Local{Dir: d}).Usage()
+				if err != nil {
+					return err
+				}
+				report["local"] = map[string]any{"dir": d, "usage": u}
+				if !asJSON {
+					fmt.Fprintf(out, "local  %s: %d objects, %s, %d entries\n", d, u.Objects, buildcache.FormatSize(u.Bytes), u.Entries)
+				}
+			}
+			if server != "" {
+				cl, err := remoteClient(server, token)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+				defer cancel()
+				st, err := cl.Stats(ctx)
+				if err != nil {
+					return fmt.Errorf("server %s: %w", server, err)
+				}
+				report["server"] = map[string]any{"url": server, "usage": st}
+				if !asJSON {
+					limit := "unlimited"
+					if st.MaxSize > 0 {
+						limit = buildcache.FormatSize(st.MaxSize)
+					}
+					fmt.Fprintf(out, "server %s: %d files, %s (cap %s)\n", server, st.Objects, buildcache.FormatSize(st.Bytes), limit)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(report)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&dir, "dir", defaultCacheDir(), "local tier directory (\"\" to skip)")
+	f.StringVar(&server, "server", os.Getenv("PITSTOP_CACHE_SERVER"), "also ask this cache server")
+	f.StringVar(&token, "token", "", "bearer token for the server (default $PITSTOP_CACHE_TOKEN)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func remoteClient(server, token string) (*buildcache.Client, error) {
+	if token == "" {
+		token = os.Getenv("PITSTOP_CACHE_TOKEN")
+	}
+	cl, err := buildcache.NewClient(server, token)
+	if err != nil {
+		return nil, usageError("--server: %v", err)
+	}
+	cl.HTTP.Timeout = 5 * time.Minute
+	return cl, nil
+}
+
+func newCacheTrimCmd() *cobra.Command {
+	var dir, server, token, maxSize string
+	c := &cobra.Command{
+		Use:   "trim --max-size SIZE",
+		Short: "Evict least recently used objects from the local tier (and the server, with --server)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if maxSize == "" {
+				return usageError("trim needs --max-size, e.g. --max-size 2G (0 empties the cache)")
+			}
+			max, err := store.ParseSize(maxSize)
+			if err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			out := cmd.OutOrStdout()
+			if dir != "" {
+				d, err := cacheDirFlag(dir)
+				if err != nil {
+					return err
+				}
+				r, err := (&buildcache.Local{Dir: d}).Trim(max)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "local  %s: removed %d objects (%s) and %d entries\n", d, r.Objects, buildcache.FormatSize(r.Bytes), r.Entries)
+			}
+			if server != "" {
+				cl, err := remoteClient(server, token)
+				if err != nil {
+					return err
+				}
+				r, err := cl.Trim(cmd.Context(), max)
+				if err != nil {
+					return fmt.Errorf("server %s: %w", server, err)
+				}
+				fmt.Fprintf(out, "server %s: removed %d files (%s)\n", server, r.Objects, buildcache.FormatSize(r.Bytes))
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&dir, "dir", defaultCacheDir(), "local tier directory (\"\" to skip)")
+	f.StringVar(&server, "server", "", "also trim this cache server")
+	f.StringVar(&token, "token", "", "bearer token for the server (default $PITSTOP_CACHE_TOKEN)")
+	f.StringVar(&maxSize, "max-size", "", "keep at most this much, e.g. 2G")
+	return c
+}
+
+const cacheUnitName = "pitstop-cache.service"
+
+const cacheUnit = `[Unit]
+Description=pitstop shared Go build cache
+Documentation=man:pitstop(1)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+DynamicUser=yes
+CacheDirectory=pitstop-cache
+# Optional: PITSTOP_CACHE_TOKEN=... to require a bearer token.
+EnvironmentFile=-/etc/pitstop/cache.env
+ExecStart={{.Exe}} cache serve --listen {{.Listen}} --dir /var/cache/pitstop-cache --max-size {{.MaxSize}} --log-format json
+Restart=on-failure
+RestartSec=2
+TimeoutStopSec=20
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`
+
+func newCacheInstallCmd() *cobra.Command {
+	var listen, maxSize, unitDir string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "install-service",
+		Short: "Install and start the pitstop-cache systemd service (undo: uninstall-service)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := store.ParseSize(maxSize); err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if exe, err = filepath.EvalSymlinks(exe); err != nil {
+				return err
+			}
+			content, err := systemd.Render(cacheUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize})
+			if err != nil {
+				return err
+			}
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Install([]systemd.Unit{{Name: cacheUnitName, Content: content}}, cacheUnitName)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&listen, "listen", ":3001", "address the service listens on")
+	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	return c
+}
+
+func newCacheUninstallCmd() *cobra.Command {
+	var unitDir string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "uninstall-service",
+		Short: "Stop and remove the pitstop-cache systemd service (the cached data stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Remove(cacheUnitName)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	return c
+}
+

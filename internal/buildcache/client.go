@@ -1,0 +1,452 @@
+package buildcache
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client talks to a `pitstop cache serve` server. Its zero value is not
+// usable: set BaseURL. Every call fails fast while the breaker is open.
+type Client struct {
+	// BaseURL is the server, e.g. "http://pi5.local:3001".
+	BaseURL string
+	// Token, if set, is sent as a bearer token.
+	Token string
+	// HTTP is the client; nil means one made by NewClient's defaults.
+	HTTP *http.Client
+	// Timeout bounds one get (headers and body); 0 means 5s.
+	Timeout time.Duration
+	// Compress asks the server for gzip-compressed objects. Over a fast
+	// link (loopback, gigabit) decompressing costs more than it saves.
+	Compress bool
+	// FailuresToOpen consecutive failures open the breaker for OpenFor;
+	// 0 means 3 and 30s.
+	FailuresToOpen int
+	OpenFor        time.Duration
+
+	mu        sync.Mutex
+	failures  int
+	openUntil time.Time
+}
+
+// ErrUnavailable is returned while the breaker is open.
+var ErrUnavailable = errors.New("cache server unavailable (recent failures); not asking for a while")
+
+// ErrMiss is a server's answer that it does not have the entry.
+var ErrMiss = errors.New("not in the server cache")
+
+// NewClient returns a client with transport settings fit for many small
+// concurrent requests that must fail fast.
+func NewClient(baseURL, token string) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: want http://host:port or https://host:port", baseURL)
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 1 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 3 * time.Second,
+		TLSHandshakeTimeout:   2 * time.Second,
+		DisableCompression:    true, // gzip is asked for explicitly, see Compress
+		ForceAttemptHTTP2:     true,
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	loop := host == "localhost" || (ip != nil && ip.IsLoopback())
+	return &Client{
+		BaseURL:  strings.TrimRight(baseURL, "/"),
+		Token:    token,
+		HTTP:     &http.Client{Transport: tr},
+		Compress: !loop,
+	}, nil
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 5 * time.Second
+}
+
+// allow reports whether the breaker lets a request through.
+func (c *Client) allow() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Now().Before(c.openUntil) {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// note records the outcome of a request for the breaker.
+func (c *Client) note(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil || errors.Is(err, ErrMiss) {
+		c.failures = 0
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	c.failures++
+	n := c.FailuresToOpen
+	if n <= 0 {
+		n = 3
+	}
+	if c.failures >= n {
+		d := c.OpenFor
+		if d <= 0 {
+			d = 30 * time.Second
+		}
+		c.openUntil = time.Now().Add(d)
+		c.failures = 0
+	}
+}
+
+// Healthy reports whether the breaker is closed.
+func (c *Client) Healthy() bool { return c.allow() == nil }
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	return req, nil
+}
+
+// do sends req and turns non-2xx answers into errors.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if err := c.allow(); err != nil {
+		return nil, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		c.note(err)
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		c.note(ErrMiss)
+		return nil, ErrMiss
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		resp.Body.Close()
+		err := fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(msg))
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			err = fmt.Errorf("%w (check --auth-token / PITSTOP_CACHE_TOKEN)", err)
+		}
+		c.note(err)
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Object is an object being read from the server. Body yields exactly Size
+// bytes whose sha256 must be OutputID; callers verify (ObjectWriter.Commit).
+type Object struct {
+	Entry
+	Body io.ReadCloser
+}
+
+// Header names of the object API.
+const (
+	hdrOutputID = "X-Pitstop-Output-Id"
+	hdrSize     = "X-Pitstop-Size"
+	hdrTime     = "X-Pitstop-Time"
+)
+
+// Get asks the server for action's object in one round trip. A miss is
+// ErrMiss. The caller must read and close Body within ctx.
+func (c *Client) Get(ctx context.Context, action ID) (*Object, error) {
+	req, err := c.newRequest(ctx, "GET", "/v1/get/"+action.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.Compress {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	e, err := entryFromHeader(resp.Header)
+	if err != nil {
+		resp.Body.Close()
+		err = fmt.Errorf("%w: server answered %v", ErrCorrupt, err)
+		c.note(err)
+		return nil, err
+	}
+	body, err := decodeBody(resp)
+	if err != nil {
+		resp.Body.Close()
+		c.note(err)
+		return nil, err
+	}
+	return &Object{Entry: e, Body: body}, nil
+}
+
+func entryFromHeader(h http.Header) (Entry, error) {
+	out, err := ParseHexID(h.Get(hdrOutputID))
+	if err != nil {
+		return Entry{}, err
+	}
+	size, err := strconv.ParseInt(h.Get(hdrSize), 10, 64)
+	if err != nil || size < 0 {
+		return Entry{}, fmt.Errorf("bad %s %q", hdrSize, h.Get(hdrSize))
+	}
+	e := Entry{OutputID: out, Size: size, Time: time.Now()}
+	if ns, err := strconv.ParseInt(h.Get(hdrTime), 10, 64); err == nil && ns > 0 {
+		e.Time = time.Unix(0, ns)
+	}
+	return e, nil
+}
+
+// Report tells the breaker how reading a body that Get returned ended.
+func (c *Client) Report(err error) { c.note(err) }
+
+// Put uploads an object and its action entry.
+func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) error {
+	req, err := c.newRequest(ctx, "PUT", "/v1/put/"+action.String(), body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = e.Size
+	if e.Size == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set(hdrOutputID, e.OutputID.String())
+	req.Header.Set(hdrSize, strconv.FormatInt(e.Size, 10))
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil
+}
+
+// Batch asks for many actions at once; fn is called for each one the server
+// has, in the order the server sends them, with a body of exactly e.Size
+// bytes that fn must consume. A stream that ends early or is garbled is an
+// error; what fn got before stays good.
+func (c *Client) Batch(ctx context.Context, actions []ID, fn func(action ID, e Entry, body io.Reader) error) error {
+	var b bytes.Buffer
+	for _, a := range actions {
+		b.WriteString(a.String())
+		b.WriteByte('\n')
+	}
+	req, err := c.newRequest(ctx, "POST", "/v1/batch", &b)
+	if err != nil {
+		return err
+	}
+	if c.Compress {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := decodeBody(resp)
+	if err != nil {
+		c.note(err)
+		return err
+	}
+	err = readBatch(body, fn)
+	c.note(err)
+	return err
+}
+
+// batchHeader precedes each object in a batch stream; the stream ends with
+// a header whose End is true.
+type batchHeader struct {
+	A    string `json:"a,omitempty"`
+	O    string `json:"o,omitempty"`
+	S    int64  `json:"s,omitempty"`
+	T    int64  `json:"t,omitempty"`
+	End  bool   `json:"end,omitempty"`
+	Sent int    `json:"sent,omitempty"`
+}
+
+// readBatch parses a batch stream: a JSON header line, then S raw bytes,
+// repeated, then {"end":true}.
+func readBatch(r io.Reader, fn func(action ID, e Entry, body io.Reader) error) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("%w: batch stream cut short: %v", ErrCorrupt, noEOF(err))
+		}
+		var h batchHeader
+		if err := json.Unmarshal(line, &h); err != nil {
+			return fmt.Errorf("%w: batch header %.80q: %v", ErrCorrupt, line, err)
+		}
+		if h.End {
+			return nil
+		}
+		a, err := ParseHexID(h.A)
+		if err != nil {
+			return fmt.Errorf("%w: batch action: %v", ErrCorrupt, err)
+		}
+		o, err := ParseHexID(h.O)
+		if err != nil {
+			return fmt.Errorf("%w: batch output: %v", ErrCorrupt, err)
+		}
+		if h.S < 0 {
+			return fmt.Errorf("%w: batch size %d", ErrCorrupt, h.S)
+		}
+		e := Entry{OutputID: o, Size: h.S, Time: time.Unix(0, h.T)}
+		if h.T <= 0 {
+			e.Time = time.Now()
+		}
+		lr := &io.LimitedReader{R: br, N: h.S}
+		if err := fn(a, e, lr); err != nil {
+			return err
+		}
+		if lr.N != 0 {
+			if _, err := io.Copy(io.Discard, lr); err != nil || lr.N != 0 {
+				return fmt.Errorf("%w: batch body cut short", ErrCorrupt)
+			}
+		}
+	}
+}
+
+// Manifest returns the actions the last builds of key used, most recent
+// first. A missing manifest is ErrMiss.
+func (c *Client) Manifest(ctx context.Context, key string) ([]ID, error) {
+	req, err := c.newRequest(ctx, "GET", "/v1/manifest/"+url.PathEscape(key), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ids, err := parseIDList(io.LimitReader(resp.Body, maxManifest*65+1))
+	if err != nil {
+		err = fmt.Errorf("%w: manifest: %v", ErrCorrupt, err)
+	}
+	c.note(err)
+	return ids, err
+}
+
+// PutManifest records the actions a build used under key.
+func (c *Client) PutManifest(ctx context.Context, key string, ids []ID) error {
+	var b bytes.Buffer
+	for _, id := range ids {
+		b.WriteString(id.String())
+		b.WriteByte('\n')
+	}
+	req, err := c.newRequest(ctx, "PUT", "/v1/manifest/"+url.PathEscape(key), &b)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// maxManifest bounds a manifest (and a batch request) in entries.
+const maxManifest = 50000
+
+// parseIDList reads newline-separated hex IDs.
+func parseIDList(r io.Reader) ([]ID, error) {
+	var ids []ID
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" {
+			continue
+		}
+		id, err := ParseHexID(l)
+		if err != nil {
+			return ids, err
+		}
+		if len(ids) >= maxManifest {
+			return ids, fmt.Errorf("more than %d IDs", maxManifest)
+		}
+		ids = append(ids, id)
+	}
+	return ids, sc.Err()
+}
+
+// ServerStats is what GET /v1/stats answers.
+type ServerStats struct {
+	Usage
+	MaxSize   int64 `json:"max_size"`
+	Manifests int64 `json:"manifests"`
+}
+
+// Stats asks the server how much it holds.
+func (c *Client) Stats(ctx context.Context) (ServerStats, error) {
+	var s ServerStats
+	err := c.jsonCall(ctx, "GET", "/v1/stats", &s)
+	return s, err
+}
+
+// Trim asks the server to shrink to maxSize bytes.
+func (c *Client) Trim(ctx context.Context, maxSize int64) (TrimResult, error) {
+	var r TrimResult
+	err := c.jsonCall(ctx, "POST", "/v1/trim?max-size="+strconv.FormatInt(maxSize, 10), &r)
+	return r, err
+}
+
+func (c *Client) jsonCall(ctx context.Context, method, path string, v any) error {
+	req, err := c.newRequest(ctx, method, path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("%s %s: bad answer: %v", method, path, err)
+	}
+	return nil
+}
+
+// decodeBody undoes a gzip Content-Encoding.
+func decodeBody(resp *http.Response) (io.ReadCloser, error) {
+	switch resp.Header.Get("Content-Encoding") {
+	case "":
+		return resp.Body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad gzip stream: %v", ErrCorrupt, err)
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{zr, resp.Body}, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown Content-Encoding %q", ErrCorrupt, resp.Header.Get("Content-Encoding"))
+	}
+}

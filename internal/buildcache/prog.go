@@ -1,0 +1,457 @@
+package buildcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Prog is the GOCACHEPROG helper: it answers the go command's requests from
+// Local, falling back to Remote, and uploads what the go command puts.
+type Prog struct {
+	// Local is the local tier; required.
+	Local *Local
+	// Remote is the shared server; nil means local only.
+	Remote *Client
+	// ManifestKey names the package set being built (see ManifestKey); ""
+	// disables prefetching and recording.
+	ManifestKey string
+	// Logger receives warnings; nil discards.
+	Logger *slog.Logger
+	// FlushTimeout bounds how long close waits for uploads; 0 means 10s.
+	FlushTimeout time.Duration
+	// QueueSize bounds pending uploads; further puts are not uploaded
+	// (counted as dropped). 0 means 4096.
+	QueueSize int
+	// Uploaders is how many uploads run at once; 0 means 4.
+	Uploaders int
+	// StatsOut, if set, receives one stats line at close.
+	StatsOut io.Writer
+
+	Stats Stats
+
+	rw       *ResponseWriter
+	handlers sync.WaitGroup
+	uploads  chan upload
+	upWG     sync.WaitGroup
+	upCtx    context.Context
+	upCancel context.CancelFunc
+
+	mu           sync.Mutex
+	pending      map[ID]chan struct{} // prefetches not yet landed
+	prefetched   map[ID]bool          // prefetches that landed
+	used         []ID                 // actions hit or put, in order
+	usedSet      map[ID]bool
+	prefDone     chan struct{}
+	stopPrefetch context.CancelFunc
+}
+
+type upload struct {
+	action ID
+	entry  Entry
+	path   string
+}
+
+// Stats counts what a helper did; fields are updated atomically.
+type Stats struct {
+	Gets, LocalHits, PrefetchHits, RemoteHits, Misses atomic.Int64
+	Puts, PutBytes                                    atomic.Int64
+	Uploads, UploadBytes, UploadsDropped, UploadErrs  atomic.Int64
+	RemoteGets, RemoteErrs, Corrupt, DownloadBytes    atomic.Int64
+	Prefetched, PrefetchBytes, PrefetchWanted         atomic.Int64
+	BadRequests, LocalErrs                            atomic.Int64
+	WaitNanos                                         atomic.Int64 // time gets spent waiting on the server
+}
+
+// String is the one-line summary printed at close.
+func (s *Stats) String() string {
+	return fmt.Sprintf("pitstop cache: %d gets: %d local hits (%d prefetched), %d remote hits, %d misses; "+
+		"%d puts (%s); uploaded %d (%s), %d dropped, %d failed; prefetched %d of %d (%s); "+
+		"%d remote gets (%s), %d remote errors, %d corrupt; %d bad requests, %d local errors; waited %s on the server",
+		s.Gets.Load(), s.LocalHits.Load(), s.PrefetchHits.Load(), s.RemoteHits.Load(), s.Misses.Load(),
+		s.Puts.Load(), FormatSize(s.PutBytes.Load()), s.Uploads.Load(), FormatSize(s.UploadBytes.Load()),
+		s.UploadsDropped.Load(), s.UploadErrs.Load(),
+		s.Prefetched.Load(), s.PrefetchWanted.Load(), FormatSize(s.PrefetchBytes.Load()),
+		s.RemoteGets.Load(), FormatSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
+		s.BadRequests.Load(), s.LocalErrs.Load(),
+		time.Duration(s.WaitNanos.Load()).Round(time.Millisecond))
+}
+
+// FormatSize prints bytes with a binary unit.
+func FormatSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (p *Prog) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+// Run speaks the protocol on r and w until the go command sends close or
+// closes the stream. It returns an error only for a broken stream.
+func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
+	if err := p.Local.Init(); err != nil {
+		return fmt.Errorf("local cache directory: %w", err)
+	}
+	p.rw = NewResponseWriter(w)
+	p.pending = map[ID]chan struct{}{}
+	p.prefetched = map[ID]bool{}
+	p.usedSet = map[ID]bool{}
+	p.prefDone = make(chan struct{})
+	if err := p.rw.Write(&Response{ID: 0, KnownCommands: []Cmd{CmdGet, CmdPut, CmdClose}}); err != nil {
+		return err
+	}
+	if p.Remote != nil {
+		q := p.QueueSize
+		if q <= 0 {
+			q = 4096
+		}
+		p.uploads = make(chan upload, q)
+		p.upCtx, p.upCancel = context.WithCancel(context.Background())
+		n := p.Uploaders
+		if n <= 0 {
+			n = 4
+		}
+		for range n {
+			p.upWG.Add(1)
+			go p.uploader()
+		}
+	}
+	var prefCancel context.CancelFunc = func() {}
+	if p.Remote != nil && p.ManifestKey != "" {
+		var pctx context.Context
+		pctx, prefCancel = context.WithCancel(ctx)
+		go p.prefetch(pctx)
+	} else {
+		close(p.prefDone)
+	}
+
+	defer func() { prefCancel(); <-p.prefDone }()
+	p.stopPrefetch = prefCancel
+
+	rr := NewRequestReader(r)
+	for {
+		req, err := rr.Next()
+		if err == io.EOF {
+			// The go command went away without close (killed or
+			// cancelled): answer what is in flight and stop.
+			p.finish(false)
+			return nil
+		}
+		if err != nil {
+			p.finish(false)
+			return err
+		}
+		switch req.Command {
+		case CmdGet:
+			p.handlers.Add(1)
+			go func() {
+				defer p.handlers.Done()
+				p.respond(p.get(ctx, req))
+			}()
+		case CmdPut:
+			res, err := p.readPut(rr, req)
+			p.respond(res)
+			if err != nil {
+				// The stream is out of step: nothing more can be read.
+				p.finish(false)
+				return err
+			}
+		case CmdClose:
+			p.finish(true)
+			p.respond(&Response{ID: req.ID})
+			return nil
+		default:
+			p.Stats.BadRequests.Add(1)
+			if req.BodySize > 0 {
+				if err := rr.Body(io.Discard, req.BodySize); err != nil {
+					return err
+				}
+			}
+			p.respond(&Response{ID: req.ID, Err: fmt.Sprintf("pitstop cache prog: unknown command %q", req.Command)})
+		}
+	}
+}
+
+func (p *Prog) respond(res *Response) {
+	if err := p.rw.Write(res); err != nil {
+		p.logger().Warn("writing response", "err", err)
+	}
+}
+
+// finish waits for in-flight answers, flushes uploads within the bound,
+// records the manifest and prints stats.
+func (p *Prog) finish(clean bool) {
+	p.handlers.Wait()
+	p.stopPrefetch()
+	<-p.prefDone
+	if p.Remote != nil {
+		close(p.uploads)
+		d := p.FlushTimeout
+		if d <= 0 {
+			d = 10 * time.Second
+		}
+		done := make(chan struct{})
+		go func() { p.upWG.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(d):
+			p.logger().Warn("upload flush timed out; the rest stay local only", "after", d)
+			p.upCancel()
+			<-done
+		}
+		p.upCancel()
+		if clean && p.ManifestKey != "" && p.Remote.Healthy() {
+			p.mu.Lock()
+			used := append([]ID(nil), p.used...)
+			p.mu.Unlock()
+			if len(used) > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				if err := p.Remote.PutManifest(ctx, p.ManifestKey, used); err != nil {
+					p.logger().Warn("recording build manifest", "err", err)
+				}
+				cancel()
+			}
+		}
+	}
+	if p.StatsOut != nil {
+		fmt.Fprintln(p.StatsOut, p.Stats.String())
+	}
+}
+
+func (p *Prog) noteUsed(a ID) {
+	p.mu.Lock()
+	if !p.usedSet[a] && len(p.used) < maxManifest {
+		p.usedSet[a] = true
+		p.used = append(p.used, a)
+	}
+	p.mu.Unlock()
+}
+
+func hit(id int64, e Entry, path string) *Response {
+	t := e.Time
+	return &Response{ID: id, OutputID: append([]byte(nil), e.OutputID[:]...), Size: e.Size, Time: &t, DiskPath: path}
+}
+
+func (p *Prog) get(ctx context.Context, req *Request) *Response {
+	p.Stats.Gets.Add(1)
+	miss := &Response{ID: req.ID, Miss: true}
+	a, err := ParseID(req.ActionID)
+	if err != nil {
+		p.Stats.BadRequests.Add(1)
+		p.Stats.Misses.Add(1)
+		return miss
+	}
+	if e, path, err := p.Local.Lookup(a); err == nil {
+		p.Stats.LocalHits.Add(1)
+		p.mu.Lock()
+		if p.prefetched[a] {
+			p.Stats.PrefetchHits.Add(1)
+		}
+		p.mu.Unlock()
+		p.noteUsed(a)
+		return hit(req.ID, e, path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		p.Stats.LocalErrs.Add(1)
+	}
+	if p.Remote == nil {
+		p.Stats.Misses.Add(1)
+		return miss
+	}
+	start := time.Now()
+	defer func() { p.Stats.WaitNanos.Add(int64(time.Since(start))) }()
+	p.mu.Lock()
+	ch := p.pending[a]
+	p.mu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-time.After(p.Remote.timeout()):
+		case <-ctx.Done():
+		}
+		if e, path, err := p.Local.Lookup(a); err == nil {
+			p.Stats.LocalHits.Add(1)
+			p.Stats.PrefetchHits.Add(1)
+			p.noteUsed(a)
+			return hit(req.ID, e, path)
+		}
+	}
+	e, path, err := p.fetch(ctx, a)
+	if err != nil {
+		if !errors.Is(err, ErrMiss) && !errors.Is(err, ErrUnavailable) {
+			p.Stats.RemoteErrs.Add(1)
+			if errors.Is(err, ErrCorrupt) {
+				p.Stats.Corrupt.Add(1)
+			}
+			p.logger().Debug("remote get failed; a miss", "action", a, "err", err)
+		}
+		p.Stats.Misses.Add(1)
+		return miss
+	}
+	p.Stats.RemoteHits.Add(1)
+	p.noteUsed(a)
+	return hit(req.ID, e, path)
+}
+
+// fetch gets one action from the server into the local tier.
+func (p *Prog) fetch(ctx context.Context, a ID) (Entry, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Remote.timeout())
+	defer cancel()
+	if err := p.Remote.allow(); err != nil {
+		return Entry{}, "", err
+	}
+	p.Stats.RemoteGets.Add(1)
+	obj, err := p.Remote.Get(ctx, a)
+	if err != nil {
+		return Entry{}, "", err
+	}
+	defer obj.Body.Close()
+	path, err := p.store(a, obj.Entry, obj.Body)
+	p.Remote.Report(err)
+	if err != nil {
+		return Entry{}, "", err
+	}
+	p.Stats.DownloadBytes.Add(obj.Size)
+	return obj.Entry, path, nil
+}
+
+// store writes body (which must be e.Size bytes hashing to e.OutputID) and
+// the entry for a into the local tier.
+func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
+	w, err := p.Local.NewObject()
+	if err != nil {
+		p.Stats.LocalErrs.Add(1)
+		return "", fmt.Errorf("local tier: %w", err)
+	}
+	// Read one byte more than promised to catch an over-long body.
+	if _, err := io.Copy(w, io.LimitReader(body, e.Size+1)); err != nil {
+		w.Abort()
+		if errors.Is(err, ErrCorrupt) {
+			return "", err
+		}
+		if _, ok := err.(*fs.PathError); ok {
+			p.Stats.LocalErrs.Add(1)
+			return "", fmt.Errorf("local tier: %w", err)
+		}
+		return "", fmt.Errorf("%w: reading body: %v", ErrCorrupt, err)
+	}
+	path, err := w.Commit(e.OutputID, e.Size)
+	if err != nil {
+		return "", err
+	}
+	if err := p.Local.PutEntry(a, e); err != nil {
+		p.Stats.LocalErrs.Add(1)
+		return "", fmt.Errorf("local tier: %w", err)
+	}
+	return path, nil
+}
+
+// readPut reads a put's body from the stream and stores it. An error means
+// the stream itself broke.
+func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
+	p.Stats.Puts.Add(1)
+	p.Stats.PutBytes.Add(req.BodySize)
+	fail := func(format string, args ...any) *Response {
+		return &Response{ID: req.ID, Err: "pitstop cache prog: " + fmt.Sprintf(format, args...)}
+	}
+	a, errA := ParseID(req.ActionID)
+	out, errO := ParseID(req.OutputID)
+	w, errW := p.Local.NewObject()
+	var dst io.Writer = io.Discard
+	if errW == nil {
+		dst = w
+	}
+	if req.BodySize > 0 {
+		if err := rr.Body(dst, req.BodySize); err != nil {
+			var bw *BodyWriteError
+			if !errors.As(err, &bw) {
+				if w != nil {
+					w.Abort()
+				}
+				return fail("%v", err), err
+			}
+			errW = bw.Err
+		}
+	}
+	if errA != nil || errO != nil {
+		if w != nil {
+			w.Abort()
+		}
+		p.Stats.BadRequests.Add(1)
+		return fail("bad put: ActionID: %v, OutputID: %v", errA, errO), nil
+	}
+	if errW != nil {
+		if w != nil {
+			w.Abort()
+		}
+		p.Stats.LocalErrs.Add(1)
+		return fail("storing %s: %v", out, errW), nil
+	}
+	path, err := w.Commit(out, req.BodySize)
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			p.Stats.BadRequests.Add(1)
+		} else {
+			p.Stats.LocalErrs.Add(1)
+		}
+		return fail("storing %s: %v", out, err), nil
+	}
+	e := Entry{OutputID: out, Size: req.BodySize, Time: time.Now()}
+	if err := p.Local.PutEntry(a, e); err != nil {
+		p.Stats.LocalErrs.Add(1)
+		return fail("storing entry %s: %v", a, err), nil
+	}
+	p.noteUsed(a)
+	if p.Remote != nil {
+		select {
+		case p.uploads <- upload{a, e, path}:
+		default:
+			p.Stats.UploadsDropped.Add(1)
+		}
+	}
+	return &Response{ID: req.ID, DiskPath: path}, nil
+}
+
+func (p *Prog) uploader() {
+	defer p.upWG.Done()
+	for u := range p.uploads {
+		if p.upCtx.Err() != nil || !p.Remote.Healthy() {
+			p.Stats.UploadsDropped.Add(1)
+			continue
+		}
+		f, err := os.Open(u.path)
+		if err != nil {
+			p.Stats.UploadErrs.Add(1)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(p.upCtx, 30*time.Second)
+		err = p.Remote.Put(ctx, u.action, u.entry, f)
+		cancel()
+		f.Close()
+		if err != nil {
+			p.Stats.UploadErrs.Add(1)
+			p.logger().Debug("upload failed", "action", u.action, "err", err)
+			continue
+		}
+		p.Stats.Uploads.Add(1)
+		p.Stats.UploadBytes.Add(u.entry.Size)
+	}
+}

@@ -1,0 +1,248 @@
+// Package buildcache is pitstop's shared Go build cache: the GOCACHEPROG
+// helper the go command talks to (Prog), its local directory tier (Local),
+// the client of a remote cache server (Client) and that server's
+// http.Handler (Server).
+//
+// The go command sends JSON requests on the helper's stdin and reads JSON
+// responses from its stdout (the protocol is cmd/go/internal/cacheprog).
+// Every object is stored under its OutputID, the sha256 of its bytes, so
+// anything read back from a disk or the network is checked against its name
+// before its path is handed to the compiler.
+package buildcache
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Cmd is a GOCACHEPROG command name.
+type Cmd string
+
+// The commands pitstop's helper announces.
+const (
+	CmdGet   Cmd = "get"
+	CmdPut   Cmd = "put"
+	CmdClose Cmd = "close"
+)
+
+// Request is one message from the go command (cacheprog.Request). For a
+// put with BodySize > 0 the body follows the JSON line as a base64 JSON
+// string; ReadRequest leaves it unread for the caller.
+type Request struct {
+	ID       int64
+	Command  Cmd
+	ActionID []byte `json:",omitempty"`
+	OutputID []byte `json:",omitempty"`
+	BodySize int64  `json:",omitempty"`
+}
+
+// Response is one message to the go command (cacheprog.Response).
+type Response struct {
+	ID            int64      `json:"ID"`
+	Err           string     `json:",omitempty"`
+	KnownCommands []Cmd      `json:",omitempty"`
+	Miss          bool       `json:",omitempty"`
+	OutputID      []byte     `json:",omitempty"`
+	Size          int64      `json:",omitempty"`
+	Time          *time.Time `json:",omitempty"`
+	DiskPath      string     `json:",omitempty"`
+}
+
+// maxRequestLine bounds one JSON request line; real ones are ~200 bytes.
+const maxRequestLine = 1 << 20
+
+// RequestReader reads the go command's request stream.
+type RequestReader struct {
+	br *bufio.Reader
+}
+
+// NewRequestReader reads requests from r.
+func NewRequestReader(r io.Reader) *RequestReader {
+	return &RequestReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// ErrProtocol marks a request stream that does not follow the protocol.
+var ErrProtocol = errors.New("GOCACHEPROG protocol error")
+
+// Next reads the next request. It returns io.EOF at a clean end of stream.
+// For a put with BodySize > 0 the caller must then call Body before the
+// next Next.
+func (rr *RequestReader) Next() (*Request, error) {
+	line, err := rr.line()
+	if err != nil {
+		return nil, err
+	}
+	req := new(Request)
+	if err := json.Unmarshal(line, req); err != nil {
+		return nil, fmt.Errorf("%w: bad request %.80q: %v", ErrProtocol, line, err)
+	}
+	if req.BodySize < 0 {
+		return nil, fmt.Errorf("%w: negative BodySize %d", ErrProtocol, req.BodySize)
+	}
+	return req, nil
+}
+
+// line returns the next non-empty line without its newline.
+func (rr *RequestReader) line() ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := rr.br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > maxRequestLine {
+			return nil, fmt.Errorf("%w: request line longer than %d bytes", ErrProtocol, maxRequestLine)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF && len(bytes.TrimSpace(buf)) != 0 {
+				return nil, fmt.Errorf("%w: truncated request %.80q", ErrProtocol, buf)
+			}
+			return nil, err
+		}
+		if t := bytes.TrimSpace(buf); len(t) > 0 {
+			return t, nil
+		}
+		buf = buf[:0]
+	}
+}
+
+// Body copies the base64 body of a put request, exactly size bytes once
+// decoded, to w. It fails with ErrProtocol if the stream is truncated or
+// not base64. If w fails (a full disk), the rest of the body is still read
+// so that the stream stays in step, and the error is a *BodyWriteError.
+func (rr *RequestReader) Body(w io.Writer, size int64) error {
+	sw := &stickyWriter{w: w}
+	if err := rr.body(sw, size); err != nil {
+		return err
+	}
+	if sw.err != nil {
+		return &BodyWriteError{Err: sw.err}
+	}
+	return nil
+}
+
+// BodyWriteError is a failure to store a put body that was read in full.
+type BodyWriteError struct{ Err error }
+
+func (e *BodyWriteError) Error() string { return "storing body: " + e.Err.Error() }
+func (e *BodyWriteError) Unwrap() error { return e.Err }
+
+// stickyWriter remembers the first write error and discards from then on.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func (rr *RequestReader) body(w io.Writer, size int64) error {
+	// Skip whitespace up to the opening quote.
+	for {
+		c, err := rr.br.ReadByte()
+		if err != nil {
+			return fmt.Errorf("%w: body missing: %v", ErrProtocol, noEOF(err))
+		}
+		if c == '"' {
+			break
+		}
+		if c != '\n' && c != ' ' && c != '\r' && c != '\t' {
+			return fmt.Errorf("%w: body does not start with a JSON string", ErrProtocol)
+		}
+	}
+	q := &untilQuote{br: rr.br}
+	n, err := io.Copy(w, base64.NewDecoder(base64.StdEncoding, q))
+	if err != nil {
+		return fmt.Errorf("%w: body: %v", ErrProtocol, noEOF(err))
+	}
+	if !q.done {
+		// The decoder stopped at padding; consume up to the quote.
+		if _, err := io.Copy(io.Discard, q); err != nil {
+			return fmt.Errorf("%w: body: %v", ErrProtocol, noEOF(err))
+		}
+		if !q.done {
+			return fmt.Errorf("%w: body string not terminated", ErrProtocol)
+		}
+	}
+	if n != size {
+		return fmt.Errorf("%w: body is %d bytes, BodySize says %d", ErrProtocol, n, size)
+	}
+	return nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// untilQuote reads from br up to (and consuming) the closing '"'.
+type untilQuote struct {
+	br   *bufio.Reader
+	done bool
+}
+
+func (u *untilQuote) Read(p []byte) (int, error) {
+	if u.done {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Peek whatever is buffered (at least one byte).
+	if _, err := u.br.Peek(1); err != nil {
+		return 0, noEOF(err)
+	}
+	buf, _ := u.br.Peek(min(len(p), u.br.Buffered()))
+	if i := bytes.IndexByte(buf, '"'); i >= 0 {
+		n := copy(p, buf[:i])
+		u.br.Discard(i + 1)
+		u.done = true
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+	if i := bytes.IndexByte(buf, '\\'); i >= 0 {
+		return 0, errors.New("escaped character in base64 body")
+	}
+	n := copy(p, buf)
+	u.br.Discard(n)
+	return n, nil
+}
+
+// ResponseWriter writes responses; it is safe for concurrent use.
+type ResponseWriter struct {
+	mu  sync.Mutex
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewResponseWriter writes responses to w.
+func NewResponseWriter(w io.Writer) *ResponseWriter {
+	bw := bufio.NewWriter(w)
+	return &ResponseWriter{bw: bw, enc: json.NewEncoder(bw)}
+}
+
+// Write sends one response and flushes it.
+func (rw *ResponseWriter) Write(res *Response) error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if err := rw.enc.Encode(res); err != nil {
+		return err
+	}
+	return rw.bw.Flush()
+}

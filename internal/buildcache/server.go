@@ -1,0 +1,448 @@
+package buildcache
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server is the shared cache's http.Handler. Objects live in Store under
+// "o/xx/<outputid>", action entries under "a/xx/<actionid>" and build
+// manifests under "m/<sha256 of the key>"; the store's size cap evicts the
+// least recently used of them.
+//
+// API (IDs are 64 hex digits):
+//
+//	GET  /v1/get/{action}     the object, with X-Pitstop-Output-Id and X-Pitstop-Size; 404 on a miss
+//	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked
+//	POST /v1/batch            body = action IDs, one a line; answer = a stream of header line + bytes
+//	GET|PUT /v1/manifest/{key} the action IDs the last builds of key used
+//	GET  /v1/stats            usage as JSON
+//	POST /v1/trim?max-size=N  evict down to N bytes
+type Server struct {
+	// Store holds everything; required.
+	Store store.Trimmer
+	// Logger receives warnings; nil discards.
+	Logger *slog.Logger
+	// MaxObject bounds one uploaded object; 0 means 1 GiB.
+	MaxObject int64
+
+	once sync.Once
+	mux  *http.ServeMux
+	m    serverMetrics
+}
+
+type serverMetrics struct {
+	gets      *prometheus.CounterVec // result: hit, miss, error
+	puts      *prometheus.CounterVec // result: ok, rejected, error
+	bytesOut  prometheus.Counter
+	bytesIn   prometheus.Counter
+	batchObjs prometheus.Counter
+	corrupt   prometheus.Counter
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.m = serverMetrics{
+			gets: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "pitstop_cache_gets_total", Help: "Action lookups by result (hit, miss, error), single and batched.",
+			}, []string{"result"}),
+			puts: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "pitstop_cache_puts_total", Help: "Uploads by result (ok, rejected, error).",
+			}, []string{"result"}),
+			bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "pitstop_cache_sent_bytes_total", Help: "Object bytes sent (before compression).",
+			}),
+			bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "pitstop_cache_received_bytes_total", Help: "Object bytes accepted.",
+			}),
+			batchObjs: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "pitstop_cache_batch_objects_total", Help: "Objects sent in batch (prefetch) answers.",
+			}),
+			corrupt: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "pitstop_cache_corrupt_total", Help: "Stored objects found damaged (wrong size) and dropped.",
+			}),
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /v1/get/{action}", s.handleGet)
+		mux.HandleFunc("PUT /v1/put/{action}", s.handlePut)
+		mux.HandleFunc("POST /v1/batch", s.handleBatch)
+		mux.HandleFunc("GET /v1/manifest/{key}", s.handleGetManifest)
+		mux.HandleFunc("PUT /v1/manifest/{key}", s.handlePutManifest)
+		mux.HandleFunc("GET /v1/stats", s.handleStats)
+		mux.HandleFunc("POST /v1/trim", s.handleTrim)
+		s.mux = mux
+	})
+}
+
+// Collectors returns the server's metrics for registration.
+func (s *Server) Collectors() []prometheus.Collector {
+	s.init()
+	usage := func(name, help string, f func(store.Usage) int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(s.Store.Usage())) })
+	}
+	return []prometheus.Collector{s.m.gets, s.m.puts, s.m.bytesOut, s.m.bytesIn, s.m.batchObjs, s.m.corrupt,
+		usage("pitstop_cache_store_bytes", "Bytes stored.", func(u store.Usage) int64 { return u.Bytes }),
+		usage("pitstop_cache_store_objects", "Files stored (objects, entries, manifests).", func(u store.Usage) int64 { return u.Objects }),
+		usage("pitstop_cache_store_max_bytes", "The size cap; 0 is unlimited.", func(u store.Usage) int64 { return u.MaxSize }),
+		usage("pitstop_cache_evictions_total", "Files evicted since start.", func(u store.Usage) int64 { return u.Evictions }),
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.init()
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func objectKey(out ID) string {
+	h := out.String()
+	return "o/" + h[:2] + "/" + h
+}
+
+func entryKey(a ID) string {
+	h := a.String()
+	return "a/" + h[:2] + "/" + h
+}
+
+func manifestKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "m/" + hex.EncodeToString(sum[:])
+}
+
+// lookup opens the object action maps to, checking that its size is the
+// one recorded. A damaged pair is deleted and reported as a miss.
+func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) {
+	eo, err := s.Store.Get(ctx, entryKey(a))
+	if err != nil {
+		return Entry{}, store.Object{}, err
+	}
+	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
+	eo.Close()
+	if err != nil {
+		return Entry{}, store.Object{}, err
+	}
+	e, err := parseEntry(data)
+	if err != nil {
+		s.m.corrupt.Inc()
+		s.Store.Delete(ctx, entryKey(a))
+		return Entry{}, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
+	}
+	o, err := s.Store.Get(ctx, objectKey(e.OutputID))
+	if err != nil {
+		return Entry{}, store.Object{}, err
+	}
+	if o.Size != e.Size {
+		o.Close()
+		s.m.corrupt.Inc()
+		s.Store.Delete(ctx, objectKey(e.OutputID))
+		return Entry{}, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
+	}
+	return e, o, nil
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	a, err := ParseHexID(r.PathValue("action"))
+	if err != nil {
+		s.m.gets.WithLabelValues("error").Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	e, o, err := s.lookup(r.Context(), a)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			s.m.gets.WithLabelValues("miss").Inc()
+			http.Error(w, "miss", http.StatusNotFound)
+			return
+		}
+		s.m.gets.WithLabelValues("error").Inc()
+		s.logger().Error("get", "action", a, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	defer o.Close()
+	s.m.gets.WithLabelValues("hit").Inc()
+	h := w.Header()
+	h.Set(hdrOutputID, e.OutputID.String())
+	h.Set(hdrSize, strconv.FormatInt(e.Size, 10))
+	h.Set(hdrTime, strconv.FormatInt(e.Time.UnixNano(), 10))
+	h.Set("Content-Type", "application/octet-stream")
+	var body io.Reader = o.Body
+	if acceptsGzip(r) && e.Size >= minCompress {
+		br := bufio.NewReaderSize(o.Body, sampleSize)
+		sample, _ := br.Peek(sampleSize)
+		body = br
+		if compressible(sample) {
+			h.Set("Content-Encoding", "gzip")
+			h.Add("Vary", "Accept-Encoding")
+			zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+			n, _ := io.Copy(zw, body)
+			zw.Close()
+			s.m.bytesOut.Add(float64(n))
+			return
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(e.Size, 10))
+	n, _ := io.Copy(w, body)
+	s.m.bytesOut.Add(float64(n))
+}
+
+// Compression: objects smaller than minCompress are sent as they are; for
+// larger ones the first sampleSize bytes are compressed at gzip's fastest
+// level and the object is sent compressed only if that saves a quarter.
+const (
+	minCompress = 4 << 10
+	sampleSize  = 32 << 10
+)
+
+func acceptsGzip(r *http.Request) bool {
+	for _, p := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if strings.TrimSpace(strings.SplitN(p, ";", 2)[0]) == "gzip" {
+			return true
+		}
+	}
+	return false
+}
+
+func compressible(sample []byte) bool {
+	if len(sample) == 0 {
+		return false
+	}
+	var b countWriter
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	zw.Write(sample)
+	zw.Close()
+	return b.n < int64(len(sample))*3/4
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func (s *Server) maxObject() int64 {
+	if s.MaxObject > 0 {
+		return s.MaxObject
+	}
+	return 1 << 30
+}
+
+func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	reject := func(code int, format string, args ...any) {
+		s.m.puts.WithLabelValues("rejected").Inc()
+		http.Error(w, fmt.Sprintf(format, args...), code)
+	}
+	a, err := ParseHexID(r.PathValue("action"))
+	if err != nil {
+		reject(http.StatusBadRequest, "action: %v", err)
+		return
+	}
+	out, err := ParseHexID(r.Header.Get(hdrOutputID))
+	if err != nil {
+		reject(http.StatusBadRequest, "%s: %v", hdrOutputID, err)
+		return
+	}
+	size, err := strconv.ParseInt(r.Header.Get(hdrSize), 10, 64)
+	if err != nil || size < 0 {
+		reject(http.StatusBadRequest, "%s %q: want a byte count", hdrSize, r.Header.Get(hdrSize))
+		return
+	}
+	if size > s.maxObject() {
+		reject(http.StatusRequestEntityTooLarge, "object of %d bytes is over the %d-byte limit", size, s.maxObject())
+		return
+	}
+	ctx := r.Context()
+	ow, err := s.Store.Create(ctx, objectKey(out))
+	if err != nil {
+		s.putError(w, "create", err)
+		return
+	}
+	defer ow.Abort()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(r.Body, size+1))
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			reject(http.StatusBadRequest, "reading body: %v", err)
+			return
+		}
+		s.putError(w, "write", err)
+		return
+	}
+	if n != size {
+		reject(http.StatusBadRequest, "body is %d bytes, %s says %d", n, hdrSize, size)
+		return
+	}
+	var sum ID
+	h.Sum(sum[:0])
+	if sum != out {
+		reject(http.StatusBadRequest, "body sha256 is %s, not the OutputID %s", sum, out)
+		return
+	}
+	if err := ow.Commit(); err != nil {
+		s.putError(w, "commit", err)
+		return
+	}
+	if err := s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatEntry(Entry{OutputID: out, Size: size, Time: time.Now()}))); err != nil {
+		s.putError(w, "entry", err)
+		return
+	}
+	s.m.puts.WithLabelValues("ok").Inc()
+	s.m.bytesIn.Add(float64(size))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) putError(w http.ResponseWriter, what string, err error) {
+	s.m.puts.WithLabelValues("error").Inc()
+	s.logger().Error("put", "step", what, "err", err)
+	code := http.StatusInternalServerError
+	if errors.Is(err, store.ErrTooLarge) {
+		code = http.StatusRequestEntityTooLarge
+	}
+	http.Error(w, "storing failed: "+err.Error(), code)
+}
+
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	ids, err := parseIDList(io.LimitReader(r.Body, maxManifest*66))
+	if err != nil {
+		http.Error(w, "batch: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pitstop-batch")
+	var out io.Writer = w
+	if acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer zw.Close()
+		out = zw
+	}
+	bw := bufio.NewWriterSize(out, 256<<10)
+	enc := json.NewEncoder(bw)
+	sent := 0
+	for _, a := range ids {
+		e, o, err := s.lookup(r.Context(), a)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				s.m.gets.WithLabelValues("miss").Inc()
+			} else {
+				s.m.gets.WithLabelValues("error").Inc()
+			}
+			continue
+		}
+		enc.Encode(batchHeader{A: a.String(), O: e.OutputID.String(), S: e.Size, T: e.Time.UnixNano()})
+		n, err := io.CopyN(bw, o.Body, e.Size)
+		o.Close()
+		if err != nil {
+			// The stream can no longer be framed: cut it so that the
+			// client sees a truncated answer, not a wrong one.
+			s.logger().Error("batch: reading object", "output", e.OutputID, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		s.m.gets.WithLabelValues("hit").Inc()
+		s.m.batchObjs.Inc()
+		s.m.bytesOut.Add(float64(n))
+		sent++
+	}
+	enc.Encode(batchHeader{End: true, Sent: sent})
+	bw.Flush()
+}
+
+func (s *Server) handleGetManifest(w http.ResponseWriter, r *http.Request) {
+	o, err := s.Store.Get(r.Context(), manifestKey(r.PathValue("key")))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			http.Error(w, "no manifest", http.StatusNotFound)
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	defer o.Close()
+	w.Header().Set("Content-Type", "text/plain")
+	io.Copy(w, o.Body)
+}
+
+// handlePutManifest stores the new list first, then what older builds used
+// that it lacks, up to maxManifest: builds and tests of one module share a
+// key and each keeps what it needs.
+func (s *Server) handlePutManifest(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	ids, err := parseIDList(io.LimitReader(r.Body, maxManifest*66))
+	if err != nil {
+		http.Error(w, "manifest: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	mk := manifestKey(key)
+	seen := make(map[ID]bool, len(ids))
+	var b bytes.Buffer
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			b.WriteString(id.String() + "\n")
+		}
+	}
+	if o, err := s.Store.Get(r.Context(), mk); err == nil {
+		old, _ := parseIDList(o.Body)
+		o.Close()
+		for _, id := range old {
+			if len(seen) >= maxManifest {
+				break
+			}
+			if !seen[id] {
+				seen[id] = true
+				b.WriteString(id.String() + "\n")
+			}
+		}
+	}
+	if err := s.Store.Put(r.Context(), mk, &b); err != nil {
+		s.logger().Error("manifest", "err", err)
+		http.Error(w, "storing failed", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	u := s.Store.Usage()
+	st := ServerStats{Usage: Usage{Objects: u.Objects, Bytes: u.Bytes}, MaxSize: u.MaxSize}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {
+	target, err := strconv.ParseInt(r.URL.Query().Get("max-size"), 10, 64)
+	if err != nil || target < 0 {
+		http.Error(w, "max-size: want a byte count", http.StatusBadRequest)
+		return
+	}
+	before := s.Store.Usage()
+	if err := s.Store.Trim(r.Context(), target); err != nil {
+		http.Error(w, "trim: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	after := s.Store.Usage()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(TrimResult{Objects: before.Objects - after.Objects, Bytes: before.Bytes - after.Bytes})
+}
