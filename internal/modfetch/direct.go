@@ -176,7 +176,7 @@ func (f *Fetcher) directFile(ctx context.Context, path, vers, which string) ([]b
 	return b, err
 }
 
-func (f *Fetcher) directZip(ctx context.Context, path, vers string, dst *os.File, progress ZipProgress) error {
+func (f *Fetcher) directZip(ctx context.Context, path, vers string, dst io.Writer, progress ZipProgress) error {
 	m, err := f.download(ctx, path, vers)
 	if err != nil {
 		return err

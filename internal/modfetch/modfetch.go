@@ -478,14 +478,22 @@ func checkCanonical(path, vers string) error {
 // so far and the expected total (-1 when upstream did not say).
 type ZipProgress func(written, total int64)
 
-// Zip downloads path@vers's module zip into dst, which must be an empty
-// file open for reading and writing, checks it with x/mod/zip.CheckZip,
+// ZipWriter is where Zip writes: an *os.File, or a store writer that
+// names its temp file. Name must name a file holding what was written, for
+// x/mod/zip.CheckZip and dirhash.HashZip.
+type ZipWriter interface {
+	io.Writer
+	Name() string
+}
+
+// Zip downloads path@vers's module zip into dst, which must be empty
+// (an *os.File opened for reading and writing, or a store writer), checks it with x/mod/zip.CheckZip,
 // hashes it (h1:) and verifies the hash with the checksum database unless
 // the module is exempt. It returns the hash. On error dst's content must
 // not be used; progress (if non-nil) sees bytes before they are verified.
 // A zip larger than MaxZipSize, or shorter than its Content-Length, is
 // refused. A mismatch is a *ChecksumError naming both hashes.
-func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst *os.File, progress ZipProgress) (string, error) {
+func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, progress ZipProgress) (string, error) {
 	ep, ev, err := escaped(path, vers)
 	if err != nil {
 		return "", err
@@ -497,11 +505,25 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst *os.File, prog
 	if limit <= 0 {
 		limit = modzip.MaxZipFile
 	}
+	var written int64
+	counted := &countWriter{w: dst, n: &written}
+	// Falling through to the next upstream after a partial body needs an
+	// empty destination again: files can be truncated, other writers not.
 	reset := func() error {
-		if _, err := dst.Seek(0, io.SeekStart); err != nil {
-			return err
+		if written == 0 {
+			return nil
 		}
-		return dst.Truncate(0)
+		if t, ok := dst.(interface {
+			io.Seeker
+			Truncate(int64) error
+		}); ok {
+			if _, err := t.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			written = 0
+			return t.Truncate(0)
+		}
+		return errors.New("cannot retry a zip download into a non-file writer")
 	}
 	err = f.walk(path, path+"@"+vers+" zip", attempt{
 		proxy: func(base string) error {
@@ -516,7 +538,7 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst *os.File, prog
 			if size > limit {
 				return fmt.Errorf("%s@%s: zip too large (%d bytes; limit %d)", path, vers, size, limit)
 			}
-			n, err := copyProgress(dst, io.LimitReader(body, limit+1), size, progress)
+			n, err := copyProgress(counted, io.LimitReader(body, limit+1), size, progress)
 			if err != nil {
 				return fmt.Errorf("%s@%s: downloading zip: %w", path, vers, err)
 			}
@@ -532,7 +554,7 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst *os.File, prog
 			if err := reset(); err != nil {
 				return err
 			}
-			return f.directZip(ctx, path, vers, dst, progress)
+			return f.directZip(ctx, path, vers, counted, progress)
 		},
 	})
 	if err != nil {
@@ -555,6 +577,17 @@ func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (st
 		return "", err
 	}
 	return hash, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 func copyProgress(dst io.Writer, src io.Reader, total int64, progress ZipProgress) (int64, error) {
@@ -590,6 +623,15 @@ func (f *Fetcher) SumDBRaw(ctx context.Context, name, rel string) ([]byte, error
 		return nil, err
 	}
 	return f.sumdb.raw(ctx, name, rel)
+}
+
+// SumDBName returns the name of the checksum database GOSUMDB selects, or
+// an error (goenv.ErrSumDBOff for GOSUMDB=off).
+func (f *Fetcher) SumDBName() (string, error) {
+	if err := f.init(); err != nil {
+		return "", err
+	}
+	return f.sumdb.db.Name, f.sumdb.dbErr
 }
 
 var errBadJSON = errors.New("bad JSON")
