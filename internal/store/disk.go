@@ -67,6 +67,8 @@ type Disk struct {
 	index map[string]*entry
 	bytes int64
 
+	clock atomic.Int64 // last use time handed out, unix nanoseconds
+
 	evictMu      sync.Mutex // one eviction at a time
 	evictions    atomic.Int64
 	evictedBytes atomic.Int64
@@ -156,6 +158,9 @@ func (d *Disk) load() error {
 		e := newEntry(fi)
 		d.index[key] = e
 		d.bytes += e.size
+		if lu := e.lastUse.Load(); lu > d.clock.Load() {
+			d.clock.Store(lu) // later uses rank after every loaded one
+		}
 		return nil
 	})
 }
@@ -234,10 +239,26 @@ func (d *Disk) Get(ctx context.Context, key string) (Object, error) {
 	return Object{Body: f, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
+// now returns the current time in unix nanoseconds, strictly increasing
+// across calls so that uses in quick succession keep their order even with
+// a coarse clock.
+func (d *Disk) now() int64 {
+	n := time.Now().UnixNano()
+	for {
+		p := d.clock.Load()
+		if n <= p {
+			n = p + 1
+		}
+		if d.clock.CompareAndSwap(p, n) {
+			return n
+		}
+	}
+}
+
 // touch records a use of key. A key missing from the index (written by
 // another process) is added if the file at p is still the one read.
 func (d *Disk) touch(key, p string, fi fs.FileInfo) {
-	now := time.Now().UnixNano()
+	now := d.now()
 	d.mu.RLock()
 	e := d.index[key]
 	d.mu.RUnlock()
@@ -456,7 +477,7 @@ func (w *diskWriter) Commit() (err error) {
 	err = os.Rename(w.f.Name(), w.final)
 	if err == nil {
 		e := newEntry(fi)
-		e.lastUse.Store(time.Now().UnixNano())
+		e.lastUse.Store(d.now())
 		if old := d.index[w.key]; old != nil {
 			d.bytes -= old.size
 		}
