@@ -1,0 +1,367 @@
+// Package toolchain installs, switches and removes Go toolchains. Every Go
+// release is published as the module golang.org/toolchain (version
+// v0.0.1-go1.22.5.linux-arm64); pitstop fetches that zip through the
+// user's GOPROXY list with internal/modfetch (the go command's fallback
+// rules and its checksum-database verification), unpacks it beside the
+// other versions and switches a "current" link only after the new bin/go
+// has run and reported the expected version.
+//
+// Layout (see Layout): ~/.local/share/pitstop/go/<go1.22.5> and a
+// "current" link, so that one PATH entry, current/bin, reaches the active
+// toolchain; --system keeps versions in /usr/local/lib/pitstop/go and
+// makes /usr/local/go the link.
+package toolchain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+)
+
+// ErrSumDBOff is returned when the checksum database is disabled for
+// golang.org/toolchain and Installer.Insecure is not set.
+var ErrSumDBOff = errors.New("the checksum database is off for golang.org/toolchain (GOSUMDB=off, or GONOSUMDB/GOPRIVATE match it): pitstop verifies every toolchain, as the go command does; turn it back on (go env -u GOSUMDB) or pass --insecure")
+
+// Installer installs toolchains into a Layout. Set the fields, then call
+// Install; the zero value of each optional field is documented.
+type Installer struct {
+	Layout Layout
+	// Source fetches and verifies zips; nil means
+	// FetcherSource(NewFetcher(Env, nil)).
+	Source Source
+	// Env is the go command's environment (GOSUMDB, GONOSUMDB, GOPRIVATE
+	// are checked here); nil means goenv.FromOS().
+	Env goenv.Env
+	// Target is the toolchain's target; zero means Native.
+	Target Target
+	// Native is this machine's userland target; zero means DetectTarget.
+	Native Target
+	// Insecure allows installing with the checksum database turned off.
+	Insecure bool
+	// NoUse installs without switching the active toolchain.
+	NoUse bool
+	// Dir is where go.mod is read for a go.mod query; "" means ".".
+	Dir string
+	// Out receives one line per step; nil discards them.
+	Out io.Writer
+	// Progress, if set, is called as the zip downloads.
+	Progress func(written, total int64)
+	// Attempts bounds whole-download attempts after transient errors
+	// (each resumes where the body broke off); 0 means 3.
+	Attempts int
+	// Backoff is the first pause between attempts; 0 means 2 s.
+	Backoff time.Duration
+	// VerifyTimeout bounds `bin/go version`; 0 means 2 minutes.
+	VerifyTimeout time.Duration
+}
+
+// Result says what Install did.
+type Result struct {
+	Version Version
+	Target  Target
+	Name    string // directory name under Layout.Dir
+	Path    string
+	Hash    string // the h1: hash the checksum database confirmed; "" if already installed
+	Output  string // what bin/go version printed; "" when not run (foreign target)
+	Active  bool   // the link now points at it
+	Already bool   // it was installed before
+}
+
+func (in *Installer) say(format string, args ...any) {
+	if in.Out != nil {
+		fmt.Fprintf(in.Out, format+"\n", args...)
+	}
+}
+
+func (in *Installer) setup() error {
+	if in.Env == nil {
+		in.Env = goenv.FromOS()
+	}
+	if in.Native == (Target{}) {
+		t, err := DetectTarget(nil)
+		if err != nil {
+			return err
+		}
+		in.Native = t
+	}
+	if in.Target == (Target{}) {
+		in.Target = in.Native
+	}
+	if in.Source == nil {
+		in.Source = FetcherSource(NewFetcher(in.Env, nil))
+	}
+	return nil
+}
+
+// Resolve turns q into a release available for the installer's target.
+func (in *Installer) Resolve(ctx context.Context, q Query) (Version, error) {
+	if err := in.setup(); err != nil {
+		return Version{}, err
+	}
+	dir := in.Dir
+	if dir == "" {
+		dir = "."
+	}
+	return Resolve(ctx, in.Source, q, in.Target, dir)
+}
+
+// Install resolves q, downloads and verifies the toolchain, unpacks it,
+// runs its bin/go version and (unless NoUse, or the target is another
+// machine's) makes it the active one. On any error the layout is as it
+// was: no half-written directory, the previous version still active.
+func (in *Installer) Install(ctx context.Context, q Query) (*Result, error) {
+	if err := in.setup(); err != nil {
+		return nil, err
+	}
+	if in.Env.NoSumDB(ModulePath) && !in.Insecure {
+		return nil, ErrSumDBOff
+	}
+	v, err := in.Resolve(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if q.Kind != QueryExact {
+		in.say("%s is %s (%s)", queryText(q), v.Go(), in.Target)
+	}
+	native := in.Target == in.Native
+	name := Name(v, in.Target, native)
+	res := &Result{Version: v, Target: in.Target, Name: name, Path: filepath.Join(in.Layout.Dir, name)}
+
+	if err := os.MkdirAll(in.Layout.Dir, 0o755); err != nil {
+		return nil, in.diskError("creating", in.Layout.Dir, err)
+	}
+	unlock, err := in.Layout.lock()
+	if err != nil {
+		return nil, in.diskError("locking", in.Layout.Dir, err)
+	}
+	defer unlock()
+
+	if _, err := os.Stat(filepath.Join(res.Path, "bin", "go")); err == nil {
+		res.Already = true
+		in.say("%s is already installed in %s", v.Go(), res.Path)
+	} else {
+		if err := in.fetchAndUnpack(ctx, v, res); err != nil {
+			return nil, err
+		}
+	}
+	if native && res.Output == "" {
+		out, err := checkGoVersion(ctx, filepath.Join(res.Path, "bin", "go"), v, in.Target, in.verifyTimeout())
+		if err != nil {
+			return nil, err
+		}
+		res.Output = out
+	}
+	if res.Output != "" {
+		in.say("%s", res.Output)
+	}
+	if !native {
+		in.say("prepared for %s (not run here): copy %s to that machine", in.Target, res.Path)
+		return res, nil
+	}
+	if in.NoUse {
+		return res, nil
+	}
+	if err := in.Layout.Use(name); err != nil {
+		return nil, in.diskError("switching", in.Layout.Link, err)
+	}
+	res.Active = true
+	in.say("active: %s -> %s", in.Layout.Link, name)
+	return res, nil
+}
+
+func queryText(q Query) string {
+	switch q.Kind {
+	case QueryLatest:
+		return "latest"
+	case QueryGoMod:
+		return "go.mod"
+	case QueryMinor:
+		return q.Version.Go() + ".x"
+	}
+	return q.Version.Go()
+}
+
+func (in *Installer) verifyTimeout() time.Duration {
+	if in.VerifyTimeout > 0 {
+		return in.VerifyTimeout
+	}
+	return 2 * time.Minute
+}
+
+// fetchAndUnpack downloads into a temp file beside the versions, unpacks
+// into <name>.tmp, checks bin/go (native targets) and renames into place.
+func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result) error {
+	mv := ModuleVersion(v, in.Target)
+	zf, err := os.CreateTemp(in.Layout.Dir, ".download-"+mv+"-*.zip")
+	if err != nil {
+		return in.diskError("creating a temp file in", in.Layout.Dir, err)
+	}
+	defer func() {
+		zf.Close()
+		os.Remove(zf.Name())
+	}()
+	in.say("downloading %s@%s", ModulePath, mv)
+	hash, err := in.download(ctx, mv, zf)
+	if err != nil {
+		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
+	}
+	res.Hash = hash
+	if !in.Source.Verified(ModulePath) {
+		in.say("NOT verified (--insecure with the checksum database off): %s", hash)
+	} else {
+		in.say("verified %s with the checksum database", hash)
+	}
+	tmp := res.Path + ".tmp"
+	if err := RemoveTree(tmp); err != nil {
+		return in.diskError("clearing", tmp, err)
+	}
+	if err := Unpack(zf.Name(), mv, tmp); err != nil {
+		return in.diskError("unpacking "+v.Go()+" into", tmp, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			RemoveTree(tmp)
+		}
+	}()
+	if in.Target == in.Native {
+		out, err := checkGoVersion(ctx, filepath.Join(tmp, "bin", "go"), v, in.Target, in.verifyTimeout())
+		if err != nil {
+			return err
+		}
+		res.Output = out
+	}
+	if err := os.Rename(tmp, res.Path); err != nil {
+		return in.diskError("renaming into", res.Path, err)
+	}
+	ok = true
+	in.say("installed %s in %s", v.Go(), res.Path)
+	return nil
+}
+
+// download fetches and verifies the zip, retrying transient failures.
+func (in *Installer) download(ctx context.Context, mv string, zf *os.File) (string, error) {
+	attempts := in.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	var last error
+	for i := 1; i <= attempts; i++ {
+		hash, err := in.Source.Zip(ctx, ModulePath, mv, zf, in.Progress)
+		if err == nil {
+			return hash, nil
+		}
+		last = err
+		if !transient(err) || i == attempts || ctx.Err() != nil {
+			break
+		}
+		in.say("download failed (%v); retrying", err)
+		first := in.Backoff
+		if first <= 0 {
+			first = 2 * time.Second
+		}
+		if err := sleepCtx(ctx, backoff(first, i)); err != nil {
+			return "", err
+		}
+	}
+	return "", last
+}
+
+// transient reports whether err may go away on retry: network errors and
+// 5xx answers, not a missing version or a checksum mismatch.
+func transient(err error) bool {
+	if notAvailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) {
+		return false
+	}
+	var ue *modfetch.UpstreamError
+	if errors.As(err, &ue) {
+		return ue.Status >= 500 || ue.Status == 429
+	}
+	var ce *modfetch.ChecksumError
+	if errors.As(err, &ce) || errors.Is(err, modfetch.ErrSecurity) {
+		return false
+	}
+	s := err.Error()
+	if strings.Contains(s, "checksum") || strings.Contains(s, "SECURITY") || strings.Contains(s, "invalid module zip") {
+		return false
+	}
+	return true
+}
+
+// checkGoVersion runs goBin version and checks that it names v and t.
+func checkGoVersion(ctx context.Context, goBin string, v Version, t Target, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "version")
+	cmd.Dir = filepath.Dir(goBin)
+	// The toolchain must answer for itself: no switching to another one,
+	// no GOROOT from the caller's environment.
+	cmd.Env = append(withoutEnv(os.Environ(), "GOROOT", "GOTOOLCHAIN", "GOFLAGS"), "GOTOOLCHAIN=local")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	line := strings.TrimSpace(string(out))
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("the new toolchain does not run (%s version: %s); nothing was changed", goBin, firstLineOf(msg))
+	}
+	want := "go version " + v.Go() + " " + t.Slash()
+	if firstLineOf(line) != want {
+		return "", fmt.Errorf("the new toolchain reports %q, want %q; nothing was changed", firstLineOf(line), want)
+	}
+	return want, nil
+}
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func withoutEnv(env []string, keys ...string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, d := range keys {
+			if k == d {
+				drop = true
+			}
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// diskError adds a fix to errors users can act on: a full disk, a
+// read-only or forbidden directory.
+func (in *Installer) diskError(doing, where string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%s %s: no space left on device (a toolchain needs about 300 MB: free space there or choose another --dir); nothing was changed", doing, where)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%s %s: read-only file system (choose a writable --dir); nothing was changed", doing, where)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s %s: permission denied (choose a --dir you can write, or use sudo for --system); nothing was changed", doing, where)
+	}
+	return err
+}
