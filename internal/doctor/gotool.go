@@ -1,4 +1,932 @@
 package doctor
 
+// The go section: which go commands are on PATH and which one wins, how far
+// behind the newest release it is, distro-packaged Go shadowing a newer one,
+// GOARCH/GOARM against the userland, and the go command's environment.
+//
+// Facts that are not files go through Env.Probe, so a capture records them
+// and a replay answers them. The probe names and value formats used by the
+// go, network and cgo sections (a capture must carry these):
+//
+//	go.path                   every executable "go" on PATH, in PATH order,
+//	                          one per line: "/usr/bin/go -> /usr/lib/go-1.19/bin/go"
+//	                          (" -> resolved" only when it is a symlink)
+//	go.version:<path>         output of `<path> version`,
+//	                          e.g. "go version go1.19.8 linux/arm64"
+//	go.latest                 newest stable Go release in GOPROXY's
+//	                          golang.org/toolchain version list, e.g. "go1.23.4"
+//	lookpath:<name>           absolute path of the first executable <name> on
+//	                          PATH (err "not found" when absent)
+//	cgo.run:<CC>              "CC --version" first line after compiling,
+//	                          linking and running a one-line C program with CC
+//	cgo.libc:glibc            first line of `ldd --version`
+//	cgo.libc:musl             output of running /lib/ld-musl-<arch>.so.1
+//	network.proxy:<url>       "status=200 ms=35" for GET <url>/golang.org/toolchain/@v/list
+//	network.sumdb             "base=<url> via=<proxy-url|gosumdb|direct> status=200 ms=40 tree=<size> verified=yes|no"
+//	network.dns:<ns>:edns     "q=<name> type=A rcode=NOERROR tc=0 an=2 udp=1232 ms=12"
+//	network.dns:<ns>:noedns   same, for the query without an OPT record (udp=0)
+//
+// Files are read through Env.Root: /bin/sh (ELF header: the userland),
+// /proc/cpuinfo, /proc/self/mountinfo, /var/lib/dpkg/info/golang*.list,
+// /etc/resolv.conf, /etc/nsswitch.conf, /run/systemd/resolve/resolv.conf,
+// /lib*/ld-*.so* (names only, by glob).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"go/version"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+)
+
 // goChecks returns the go section's checks.
-func goChecks() []Check { return nil }
+func goChecks() []Check {
+	return []Check{
+		{ID: "go.path", Section: "go", Title: "go on PATH", Run: runGoPath},
+		{ID: "go.version", Section: "go", Title: "Go version", Timeout: 6 * time.Second, Run: runGoVersion},
+		{ID: "go.shadow", Section: "go", Title: "shadowed go commands", Run: runGoShadow},
+		{ID: "go.arch", Section: "go", Title: "GOARCH/GOARM against the userland", Run: runGoArch},
+		{ID: "go.env", Section: "go", Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
+		{ID: "go.gobin", Section: "go", Title: "GOBIN on PATH", Run: runGoBin},
+		{ID: "go.toolchain", Section: "go", Title: "GOTOOLCHAIN", Run: runGoToolchain},
+		{ID: "go.proxy", Section: "go", Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
+		{ID: "go.tmpdir", Section: "go", Title: "GOTMPDIR mount", Run: runGoTmpdir},
+	}
+}
+
+// installedGo is one executable named go on PATH.
+type installedGo struct {
+	Path     string // as found on PATH
+	Resolved string // after symlinks; == Path when not a link
+}
+
+// probeGoPath returns every go on PATH in PATH order (the first one wins).
+func probeGoPath(env *Env) ([]installedGo, error) {
+	v, err := env.Probe("go.path", func() (string, error) {
+		var lines []string
+		for _, p := range lookPathAll("go", env.getenv("PATH")) {
+			line := p
+			if r, err := filepath.EvalSymlinks(p); err == nil && r != p {
+				line += " -> " + r
+			}
+			lines = append(lines, line)
+		}
+		return strings.Join(lines, "\n"), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return parseGoPathProbe(v), nil
+}
+
+func parseGoPathProbe(v string) []installedGo {
+	var out []installedGo
+	for _, line := range strings.Split(v, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		p, r, ok := strings.Cut(line, " -> ")
+		if !ok {
+			r = p
+		}
+		out = append(out, installedGo{Path: strings.TrimSpace(p), Resolved: strings.TrimSpace(r)})
+	}
+	return out
+}
+
+// lookPathAll returns every executable regular file called name in the
+// directories of pathList, in order, without duplicates.
+func lookPathAll(name, pathList string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, dir := range filepath.SplitList(pathList) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if !filepath.IsAbs(p) {
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+		}
+		if seen[p] {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// lookPath finds the first executable name on PATH, through a probe.
+func lookPath(env *Env, name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return env.Probe("lookpath:"+name, func() (string, error) {
+			fi, err := os.Stat(name)
+			if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+				return "", errors.New("not found")
+			}
+			return name, nil
+		})
+	}
+	return env.Probe("lookpath:"+name, func() (string, error) {
+		if all := lookPathAll(name, env.getenv("PATH")); len(all) > 0 {
+			return all[0], nil
+		}
+		return "", errors.New("not found")
+	})
+}
+
+// getenv is Env.Getenv, or os.Getenv when unset.
+func (e *Env) getenv(k string) string {
+	if e.Getenv != nil {
+		return e.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (e *Env) httpClient() *http.Client {
+	if e.HTTP != nil {
+		return e.HTTP
+	}
+	return http.DefaultClient
+}
+
+// goVersionOf runs `<path> version` through a probe and parses it.
+func goVersionOf(ctx context.Context, env *Env, p string) (goVersion, error) {
+	out, err := env.Probe("go.version:"+p, func() (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, p, "version")
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=")
+		b, err := cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+				return "", fmt.Errorf("%s version: %s", p, firstLine(string(ee.Stderr)))
+			}
+			return "", fmt.Errorf("%s version: %v", p, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	})
+	if err != nil {
+		return goVersion{}, err
+	}
+	return parseGoVersionOutput(out)
+}
+
+// goVersion is a parsed `go version` line.
+type goVersion struct {
+	Version  string // "go1.19.8" (go/version form; "" for devel builds)
+	Raw      string // as printed, e.g. "devel go1.24-abcdef"
+	Platform string // "linux/arm64"
+}
+
+var goVersionRE = regexp.MustCompile(`^go version (\S+(?: \S+)*?) (\w+)/(\w+)$`)
+
+// parseGoVersionOutput parses "go version go1.19.8 linux/arm64".
+func parseGoVersionOutput(s string) (goVersion, error) {
+	s = strings.TrimSpace(firstLine(s))
+	m := goVersionRE.FindStringSubmatch(s)
+	if m == nil {
+		return goVersion{}, fmt.Errorf("unexpected `go version` output %q", s)
+	}
+	gv := goVersion{Raw: m[1], Platform: m[2] + "/" + m[3]}
+	f := strings.Fields(m[1])
+	v := f[0]
+	if v == "devel" && len(f) > 1 {
+		v = f[1]
+	}
+	// go1.21.0-20230101 style suffixes (X: experiments, dev builds).
+	if i := strings.IndexAny(v, " -"); i > 0 && f[0] != "devel" {
+		v = v[:i]
+	}
+	if version.IsValid(v) && f[0] != "devel" {
+		gv.Version = v
+	}
+	return gv, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// goMinor returns 19 for "go1.19.8", -1 when v is not a go1.N version.
+func goMinor(v string) int {
+	lang := version.Lang(v)
+	n, err := strconv.Atoi(strings.TrimPrefix(lang, "go1."))
+	if err != nil || !strings.HasPrefix(lang, "go1.") {
+		return -1
+	}
+	return n
+}
+
+// oldGoProblems names what a Go older than 1.21 cannot do, "" otherwise.
+func oldGoProblems(v string) string {
+	if v == "" || version.Compare(v, "go1.21") >= 0 {
+		return ""
+	}
+	return "rejects go.mod files with a `toolchain` line or a 3-part `go 1.22.0` version, and cannot switch toolchains"
+}
+
+// toolchainVersionRE matches golang.org/toolchain module versions such as
+// v0.0.1-go1.22.5.linux-arm64.
+var toolchainVersionRE = regexp.MustCompile(`^v0\.0\.1-(go1(?:\.[0-9]+){1,2}(?:(?:rc|beta)[0-9]+)?)\.([a-z0-9]+)-([a-z0-9]+)$`)
+
+// parseToolchainVersion splits "v0.0.1-go1.22.5.linux-arm64" into
+// "go1.22.5", "linux", "arm64".
+func parseToolchainVersion(v string) (gov, goos, goarch string, ok bool) {
+	m := toolchainVersionRE.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil || !version.IsValid(m[1]) {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
+}
+
+// isStableGo reports whether v is a release (no rc or beta).
+func isStableGo(v string) bool {
+	return version.IsValid(v) && !strings.Contains(v, "rc") && !strings.Contains(v, "beta")
+}
+
+// newestFromToolchainList returns the newest stable Go version in a
+// golang.org/toolchain @v/list body.
+func newestFromToolchainList(body string) string {
+	newest := ""
+	for _, line := range strings.Split(body, "\n") {
+		gov, _, _, ok := parseToolchainVersion(line)
+		if !ok || !isStableGo(gov) {
+			continue
+		}
+		if newest == "" || version.Compare(gov, newest) > 0 {
+			newest = gov
+		}
+	}
+	return newest
+}
+
+// errFallThrough is a proxy answer that moves on to the next entry under
+// ',' (404 and 410).
+var errFallThrough = errors.New("not found")
+
+// latestGo asks the user's GOPROXY list for golang.org/toolchain/@v/list,
+// honouring its ',' and '|' fallback rules, and returns the newest stable
+// release and the proxy that answered.
+func latestGo(ctx context.Context, env *Env) (string, error) {
+	return env.Probe("go.latest", func() (string, error) {
+		list, err := goenv.ParseProxyList(env.Go.Get("GOPROXY"))
+		if err != nil {
+			return "", err
+		}
+		var errs []string
+		for _, p := range list {
+			switch {
+			case p.Off():
+				return "", fmt.Errorf("GOPROXY reached off: %s", strings.Join(append(errs, "no proxy to ask"), "; "))
+			case p.Direct():
+				return "", fmt.Errorf("GOPROXY reached direct (a proxy is needed to list toolchains)%s", joinErrs(errs))
+			}
+			body, err := fetchProxyFile(ctx, env, p.URL, "golang.org/toolchain/@v/list")
+			if err == nil {
+				if v := newestFromToolchainList(body); v != "" {
+					return v, nil
+				}
+				err = fmt.Errorf("%w: no stable release in the list", errFallThrough)
+			}
+			errs = append(errs, p.URL+": "+err.Error())
+			if !p.FallBackOnError && !errors.Is(err, errFallThrough) {
+				break
+			}
+		}
+		return "", fmt.Errorf("toolchain list unavailable%s", joinErrs(errs))
+	})
+}
+
+func joinErrs(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(errs, "; ")
+}
+
+// fetchProxyFile GETs base/rel (http, https or file URL) with a short
+// timeout. A 404 or 410 wraps errFallThrough.
+func fetchProxyFile(ctx context.Context, env *Env, base, rel string) (string, error) {
+	if strings.HasPrefix(base, "file://") {
+		b, err := os.ReadFile(filepath.Join(strings.TrimPrefix(base, "file://"), filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%w: %v", errFallThrough, err)
+		}
+		return string(b), err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+rel, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := env.httpClient().Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return "", err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return string(b), nil
+	case http.StatusNotFound, http.StatusGone:
+		return "", fmt.Errorf("%w (HTTP %d)", errFallThrough, resp.StatusCode)
+	}
+	return "", fmt.Errorf("HTTP %s", resp.Status)
+}
+
+// winner returns the go on PATH that runs, or a result to report.
+func winner(env *Env) ([]installedGo, *Result) {
+	gos, err := probeGoPath(env)
+	if err != nil {
+		r := skipResult(err)
+		return nil, &r
+	}
+	if len(gos) == 0 {
+		return nil, &Result{Status: Fail, Finding: "no go command on PATH",
+			Fix: "pitstop go install latest"}
+	}
+	return gos, nil
+}
+
+// skipResult reports a fact that could not be had (a capture without the
+// probe, usually).
+func skipResult(err error) Result {
+	return Result{Status: Skip, Finding: err.Error()}
+}
+
+func runGoPath(ctx context.Context, env *Env) Result {
+	gos, r := winner(env)
+	if r != nil {
+		return *r
+	}
+	var details []string
+	for i, g := range gos {
+		d := g.Path
+		if g.Resolved != g.Path {
+			d += " -> " + g.Resolved
+		}
+		if gv, err := goVersionOf(ctx, env, g.Path); err == nil {
+			d += " (" + gv.Raw + " " + gv.Platform + ")"
+		}
+		if i == 0 {
+			d += "  [wins]"
+		}
+		details = append(details, d)
+	}
+	f := fmt.Sprintf("%s wins", describeGo(gos[0]))
+	if len(gos) > 1 {
+		f += fmt.Sprintf(" (%d go commands on PATH)", len(gos))
+	}
+	return Result{Status: OK, Finding: f, Details: details}
+}
+
+func describeGo(g installedGo) string {
+	if g.Resolved != g.Path {
+		return g.Path + " (-> " + g.Resolved + ")"
+	}
+	return g.Path
+}
+
+func runGoVersion(ctx context.Context, env *Env) Result {
+	gos, r := winner(env)
+	if r != nil {
+		return *r
+	}
+	gv, err := goVersionOf(ctx, env, gos[0].Path)
+	if err != nil {
+		if errors.Is(err, ErrNoLiveHost) {
+			return skipResult(err)
+		}
+		return Result{Status: Fail, Finding: gos[0].Path + " does not run: " + err.Error(),
+			Fix: "pitstop go install latest"}
+	}
+	latest, lerr := latestGo(ctx, env)
+	return judgeGoVersion(gv, latest, lerr)
+}
+
+// judgeGoVersion compares the winning go's version with the newest release.
+func judgeGoVersion(gv goVersion, latest string, lerr error) Result {
+	if gv.Version == "" {
+		return Result{Status: OK, Finding: "development build " + gv.Raw + " " + gv.Platform}
+	}
+	var details []string
+	if lerr != nil {
+		details = append(details, "newest release unknown: "+lerr.Error())
+	}
+	if p := oldGoProblems(gv.Version); p != "" {
+		f := fmt.Sprintf("%s is too old: it %s", gv.Version, p)
+		if latest != "" {
+			f += fmt.Sprintf(" (newest %s)", latest)
+		}
+		return Result{Status: Fail, Finding: f, Fix: "pitstop go install latest", Details: details}
+	}
+	if latest == "" {
+		return Result{Status: OK, Finding: gv.Version + " " + gv.Platform + " (newest release unknown)", Details: details}
+	}
+	cmp := version.Compare(gv.Version, latest)
+	if cmp >= 0 {
+		return Result{Status: OK, Finding: gv.Version + " " + gv.Platform + " is the newest release", Details: details}
+	}
+	behind := goMinor(latest) - goMinor(gv.Version)
+	switch {
+	case behind >= 2:
+		return Result{Status: Warn,
+			Finding: fmt.Sprintf("%s is %d releases behind %s and no longer gets security fixes", gv.Version, behind, latest),
+			Fix:     "pitstop go install latest", Details: details}
+	case behind == 1:
+		return Result{Status: OK,
+			Finding: fmt.Sprintf("%s (newest %s; %s is still supported)", gv.Version, latest, version.Lang(gv.Version)),
+			Details: details}
+	}
+	return Result{Status: Warn,
+		Finding: fmt.Sprintf("%s is behind the %s point release %s (security fixes)", gv.Version, version.Lang(latest), latest),
+		Fix:     "pitstop go install " + latest, Details: details}
+}
+
+var distroGoRE = regexp.MustCompile(`^/usr/lib/go-(1\.[0-9]+)/`)
+
+// distroPackage reports the Debian package that owns the go at g, if any:
+// from /var/lib/dpkg/info/golang*.list, else from the path conventions
+// (/usr/bin/go, /usr/lib/go-1.NN/bin/go).
+func distroPackage(env *Env, g installedGo) string {
+	if files, _ := env.Root.Glob("/var/lib/dpkg/info/golang*.list"); len(files) > 0 {
+		sort.Strings(files)
+		pkg := ""
+		for _, f := range files {
+			b, err := env.Root.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if line == g.Path || (line == g.Resolved && pkg == "") {
+					name := strings.TrimSuffix(path.Base(f), ".list")
+					name, _, _ = strings.Cut(name, ":")
+					if line == g.Path {
+						return name
+					}
+					pkg = name
+				}
+			}
+		}
+		if pkg != "" {
+			return pkg
+		}
+	}
+	if g.Path == "/usr/bin/go" && (g.Resolved == g.Path || distroGoRE.MatchString(g.Resolved)) {
+		return "golang-go"
+	}
+	for _, p := range []string{g.Path, g.Resolved} {
+		if m := distroGoRE.FindStringSubmatch(p); m != nil {
+			return "golang-" + m[1] + "-go"
+		}
+	}
+	return ""
+}
+
+func runGoShadow(ctx context.Context, env *Env) Result {
+	gos, r := winner(env)
+	if r != nil {
+		return *r
+	}
+	if len(gos) == 1 {
+		return Result{Status: OK, Finding: "only one go on PATH: " + gos[0].Path}
+	}
+	win, err := goVersionOf(ctx, env, gos[0].Path)
+	if err != nil {
+		return skipResult(err)
+	}
+	var newer []string
+	var newest installedGo
+	newestV := ""
+	var details []string
+	for _, g := range gos[1:] {
+		if g.Resolved == gos[0].Resolved {
+			continue
+		}
+		gv, err := goVersionOf(ctx, env, g.Path)
+		if err != nil {
+			details = append(details, g.Path+": "+err.Error())
+			continue
+		}
+		details = append(details, fmt.Sprintf("%s: %s %s", g.Path, gv.Raw, gv.Platform))
+		if gv.Version != "" && win.Version != "" && version.Compare(gv.Version, win.Version) > 0 {
+			newer = append(newer, g.Path+" "+gv.Version)
+			if newestV == "" || version.Compare(gv.Version, newestV) > 0 {
+				newest, newestV = g, gv.Version
+			}
+		}
+	}
+	if len(newer) == 0 {
+		return Result{Status: OK, Finding: fmt.Sprintf("%s (%s) wins; the others on PATH are not newer", gos[0].Path, win.Raw), Details: details}
+	}
+	pkg := distroPackage(env, gos[0])
+	f := fmt.Sprintf("%s %s shadows %s", gos[0].Path, win.Version, strings.Join(newer, ", "))
+	if pkg != "" {
+		f = fmt.Sprintf("distro-packaged %s %s (%s) shadows %s", gos[0].Path, win.Version, pkg, strings.Join(newer, ", "))
+	}
+	if p := oldGoProblems(win.Version); p != "" {
+		f += "; " + win.Version + " " + p
+	}
+	fix := fmt.Sprintf(`export PATH="%s:$PATH" (and put that line in ~/.profile)`, filepath.Dir(newest.Path))
+	if pkg != "" {
+		fix = "sudo apt remove " + pkg
+	}
+	return Result{Status: Fail, Finding: f, Fix: fix, Details: details}
+}
+
+// ELF machine numbers (e_machine) pitstop cares about.
+const (
+	emX86    = 3
+	emARM    = 40
+	emX86_64 = 62
+	emARM64  = 183
+	emRISCV  = 243
+)
+
+// userland describes the architecture of the installed programs, from the
+// ELF header of /bin/sh.
+type userland struct {
+	GOARCH  string // amd64, arm64, arm, 386, riscv64, ...
+	Bits    int    // 32 or 64
+	HardFP  bool   // 32-bit ARM: hard-float ABI (armhf)
+	Machine int
+}
+
+func (u userland) String() string {
+	switch {
+	case u.GOARCH == "arm" && u.HardFP:
+		return "32-bit armhf"
+	case u.GOARCH == "arm":
+		return "32-bit armel"
+	}
+	return fmt.Sprintf("%d-bit %s", u.Bits, u.GOARCH)
+}
+
+// parseELFHeader reads the class, data encoding, machine and flags of an
+// ELF file's header.
+func parseELFHeader(b []byte) (userland, error) {
+	if len(b) < 52 || !bytes.Equal(b[:4], []byte("\x7fELF")) {
+		return userland{}, errors.New("not an ELF file")
+	}
+	var bo binary.ByteOrder
+	switch b[5] {
+	case 1:
+		bo = binary.LittleEndian
+	case 2:
+		bo = binary.BigEndian
+	default:
+		return userland{}, fmt.Errorf("unknown ELF data encoding %d", b[5])
+	}
+	u := userland{Machine: int(bo.Uint16(b[18:20]))}
+	switch b[4] {
+	case 1:
+		u.Bits = 32
+		u.HardFP = bo.Uint32(b[36:40])&0x400 != 0 // EF_ARM_ABI_FLOAT_HARD
+	case 2:
+		u.Bits = 64
+	default:
+		return userland{}, fmt.Errorf("unknown ELF class %d", b[4])
+	}
+	switch {
+	case u.Machine == emX86_64 && u.Bits == 64:
+		u.GOARCH = "amd64"
+	case u.Machine == emX86_64 && u.Bits == 32:
+		u.GOARCH = "amd64p32"
+	case u.Machine == emX86:
+		u.GOARCH = "386"
+	case u.Machine == emARM:
+		u.GOARCH = "arm"
+	case u.Machine == emARM64:
+		u.GOARCH = "arm64"
+	case u.Machine == emRISCV && u.Bits == 64:
+		u.GOARCH = "riscv64"
+	default:
+		u.GOARCH = fmt.Sprintf("elf-machine-%d", u.Machine)
+	}
+	return u, nil
+}
+
+// userlandArch reads /bin/sh's ELF header from env.Root.
+func userlandArch(env *Env) (userland, error) {
+	var lastErr error
+	for _, p := range []string{"/bin/sh", "/usr/bin/sh", "/bin/busybox"} {
+		b, err := env.Root.ReadFile(p)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		u, err := parseELFHeader(b)
+		if err != nil {
+			return userland{}, fmt.Errorf("%s: %v", p, err)
+		}
+		return u, nil
+	}
+	return userland{}, lastErr
+}
+
+// cpuArmVersion returns the ARM architecture version from /proc/cpuinfo
+// ("CPU architecture: 7" or "ARMv6-compatible"), 0 when unknown.
+func cpuArmVersion(env *Env) int {
+	b, err := env.Root.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case k == "CPU architecture":
+			if n, err := strconv.Atoi(strings.TrimPrefix(v, "AArch")); err == nil {
+				return n
+			}
+			if strings.HasPrefix(v, "AArch64") {
+				return 8
+			}
+		case k == "model name" && strings.HasPrefix(v, "ARMv6"):
+			return 6
+		}
+	}
+	return 0
+}
+
+func runGoArch(ctx context.Context, env *Env) Result {
+	u, err := userlandArch(env)
+	if err != nil {
+		return Result{Status: Skip, Finding: "userland architecture unknown: " + err.Error()}
+	}
+	goarch, hostarch := env.Go.Get("GOARCH"), env.Go.Get("GOHOSTARCH")
+	toolPlatform := ""
+	if gos, r := winner(env); r == nil {
+		if gv, err := goVersionOf(ctx, env, gos[0].Path); err == nil {
+			toolPlatform = gv.Platform
+			if hostarch == "" {
+				_, hostarch, _ = strings.Cut(gv.Platform, "/")
+			}
+		}
+	}
+	if goarch == "" {
+		goarch = hostarch
+	}
+	if goarch == "" {
+		return Result{Status: Skip, Finding: "no go command to ask for GOARCH; userland is " + u.String()}
+	}
+	details := []string{"userland (/bin/sh): " + u.String(), "GOARCH=" + goarch + " GOHOSTARCH=" + hostarch}
+	if toolPlatform != "" {
+		details = append(details, "go command: "+toolPlatform)
+	}
+	if hostarch != "" && hostarch != u.GOARCH {
+		f := fmt.Sprintf("the go command is %s but the userland is %s", hostarch, u.String())
+		if u.Bits == 32 && hostarch == "arm64" {
+			f += " (64-bit kernel): builds target arm64 and cgo cannot link against the 32-bit C library"
+		}
+		return Result{Status: Warn, Finding: f, Fix: "pitstop go install latest", Details: details}
+	}
+	if goarch != u.GOARCH {
+		return Result{Status: Warn,
+			Finding: fmt.Sprintf("GOARCH=%s is set, but this machine's userland is %s: every build targets %s", goarch, u.String(), goarch),
+			Fix:     "go env -u GOARCH (and unset GOARCH in the environment)", Details: details}
+	}
+	if goarch == "arm" {
+		goarm := env.Go.Get("GOARM")
+		n, _ := strconv.Atoi(strings.SplitN(goarm, ",", 2)[0])
+		details = append(details, "GOARM="+goarm)
+		cpu := cpuArmVersion(env)
+		switch {
+		case goarm != "" && n == 5 && u.HardFP:
+			return Result{Status: Warn,
+				Finding: "GOARM=5 (software floating point) on a hard-float armhf userland: floating point is many times slower",
+				Fix:     "go env -w GOARM=6", Details: details}
+		case cpu == 6 && n >= 7:
+			return Result{Status: Fail,
+				Finding: fmt.Sprintf("GOARM=%s but the CPU is ARMv6 (Pi 1/Zero): binaries die with illegal instruction", goarm),
+				Fix:     "go env -w GOARM=6", Details: details}
+		}
+		return Result{Status: OK, Finding: fmt.Sprintf("GOARCH=arm GOARM=%s matches the %s userland", goarm, u.String()), Details: details}
+	}
+	return Result{Status: OK, Finding: fmt.Sprintf("GOARCH=%s matches the %s userland", goarch, u.String()), Details: details}
+}
+
+func runGoEnv(ctx context.Context, env *Env) Result {
+	goroot, gopath, goflags := env.Go.Get("GOROOT"), env.Go.Get("GOPATH"), env.Go.Get("GOFLAGS")
+	details := []string{"GOROOT=" + goroot, "GOPATH=" + gopath, "GOFLAGS=" + goflags}
+	var problems []string
+	fix := ""
+	var status = OK
+	add := func(s Status, p, f string) {
+		problems = append(problems, p)
+		if worse(s, status) {
+			status = s
+		}
+		if fix == "" {
+			fix = f
+		}
+	}
+	if set := env.getenv("GOROOT"); set != "" {
+		if gos, r := winner(env); r == nil {
+			dir := filepath.Dir(filepath.Dir(gos[0].Resolved))
+			if filepath.Clean(set) != dir && filepath.Clean(set) != filepath.Dir(filepath.Dir(gos[0].Path)) {
+				add(Warn, fmt.Sprintf("GOROOT=%s is set in the environment but the go on PATH is %s", set, describeGo(gos[0])),
+					"unset GOROOT (and remove it from ~/.profile and ~/.bashrc): the go command finds its own root")
+			}
+		}
+	}
+	for _, p := range filepath.SplitList(gopath) {
+		switch {
+		case p == "":
+		case !filepath.IsAbs(p):
+			add(Fail, fmt.Sprintf("GOPATH entry %q is not an absolute path (the go command refuses it)", p), "go env -w GOPATH=$HOME/go")
+		case goroot != "" && filepath.Clean(p) == filepath.Clean(goroot):
+			add(Fail, "GOPATH is the same as GOROOT", "go env -w GOPATH=$HOME/go")
+		}
+	}
+	if gopath == "" && env.Go.Get("GOMODCACHE") == "" {
+		add(Warn, "GOPATH is empty and the go command found no home directory to default it to", "go env -w GOPATH=$HOME/go")
+	}
+	for _, f := range strings.Fields(goflags) {
+		if !strings.HasPrefix(f, "-") {
+			add(Fail, fmt.Sprintf("GOFLAGS contains %q, which is not a flag: every go command fails", f), "go env -u GOFLAGS (or fix the GOFLAGS variable)")
+		}
+	}
+	if len(problems) == 0 {
+		f := fmt.Sprintf("GOROOT %s, GOPATH %s", goroot, gopath)
+		if goflags != "" {
+			f += ", GOFLAGS " + goflags
+		}
+		return Result{Status: OK, Finding: f, Details: details}
+	}
+	return Result{Status: status, Finding: strings.Join(problems, "; "), Fix: fix, Details: details}
+}
+
+// worse reports whether a is a worse status than b.
+func worse(a, b Status) bool {
+	rank := map[Status]int{Skip: 0, OK: 1, Warn: 2, Fail: 3}
+	return rank[a] > rank[b]
+}
+
+func runGoBin(ctx context.Context, env *Env) Result {
+	dir := env.Go.Get("GOBIN")
+	src := "GOBIN"
+	if dir == "" {
+		gp := filepath.SplitList(env.Go.Get("GOPATH"))
+		if len(gp) == 0 || gp[0] == "" {
+			return Result{Status: Skip, Finding: "neither GOBIN nor GOPATH is set"}
+		}
+		dir, src = filepath.Join(gp[0], "bin"), "GOPATH/bin"
+	}
+	for _, p := range filepath.SplitList(env.getenv("PATH")) {
+		if p != "" && filepath.Clean(p) == filepath.Clean(dir) {
+			return Result{Status: OK, Finding: fmt.Sprintf("%s %s is on PATH: `go install`ed commands run by name", src, dir)}
+		}
+	}
+	return Result{Status: Warn,
+		Finding: fmt.Sprintf("%s %s is not on PATH: commands from `go install` don't run by name", src, dir),
+		Fix:     fmt.Sprintf(`pitstop go env --write (or add export PATH="$PATH:%s" to ~/.profile)`, dir)}
+}
+
+var goToolchainRE = regexp.MustCompile(`^(auto|local|path|go1(\.[0-9]+){0,2}((rc|beta)[0-9]+)?(\+(auto|path))?|local\+(auto|path))$`)
+
+func runGoToolchain(ctx context.Context, env *Env) Result {
+	tc := env.Go.Get("GOTOOLCHAIN")
+	if gos, r := winner(env); r == nil {
+		if gv, err := goVersionOf(ctx, env, gos[0].Path); err == nil && oldGoProblems(gv.Version) != "" {
+			return Result{Status: Warn,
+				Finding: gv.Version + " ignores GOTOOLCHAIN (toolchain switching came in Go 1.21): a go.mod that needs a newer Go fails",
+				Fix:     "pitstop go install latest"}
+		}
+	}
+	switch {
+	case tc == "":
+		return Result{Status: OK, Finding: "GOTOOLCHAIN unset (auto: switches to the toolchain a go.mod asks for)"}
+	case !goToolchainRE.MatchString(tc):
+		return Result{Status: Fail, Finding: fmt.Sprintf("GOTOOLCHAIN=%q is not valid: every go command fails", tc),
+			Fix: "go env -w GOTOOLCHAIN=auto"}
+	case strings.HasPrefix(tc, "local") && !strings.Contains(tc, "+"), tc == "path":
+		return Result{Status: OK, Finding: "GOTOOLCHAIN=" + tc + ": modules that need a newer Go fail instead of downloading it (pitstop go install VERSION adds one)"}
+	}
+	if proxies, err := goenv.ParseProxyList(env.Go.Get("GOPROXY")); err == nil && (proxies[0].Off() || proxies[0].Direct()) {
+		return Result{Status: Warn,
+			Finding: fmt.Sprintf("GOTOOLCHAIN=%s but GOPROXY starts with %s: automatic toolchain downloads need a module proxy", tc, proxies[0].URL),
+			Fix:     "pitstop go env --write (or go env -w GOPROXY=<your proxy>,direct)"}
+	}
+	if env.Go.Get("GOSUMDB") == "off" {
+		return Result{Status: Warn,
+			Finding: "GOTOOLCHAIN=" + tc + " with GOSUMDB=off: the go command refuses to download toolchains it cannot verify",
+			Fix:     "go env -u GOSUMDB"}
+	}
+	return Result{Status: OK, Finding: "GOTOOLCHAIN=" + tc}
+}
+
+func runGoProxy(ctx context.Context, env *Env) Result {
+	g := env.Go
+	details := []string{}
+	for _, k := range []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE"} {
+		details = append(details, k+"="+g.Get(k))
+	}
+	proxies, err := g.Proxies()
+	if err != nil {
+		return Result{Status: Fail, Finding: "GOPROXY: " + err.Error(), Fix: "go env -u GOPROXY (or set a valid list)", Details: details}
+	}
+	var status = OK
+	var notes []string
+	fix := ""
+	var urls []string
+	for _, p := range proxies {
+		urls = append(urls, p.URL)
+	}
+	switch {
+	case proxies[0].Off():
+		status, fix = Warn, "go env -u GOPROXY (or go env -w GOPROXY=<your proxy>,direct)"
+		notes = append(notes, "GOPROXY=off: no module can be downloaded")
+	case proxies[0].Direct():
+		status, fix = Warn, "go env -w GOPROXY=<your proxy>,direct (or run `pitstop proxy`)"
+		notes = append(notes, "GOPROXY=direct: every module is fetched from its VCS (slow, needs git)")
+	default:
+		notes = append(notes, "GOPROXY "+strings.Join(urls, " → "))
+	}
+	db, err := g.SumDB()
+	switch {
+	case errors.Is(err, goenv.ErrSumDBOff):
+		if status == OK {
+			status, fix = Warn, "go env -u GOSUMDB"
+		}
+		notes = append(notes, "GOSUMDB=off: downloads are not verified")
+	case err != nil:
+		return Result{Status: Fail, Finding: "GOSUMDB: " + err.Error(), Fix: "go env -u GOSUMDB", Details: details}
+	default:
+		s := "GOSUMDB " + db.Name
+		if db.URL != "" {
+			s += " at " + db.URL
+		}
+		notes = append(notes, s)
+	}
+	if p := g.Get("GOPRIVATE"); p != "" {
+		notes = append(notes, "GOPRIVATE "+p)
+	}
+	if p := g.Get("GOINSECURE"); p != "" {
+		notes = append(notes, "GOINSECURE "+p)
+	}
+	return Result{Status: status, Finding: strings.Join(notes, "; "), Fix: fix, Details: details}
+}
+
+func runGoTmpdir(ctx context.Context, env *Env) Result {
+	dir := env.Go.Get("GOTMPDIR")
+	label := "GOTMPDIR " + dir
+	if dir == "" {
+		dir = env.getenv("TMPDIR")
+		label = "TMPDIR " + dir + " (GOTMPDIR unset)"
+		if dir == "" {
+			dir, label = "/tmp", "/tmp (GOTMPDIR and TMPDIR unset)"
+		}
+	}
+	m, err := env.Root.MountOf(dir)
+	if err != nil {
+		return Result{Status: Skip, Finding: "mount of " + dir + " unknown: " + err.Error()}
+	}
+	details := []string{fmt.Sprintf("%s is on %s (%s, %s)", dir, m.MountPoint, m.FSType, m.Options)}
+	if m.HasOption("noexec") {
+		return Result{Status: Fail,
+			Finding: fmt.Sprintf("%s is on a noexec mount (%s): go test and go run fail with permission denied", label, m.MountPoint),
+			Fix:     "mkdir -p $HOME/.cache/go-tmp && go env -w GOTMPDIR=$HOME/.cache/go-tmp", Details: details}
+	}
+	return Result{Status: OK, Finding: fmt.Sprintf("%s allows executing test binaries (%s)", label, m.FSType), Details: details}
+}
+
+// goBefore reports whether Go version a is older than b.
+func goBefore(a, b string) bool { return version.Compare(a, b) < 0 }
