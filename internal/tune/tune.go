@@ -292,4 +292,3 @@ func orderForRestore(rs []Recorded) []Recorded {
 	}
 	return out
 }
-
