@@ -2,16 +2,80 @@ package cli
 
 import (
 	"errors"
+	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/pitstop-go/pitstop/internal/doctor"
 )
 
 func newDoctorCmd() *cobra.Command {
-	return &cobra.Command{
+	var cfg doctor.Config
+	var color string
+	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "(in progress)",
+		Short: "Diagnose Go on this machine: board, go, storage, network, cgo, kernel",
+		Long: `doctor runs every check concurrently (each with its own timeout) and prints
+one line per check: ✓ ok, ! warning, ✗ failure, - skipped, with a fix line
+under each warning and failure. Exit status: 0 all ok, 1 warnings,
+2 failures or bad usage.
+
+--capture FILE.tar.gz saves every file the checks read and the probes of the
+live host (page size, uname, syscalls, command outputs) for a bug report;
+--root DIR|FILE.tar.gz replays such a capture (probes it lacks are skipped).`,
+		Example: `  pitstop doctor
+  pitstop doctor --only board,storage.gocache -v
+  pitstop doctor --json > doctor.json
+  pitstop doctor --capture doctor.tar.gz
+  pitstop doctor --root doctor.tar.gz`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("pitstop doctor is not built yet")
+			switch color {
+			case "auto":
+				cfg.Color = doctorIsTerminal(cmd.OutOrStdout()) && os.Getenv("NO_COLOR") == ""
+			case "always":
+				cfg.Color = true
+			case "never":
+				cfg.Color = false
+			default:
+				return usageError("--color %q: want auto, always or never", color)
+			}
+			if cfg.Capture != "" && cfg.List {
+				return usageError("--capture and --list do not go together: --list runs nothing to capture")
+			}
+			code, err := cfg.Execute(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var ue *doctor.UsageError
+			if errors.As(err, &ue) {
+				return &ExitError{Code: 2, Err: ue}
+			}
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVar(&cfg.JSON, "json", false, "print the report as JSON (schema pitstop-doctor/v1)")
+	f.StringSliceVar(&cfg.Only, "only", nil, "run only these check IDs or sections (comma-separated; see --list)")
+	f.BoolVar(&cfg.List, "list", false, "list the checks (ID, section, title) and exit")
+	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "print each check's details")
+	f.StringVar(&cfg.Capture, "capture", "", "also write a capture of this run to `FILE.tar.gz`")
+	f.StringVar(&cfg.Root, "root", "", "replay a capture (`DIR|FILE.tar.gz`) instead of this machine")
+	f.DurationVar(&cfg.Timeout, "timeout", doctor.DefaultTimeout, "default timeout of each check")
+	f.StringVar(&color, "color", "auto", "colour the report: auto (on a terminal, unless NO_COLOR is set), always, never")
+	return cmd
+}
+
+// doctorIsTerminal reports whether w is a terminal.
+func doctorIsTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -1,4 +1,306 @@
 package doctor
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pitstop-go/pitstop/internal/host"
+)
+
+// Probe names of the board section (recorded in captures).
+const (
+	ProbeUnameMachine = "uname.machine"          // `uname -m`, e.g. aarch64
+	ProbePageSize     = "pagesize"               // bytes, e.g. 16384
+	ProbeVcgencmd     = "vcgencmd.get_throttled" // `vcgencmd get_throttled` output
+)
+
 // boardChecks returns the board section's checks.
-func boardChecks() []Check { return nil }
+func boardChecks() []Check {
+	c := func(id, title string, run func(context.Context, *Env) Result) Check {
+		return Check{ID: "board." + id, Section: "board", Title: title, Run: run}
+	}
+	return []Check{
+		c("model", "Board model (device tree)", checkModel),
+		c("ram", "Memory", checkRAM),
+		c("kernel", "Kernel release and architecture", checkKernel),
+		c("pagesize", "Memory page size", checkPageSize),
+		c("userland", "Userland matches the kernel (64-bit kernel, 32-bit userland)", checkUserland),
+		c("temperature", "CPU temperature", checkTemperature),
+		c("throttle", "Throttling and under-voltage, now and since boot", checkThrottle),
+		c("cpufreq", "CPU frequency governor and maximum", checkCPUFreq),
+	}
+}
+
+// piModel returns the board's model when it is a Raspberry Pi, or a skip
+// result saying why not.
+func piModel(env *Env) (string, *Result) {
+	m, err := env.Root.Model()
+	if err != nil {
+		return "", &Result{Status: Skip, Finding: "not a Raspberry Pi (no device-tree model)"}
+	}
+	if !host.IsRaspberryPi(m) {
+		return "", &Result{Status: Skip, Finding: fmt.Sprintf("not a Raspberry Pi (%s)", m)}
+	}
+	return m, nil
+}
+
+func checkModel(ctx context.Context, env *Env) Result {
+	m, skip := piModel(env)
+	if skip != nil {
+		return *skip
+	}
+	r := Result{Status: OK, Finding: m}
+	if rev := cpuinfoRevision(env); rev != "" {
+		r.Finding += " (revision " + rev + ")"
+	}
+	return r
+}
+
+func cpuinfoRevision(env *Env) string {
+	b, err := env.Root.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && strings.TrimSpace(k) == "Revision" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// GiB formats bytes in binary units.
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func checkRAM(ctx context.Context, env *Env) Result {
+	mi, err := env.Root.MemInfo()
+	if err != nil {
+		return Result{Status: Skip, Finding: "cannot read /proc/meminfo: " + errText(err)}
+	}
+	total, avail := mi["MemTotal"], mi["MemAvailable"]
+	if total == 0 {
+		return Result{Status: Skip, Finding: "/proc/meminfo has no MemTotal"}
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%s total, %s available", humanBytes(total), humanBytes(avail))}
+	if sw := mi["SwapTotal"]; sw > 0 {
+		r.Details = append(r.Details, fmt.Sprintf("swap %s, %s free", humanBytes(sw), humanBytes(mi["SwapFree"])))
+	}
+	if total < 1<<30 {
+		r.Status = Warn
+		r.Finding += "; under 1 GiB: building large Go programs runs out of memory"
+		r.Fix = "build elsewhere and copy the binary (GOOS=linux GOARCH=arm64 go build), or add swap (sudo dphys-swapfile setup)"
+	}
+	return r
+}
+
+func unameMachine(env *Env) (string, error) {
+	return env.Probe(ProbeUnameMachine, func() (string, error) {
+		var u unix.Utsname
+		if err := unix.Uname(&u); err != nil {
+			return "", err
+		}
+		return unix.ByteSliceToString(u.Machine[:]), nil
+	})
+}
+
+func checkKernel(ctx context.Context, env *Env) Result {
+	rel, err := env.Root.KernelRelease()
+	if err != nil {
+		return Result{Status: Skip, Finding: "cannot read /proc/sys/kernel/osrelease: " + errText(err)}
+	}
+	r := Result{Status: OK, Finding: rel}
+	if m, err := unameMachine(env); err == nil {
+		r.Finding += " " + m
+	}
+	switch {
+	case strings.HasSuffix(rel, "-rpi-2712"):
+		r.Details = append(r.Details, "Raspberry Pi 5 kernel with 16 KiB pages (kernel_2712.img)")
+	case strings.HasSuffix(rel, "-rpi-v8"):
+		r.Details = append(r.Details, "Raspberry Pi 64-bit kernel with 4 KiB pages (kernel8.img)")
+	}
+	return r
+}
+
+func checkPageSize(ctx context.Context, env *Env) Result {
+	v, err := env.Probe(ProbePageSize, func() (string, error) { return strconv.Itoa(os.Getpagesize()), nil })
+	if err != nil {
+		return probeSkip(err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return Result{Status: Fail, Finding: fmt.Sprintf("recorded page size %q is not a number", v)}
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d KiB", n/1024)}
+	if n > 4096 {
+		r.Finding += ": Go is fine; C libraries built for 4 KiB pages (jemalloc with lg-page=12) abort"
+		r.Details = append(r.Details,
+			"a Pi 5 boots kernel_2712.img (16 KiB pages) by default;",
+			"kernel=kernel8.img in /boot/firmware/config.txt switches to 4 KiB pages if a cgo dependency needs them")
+	}
+	return r
+}
+
+func checkUserland(ctx context.Context, env *Env) Result {
+	u, p, err := env.Root.Userland()
+	if err != nil {
+		return Result{Status: Skip, Finding: "cannot read the userland's ELF header: " + errText(err)}
+	}
+	ul := fmt.Sprintf("%d-bit %s userland (%s)", u.Class, u.Machine, p)
+	m, err := unameMachine(env)
+	if err != nil {
+		return Result{Status: OK, Finding: ul + "; kernel architecture unknown (" + errText(err) + ")"}
+	}
+	ka := host.KernelArch(m)
+	r := Result{Status: OK, Finding: fmt.Sprintf("%s on a %s kernel", ul, m)}
+	if ka == "arm64" && u.Machine == "arm" {
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("64-bit kernel (%s) with 32-bit userland (%s is ELF32 arm): arm64 Go binaries and tarballs do not run here", m, p)
+		r.Fix = "use the linux-armv6l Go download and GOARCH=arm (pitstop go picks it), or install a 64-bit OS"
+	} else if ka == "amd64" && u.Machine == "386" {
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("64-bit kernel (%s) with 32-bit userland (%s is ELF32 386)", m, p)
+		r.Fix = "use the linux-386 Go download and GOARCH=386"
+	}
+	return r
+}
+
+func checkTemperature(ctx context.Context, env *Env) Result {
+	if _, skip := piModel(env); skip != nil {
+		return *skip
+	}
+	t, err := env.Root.CPUTemp()
+	if err != nil {
+		return Result{Status: Skip, Finding: errText(err)}
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%.1f °C (%s)", t.C, t.Type)}
+	switch {
+	case t.C >= 85:
+		r.Status = Fail
+		r.Finding += ": at the hard limit, the firmware throttles hard"
+		r.Fix = "fit a cooler (Pi 5: the Active Cooler) and keep the case ventilated"
+	case t.C >= 80:
+		r.Status = Warn
+		r.Finding += ": at the soft limit, builds are slowed down"
+		r.Fix = "fit a cooler (Pi 5: the Active Cooler) and keep the case ventilated"
+	}
+	return r
+}
+
+func readThrottle(env *Env) (host.Throttle, string, error) {
+	t, p, err := env.Root.ThrottleSysfs()
+	if err == nil {
+		return t, p, nil
+	}
+	out, perr := env.Probe(ProbeVcgencmd, func() (string, error) {
+		path, err := exec.LookPath("vcgencmd")
+		if err != nil {
+			return "", err
+		}
+		b, err := exec.Command(path, "get_throttled").Output()
+		return strings.TrimSpace(string(b)), err
+	})
+	if perr != nil {
+		if errors.Is(perr, ErrNoLiveHost) {
+			return 0, "", perr
+		}
+		return 0, "", fmt.Errorf("%v; vcgencmd: %v", err, perr)
+	}
+	t, err = host.ParseThrottle(out)
+	return t, "vcgencmd get_throttled", err
+}
+
+func checkThrottle(ctx context.Context, env *Env) Result {
+	if _, skip := piModel(env); skip != nil {
+		return *skip
+	}
+	t, src, err := readThrottle(env)
+	if err != nil {
+		if errors.Is(err, ErrNoLiveHost) {
+			return probeSkip(err)
+		}
+		return Result{Status: Skip, Finding: "throttle state unreadable: " + errText(err)}
+	}
+	now, since := t.Now(), t.Occurred()
+	r := Result{Status: OK, Details: []string{"read from " + src}}
+	switch {
+	case len(now) == 0 && len(since) == 0:
+		r.Finding = fmt.Sprintf("no throttling or under-voltage since boot (%s)", t)
+		return r
+	case len(now) == 0:
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("none now; since boot: %s (%s)", strings.Join(since, ", "), t)
+	default:
+		r.Status = Fail
+		r.Finding = fmt.Sprintf("now: %s; since boot: %s (%s)", strings.Join(now, ", "), strings.Join(since, ", "), t)
+	}
+	switch {
+	case t.Has(host.UnderVoltage) || t.HasOccurred(host.UnderVoltage):
+		r.Fix = "use the official power supply (Pi 5: 27 W USB-C 5 V/5 A; Pi 4: 15 W 5 V/3 A) and a short, thick cable"
+	default:
+		r.Fix = "fit a cooler (Pi 5: the Active Cooler) and keep the case ventilated"
+	}
+	return r
+}
+
+func checkCPUFreq(ctx context.Context, env *Env) Result {
+	if _, skip := piModel(env); skip != nil {
+		return *skip
+	}
+	f, err := env.Root.CPUFreq(0)
+	if err != nil {
+		return Result{Status: Skip, Finding: "no cpufreq for cpu0: " + errText(err)}
+	}
+	ghz := func(khz int64) string { return fmt.Sprintf("%.2f GHz", float64(khz)/1e6) }
+	r := Result{Status: OK, Finding: fmt.Sprintf("governor %s, max %s", f.Governor, ghz(f.MaxKHz))}
+	if f.CurKHz > 0 {
+		r.Finding += ", now " + ghz(f.CurKHz)
+	}
+	if f.HWMaxKHz > 0 && f.MaxKHz > 0 && f.MaxKHz < f.HWMaxKHz {
+		r.Status = Warn
+		r.Finding += fmt.Sprintf("; capped below the hardware's %s", ghz(f.HWMaxKHz))
+		r.Fix = fmt.Sprintf("echo %d | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_max_freq", f.HWMaxKHz)
+	}
+	if f.Governor == "powersave" {
+		r.Status = Warn
+		r.Finding += "; powersave keeps the CPU at its lowest speed"
+		r.Fix = "echo ondemand | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"
+	}
+	return r
+}
+
+// probeSkip turns a probe's error into a result: skip for a capture that
+// did not record it, fail otherwise.
+func probeSkip(err error) Result {
+	if errors.Is(err, ErrNoLiveHost) {
+		return Result{Status: Skip, Finding: "needs the live host: not recorded in this capture"}
+	}
+	return Result{Status: Fail, Finding: errText(err)}
+}
+
+// errText shortens an error for a finding: a missing file reads "missing".
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+		return pe.Path + " missing"
+	}
+	return err.Error()
+}

@@ -67,6 +67,7 @@ type Env struct {
 	mu     sync.Mutex
 	probes map[string]ProbeResult
 	replay bool
+	vars   map[string]string // a capture's environment, when replaying
 }
 
 // ProbeResult is the recorded outcome of a live probe.

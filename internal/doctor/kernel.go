@@ -1,4 +1,255 @@
 package doctor
 
-// kernelChecks returns the kernel section's checks.
-func kernelChecks() []Check { return nil }
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Probe names of the kernel section. syscall.* record "present", "absent"
+// (ENOSYS) or "blocked" (EPERM: seccomp or a sysctl), with the errno after
+// a space; rlimit.nofile records "soft hard" ("unlimited" for RLIM_INFINITY).
+const (
+	ProbeClone3       = "syscall.clone3"
+	ProbeStatx        = "syscall.statx"
+	ProbeIOUringSetup = "syscall.io_uring_setup"
+	ProbeNofile       = "rlimit.nofile"
+)
+
+const tuneFix = "pitstop tune apply go-server"
+
+func kernelChecks() []Check {
+	return []Check{
+		{ID: "kernel.clone3", Section: "kernel", Title: "clone3 system call", Run: syscallCheck(ProbeClone3, "clone3", probeClone3)},
+		{ID: "kernel.statx", Section: "kernel", Title: "statx system call", Run: syscallCheck(ProbeStatx, "statx", probeStatx)},
+		{ID: "kernel.io_uring", Section: "kernel", Title: "io_uring", Run: syscallCheck(ProbeIOUringSetup, "io_uring", probeIOUring)},
+		{ID: "kernel.somaxconn", Section: "kernel", Title: "net.core.somaxconn (listen backlog)", Run: checkSomaxconn},
+		{ID: "kernel.tcp_max_syn_backlog", Section: "kernel", Title: "net.ipv4.tcp_max_syn_backlog", Run: checkSynBacklog},
+		{ID: "kernel.tcp_slow_start_after_idle", Section: "kernel", Title: "net.ipv4.tcp_slow_start_after_idle", Run: checkSlowStart},
+		{ID: "kernel.ip_local_port_range", Section: "kernel", Title: "net.ipv4.ip_local_port_range (ephemeral ports)", Run: checkPortRange},
+		{ID: "kernel.nofile", Section: "kernel", Title: "Open-files limit (RLIMIT_NOFILE)", Run: checkNofile},
+	}
+}
+
+// classifyErrno turns a probing system call's errno into the recorded
+// answer: ENOSYS means the kernel lacks the call, EPERM that a seccomp
+// filter or a sysctl refuses it; any other error (EINVAL, EFAULT from the
+// deliberately bad arguments) proves the call exists.
+func classifyErrno(err error) string {
+	var en syscall.Errno
+	if err == nil {
+		return "present"
+	}
+	if !errors.As(err, &en) {
+		return "present " + err.Error()
+	}
+	switch en {
+	case unix.ENOSYS:
+		return "absent ENOSYS"
+	case unix.EPERM, unix.EACCES:
+		return "blocked " + unix.ErrnoName(en)
+	}
+	return "present " + unix.ErrnoName(en)
+}
+
+// probeClone3 calls clone3 with a NULL argument and size 0: a kernel that
+// has it answers EINVAL without creating anything.
+func probeClone3() (string, error) {
+	_, _, e := unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
+	if e == 0 {
+		return "present", nil
+	}
+	return classifyErrno(e), nil
+}
+
+func probeStatx() (string, error) {
+	var st unix.Statx_t
+	return classifyErrno(unix.Statx(unix.AT_FDCWD, "/", 0, unix.STATX_BASIC_STATS, &st)), nil
+}
+
+// probeIOUring calls io_uring_setup(0, NULL): EINVAL (zero entries) or
+// EFAULT (NULL params) when the kernel has io_uring, ENOSYS when not, EPERM
+// when kernel.io_uring_disabled or seccomp forbids it.
+func probeIOUring() (string, error) {
+	fd, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 0, 0, 0)
+	if e == 0 {
+		unix.Close(int(fd))
+		return "present", nil
+	}
+	return classifyErrno(e), nil
+}
+
+func syscallCheck(probe, name string, fn func() (string, error)) func(context.Context, *Env) Result {
+	return func(ctx context.Context, env *Env) Result {
+		v, err := env.Probe(probe, fn)
+		if err != nil {
+			return probeSkip(err)
+		}
+		state, errno, _ := strings.Cut(v, " ")
+		r := Result{Status: OK}
+		if errno != "" {
+			r.Details = append(r.Details, "probe answered "+errno)
+		}
+		switch name + ":" + state {
+		case "clone3:present":
+			r.Finding = "available (os/exec starts processes with clone3 and pidfds)"
+		case "clone3:absent":
+			r.Status = Warn
+			r.Finding = "missing (ENOSYS): the kernel predates 5.3; Go falls back to clone, without pidfds"
+			r.Fix = "upgrade the kernel (sudo apt full-upgrade && sudo reboot)"
+		case "clone3:blocked":
+			r.Status = Warn
+			r.Finding = "blocked by a seccomp filter (" + errno + "): sandboxes should answer ENOSYS so programs fall back"
+			r.Fix = "update the container runtime or its seccomp profile (it must return ENOSYS for clone3)"
+		case "statx:present":
+			r.Finding = "available (os.Stat uses it where the C library would)"
+		case "statx:absent":
+			r.Status = Warn
+			r.Finding = "missing (ENOSYS): the kernel predates 4.11"
+			r.Fix = "upgrade the kernel (sudo apt full-upgrade && sudo reboot)"
+		case "statx:blocked":
+			r.Status = Warn
+			r.Finding = "blocked by a seccomp filter (" + errno + ")"
+			r.Fix = "update the container runtime or its seccomp profile"
+		case "io_uring:present":
+			r.Finding = "available (the Go runtime does not use it; some libraries can)"
+		case "io_uring:absent":
+			r.Finding = "not in this kernel (ENOSYS); the Go runtime does not need it"
+		case "io_uring:blocked":
+			r.Finding = "disabled (" + errno + ": kernel.io_uring_disabled or seccomp); the Go runtime does not need it"
+			if v, err := env.Root.Sysctl("kernel.io_uring_disabled"); err == nil {
+				r.Details = append(r.Details, "kernel.io_uring_disabled = "+v)
+			}
+		default:
+			r.Status = Skip
+			r.Finding = fmt.Sprintf("recorded answer %q not understood", v)
+		}
+		return r
+	}
+}
+
+// sysctlInt reads an integer sysctl, or returns a skip result.
+func sysctlInt(env *Env, key string) (int64, *Result) {
+	v, err := env.Root.Sysctl(key)
+	if err != nil {
+		return 0, &Result{Status: Skip, Finding: "cannot read " + key + ": " + errText(err)}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, &Result{Status: Skip, Finding: fmt.Sprintf("%s = %q is not a number", key, v)}
+	}
+	return n, nil
+}
+
+func checkSomaxconn(ctx context.Context, env *Env) Result {
+	n, skip := sysctlInt(env, "net.core.somaxconn")
+	if skip != nil {
+		return *skip
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 4096; the go-server profile sets 8192)", n),
+		Details: []string{"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted"}}
+	if n < 4096 {
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("%d: below 4096 (the default since Linux 5.4), bursts of connections are refused", n)
+		r.Fix = tuneFix
+	}
+	return r
+}
+
+func checkSynBacklog(ctx context.Context, env *Env) Result {
+	n, skip := sysctlInt(env, "net.ipv4.tcp_max_syn_backlog")
+	if skip != nil {
+		return *skip
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 1024; the go-server profile sets 8192)", n),
+		Details: []string{"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs"}}
+	if n < 1024 {
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("%d: below 1024, a burst of new connections overflows the SYN queue", n)
+		r.Fix = tuneFix
+	}
+	return r
+}
+
+func checkSlowStart(ctx context.Context, env *Env) Result {
+	n, skip := sysctlInt(env, "net.ipv4.tcp_slow_start_after_idle")
+	if skip != nil {
+		return *skip
+	}
+	if n == 0 {
+		return Result{Status: OK, Finding: "0: idle keep-alive and HTTP/2 connections keep their congestion window"}
+	}
+	return Result{Status: Warn, Finding: fmt.Sprintf("%d: idle keep-alive and HTTP/2 connections restart in slow start (recommended 0)", n),
+		Fix: tuneFix}
+}
+
+func checkPortRange(ctx context.Context, env *Env) Result {
+	v, err := env.Root.Sysctl("net.ipv4.ip_local_port_range")
+	if err != nil {
+		return Result{Status: Skip, Finding: "cannot read net.ipv4.ip_local_port_range: " + errText(err)}
+	}
+	f := strings.Fields(v)
+	var lo, hi int
+	if len(f) == 2 {
+		lo, err = strconv.Atoi(f[0])
+		if err == nil {
+			hi, err = strconv.Atoi(f[1])
+		}
+	}
+	if len(f) != 2 || err != nil || hi < lo {
+		return Result{Status: Skip, Finding: fmt.Sprintf("net.ipv4.ip_local_port_range = %q not understood", v)}
+	}
+	n := hi - lo + 1
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d-%d: %d ephemeral ports (recommended ≥ 28232; the go-server profile gives 55296)", lo, hi, n),
+		Details: []string{"every outgoing connection holds a port per destination through TIME_WAIT's 60 s"}}
+	if n < 28232 {
+		r.Status = Warn
+		r.Finding = fmt.Sprintf("%d-%d: only %d ephemeral ports, fewer than the default 28232", lo, hi, n)
+		r.Fix = tuneFix
+	}
+	return r
+}
+
+func probeNofile() (string, error) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return "", err
+	}
+	f := func(v uint64) string {
+		if v == unix.RLIM_INFINITY {
+			return "unlimited"
+		}
+		return strconv.FormatUint(v, 10)
+	}
+	return f(uint64(rl.Cur)) + " " + f(uint64(rl.Max)), nil
+}
+
+func checkNofile(ctx context.Context, env *Env) Result {
+	v, err := env.Probe(ProbeNofile, probeNofile)
+	if err != nil {
+		return probeSkip(err)
+	}
+	f := strings.Fields(v)
+	if len(f) != 2 {
+		return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
+	}
+	hard := f[1]
+	r := Result{Status: OK, Finding: fmt.Sprintf("hard limit %s (recommended ≥ 65536; Go raises its soft limit to the hard one)", hard)}
+	if hard != "unlimited" {
+		n, err := strconv.ParseUint(hard, 10, 64)
+		if err != nil {
+			return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
+		}
+		if n < 65536 {
+			r.Status = Warn
+			r.Finding = fmt.Sprintf("hard limit %d: a Go server runs out of file descriptors past that many connections", n)
+			r.Fix = tuneFix
+		}
+	}
+	return r
+}

@@ -1,0 +1,108 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// Config is one `pitstop doctor` invocation. The zero value runs every
+// check on the live machine and prints the text report without colour.
+type Config struct {
+	// Root replays a capture (a directory or a .tar.gz) instead of the
+	// live machine; "" is the live machine.
+	Root string
+	// Capture, when set, writes a capture of this run to that file.
+	Capture string
+	// Only keeps the checks with these IDs or sections.
+	Only []string
+	// JSON prints the report (or, with List, the list) as JSON.
+	JSON bool
+	// List prints the checks instead of running them.
+	List bool
+	// Verbose prints each result's details.
+	Verbose bool
+	// Color paints the text report (set it only for a terminal).
+	Color bool
+	// Timeout bounds each check that has no timeout of its own;
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Checks to choose from; nil means All().
+	Checks []Check
+}
+
+// UsageError is bad input (an unknown check, a missing or corrupt
+// capture): the CLI prints it on one line and exits 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Execute runs the doctor as c says, writes the report to stdout and
+// returns the exit code the report asks for (0 ok, 1 warnings, 2
+// failures). Errors are *UsageError for bad input.
+func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, error) {
+	all := c.Checks
+	if all == nil {
+		all = All()
+	}
+	checks, err := Select(all, c.Only)
+	if err != nil {
+		return 2, &UsageError{err}
+	}
+	if c.List {
+		if c.JSON {
+			return 0, WriteListJSON(stdout, checks)
+		}
+		return 0, WriteList(stdout, checks)
+	}
+	var env *Env
+	if c.Root != "" {
+		e, cleanup, err := OpenCapture(c.Root)
+		if err != nil {
+			return 2, &UsageError{rootError(c.Root, err)}
+		}
+		defer cleanup()
+		env = e
+	} else {
+		env = NewLive(ctx)
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	rep := run(ctx, env, checks, timeout)
+	if c.Root != "" {
+		rep.Root = c.Root
+	}
+	if c.JSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout, TextOptions{Color: c.Color, Verbose: c.Verbose})
+	}
+	if err != nil {
+		return 2, err
+	}
+	if c.Capture != "" {
+		n, err := WriteCaptureFile(c.Capture, env)
+		if err != nil {
+			return 2, fmt.Errorf("--capture %s: %v", c.Capture, err)
+		}
+		fmt.Fprintf(stderr, "capture written to %s (%d files and links, %d probes); attach it to a bug report, replay it with: pitstop doctor --root %s\n",
+			c.Capture, n, len(env.Probes()), c.Capture)
+	}
+	return rep.ExitCode(), nil
+}
+
+func rootError(root string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--root %s: no such file or directory; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", root)
+	case errors.Is(err, ErrNotCapture):
+		return fmt.Errorf("--root %s: %v; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", root, err)
+	}
+	return fmt.Errorf("--root %s: %v", root, err)
+}
