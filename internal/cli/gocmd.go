@@ -2,16 +2,409 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/toolchain"
 )
 
+// goOpts are the flags every `pitstop go` subcommand takes.
+type goOpts struct {
+	dir    string
+	system bool
+}
+
+func (o *goOpts) layout() (toolchain.Layout, error) {
+	switch {
+	case o.system && o.dir != "":
+		return toolchain.Layout{}, usageError("--dir and --system exclude each other")
+	case o.system:
+		return toolchain.SystemLayout(), nil
+	case o.dir != "":
+		return toolchain.DirLayout(o.dir), nil
+	}
+	return toolchain.UserLayout()
+}
+
 func newGoCmd() *cobra.Command {
-	return &cobra.Command{
+	o := &goOpts{}
+	cmd := &cobra.Command{
 		Use:   "go",
-		Short: "(in progress)",
+		Short: "Install, switch and remove verified Go toolchains from your module proxy",
+		Long: `pitstop go installs Go releases from the golang.org/toolchain module on the
+module proxies in your GOPROXY (so a pitstop proxy on the LAN serves every
+board), verified against the checksum database as the go command does.
+
+Toolchains live in ~/.local/share/pitstop/go/<version> (--dir to choose,
+--system for /usr/local/go); the active one is reached through one PATH
+entry, <dir>/current/bin (see pitstop go env).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVar(&o.dir, "dir", "", "keep toolchains in `DIR` (default ~/.local/share/pitstop/go)")
+	cmd.PersistentFlags().BoolVar(&o.system, "system", false, "system-wide: versions in "+toolchain.SystemDir+", "+toolchain.SystemLink+" links to the active one")
+	cmd.AddCommand(newGoInstallCmd(o), newGoUseCmd(o), newGoListCmd(o), newGoRemoveCmd(o), newGoEnvCmd(o))
+	return cmd
+}
+
+// targetFor returns the machine's target and the one --os/--arch ask for.
+func targetFor(goos, goarch string) (native, target toolchain.Target, err error) {
+	native, err = toolchain.DetectTarget(nil)
+	if err != nil {
+		return native, native, err
+	}
+	target = native
+	if goos != "" {
+		target.GOOS = strings.ToLower(goos)
+	}
+	if goarch != "" {
+		target.GOARCH = toolchain.NormalizeArch(goarch)
+	}
+	for _, s := range []string{target.GOOS, target.GOARCH} {
+		if s == "" || strings.ContainsAny(s, "-./ ") {
+			return native, target, usageError("invalid --os/--arch %q: want e.g. --os linux --arch arm64 (or armv6l)", s)
+		}
+	}
+	return native, target, nil
+}
+
+// goIsTerminal reports whether w is a terminal.
+func goIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func newGoInstallCmd(o *goOpts) *cobra.Command {
+	var goos, goarch string
+	var insecure, noUse bool
+	cmd := &cobra.Command{
+		Use:   "install [VERSION]",
+		Short: "Install a Go toolchain (1.22.5, go1.22.5, 1.22, latest, go.mod) and make it active",
+		Long: `Install a Go release and make it the active one.
+
+VERSION is 1.22.5 or go1.22.5 (that release), 1.22 (its newest patch),
+1.23rc1, latest (the default: the newest stable release) or go.mod (the
+toolchain or go line of the module in the current directory).
+
+The zip comes from your GOPROXY list (go env GOPROXY) with the go command's
+fallback rules, and is verified against the checksum database (go env
+GOSUMDB); pitstop refuses to install when that is off, unless --insecure.
+By default the target is this machine's userland (linux-arm for a 32-bit
+Raspberry Pi OS even on a 64-bit kernel); --os/--arch prepare a toolchain
+for another machine without activating it.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("pitstop go is not built yet")
+			ctx := cmd.Context()
+			arg := "latest"
+			if len(args) == 1 {
+				arg = args[0]
+			}
+			q, err := toolchain.ParseQuery(arg)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			l, err := o.layout()
+			if err != nil {
+				return err
+			}
+			native, target, err := targetFor(goos, goarch)
+			if err != nil {
+				return err
+			}
+			env := goenv.Load(ctx)
+			if _, err := env.Proxies(); err != nil {
+				return err
+			}
+			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			in := &toolchain.Installer{
+				Layout: l, Env: env, Native: native, Target: target,
+				Insecure: insecure, NoUse: noUse, Out: out,
+			}
+			var done func()
+			if goIsTerminal(errw) {
+				in.Progress, done = toolchain.ProgressBar(errw, "  ")
+			}
+			res, err := in.Install(ctx, q)
+			if done != nil {
+				done()
+			}
+			if err != nil {
+				return err
+			}
+			if res.Active {
+				pathHints(out, l)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&goos, "os", "", "target `GOOS` (default: this machine's)")
+	cmd.Flags().StringVar(&goarch, "arch", "", "target `GOARCH` (arm64, arm or armv6l, amd64, ...; default: this machine's userland)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow installing with the checksum database off (GOSUMDB=off)")
+	cmd.Flags().BoolVar(&noUse, "no-use", false, "install without making it the active toolchain")
+	return cmd
+}
+
+// pathHints tells how to reach the active toolchain, and about a packaged
+// Go that pitstop leaves alone.
+func pathHints(w io.Writer, l toolchain.Layout) {
+	bin := l.BinDir()
+	onPath := false
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if filepath.Clean(d) == bin {
+			onPath = true
+			break
+		}
+	}
+	if !onPath {
+		fmt.Fprintf(w, "to put %s on PATH: pitstop go env --write%s (then open a new shell)\n", bin, dirFlags(l))
+	} else if p, err := exec.LookPath("go"); err == nil {
+		if rp, _ := filepath.EvalSymlinks(p); !strings.HasPrefix(p, bin+"/") && !strings.HasPrefix(rp, l.Dir+"/") {
+			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go env --write puts it first\n", p, bin)
+		}
+	}
+	if d, _ := toolchain.FindDistroGo(nil); d != nil {
+		fmt.Fprintf(w, "note: %s\n", d)
+	}
+}
+
+// dirFlags repeats --dir/--system for commands printed as advice.
+func dirFlags(l toolchain.Layout) string {
+	if l == toolchain.SystemLayout() {
+		return " --system"
+	}
+	if u, err := toolchain.UserLayout(); err == nil && u == l {
+		return ""
+	}
+	return " --dir " + l.Dir
+}
+
+func newGoUseCmd(o *goOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "use VERSION",
+		Short: "Switch the active toolchain (atomically) to an installed version",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := o.layout()
+			if err != nil {
+				return err
+			}
+			in, err := l.Find(args[0])
+			if err != nil {
+				if errors.Is(err, toolchain.ErrMalformed) {
+					return usageError("%v", err)
+				}
+				return err
+			}
+			native, err := toolchain.DetectTarget(nil)
+			if err != nil {
+				return err
+			}
+			if in.Foreign != (toolchain.Target{}) && in.Foreign != native {
+				return fmt.Errorf("%s is built for %s, not this machine (%s): copy it there instead", in.Name, in.Foreign, native)
+			}
+			t := native
+			if in.Foreign != (toolchain.Target{}) {
+				t = in.Foreign
+			}
+			line, err := toolchain.Check(cmd.Context(), in, t)
+			if err != nil {
+				return err
+			}
+			if err := l.Use(in.Name); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\nactive: %s -> %s\n", line, l.Link, in.Name)
+			pathHints(cmd.OutOrStdout(), l)
+			return nil
+		},
+	}
+}
+
+func newGoListCmd(o *goOpts) *cobra.Command {
+	var remote bool
+	var goos, goarch string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List installed toolchains (--remote: the releases your module proxy lists)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := o.layout()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			installed, err := l.List()
+			if err != nil {
+				return err
+			}
+			if remote {
+				_, target, err := targetFor(goos, goarch)
+				if err != nil {
+					return err
+				}
+				env := goenv.Load(cmd.Context())
+				r, err := toolchain.ListRemote(cmd.Context(), toolchain.FetcherSource(toolchain.NewFetcher(env, nil)), target)
+				if err != nil {
+					return err
+				}
+				have := map[toolchain.Version]bool{}
+				for _, in := range installed {
+					have[in.Version] = true
+				}
+				if len(r.ForTarget) == 0 {
+					fmt.Fprintf(out, "the module proxy lists no Go release for %s\n", target)
+				}
+				for i := len(r.ForTarget) - 1; i >= 0; i-- {
+					v := r.ForTarget[i]
+					mark := ""
+					if have[v] {
+						mark = "  (installed)"
+					}
+					fmt.Fprintf(out, "%s%s\n", v.Go(), mark)
+				}
+				fmt.Fprintf(out, "(%d releases for %s; a proxy lists only toolchains it has served: pitstop go install VERSION asks for others directly)\n", len(r.ForTarget), target)
+				return nil
+			}
+			if len(installed) == 0 {
+				fmt.Fprintf(out, "no toolchains in %s; install one: pitstop go install latest%s\n", l.Dir, dirFlags(l))
+			}
+			for _, in := range installed {
+				mark := "  "
+				if in.Active {
+					mark = "* "
+				}
+				fmt.Fprintf(out, "%s%-24s %s\n", mark, in.Name, in.Path)
+			}
+			if d, _ := toolchain.FindDistroGo(nil); d != nil {
+				fmt.Fprintf(out, "note: %s\n", d)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&remote, "remote", false, "list the releases the module proxy offers for this machine")
+	cmd.Flags().StringVar(&goos, "os", "", "with --remote: target `GOOS`")
+	cmd.Flags().StringVar(&goarch, "arch", "", "with --remote: target `GOARCH`")
+	return cmd
+}
+
+func newGoRemoveCmd(o *goOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove VERSION",
+		Short: "Remove an installed toolchain (not the active one)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := o.layout()
+			if err != nil {
+				return err
+			}
+			in, err := l.Find(args[0])
+			if err != nil {
+				if errors.Is(err, toolchain.ErrMalformed) {
+					return usageError("%v", err)
+				}
+				return err
+			}
+			if err := l.Remove(in.Name); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s (%s)\n", in.Name, in.Path)
+			return nil
+		},
+	}
+}
+
+func newGoEnvCmd(o *goOpts) *cobra.Command {
+	var shell, rc string
+	var write, remove, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Print (or --write into your shell's rc file) the PATH lines for the active toolchain",
+		Long: `Print the lines that put the active toolchain's bin directory first on
+PATH, for bash, zsh or fish (default: $SHELL).
+
+  eval "$(pitstop go env)"        this shell only
+  pitstop go env --write          add them to ~/.bashrc (~/.zshrc, fish's
+                                  config.fish) inside a marked block;
+                                  running it again changes nothing
+  pitstop go env --remove         take the block out again
+  --dry-run                       show what --write/--remove would do`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if write && remove {
+				return usageError("--write and --remove exclude each other")
+			}
+			if shell == "" {
+				shell = toolchain.ShellFromEnv()
+			}
+			l, err := o.layout()
+			if err != nil {
+				return err
+			}
+			lines, err := toolchain.EnvLines(shell, l.BinDir())
+			if err != nil {
+				return usageError("%v", err)
+			}
+			out := cmd.OutOrStdout()
+			if !write && !remove {
+				if dryRun {
+					return usageError("--dry-run goes with --write or --remove")
+				}
+				fmt.Fprint(out, lines)
+				return nil
+			}
+			if rc == "" {
+				home, err := os.UserHomeDir()
+				if err != nil || home == "" {
+					return errors.New("cannot find the home directory: set HOME or pass --rc FILE")
+				}
+				if rc, err = toolchain.RCFile(shell, home); err != nil {
+					return usageError("%v", err)
+				}
+			}
+			body := lines
+			if remove {
+				body = ""
+			}
+			ch, err := toolchain.WriteRC(rc, body, dryRun)
+			if err != nil {
+				return err
+			}
+			would := ""
+			if dryRun {
+				would = "would have "
+			}
+			switch {
+			case !ch.Changed && remove:
+				fmt.Fprintf(out, "%s has no pitstop block; nothing to remove\n", ch.File)
+			case !ch.Changed:
+				fmt.Fprintf(out, "%s already has the PATH lines; nothing changed\n", ch.File)
+			case remove:
+				fmt.Fprintf(out, "%sremoved the pitstop block from %s\n", would, ch.File)
+			default:
+				fmt.Fprintf(out, "%swritten to %s:\n%s\n%s%s\n", would, ch.File, toolchain.BlockBegin, lines, toolchain.BlockEnd)
+				if !dryRun {
+					fmt.Fprintf(out, "open a new shell (or: source %s); undo with: pitstop go env --remove%s\n", ch.File, dirFlags(l))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&shell, "shell", "", "bash, zsh or fish (default: from $SHELL)")
+	cmd.Flags().BoolVar(&write, "write", false, "write the lines into the shell's rc file, inside a marked block (idempotent)")
+	cmd.Flags().BoolVar(&remove, "remove", false, "remove the marked block from the rc file")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --write/--remove: show what would change, change nothing")
+	cmd.Flags().StringVar(&rc, "rc", "", "the rc `FILE` to edit (default: the shell's usual one)")
+	return cmd
 }

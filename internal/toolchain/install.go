@@ -128,6 +128,11 @@ func (in *Installer) Install(ctx context.Context, q Query) (*Result, error) {
 	if in.Env.NoSumDB(ModulePath) && !in.Insecure {
 		return nil, ErrSumDBOff
 	}
+	if !in.NoUse && in.Target == in.Native {
+		if fi, err := os.Lstat(in.Layout.Link); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return nil, fmt.Errorf("%s %w: move it away (e.g. mv %s %s.old) and retry", in.Layout.Link, ErrLinkIsDir, in.Layout.Link, in.Layout.Link)
+		}
+	}
 	v, err := in.Resolve(ctx, q)
 	if err != nil {
 		return nil, err
@@ -301,6 +306,12 @@ func transient(err error) bool {
 		return false
 	}
 	return true
+}
+
+// Check runs the installed toolchain's bin/go version and returns its
+// output when it reports v for t.
+func Check(ctx context.Context, in Installed, t Target) (string, error) {
+	return checkGoVersion(ctx, filepath.Join(in.Path, "bin", "go"), in.Version, t, 2*time.Minute)
 }
 
 // checkGoVersion runs goBin version and checks that it names v and t.
