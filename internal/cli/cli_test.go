@@ -25,6 +25,11 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// Scripts must not depend on the developer's go env.
 			env.Setenv("GOFLAGS", "-buildvcs=false")
+			for _, setup := range scriptSetups {
+				if err := setup(env); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	})
