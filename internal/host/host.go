@@ -87,15 +87,19 @@ func (r *Root) Readlink(p string) (string, error) {
 	return os.Readlink(r.Path(p))
 }
 
-// Glob is filepath.Glob on the machine's paths.
+// Glob is filepath.Glob on the machine's paths. The matches count as read
+// (Seen), so that a capture holds them.
 func (r *Root) Glob(pattern string) ([]string, error) {
 	m, err := filepath.Glob(r.Path(pattern))
-	if err != nil || r.live {
+	if err != nil {
 		return m, err
 	}
 	for i, p := range m {
-		rel, _ := filepath.Rel(r.dir, p)
-		m[i] = "/" + filepath.ToSlash(rel)
+		if !r.live {
+			rel, _ := filepath.Rel(r.dir, p)
+			m[i] = "/" + filepath.ToSlash(rel)
+		}
+		r.note(m[i])
 	}
 	return m, nil
 }
