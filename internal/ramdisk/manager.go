@@ -1,0 +1,644 @@
+// Package ramdisk keeps directories (Go's module and build caches) in RAM
+// to spare an SD card: a tmpfs holds the upper and work directories of an
+// overlay whose lower layer is the directory on disk, mounted over the
+// directory itself. Nothing is copied at start; reads of old files come
+// from disk, all writes go to RAM. Sync writes the changes back with
+// atomic renames behind a journal, so that after a power cut the disk copy
+// is the last complete sync, never a mix. A watch syncs early at a
+// high-water mark and then reclaims RAM (when nothing has files open) or
+// grows the tmpfs within a limit.
+//
+// Manager's zero value works on the live machine with the default paths.
+package ramdisk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/host"
+)
+
+// Manager enables, syncs, watches and disables ramdisks.
+type Manager struct {
+	// Root is the machine (mountinfo, meminfo, /proc/filesystems); nil
+	// means host.Live(). Mounting needs the live machine.
+	Root *host.Root
+	// RunDir holds the live mounts' private parts; "" means DefaultRunDir.
+	RunDir string
+	// ConfigFile is the persistent config; "" means DefaultConfigFile.
+	ConfigFile string
+	// Log receives what happens (syncs, high-water actions); nil discards.
+	Log *slog.Logger
+	// Out receives one human-readable line per change (and, in a dry
+	// run, per change that would be made); nil discards.
+	Out io.Writer
+	// DryRun makes Enable and Disable print what they would do and change
+	// nothing.
+	DryRun bool
+	// Euid returns the effective user ID; nil means os.Geteuid.
+	Euid func() int
+
+	// hook is passed to syncers (tests).
+	hook func(phase string, n int)
+}
+
+func (m *Manager) root() *host.Root {
+	if m.Root == nil {
+		m.Root = host.Live()
+	}
+	return m.Root
+}
+
+func (m *Manager) runDir() string {
+	if m.RunDir == "" {
+		return DefaultRunDir
+	}
+	return m.RunDir
+}
+
+func (m *Manager) configFile() string {
+	if m.ConfigFile == "" {
+		return DefaultConfigFile
+	}
+	return m.ConfigFile
+}
+
+func (m *Manager) log() *slog.Logger {
+	if m.Log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return m.Log
+}
+
+func (m *Manager) printf(format string, args ...any) {
+	if m.Out != nil {
+		fmt.Fprintf(m.Out, format, args...)
+	}
+}
+
+func (m *Manager) needRoot(what string) error {
+	euid := os.Geteuid
+	if m.Euid != nil {
+		euid = m.Euid
+	}
+	if euid() != 0 {
+		return fmt.Errorf("pitstop ramdisk %s must run as root (it mounts filesystems and writes under /etc and /run): try sudo", what)
+	}
+	return nil
+}
+
+// liveState is <run>/<id>/state.json.
+type liveState struct {
+	Dir         string      `json:"dir"`
+	BaseSize    uint64      `json:"base_size"`
+	Size        uint64      `json:"size"`
+	MaxSize     uint64      `json:"max_size"`
+	SkipSync    bool        `json:"skip_sync,omitempty"`
+	MountedAt   time.Time   `json:"mounted_at"`
+	LastAttempt *SyncRecord `json:"last_attempt,omitempty"`
+	Reclaims    int         `json:"reclaims,omitempty"`
+	Grows       int         `json:"grows,omitempty"`
+	// Full is set when the tmpfs is above the high-water mark, busy and
+	// at its maximum size: writes may fail with ENOSPC.
+	Full string `json:"full,omitempty"`
+	// SyncedAtPercent is the fill level at the last high-water sync.
+	SyncedAtPercent int `json:"synced_at_percent,omitempty"`
+}
+
+func readState(l layout) (*liveState, error) {
+	b, err := os.ReadFile(l.State)
+	if err != nil {
+		return nil, err
+	}
+	st := &liveState{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("%s: %v", l.State, err)
+	}
+	return st, nil
+}
+
+func writeState(l layout, st *liveState) error {
+	b, _ := json.MarshalIndent(st, "", "  ")
+	return atomicfile.WriteFile(l.State, append(b, '\n'), 0o644)
+}
+
+// lock takes the ramdisk's lock, waiting until ctx is done.
+func (m *Manager) lock(ctx context.Context, l layout) (func(), error) {
+	if err := os.MkdirAll(m.runDir(), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(l.Lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another pitstop ramdisk command on %s: %w", l.Dir, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (m *Manager) syncerFor(l layout, mounted bool) *syncer {
+	s := &syncer{upper: l.Upper, disk: l.Disk, meta: l.Meta, log: m.log(), hook: m.hook}
+	if !mounted {
+		s.disk, s.meta = l.Dir, l.MetaDirect
+	}
+	return s
+}
+
+// cleanDir makes dir absolute, clean and free of symbolic links.
+func cleanDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("empty directory name")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return filepath.Clean(abs), nil
+}
+
+// spare is how much RAM ramdisks may take: half of MemAvailable.
+func (m *Manager) spare() (uint64, uint64, error) {
+	mi, err := m.root().MemInfo()
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading /proc/meminfo: %v", err)
+	}
+	avail, ok := mi["MemAvailable"]
+	if !ok {
+		return 0, 0, errors.New("/proc/meminfo has no MemAvailable")
+	}
+	return avail / 2, avail, nil
+}
+
+// check refuses, with one line, a path that cannot become a ramdisk.
+// It returns alreadyOurs=true when dir is already a pitstop ramdisk.
+func (m *Manager) check(ms []host.Mount, p Path, others []Path) (alreadyOurs bool, err error) {
+	dir := p.Dir
+	if dir == "/" || !filepath.IsAbs(dir) {
+		return false, fmt.Errorf("%s: need an absolute directory other than /", dir)
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("%s does not exist: create it (mkdir -p %s) or leave it out", dir, dir)
+	}
+	if err != nil {
+		return false, err
+	}
+	if !fi.IsDir() {
+		return false, fmt.Errorf("%s is not a directory", dir)
+	}
+	if strings.ContainsAny(filepath.Base(dir), ",:\\\n") {
+		return false, fmt.Errorf("%s: a directory whose name has ',', ':' or '\\' cannot be an overlay layer; pick another", dir)
+	}
+	for _, mt := range ms {
+		if mt.MountPoint == dir {
+			if mt.FSType == "overlay" && mt.Source == OverlaySource {
+				return true, nil
+			}
+			return false, fmt.Errorf("%s is already a mount point (%s from %s): pitstop ramdisk needs a plain directory; unmount it first or pick another", dir, mt.FSType, mt.Source)
+		}
+	}
+	under, err := host.MountFor(ms, dir)
+	if err == nil {
+		switch under.FSType {
+		case "tmpfs", "ramfs":
+			return false, fmt.Errorf("%s is already in RAM (on %s mounted at %s): nothing to gain", dir, under.FSType, under.MountPoint)
+		}
+		if under.FSType == "overlay" && under.Source == OverlaySource {
+			return false, fmt.Errorf("%s is inside the pitstop ramdisk %s already", dir, under.MountPoint)
+		}
+	}
+	for _, in := range mountsIn(ms) {
+		if strings.HasPrefix(in.Dir, dir+"/") {
+			return false, fmt.Errorf("%s contains the pitstop ramdisk %s: disable that one first", dir, in.Dir)
+		}
+	}
+	for _, o := range others {
+		if o.Dir != dir && (strings.HasPrefix(o.Dir, dir+"/") || strings.HasPrefix(dir, o.Dir+"/")) {
+			return false, fmt.Errorf("%s and %s are nested: keep only one of them in RAM", dir, o.Dir)
+		}
+	}
+	return false, nil
+}
+
+// Enable puts paths in RAM and records them in the config, so that the
+// boot unit mounts them again. highWater > 0 sets the config's high-water
+// mark. Every path is checked before anything is mounted; if mounting one
+// fails, those mounted before it are unmounted again.
+func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error {
+	if err := m.needRoot("enable"); err != nil {
+		return err
+	}
+	if !hasOverlay(m.root()) {
+		return errors.New("this kernel has no overlay filesystem (not in /proc/filesystems, no overlay module): pitstop ramdisk needs CONFIG_OVERLAY_FS")
+	}
+	if highWater != 0 && (highWater < 1 || highWater > 99) {
+		return fmt.Errorf("high-water %d%%: want 1 to 99", highWater)
+	}
+	cfg, err := LoadConfig(m.configFile())
+	if err != nil {
+		return err
+	}
+	ms, err := m.root().Mounts()
+	if err != nil {
+		return err
+	}
+	var todo []Path
+	var total uint64
+	for i := range paths {
+		d, err := cleanDir(paths[i].Dir)
+		if err != nil {
+			return err
+		}
+		paths[i].Dir = d
+	}
+	for _, p := range paths {
+		if p.Size == 0 {
+			return fmt.Errorf("%s: no size given", p.Dir)
+		}
+		if p.MaxSize != 0 && p.MaxSize < p.Size {
+			return fmt.Errorf("%s: --max-size %s is smaller than --size %s", p.Dir, FormatSize(p.MaxSize), FormatSize(p.Size))
+		}
+		ours, err := m.check(ms, p, paths)
+		if err != nil {
+			return err
+		}
+		if ours {
+			m.printf("%s is already in RAM (pitstop ramdisk status shows it)\n", p.Dir)
+			continue
+		}
+		todo = append(todo, p)
+		total += p.Size
+	}
+	spare, avail, err := m.spare()
+	if err != nil {
+		return err
+	}
+	if total > spare {
+		return fmt.Errorf("a RAM disk of %s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", FormatSize(total), FormatSize(avail), FormatSize(spare))
+	}
+	for _, p := range todo {
+		cfg.set(p)
+	}
+	if highWater != 0 {
+		cfg.HighWater = highWater
+	}
+	if m.DryRun {
+		for _, p := range todo {
+			l := newLayout(m.runDir(), p.Dir)
+			m.printf("would bind-mount %s at %s (private; the disk copy stays reachable there)\n", filepath.Dir(p.Dir), l.DiskParent)
+			m.printf("would mount a tmpfs of %s at %s (exec allowed)\n", FormatSize(p.Size), l.RAM)
+			m.printf("would mount an overlay on %s (lower %s, upper %s)\n", p.Dir, l.Disk, l.Upper)
+		}
+		m.printf("would write %s:\n%s", m.configFile(), indent(string(cfg.Format())))
+		return nil
+	}
+	if !m.root().IsLive() {
+		return errors.New("a captured machine can only be previewed (--dry-run)")
+	}
+	var done []layout
+	for _, p := range todo {
+		l := newLayout(m.runDir(), p.Dir)
+		if err := m.mountPath(ctx, l, p); err != nil {
+			for i := len(done) - 1; i >= 0; i-- {
+				if uerr := unmountOverlay(done[i]); uerr == nil {
+					unmountRest(done[i])
+				}
+			}
+			return err
+		}
+		done = append(done, l)
+		m.printf("enabled %s: changes go to a %s tmpfs (grows up to %s at the %d%% high-water mark); `pitstop ramdisk sync` writes them back\n",
+			p.Dir, FormatSize(p.Size), FormatSize(maxSize(p)), cfg.highWater())
+	}
+	if err := saveConfig(m.configFile(), cfg); err != nil {
+		return fmt.Errorf("mounted, but writing %s failed (the mounts will not come back after a reboot): %w", m.configFile(), err)
+	}
+	if len(todo) > 0 {
+		m.printf("wrote %s\n", m.configFile())
+	}
+	return nil
+}
+
+func maxSize(p Path) uint64 {
+	if p.MaxSize == 0 {
+		return p.Size
+	}
+	return p.MaxSize
+}
+
+// mountPath recovers an interrupted sync on disk and mounts.
+func (m *Manager) mountPath(ctx context.Context, l layout, p Path) error {
+	unlock, err := m.lock(ctx, l)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := m.syncerFor(l, false).recover(); err != nil {
+		return err
+	}
+	if err := mountOne(l, p.Size); err != nil {
+		return err
+	}
+	st := &liveState{Dir: p.Dir, BaseSize: p.Size, Size: p.Size, MaxSize: maxSize(p), SkipSync: p.SkipSync, MountedAt: time.Now().UTC()}
+	if err := writeState(l, st); err != nil {
+		if uerr := unmountOverlay(l); uerr == nil {
+			unmountRest(l)
+		}
+		return err
+	}
+	m.log().Info("ramdisk mounted", "dir", p.Dir, "size", p.Size, "ram", l.RAM)
+	return nil
+}
+
+// Start mounts every configured path that is not mounted yet (the boot
+// unit runs it). Each path is tried; the errors are joined.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.needRoot("start"); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(m.configFile())
+	if err != nil {
+		return err
+	}
+	if len(cfg.Paths) == 0 {
+		m.printf("nothing configured in %s (pitstop ramdisk enable adds paths)\n", m.configFile())
+		return nil
+	}
+	if !hasOverlay(m.root()) {
+		return errors.New("this kernel has no overlay filesystem (not in /proc/filesystems, no overlay module): pitstop ramdisk needs CONFIG_OVERLAY_FS")
+	}
+	var errs []error
+	for _, p := range cfg.Paths {
+		ms, err := m.root().Mounts()
+		if err != nil {
+			return err
+		}
+		ours, err := m.check(ms, p, cfg.Paths)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ours {
+			continue
+		}
+		l := newLayout(m.runDir(), p.Dir)
+		if err := m.mountPath(ctx, l, p); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Dir, err))
+			continue
+		}
+		m.printf("mounted %s in RAM (%s)\n", p.Dir, FormatSize(p.Size))
+	}
+	return errors.Join(errs...)
+}
+
+// active returns the mounted ramdisks among dirs (all when dirs is
+// empty); a named dir that is not one is an error.
+func (m *Manager) active(dirs []string) ([]layout, error) {
+	infos, err := Mounts(m.root())
+	if err != nil {
+		return nil, err
+	}
+	byDir := map[string]bool{}
+	for _, in := range infos {
+		byDir[in.Dir] = true
+	}
+	var out []layout
+	if len(dirs) == 0 {
+		for _, in := range infos {
+			out = append(out, newLayout(m.runDir(), in.Dir))
+		}
+		return out, nil
+	}
+	for _, d := range dirs {
+		cd, err := cleanDir(d)
+		if err != nil {
+			return nil, err
+		}
+		if !byDir[cd] {
+			return nil, fmt.Errorf("%s is not a pitstop ramdisk (pitstop ramdisk status lists them)", d)
+		}
+		out = append(out, newLayout(m.runDir(), cd))
+	}
+	return out, nil
+}
+
+// Sync writes the changes of dirs (every active ramdisk when empty) back
+// to disk. reason is recorded ("manual", "timer", ...).
+func (m *Manager) Sync(ctx context.Context, dirs []string, reason string) ([]SyncRecord, error) {
+	if err := m.needRoot("sync"); err != nil {
+		return nil, err
+	}
+	ls, err := m.active(dirs)
+	if err != nil {
+		return nil, err
+	}
+	var recs []SyncRecord
+	var errs []error
+	for _, l := range ls {
+		rec, err := m.syncLocked(ctx, l, reason)
+		recs = append(recs, rec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("syncing %s: %w", l.Dir, err))
+		}
+	}
+	return recs, errors.Join(errs...)
+}
+
+func (m *Manager) syncLocked(ctx context.Context, l layout, reason string) (SyncRecord, error) {
+	unlock, err := m.lock(ctx, l)
+	if err != nil {
+		return SyncRecord{}, err
+	}
+	defer unlock()
+	return m.syncOne(ctx, l, reason)
+}
+
+// syncOne syncs one ramdisk; the caller holds its lock.
+func (m *Manager) syncOne(ctx context.Context, l layout, reason string) (SyncRecord, error) {
+	st, err := readState(l)
+	if err != nil {
+		return SyncRecord{}, err
+	}
+	if st.SkipSync {
+		rec := SyncRecord{Start: time.Now().UTC(), Reason: reason, Result: "skipped (skip-sync)"}
+		st.LastAttempt = &rec
+		writeState(l, st)
+		return rec, nil
+	}
+	rec, err := m.syncerFor(l, true).run(ctx, reason)
+	if err != nil {
+		rec.Result = err.Error()
+		m.log().Error("ramdisk sync failed", "dir", l.Dir, "reason", reason, "err", err)
+	} else {
+		m.log().Info("ramdisk synced", "dir", l.Dir, "reason", reason, "gen", rec.Gen, "files", rec.Files, "bytes", rec.Bytes, "deletions", rec.Dels, "duration", rec.Duration.Round(time.Millisecond).String())
+	}
+	st.LastAttempt = &rec
+	if werr := writeState(l, st); werr != nil && err == nil {
+		err = werr
+	}
+	return rec, err
+}
+
+// Disable syncs dirs (every active ramdisk when empty), unmounts them and
+// removes them from the config: the original directory is complete
+// again. keepConfig leaves the config alone (the shutdown path: mount
+// again at boot).
+func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) error {
+	what := "disable"
+	if keepConfig {
+		what = "stop"
+	}
+	if err := m.needRoot(what); err != nil {
+		return err
+	}
+	ls, err := m.active(dirs)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(m.configFile())
+	if err != nil {
+		return err
+	}
+	if m.DryRun {
+		for _, l := range ls {
+			st, _ := readState(l)
+			if st != nil && st.SkipSync {
+				m.printf("would discard the changes held in RAM for %s (skip-sync)\n", l.Dir)
+			} else {
+				p, err := m.syncerFor(l, true).pending(ctx)
+				if err != nil {
+					return err
+				}
+				m.printf("would sync %s: %d files (%s), %d deletions\n", l.Dir, p.Files, FormatSize(uint64(p.Bytes)), p.Dels)
+			}
+			m.printf("would unmount the overlay on %s, the tmpfs %s and the bind mount %s\n", l.Dir, l.RAM, l.DiskParent)
+		}
+		if !keepConfig {
+			for _, d := range dirs {
+				cd, _ := cleanDir(d)
+				cfg.remove(cd)
+			}
+			if len(dirs) == 0 {
+				cfg.Paths = nil
+			}
+			if len(cfg.Paths) == 0 {
+				m.printf("would remove %s\n", m.configFile())
+			} else {
+				m.printf("would write %s:\n%s", m.configFile(), indent(string(cfg.Format())))
+			}
+		}
+		return nil
+	}
+	var errs []error
+	for _, l := range ls {
+		if err := m.disableOne(ctx, l, what); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !keepConfig {
+			cfg.remove(l.Dir)
+		}
+	}
+	if !keepConfig {
+		for _, d := range dirs { // configured but not mounted
+			cd, _ := cleanDir(d)
+			if _, ok := cfg.Find(cd); ok && !containsLayout(ls, cd) {
+				cfg.remove(cd)
+			}
+		}
+		if len(dirs) == 0 && len(errs) == 0 {
+			cfg.Paths = nil
+		}
+		if err := saveConfig(m.configFile(), cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func containsLayout(ls []layout, dir string) bool {
+	for _, l := range ls {
+		if l.Dir == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) disableOne(ctx context.Context, l layout, reason string) error {
+	unlock, err := m.lock(ctx, l)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := readState(l)
+	if err != nil {
+		return err
+	}
+	if !st.SkipSync {
+		if _, err := m.syncOne(ctx, l, reason); err != nil {
+			return fmt.Errorf("%s: sync failed, left mounted: %w", l.Dir, err)
+		}
+	}
+	if err := unmountOverlay(l); err != nil {
+		if errors.Is(err, errBusy) {
+			return fmt.Errorf("%s is busy (a process has a file or its working directory there; `fuser -vm %s` names it): synced, left mounted; stop it and retry", l.Dir, l.Dir)
+		}
+		return err
+	}
+	// Writes that landed between the sync and the unmount.
+	if !st.SkipSync {
+		if _, err := m.syncOne(ctx, l, reason); err != nil {
+			mountOverlay(l) // nothing is lost: the upper directory is intact
+			return fmt.Errorf("%s: final sync failed, mounted again: %w", l.Dir, err)
+		}
+	}
+	if err := unmountRest(l); err != nil {
+		return err
+	}
+	m.log().Info("ramdisk unmounted", "dir", l.Dir, "reason", reason)
+	if st.SkipSync {
+		m.printf("disabled %s (its changes were not synced: skip-sync)\n", l.Dir)
+	} else {
+		m.printf("disabled %s: synced and unmounted; the directory on disk is complete\n", l.Dir)
+	}
+	return nil
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString("    " + l)
+		}
+	}
+	return b.String()
+}
