@@ -107,9 +107,9 @@ func (t *Tuner) Apply(name string, persist bool) error {
 	undo := func(cause error) error {
 		msg := t.rollback(st)
 		if msg != "" {
-			return fmt.Errorf("%v; rolling back failed too: %s (state kept in %s: retry `pitstop tune revert`)", cause, msg, t.statePath())
+			return fmt.Errorf("%w; rolling back failed too: %s (state kept in %s: retry `pitstop tune revert`)", cause, msg, t.statePath())
 		}
-		return fmt.Errorf("%v; rolled back: nothing changed", cause)
+		return fmt.Errorf("%w; rolled back: nothing changed", cause)
 	}
 	for _, s := range sysctls {
 		if s.Linked || s.Target == s.Previous {

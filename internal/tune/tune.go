@@ -101,14 +101,14 @@ func (t *Tuner) Get(key string) (string, error) {
 }
 
 func (t *Tuner) set(key, value string) error {
-	if t.WriteSysctl != nil {
-		return t.WriteSysctl(key, value)
-	}
 	r := t.root()
 	var err error
-	if r.IsLive() {
+	switch {
+	case t.WriteSysctl != nil:
+		err = t.WriteSysctl(key, value)
+	case r.IsLive():
 		err = r.SetSysctl(key, value)
-	} else {
+	default:
 		err = writeExisting(r.Path(host.SysctlPath(key)), value)
 	}
 	return explainWrite(key, value, err)
@@ -142,18 +142,37 @@ var ErrReadOnly = errors.New("/proc/sys is read-only here (a container?): run pi
 var ErrNotRoot = errors.New("changing sysctls needs root: run it with sudo (or use --dry-run to preview)")
 
 func explainWrite(key, value string, err error) error {
+	var already *WriteError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &already):
+		return err
 	case errors.Is(err, syscall.EROFS):
 		return ErrReadOnly
 	case errors.Is(err, syscall.EINVAL):
-		return fmt.Errorf("the kernel refused %s = %s (invalid argument)", key, value)
+		return &WriteError{Key: key, Value: value, Err: err, msg: "the kernel refused it (invalid argument)"}
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("%s is read-only here (the kernel does not let this namespace or container change it)", key)
+		return &WriteError{Key: key, Value: value, Err: err, msg: "read-only here (the kernel does not let this namespace or container change it)"}
 	}
-	return fmt.Errorf("setting %s = %s: %w", key, value, err)
+	return &WriteError{Key: key, Value: value, Err: err}
 }
+
+// WriteError is a sysctl write that failed.
+type WriteError struct {
+	Key, Value string
+	Err        error
+	msg        string
+}
+
+func (e *WriteError) Error() string {
+	if e.msg != "" {
+		return fmt.Sprintf("%s = %s: %s", e.Key, e.Value, e.msg)
+	}
+	return fmt.Sprintf("%s = %s: %v", e.Key, e.Value, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // canChange reports why this process may not change the machine.
 func (t *Tuner) canChange() error {
