@@ -335,7 +335,7 @@ func runCgoCross(ctx context.Context, env *Env) Result {
 		} else if zp, err := lookPath(env, "zig"); err == nil {
 			details = append(details, fmt.Sprintf("linux/%s musl, static: %s go build -ldflags '-linkmode external -extldflags -static' (%s)", t.GOARCH, t.env(`"zig cc -target `+t.ZigTarget+`"`), zp))
 		} else {
-			details = append(details, fmt.Sprintf("linux/%s musl, static: install a %s cross toolchain (or zig, for CC=\"zig cc -target %s\"); Debian packages none", t.GOARCH, t.Musl, t.ZigTarget))
+			details = append(details, fmt.Sprintf("linux/%s musl, static: %s go build -ldflags '-linkmode external -extldflags -static', once a musl cross toolchain (%s; Debian packages none) or zig (CC=\"zig cc -target %s\") is installed", t.GOARCH, t.env(musl), t.Musl, t.ZigTarget))
 		}
 		if goarch == t.GOARCH && goarch != host && env.Go.Get("CGO_ENABLED") == "1" && nativeCC(cc[0]) && fail == nil {
 			fix := "sudo apt install " + t.GNUPkg + " && go env -w CC=" + t.GNU

@@ -567,22 +567,12 @@ func runGoShadow(ctx context.Context, env *Env) Result {
 	return Result{Status: Fail, Finding: f, Fix: fix, Details: details}
 }
 
-// ELF machine numbers (e_machine) pitstop cares about.
-const (
-	emX86    = 3
-	emARM    = 40
-	emX86_64 = 62
-	emARM64  = 183
-	emRISCV  = 243
-)
-
-// userland describes the architecture of the installed programs, from the
-// ELF header of /bin/sh.
+// userland describes the architecture of the installed programs
+// (host.Root.Userland: the ELF header of /bin/sh).
 type userland struct {
-	GOARCH  string // amd64, arm64, arm, 386, riscv64, ...
-	Bits    int    // 32 or 64
-	HardFP  bool   // 32-bit ARM: hard-float ABI (armhf)
-	Machine int
+	GOARCH string // amd64, arm64, arm, 386, riscv64, ...
+	Bits   int    // 32 or 64
+	HardFP bool   // 32-bit ARM: hard-float ABI (armhf)
 }
 
 func (u userland) String() string {
@@ -595,66 +585,25 @@ func (u userland) String() string {
 	return fmt.Sprintf("%d-bit %s", u.Bits, u.GOARCH)
 }
 
-// parseELFHeader reads the class, data encoding, machine and flags of an
-// ELF file's header.
-func parseELFHeader(b []byte) (userland, error) {
-	if len(b) < 52 || !bytes.Equal(b[:4], []byte("\x7fELF")) {
-		return userland{}, errors.New("not an ELF file")
-	}
-	var bo binary.ByteOrder
-	switch b[5] {
-	case 1:
-		bo = binary.LittleEndian
-	case 2:
-		bo = binary.BigEndian
-	default:
-		return userland{}, fmt.Errorf("unknown ELF data encoding %d", b[5])
-	}
-	u := userland{Machine: int(bo.Uint16(b[18:20]))}
-	switch b[4] {
-	case 1:
-		u.Bits = 32
-		u.HardFP = bo.Uint32(b[36:40])&0x400 != 0 // EF_ARM_ABI_FLOAT_HARD
-	case 2:
-		u.Bits = 64
-	default:
-		return userland{}, fmt.Errorf("unknown ELF class %d", b[4])
-	}
-	switch {
-	case u.Machine == emX86_64 && u.Bits == 64:
-		u.GOARCH = "amd64"
-	case u.Machine == emX86_64 && u.Bits == 32:
-		u.GOARCH = "amd64p32"
-	case u.Machine == emX86:
-		u.GOARCH = "386"
-	case u.Machine == emARM:
-		u.GOARCH = "arm"
-	case u.Machine == emARM64:
-		u.GOARCH = "arm64"
-	case u.Machine == emRISCV && u.Bits == 64:
-		u.GOARCH = "riscv64"
-	default:
-		u.GOARCH = fmt.Sprintf("elf-machine-%d", u.Machine)
-	}
-	return u, nil
+// armHardFloat reports whether a 32-bit little-endian ARM ELF header has
+// EF_ARM_ABI_FLOAT_HARD in e_flags.
+func armHardFloat(b []byte) bool {
+	return len(b) >= 40 && b[4] == 1 && b[5] == 1 && binary.LittleEndian.Uint32(b[36:40])&0x400 != 0
 }
 
-// userlandArch reads /bin/sh's ELF header from env.Root.
+// userlandArch reads the userland's architecture from env.Root.
 func userlandArch(env *Env) (userland, error) {
-	var lastErr error
-	for _, p := range []string{"/bin/sh", "/usr/bin/sh", "/bin/busybox"} {
-		b, err := env.Root.ReadFile(p)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		u, err := parseELFHeader(b)
-		if err != nil {
-			return userland{}, fmt.Errorf("%s: %v", p, err)
-		}
-		return u, nil
+	info, p, err := env.Root.Userland()
+	if err != nil {
+		return userland{}, err
 	}
-	return userland{}, lastErr
+	u := userland{GOARCH: info.Machine, Bits: info.Class}
+	if u.GOARCH == "arm" {
+		if b, err := env.Root.ReadFile(p); err == nil {
+			u.HardFP = armHardFloat(b)
+		}
+	}
+	return u, nil
 }
 
 // cpuArmVersion returns the ARM architecture version from /proc/cpuinfo

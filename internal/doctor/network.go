@@ -207,6 +207,7 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 	}
 	// Walk the list as the go command does.
 	var skipped []string
+	degraded := false // an entry failed and the list fell through it
 	for i, p := range proxies {
 		pr := probes[i]
 		switch {
@@ -215,16 +216,20 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 				Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
 		case p.Direct():
 			st := OK
-			if len(skipped) > 0 {
+			if degraded {
 				st = Warn
 			}
 			if i == 0 {
 				return Result{Status: Warn, Finding: "GOPROXY=direct: no proxy to probe; modules come from their VCS hosts",
 					Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
 			}
-			return Result{Status: st, Finding: joinNonEmpty(skipped, "falls back to direct"), Details: details}
+			r := Result{Status: st, Finding: joinNonEmpty(skipped, "falls back to direct"), Details: details}
+			if degraded {
+				r.Fix = "remove the failing entries from GOPROXY (go env -w GOPROXY=...)"
+			}
+			return r
 		case pr.good():
-			if len(skipped) > 0 {
+			if degraded {
 				return Result{Status: Warn, Finding: joinNonEmpty(skipped, pr.String()),
 					Fix: "remove the failing entries: go env -w GOPROXY=" + strings.Join(urlsFrom(proxies[i:]), ","), Details: details}
 			}
@@ -232,11 +237,11 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 			if len(proxies) > i+1 {
 				f += fmt.Sprintf(" (+%d fallback)", len(proxies)-i-1)
 			}
-			return Result{Status: OK, Finding: f, Details: details}
+			return Result{Status: OK, Finding: joinNonEmpty(skipped, f), Details: details}
 		case pr.fallThrough():
 			skipped = append(skipped, fmt.Sprintf("%s has no toolchain list (HTTP %d)", pr.URL, pr.Status))
 		case p.FallBackOnError:
-			skipped = append(skipped, pr.String())
+			skipped, degraded = append(skipped, pr.String()), true
 		default:
 			fix := "check the network path to " + hostOf(pr.URL) + ", or go env -w GOPROXY=<a reachable proxy>,direct"
 			return Result{Status: Fail,
@@ -818,8 +823,10 @@ func parseNsswitchHosts(b []byte) ([]string, bool) {
 					}
 				case f[0] == '[':
 					inAction, f = true, f[1:]
+				case f[0] == ']':
+					f = f[1:]
 				default:
-					i := strings.IndexByte(f, '[')
+					i := strings.IndexAny(f, "[]")
 					if i < 0 {
 						i = len(f)
 					}
