@@ -21,7 +21,7 @@ import (
 // cgoChecks returns the cgo section's checks.
 func cgoChecks() []Check {
 	return []Check{
-		{ID: "cgo.cc", Section: "cgo", Title: "C compiler", Timeout: 40 * time.Second, Run: runCgoCC},
+		{ID: "cgo.cc", Section: "cgo", Title: "C compiler", Timeout: 10 * time.Second, Run: runCgoCC},
 		{ID: "cgo.libc", Section: "cgo", Title: "C library", Timeout: 10 * time.Second, Run: runCgoLibc},
 		{ID: "cgo.cross", Section: "cgo", Title: "cross C compilers", Run: runCgoCross},
 	}
@@ -44,7 +44,7 @@ const cgoTestProgram = "#include <stdio.h>\nint main(void) { puts(\"pitstop-cgo-
 // compileAndRun builds cgoTestProgram with cc in a temporary directory
 // (under GOTMPDIR when set), runs it, and returns `cc --version`'s first line.
 func compileAndRun(ctx context.Context, env *Env, cc []string, ccPath string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
 	dir, err := os.MkdirTemp(env.Go.Get("GOTMPDIR"), "pitstop-cgo-")
 	if err != nil {
@@ -103,7 +103,7 @@ func runCgoCC(ctx context.Context, env *Env) Result {
 			Finding: fmt.Sprintf("C compiler %s not found: cgo is off, packages that need it (e.g. go-sqlite3) fail to build", cc[0]),
 			Fix:     "sudo apt install gcc"}
 	}
-	v, err := env.Probe("cgo.run:"+ccName, func() (string, error) { return compileAndRun(ctx, env, cc, ccPath) })
+	v, err := probe(env, "cgo.run:"+ccName, func() (string, error) { return compileAndRun(ctx, env, cc, ccPath) })
 	if errors.Is(err, ErrNoLiveHost) {
 		return skipResult(err)
 	}
@@ -189,7 +189,7 @@ func globAll(env *Env, patterns ...string) []string {
 func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	if m := globAll(env, "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1"); len(m) > 0 {
 		li := libcInfo{Kind: "musl", Loader: m[0], Arch: loaderArch(path.Base(m[0]))}
-		out, err := env.Probe("cgo.libc:musl", func() (string, error) {
+		out, err := probe(env, "cgo.libc:musl", func() (string, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			// The loader prints its usage and version to stderr and exits 1.
@@ -219,7 +219,7 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 			return li, nil
 		}
 	}
-	out, err := env.Probe("cgo.libc:glibc", func() (string, error) {
+	out, err := probe(env, "cgo.libc:glibc", func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if ldd, err := lookPath(env, "ldd"); err == nil {

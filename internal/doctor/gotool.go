@@ -52,6 +52,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/pitstop-go/pitstop/internal/goenv"
 )
 
@@ -70,6 +72,18 @@ func goChecks() []Check {
 	}
 }
 
+var probeFlight singleflight.Group
+
+// probe is env.Probe with concurrent callers of the same name sharing one
+// run (several checks ask for the same `go version` or DNS answer).
+func probe(env *Env, name string, fn func() (string, error)) (string, error) {
+	v, err, _ := probeFlight.Do(fmt.Sprintf("%p\x00%s", env, name), func() (any, error) {
+		return env.Probe(name, fn)
+	})
+	s, _ := v.(string)
+	return s, err
+}
+
 // installedGo is one executable named go on PATH.
 type installedGo struct {
 	Path     string // as found on PATH
@@ -78,7 +92,7 @@ type installedGo struct {
 
 // probeGoPath returns every go on PATH in PATH order (the first one wins).
 func probeGoPath(env *Env) ([]installedGo, error) {
-	v, err := env.Probe("go.path", func() (string, error) {
+	v, err := probe(env, "go.path", func() (string, error) {
 		var lines []string
 		for _, p := range lookPathAll("go", env.getenv("PATH")) {
 			line := p
@@ -142,7 +156,7 @@ func lookPathAll(name, pathList string) []string {
 // lookPath finds the first executable name on PATH, through a probe.
 func lookPath(env *Env, name string) (string, error) {
 	if strings.Contains(name, "/") {
-		return env.Probe("lookpath:"+name, func() (string, error) {
+		return probe(env, "lookpath:"+name, func() (string, error) {
 			fi, err := os.Stat(name)
 			if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 				return "", errors.New("not found")
@@ -150,7 +164,7 @@ func lookPath(env *Env, name string) (string, error) {
 			return name, nil
 		})
 	}
-	return env.Probe("lookpath:"+name, func() (string, error) {
+	return probe(env, "lookpath:"+name, func() (string, error) {
 		if all := lookPathAll(name, env.getenv("PATH")); len(all) > 0 {
 			return all[0], nil
 		}
@@ -175,7 +189,7 @@ func (e *Env) httpClient() *http.Client {
 
 // goVersionOf runs `<path> version` through a probe and parses it.
 func goVersionOf(ctx context.Context, env *Env, p string) (goVersion, error) {
-	out, err := env.Probe("go.version:"+p, func() (string, error) {
+	out, err := probe(env, "go.version:"+p, func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, p, "version")
@@ -297,7 +311,7 @@ var errFallThrough = errors.New("not found")
 // honouring its ',' and '|' fallback rules, and returns the newest stable
 // release and the proxy that answered.
 func latestGo(ctx context.Context, env *Env) (string, error) {
-	return env.Probe("go.latest", func() (string, error) {
+	return probe(env, "go.latest", func() (string, error) {
 		list, err := goenv.ParseProxyList(env.Go.Get("GOPROXY"))
 		if err != nil {
 			return "", err

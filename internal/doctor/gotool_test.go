@@ -493,4 +493,3 @@ func FuzzParseGoVersionOutput(f *testing.F) {
 		judgeGoVersion(gv, "go1.25.0", nil)
 	})
 }
-

@@ -161,7 +161,7 @@ func (p proxyProbe) String() string {
 }
 
 func probeProxy(ctx context.Context, env *Env, u string) proxyProbe {
-	v, err := env.Probe("network.proxy:"+u, func() (string, error) {
+	v, err := probe(env, "network.proxy:"+u, func() (string, error) {
 		t0 := time.Now()
 		status, _, err := getURL(ctx, env, u+"/golang.org/toolchain/@v/list", 1<<20)
 		if err != nil {
@@ -313,7 +313,7 @@ func runNetSumDB(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Skip, Finding: "GOSUMDB unusable (see go.proxy): " + err.Error()}
 	}
-	v, err := env.Probe("network.sumdb", func() (string, error) {
+	v, err := probe(env, "network.sumdb", func() (string, error) {
 		base, via, err := sumdbBase(ctx, env, db)
 		if err != nil {
 			return "", err
@@ -617,7 +617,7 @@ func probeDNS(ctx context.Context, env *Env, c netConfig, ns string, edns bool) 
 	if edns {
 		kind = "edns"
 	}
-	v, err := env.Probe("network.dns:"+ns+":"+kind, func() (string, error) {
+	v, err := probe(env, "network.dns:"+ns+":"+kind, func() (string, error) {
 		r, err := dnsQuery(ctx, c.addr(ns), name, qtype, edns, c.timeout())
 		if err != nil {
 			return "", err
