@@ -211,6 +211,14 @@ func (t *Tuner) Revert() error {
 			failed = append(failed, err.Error())
 		}
 	}
+	if !t.DryRun {
+		// Check that every recorded value is back, linked pairs included.
+		for _, r := range st.Settings {
+			if cur, err := t.Get(r.Key); err == nil && cur != r.Previous {
+				failed = append(failed, fmt.Sprintf("%s is %s after revert, want %s", r.Key, cur, r.Previous))
+			}
+		}
+	}
 	for _, f := range st.Files {
 		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
 			continue

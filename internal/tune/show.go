@@ -82,6 +82,7 @@ func WriteReports(w io.Writer, reports []Report, asJSON bool) error {
 	if asJSON {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
+		e.SetEscapeHTML(false)
 		return e.Encode(reports)
 	}
 	for i, r := range reports {

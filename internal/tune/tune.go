@@ -109,7 +109,12 @@ func (t *Tuner) set(key, value string) error {
 	case r.IsLive():
 		err = r.SetSysctl(key, value)
 	default:
+		// A directory standing for /: plain files, with the kernel's
+		// coupling of vm.dirty_bytes and vm.dirty_ratio emulated.
 		err = writeExisting(r.Path(host.SysctlPath(key)), value)
+		if p, ok := linked[key]; ok && err == nil && strings.TrimSpace(value) != "0" {
+			_ = writeExisting(r.Path(host.SysctlPath(p)), "0")
+		}
 	}
 	return explainWrite(key, value, err)
 }
