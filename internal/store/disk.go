@@ -394,13 +394,13 @@ type diskWriter struct {
 	key   string
 	final string
 	f     *os.File
-	size  int64
-	err   error // sticky write error
-	done  bool
+	size  atomic.Int64
+	err   error       // sticky write error
+	done  atomic.Bool // after Commit or Abort; read by concurrent ReadAt
 }
 
 func (w *diskWriter) Write(b []byte) (int, error) {
-	if w.done {
+	if w.done.Load() {
 		return 0, errors.New("store: write after Commit or Abort")
 	}
 	if w.err != nil {
@@ -410,12 +410,13 @@ func (w *diskWriter) Write(b []byte) (int, error) {
 		w.err = err
 		return 0, err
 	}
-	if max := w.d.opt.MaxSize; max > 0 && w.size+int64(len(b)) > max {
+	size := w.size.Load()
+	if max := w.d.opt.MaxSize; max > 0 && size+int64(len(b)) > max {
 		w.err = fmt.Errorf("store: %s: %w (%d bytes)", w.key, ErrTooLarge, max)
 		return 0, w.err
 	}
 	n, err := w.f.Write(b)
-	w.size += int64(n)
+	w.size.Store(size + int64(n))
 	if err != nil {
 		w.err = fmt.Errorf("store: writing %s: %w", w.key, err)
 	}
@@ -423,28 +424,27 @@ func (w *diskWriter) Write(b []byte) (int, error) {
 }
 
 func (w *diskWriter) ReadAt(b []byte, off int64) (int, error) {
-	if w.done {
+	if w.done.Load() {
 		return 0, errors.New("store: read after Commit or Abort")
 	}
 	return w.f.ReadAt(b, off)
 }
 
-func (w *diskWriter) Size() int64 { return w.size }
+func (w *diskWriter) Size() int64 { return w.size.Load() }
 
 // Name returns the temp file's path, valid until Commit or Abort.
 func (w *diskWriter) Name() string { return w.f.Name() }
 
 func (w *diskWriter) Abort() error {
-	if w.done {
+	if w.done.Swap(true) {
 		return nil
 	}
-	w.done = true
 	w.f.Close()
 	return os.Remove(w.f.Name())
 }
 
 func (w *diskWriter) Commit() (err error) {
-	if w.done {
+	if w.done.Load() {
 		return errors.New("store: Commit after Commit or Abort")
 	}
 	defer func() {
@@ -488,7 +488,7 @@ func (w *diskWriter) Commit() (err error) {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	w.done = true
+	w.done.Store(true)
 	w.f.Close()
 	if !d.opt.NoSync {
 		if err := atomicfile.SyncDir(filepath.Dir(w.final)); err != nil {

@@ -100,6 +100,11 @@ type Info struct {
 // Writer receives the content of a new object. Exactly one of Commit or
 // Abort must be called; calling Abort after Commit is a harmless no-op, so
 // `defer w.Abort()` is the usual pattern.
+//
+// Write, Commit and Abort belong to one goroutine; ReadAt and Size may be
+// called from others at the same time as Write (to stream an object while
+// it arrives), but not at the same time as Commit or Abort, after which
+// ReadAt fails.
 type Writer interface {
 	io.Writer
 

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Empty", testEmpty},
 		{"NestedKeys", testNestedKeys},
 		{"CreateCommit", testCreateCommit},
+		{"ReadWhileWriting", testReadWhileWriting},
 		{"AbortLeavesNothing", testAbort},
 		{"FailedPutLeavesOld", testFailedPut},
 		{"CancelledContext", testCancelled},
@@ -274,6 +275,64 @@ func testCreateCommit(t *testing.T, newStore NewStore) {
 		t.Errorf("Abort after Commit: %v, want nil", err)
 	}
 	want(t, s, "m/@v/v1.0.0.zip", "hello, world")
+}
+
+// testReadWhileWriting reads an object back with ReadAt while another
+// goroutine is still writing it, as the proxy does to stream a zip that is
+// still arriving to a second client.
+func testReadWhileWriting(t *testing.T, newStore NewStore) {
+	s := newStore(t, 0)
+	w, err := s.Create(context.Background(), "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	const chunks, size = 64, 4 << 10
+	chunk := func(i int) []byte { return bytes.Repeat([]byte{byte('A' + i%26)}, size) }
+	done := make(chan error, 1)
+	go func() {
+		for i := range chunks {
+			if _, err := w.Write(chunk(i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	var got bytes.Buffer
+	buf := make([]byte, 3000)
+	for written := false; ; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			written = true
+		default:
+		}
+		avail := w.Size()
+		for int64(got.Len()) < avail {
+			n, err := w.ReadAt(buf[:min(int64(len(buf)), avail-int64(got.Len()))], int64(got.Len()))
+			if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+				t.Fatalf("ReadAt(%d) while writing: %v", got.Len(), err)
+			}
+			got.Write(buf[:n])
+		}
+		if written && int64(got.Len()) == w.Size() {
+			break
+		}
+	}
+	var wantAll bytes.Buffer
+	for i := range chunks {
+		wantAll.Write(chunk(i))
+	}
+	if !bytes.Equal(got.Bytes(), wantAll.Bytes()) {
+		t.Fatalf("read back %d bytes that differ from the %d written", got.Len(), wantAll.Len())
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want(t, s, "stream", wantAll.String())
 }
 
 func testAbort(t *testing.T, newStore NewStore) {
