@@ -34,7 +34,12 @@ func mountOne(l layout, size uint64) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(l.Run, 0o755); err != nil {
+	// The run directory is root's alone: its bind mount shows the whole
+	// parent directory.
+	if err := os.MkdirAll(filepath.Dir(l.Run), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(l.Run, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	undo = append(undo, func() { os.RemoveAll(l.Run) })

@@ -60,20 +60,19 @@ func (m *Manager) checkOne(ctx context.Context, l layout, hw int) error {
 		return err
 	}
 	log := m.log().With("dir", l.Dir, "used", u.Used, "size", u.Size, "used_percent", u.Percent, "high_water", hw)
-	// After a high-water sync that could neither reclaim nor grow, sync
-	// again only when another tenth of the disk has filled.
-	if st.Full != "" && u.Percent < st.SyncedAtPercent+10 && u.Percent < 100 {
-		return nil
+	// Once full (busy at max-size, everything synced), sync again only
+	// when another tenth has filled; still try to reclaim on every tick.
+	wasFull := st.Full != ""
+	if !wasFull || u.Percent >= st.SyncedAtPercent+10 || u.Percent >= 100 {
+		log.Warn("ramdisk above its high-water mark: syncing early")
+		if _, err := m.syncOne(ctx, l, "high-water"); err != nil {
+			return err
+		}
+		if st, err = readState(l); err != nil { // syncOne recorded the attempt
+			return err
+		}
+		st.SyncedAtPercent = u.Percent
 	}
-	log.Warn("ramdisk above its high-water mark: syncing early")
-	if _, err := m.syncOne(ctx, l, "high-water"); err != nil {
-		return err
-	}
-	st, err = readState(l) // syncOne recorded the attempt
-	if err != nil {
-		return err
-	}
-	st.SyncedAtPercent = u.Percent
 	switch err := unmountOverlay(l); {
 	case err == nil:
 		if !st.SkipSync {
@@ -95,6 +94,9 @@ func (m *Manager) checkOne(ctx context.Context, l layout, hw int) error {
 		log.Info("ramdisk reclaimed: RAM emptied, files are read from disk again", "size", st.Size)
 		return writeState(l, st)
 	case errors.Is(err, errBusy):
+		if wasFull && st.Size >= st.MaxSize {
+			return writeState(l, st) // still full: said so already
+		}
 	default:
 		return err
 	}
