@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -89,6 +90,7 @@ func goIsTerminal(w io.Writer) bool {
 func newGoInstallCmd(o *goOpts) *cobra.Command {
 	var goos, goarch string
 	var insecure, noUse bool
+	var backoff time.Duration
 	cmd := &cobra.Command{
 		Use:   "install [VERSION]",
 		Short: "Install a Go toolchain (1.22.5, go1.22.5, 1.22, latest, go.mod) and make it active",
@@ -130,7 +132,8 @@ for another machine without activating it.`,
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			in := &toolchain.Installer{
 				Layout: l, Env: env, Native: native, Target: target,
-				Insecure: insecure, NoUse: noUse, Out: out,
+				Insecure: insecure, NoUse: noUse, Out: out, Backoff: backoff,
+				Source: toolchain.FetcherSource(toolchain.NewFetcher(env, &toolchain.ResumeTransport{Backoff: backoff})),
 			}
 			var done func()
 			if goIsTerminal(errw) {
@@ -153,6 +156,8 @@ for another machine without activating it.`,
 	cmd.Flags().StringVar(&goarch, "arch", "", "target `GOARCH` (arm64, arm or armv6l, amd64, ...; default: this machine's userland)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow installing with the checksum database off (GOSUMDB=off)")
 	cmd.Flags().BoolVar(&noUse, "no-use", false, "install without making it the active toolchain")
+	cmd.Flags().DurationVar(&backoff, "backoff", 0, "first pause before retrying a failed download (doubles each time)")
+	cmd.Flags().MarkHidden("backoff") // for tests
 	return cmd
 }
 

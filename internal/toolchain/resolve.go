@@ -291,9 +291,10 @@ func QueryFromGoMod(path string) (Query, error) {
 		}
 		return Query{}, err
 	}
-	f, err := modfile.ParseLax(path, data, nil)
+	// Parse, not ParseLax: the lax parser skips the toolchain line.
+	f, err := modfile.Parse(path, data, nil)
 	if err != nil {
-		return Query{}, fmt.Errorf("reading %s: %v", path, err)
+		return Query{}, fmt.Errorf("reading %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	var gov, tcv Version
 	var haveGo, haveTC bool
