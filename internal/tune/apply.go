@@ -31,14 +31,22 @@ func (t *Tuner) Apply(name string, persist bool) error {
 	} else if err := t.checkWritableProcSys(); err != nil {
 		return err
 	}
-	if st, err := t.LoadState(); err == nil {
-		return &AppliedError{Profile: st.Profile, At: st.AppliedAt}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := t.checkNotApplied(); err != nil {
 		return err
 	}
 	sysctls, limits, err := t.plan(ss)
 	if err != nil {
 		return err
+	}
+	if !t.DryRun {
+		unlock, err := t.lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := t.checkNotApplied(); err != nil { // another apply may have won
+			return err
+		}
 	}
 	files, dropIns := t.persistTargets(name, persist, sysctls, limits)
 	for _, f := range append(append([]string{}, files...), t.dropInPaths(dropIns)...) {
@@ -184,6 +192,15 @@ func (t *Tuner) Revert() error {
 		if err := t.canChange(); err != nil {
 			return err
 		}
+		unlock, err := t.lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		// Another revert may have finished while we waited.
+		if st, err = t.LoadState(); err != nil {
+			return err
+		}
 	}
 	verb, rm := "restored", "removed"
 	if t.DryRun {
@@ -303,4 +320,15 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func (t *Tuner) checkNotApplied() error {
+	st, err := t.LoadState()
+	if err == nil {
+		return &AppliedError{Profile: st.Profile, At: st.AppliedAt}
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -312,3 +312,20 @@ func TestApplyRefusesForeignFile(t *testing.T) {
 		t.Errorf("wrote %v", m.writes)
 	}
 }
+
+func TestApplyLocked(t *testing.T) {
+	m := newFake(t, piDefaults)
+	tu, _ := m.tuner(t)
+	unlock, err := tu.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	other := *tu
+	if err := other.Apply("go-server", false); err == nil || !strings.Contains(err.Error(), "another pitstop tune apply or revert is running") {
+		t.Errorf("apply while locked = %v", err)
+	}
+	if len(m.writes) != 0 {
+		t.Errorf("wrote %v while locked", m.writes)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
 )
 
@@ -118,4 +120,23 @@ type AppliedError struct {
 func (e *AppliedError) Error() string {
 	return fmt.Sprintf("profile %s is already applied (since %s): run `pitstop tune revert` first (to combine profiles, write one that includes both)",
 		e.Profile, e.At.UTC().Format(time.RFC3339))
+}
+
+// lock takes an exclusive lock in the state directory so that two applies
+// or reverts cannot interleave; the returned func releases it.
+func (t *Tuner) lock() (func(), error) {
+	d := filepath.Dir(t.statePath())
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(d, "lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another pitstop tune apply or revert is running (%s is locked): wait for it", p)
+	}
+	return func() { f.Close() }, nil
 }
