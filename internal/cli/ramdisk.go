@@ -1,17 +1,488 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/ramdisk"
+	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/systemd"
 )
 
+// ramdiskFlags are the flags every ramdisk subcommand shares.
+type ramdiskFlags struct {
+	config, runDir, hostRoot, logFormat string
+}
+
+func (rf *ramdiskFlags) manager(cmd *cobra.Command, level slog.Level) (*ramdisk.Manager, error) {
+	log, err := service.NewLoggerLevel(rf.logFormat, cmd.ErrOrStderr(), level)
+	if err != nil {
+		return nil, usageError("--log-format: %v", err)
+	}
+	m := &ramdisk.Manager{ConfigFile: rf.config, RunDir: rf.runDir, Log: log, Out: cmd.OutOrStdout()}
+	if rf.hostRoot != "" {
+		m.Root = host.At(rf.hostRoot)
+	}
+	return m, nil
+}
+
 func newRamdiskCmd() *cobra.Command {
-	return &cobra.Command{
+	rf := &ramdiskFlags{}
+	c := &cobra.Command{
 		Use:   "ramdisk",
-		Short: "(in progress)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("pitstop ramdisk is not built yet")
+		Short: "Keep Go's module and build caches in RAM to spare the SD card",
+		Long: `pitstop ramdisk keeps GOMODCACHE and GOCACHE in RAM: a tmpfs holds the upper
+layer of an overlay whose lower layer is the directory on disk, mounted over
+the directory itself. Nothing is copied at start; all writes go to RAM.
+"sync" writes the changes back (journaled: after a power cut the disk copy is
+the last complete sync, never a mix); a watch syncs early at a high-water
+mark, then reclaims RAM or grows the tmpfs within max-size.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	pf := c.PersistentFlags()
+	pf.StringVar(&rf.config, "config", ramdisk.DefaultConfigFile, "config file (what to mount at boot)")
+	pf.StringVar(&rf.runDir, "run-dir", ramdisk.DefaultRunDir, "directory for the live mounts' private parts")
+	pf.StringVar(&rf.logFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&rf.hostRoot, "host-root", "", "read the machine from this captured root (with --dry-run)")
+	pf.MarkHidden("host-root")
+	c.AddCommand(
+		newRamdiskEnableCmd(rf), newRamdiskDisableCmd(rf), newRamdiskSyncCmd(rf), newRamdiskStatusCmd(rf),
+		newRamdiskStartCmd(rf), newRamdiskStopCmd(rf), newRamdiskWatchCmd(rf),
+		newRamdiskInstallCmd(rf), newRamdiskUninstallCmd(),
+	)
+	return c
+}
+
+func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
+	var size, maxSize string
+	var paths []string
+	var skipBuild, dryRun bool
+	var highWater int
+	c := &cobra.Command{
+		Use:   "enable [--size SIZE] [--path DIR ...] [--dry-run]",
+		Short: "Put GOMODCACHE and GOCACHE (or --path DIRs) in RAM, now and at every boot",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := rf.manager(cmd, slog.LevelWarn)
+			if err != nil {
+				return err
+			}
+			m.DryRun = dryRun
+			if highWater != 0 && (highWater < 1 || highWater > 99) {
+				return usageError("--high-water %d: want a percentage from 1 to 99", highWater)
+			}
+			var sz, max uint64
+			if size != "" {
+				if sz, err = ramdisk.ParseSize(size); err != nil {
+					return usageError("--size: %v", err)
+				}
+			}
+			if maxSize != "" {
+				if max, err = ramdisk.ParseSize(maxSize); err != nil {
+					return usageError("--max-size: %v", err)
+				}
+			}
+			modcache, gocache := "", ""
+			if len(paths) == 0 || skipBuild {
+				modcache, gocache, err = ramdisk.GoCaches(cmd.Context())
+				if err != nil {
+					return err
+				}
+			}
+			if len(paths) == 0 {
+				paths = []string{modcache, gocache}
+			}
+			if sz == 0 {
+				if sz, err = m.DefaultSize(len(paths)); err != nil {
+					return err
+				}
+			}
+			if max == 0 {
+				max = 2 * sz
+			}
+			var ps []ramdisk.Path
+			for _, p := range paths {
+				if p == "" {
+					return usageError("--path: empty directory name")
+				}
+				abs, _ := filepath.Abs(p)
+				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache)})
+			}
+			return m.Enable(cmd.Context(), ps, highWater)
 		},
 	}
+	f := c.Flags()
+	f.StringVar(&size, "size", "", "tmpfs size per directory, e.g. 512M or 2G (default: a quarter of available RAM shared out, at most 1G each)")
+	f.StringVar(&maxSize, "max-size", "", "how far the watch may grow a busy tmpfs past the high-water mark (default: twice --size)")
+	f.StringArrayVar(&paths, "path", nil, "directory to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE from `go env`)")
+	f.BoolVar(&skipBuild, "skip-build-cache", false, "never write GOCACHE's changes back to disk (it is disposable)")
+	f.IntVar(&highWater, "high-water", 0, "fill level in percent that triggers an early sync (default 75)")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would be mounted and written; change nothing")
+	return c
+}
+
+func sameDir(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return ra == rb
+}
+
+func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "disable [DIR...] [--dry-run]",
+		Short: "Sync, unmount and forget the RAM disks (all, or the DIRs named)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := rf.manager(cmd, slog.LevelWarn)
+			if err != nil {
+				return err
+			}
+			m.DryRun = dryRun
+			return m.Disable(cmd.Context(), args, false)
+		},
+	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be synced and unmounted; change nothing")
+	return c
+}
+
+func newRamdiskSyncCmd(rf *ramdiskFlags) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "sync [DIR...]",
+		Short: "Write the changes held in RAM back to disk (all RAM disks, or the DIRs named)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelWarn
+			if reason != "manual" {
+				level = slog.LevelInfo // from a unit: the journal wants the record
+			}
+			m, err := rf.manager(cmd, level)
+			if err != nil {
+				return err
+			}
+			recs, err := m.Sync(cmd.Context(), args, reason)
+			for _, r := range recs {
+				if r.Result == "ok" {
+					fmt.Fprintf(cmd.OutOrStdout(), "synced gen %d: %d files (%s), %d deletions in %s\n", r.Gen, r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels, r.Duration.Round(time.Millisecond))
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "sync: %s\n", r.Result)
+				}
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "manual", "why the sync runs, as status reports it (timer, shutdown, ...)")
+	return c
+}
+
+func newRamdiskStatusCmd(rf *ramdiskFlags) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Show the RAM disks: size, use, bytes not yet synced, last sync",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := rf.manager(cmd, slog.LevelWarn)
+			if err != nil {
+				return err
+			}
+			sts, err := m.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if sts == nil {
+					sts = []ramdisk.Status{}
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(sts)
+			}
+			printRamdiskStatus(cmd.OutOrStdout(), sts, time.Now())
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
+	if len(sts) == 0 {
+		fmt.Fprintln(w, "no RAM disk configured or mounted (pitstop ramdisk enable adds GOMODCACHE and GOCACHE)")
+		return
+	}
+	for i, s := range sts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		state := "not mounted"
+		if s.Active {
+			state = "in RAM"
+		}
+		boot := "no"
+		if s.Configured {
+			boot = "yes"
+		}
+		fmt.Fprintf(w, "%s: %s (mounted at boot: %s)\n", s.Dir, state, boot)
+		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		if s.Active {
+			fmt.Fprintf(tw, "  RAM:\t%s used of %s (%d%%), may grow to %s; early sync at %d%%\n", ramdisk.FormatSize(s.Used), ramdisk.FormatSize(s.Size), s.UsedPercent, ramdisk.FormatSize(s.MaxSize), s.HighWater)
+		} else {
+			fmt.Fprintf(tw, "  RAM:\t%s configured, may grow to %s\n", ramdisk.FormatSize(s.Size), ramdisk.FormatSize(s.MaxSize))
+		}
+		if s.Unsynced != nil {
+			note := ""
+			if s.SkipSync {
+				note = " (skip-sync: never written back)"
+			}
+			fmt.Fprintf(tw, "  not synced:\t%d files (%s), %d deletions%s\n", s.Unsynced.Files, ramdisk.FormatSize(uint64(s.Unsynced.Bytes)), s.Unsynced.Dels, note)
+		}
+		if r := s.LastSync; r != nil {
+			fmt.Fprintf(tw, "  last sync:\t%s (%s ago, %s): %s\n", r.Start.Format(time.RFC3339), now.Sub(r.Start).Round(time.Second), r.Reason, r.Result)
+		}
+		if r := s.LastComplete; r != nil {
+			fmt.Fprintf(tw, "  on disk:\tgeneration %d, complete at %s: %d files (%s), %d deletions\n", r.Gen, r.Start.Format(time.RFC3339), r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels)
+		} else {
+			fmt.Fprintf(tw, "  on disk:\tnever synced since enabled (the directory as it was)\n")
+		}
+		if s.Reclaims+s.Grows > 0 {
+			fmt.Fprintf(tw, "  high-water:\t%d reclaims, %d grows\n", s.Reclaims, s.Grows)
+		}
+		if s.Full != "" {
+			fmt.Fprintf(tw, "  FULL:\t%s\n", s.Full)
+		}
+		if s.Interrupted {
+			fmt.Fprintf(tw, "  interrupted:\ta sync was cut short; the next sync or start finishes or drops it\n")
+		}
+		if s.Error != "" {
+			fmt.Fprintf(tw, "  error:\t%s\n", s.Error)
+		}
+		tw.Flush()
+	}
+}
+
+func newRamdiskStartCmd(rf *ramdiskFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start",
+		Short: "Mount every configured RAM disk (the boot unit runs this)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := rf.manager(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			return m.Start(cmd.Context())
+		},
+	}
+}
+
+func newRamdiskStopCmd(rf *ramdiskFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop",
+		Short: "Sync and unmount every RAM disk, keeping the config (the unit runs this at shutdown)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := rf.manager(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			// Shutdown must not be cut short by SIGTERM half-way through
+			// a sync: finish it (the unit's TimeoutStopSec bounds it).
+			return m.Disable(context.WithoutCancel(cmd.Context()), nil, true)
+		},
+	}
+}
+
+func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
+	var interval time.Duration
+	c := &cobra.Command{
+		Use:   "watch [--interval 10s]",
+		Short: "Watch the high-water mark: sync early, then reclaim RAM or grow the tmpfs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if interval <= 0 {
+				return usageError("--interval %s: want a positive duration such as 10s", interval)
+			}
+			m, err := rf.manager(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			return m.Watch(cmd.Context(), interval)
+		},
+	}
+	c.Flags().DurationVar(&interval, "interval", 10*time.Second, "how often to look at the fill level")
+	return c
+}
+
+const (
+	ramdiskUnit      = "pitstop-ramdisk.service"
+	ramdiskSyncUnit  = "pitstop-ramdisk-sync.service"
+	ramdiskTimerUnit = "pitstop-ramdisk-sync.timer"
+	ramdiskWatchUnit = "pitstop-ramdisk-watch.service"
+)
+
+var ramdiskUnits = map[string]string{
+	ramdiskUnit: `[Unit]
+Description=pitstop ramdisk: Go caches in RAM (tmpfs under an overlay)
+Documentation=man:pitstop(1)
+DefaultDependencies=no
+After=local-fs.target
+Before=systemd-user-sessions.service multi-user.target shutdown.target
+Conflicts=shutdown.target
+ConditionPathExists={{.Config}}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+# Finishes an interrupted sync, then mounts every path in the config.
+ExecStart={{.Exe}} ramdisk start --config {{.Config}} --log-format json
+# At shutdown (and on uninstall): sync, then unmount what is not busy.
+ExecStop={{.Exe}} ramdisk stop --config {{.Config}} --log-format json
+TimeoutStopSec=15min
+
+[Install]
+WantedBy=multi-user.target
+`,
+	ramdiskSyncUnit: `[Unit]
+Description=pitstop ramdisk: write Go caches held in RAM back to disk
+After=pitstop-ramdisk.service
+Requisite=pitstop-ramdisk.service
+
+[Service]
+Type=oneshot
+ExecStart={{.Exe}} ramdisk sync --reason timer --config {{.Config}} --log-format json
+Nice=10
+IOSchedulingClass=idle
+`,
+	ramdiskTimerUnit: `[Unit]
+Description=pitstop ramdisk: sync Go caches to disk every {{.Every}}
+
+[Timer]
+OnBootSec={{.Every}}
+OnUnitActiveSec={{.Every}}
+AccuracySec=1min
+
+[Install]
+WantedBy=timers.target
+`,
+	ramdiskWatchUnit: `[Unit]
+Description=pitstop ramdisk: high-water watch (sync early, reclaim or grow)
+After=pitstop-ramdisk.service
+BindsTo=pitstop-ramdisk.service
+
+[Service]
+Type=simple
+ExecStart={{.Exe}} ramdisk watch --interval {{.Interval}} --config {{.Config}} --log-format json
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=pitstop-ramdisk.service
+`,
+}
+
+func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
+	var dryRun bool
+	var every, interval time.Duration
+	var unitDir string
+	c := &cobra.Command{
+		Use:   "install-service [--dry-run]",
+		Short: "Install the systemd units: mount at boot, sync hourly and at shutdown, watch the high-water mark",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if every < time.Minute {
+				return usageError("--sync-every %s: want at least 1m", every)
+			}
+			if interval <= 0 {
+				return usageError("--watch-interval %s: want a positive duration such as 10s", interval)
+			}
+			if !dryRun && os.Geteuid() != 0 {
+				return fmt.Errorf("pitstop ramdisk install-service must run as root (it writes %s): try sudo, or --dry-run", unitDirOr(unitDir))
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if r, err := filepath.EvalSymlinks(exe); err == nil {
+				exe = r
+			}
+			data := map[string]any{"Exe": exe, "Config": rf.config, "Every": systemdSpan(every), "Interval": interval.String()}
+			var units []systemd.Unit
+			for _, name := range []string{ramdiskUnit, ramdiskSyncUnit, ramdiskTimerUnit, ramdiskWatchUnit} {
+				text, err := systemd.Render(ramdiskUnits[name], data)
+				if err != nil {
+					return err
+				}
+				units = append(units, systemd.Unit{Name: name, Content: text})
+			}
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			if err := in.Install(units, ramdiskUnit, ramdiskTimerUnit, ramdiskWatchUnit); err != nil {
+				return err
+			}
+			if !dryRun {
+				fmt.Fprintf(cmd.OutOrStdout(), "installed: RAM disks from %s mount at boot, sync every %s and at shutdown; undo: pitstop ramdisk uninstall-service\n", rf.config, systemdSpan(every))
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&dryRun, "dry-run", false, "print the units and the systemctl commands; change nothing")
+	f.DurationVar(&every, "sync-every", time.Hour, "how often the timer syncs")
+	f.DurationVar(&interval, "watch-interval", 10*time.Second, "how often the watch looks at the fill level")
+	f.StringVar(&unitDir, "unit-dir", "", "unit directory (default "+systemd.DefaultDir+")")
+	return c
+}
+
+func newRamdiskUninstallCmd() *cobra.Command {
+	var dryRun bool
+	var unitDir string
+	c := &cobra.Command{
+		Use:   "uninstall-service [--dry-run]",
+		Short: "Remove the systemd units (stopping them syncs and unmounts the RAM disks; the config stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !dryRun && os.Geteuid() != 0 {
+				return fmt.Errorf("pitstop ramdisk uninstall-service must run as root (it removes units from %s): try sudo, or --dry-run", unitDirOr(unitDir))
+			}
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Remove(ramdiskWatchUnit, ramdiskTimerUnit, ramdiskSyncUnit, ramdiskUnit)
+		},
+	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be removed; change nothing")
+	c.Flags().StringVar(&unitDir, "unit-dir", "", "unit directory (default "+systemd.DefaultDir+")")
+	return c
+}
+
+func unitDirOr(d string) string {
+	if d == "" {
+		return systemd.DefaultDir
+	}
+	return d
+}
+
+// systemdSpan prints a duration as systemd reads it: 1h, 30min, 90s.
+func systemdSpan(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dmin", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }

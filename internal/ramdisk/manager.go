@@ -519,13 +519,28 @@ func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) e
 	if err := m.needRoot(what); err != nil {
 		return err
 	}
-	ls, err := m.active(dirs)
-	if err != nil {
-		return err
-	}
 	cfg, err := LoadConfig(m.configFile())
 	if err != nil {
 		return err
+	}
+	// A named directory may be configured without being mounted (after a
+	// failed start): disable then only drops it from the config.
+	var mountedDirs []string
+	for _, d := range dirs {
+		cd, err := cleanDir(d)
+		if err != nil {
+			return err
+		}
+		if _, ok := cfg.Find(cd); ok && !Active(m.root(), cd) {
+			continue
+		}
+		mountedDirs = append(mountedDirs, cd)
+	}
+	var ls []layout
+	if len(dirs) == 0 || len(mountedDirs) > 0 {
+		if ls, err = m.active(mountedDirs); err != nil {
+			return err
+		}
 	}
 	if m.DryRun {
 		for _, l := range ls {

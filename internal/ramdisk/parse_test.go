@@ -89,7 +89,7 @@ func TestConfigErrors(t *testing.T) {
 		{`path "/x"`, "no size"},
 		{`path "/x" size=1M max-size=512K`, "smaller"},
 		{`path "/x" size=1M colour=red`, "unknown option"},
-		{`path "/x" size=lots`, "invalid size"},
+		{`path "/x" size=lots`, "bad size"},
 		{"path \"/x\" size=1M\npath \"/x\" size=2M", "twice"},
 		{"high-water 100", "1 to 99"},
 		{"frobnicate yes", "unknown setting"},
