@@ -163,7 +163,13 @@ func (m *metrics) observe(route string, code int, n int64, d time.Duration) {
 	rm.duration.Observe(d.Seconds())
 }
 
+// codeAborted stands for the status of a request whose handler panicked.
+const codeAborted = -1
+
 func codeLabel(code int) string {
+	if code == codeAborted {
+		return "aborted"
+	}
 	if code < 100 || code > 999 {
 		return "000"
 	}
@@ -183,6 +189,15 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 		rec := recorders.Get().(*recorder)
 		rec.w = w
 		level := slog.LevelInfo
+		completed := false
+		// A handler may panic, http.ErrAbortHandler to cut a response
+		// short: count and log the request anyway, without recovering, so
+		// net/http still sees the panic and its stack.
+		defer func() {
+			if !completed {
+				s.finish(log, m, rec, r, slog.LevelWarn, start, true)
+			}
+		}()
 		switch r.URL.Path {
 		case "/healthz":
 			rec.route = "healthz"
@@ -205,37 +220,52 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 				unauthorized(rec)
 			}
 		}
-		if !rec.started {
-			rec.status = http.StatusOK // what net/http sends for an empty reply
-		}
-		d := time.Since(start)
-		route := rec.route
-		if route == "" {
-			if s.Route != nil {
-				route = s.Route(r)
-			} else {
-				route = DefaultRoute
-			}
-		}
-		m.observe(route, rec.status, rec.bytes, d)
-		m.inFlight.Dec()
-		ctx := r.Context()
-		if log.Enabled(ctx, level) {
-			attrs := append(rec.attrs,
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.String("route", route),
-				slog.Int("status", rec.status),
-				slog.Int64("bytes", rec.bytes),
-				slog.Duration("duration", d),
-				slog.String("remote", r.RemoteAddr),
-			)
-			log.LogAttrs(ctx, level, "request", attrs...)
-			rec.attrs = attrs
-		}
+		completed = true
+		s.finish(log, m, rec, r, level, start, false)
 		*rec = recorder{attrs: clear0(rec.attrs)}
 		recorders.Put(rec)
 	})
+}
+
+// finish counts and logs a served request. An aborted request (the handler
+// panicked) is counted with code "aborted" and logged at Warn.
+func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Request, level slog.Level, start time.Time, aborted bool) {
+	if !rec.started {
+		rec.status = http.StatusOK // what net/http sends for an empty reply
+	}
+	d := time.Since(start)
+	route := rec.route
+	if route == "" {
+		if s.Route != nil {
+			route = s.Route(r)
+		} else {
+			route = DefaultRoute
+		}
+	}
+	code := rec.status
+	if aborted {
+		code = codeAborted
+	}
+	m.observe(route, code, rec.bytes, d)
+	m.inFlight.Dec()
+	ctx := r.Context()
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := append(rec.attrs,
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", d),
+		slog.String("remote", r.RemoteAddr),
+	)
+	if aborted {
+		attrs = append(attrs, slog.Bool("aborted", true))
+	}
+	log.LogAttrs(ctx, level, "request", attrs...)
+	rec.attrs = attrs
 }
 
 // clear0 empties attrs for reuse, dropping references to logged values.

@@ -98,6 +98,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.Handler == nil {
 		return errors.New("service: no Handler")
 	}
+	if ctx.Err() != nil {
+		return nil // stopped before it started
+	}
 	log := s.Logger
 	if log == nil {
 		log = slog.Default()

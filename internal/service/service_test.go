@@ -417,3 +417,36 @@ func TestCodeLabel(t *testing.T) {
 		}
 	}
 }
+
+// A handler that cuts its response short with http.ErrAbortHandler is still
+// counted (code "aborted"), logged, and leaves the in-flight gauge at zero.
+func TestAbortedRequestCounted(t *testing.T) {
+	var logs syncBuffer
+	log, _ := NewLogger("json", &logs)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetRoute(w, "zip")
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "partial")
+		panic(http.ErrAbortHandler)
+	})
+	base, _ := start(t, &Server{Handler: h, Logger: log})
+	if resp, err := http.Get(base + "/z"); err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("a cut response was read whole")
+		}
+	}
+	_, body := get(t, base+"/metrics")
+	for _, want := range []string{
+		`pitstop_http_requests_total{code="aborted",route="zip"} 1`,
+		`pitstop_http_requests_in_flight 1`, // only the /metrics request itself
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, grep(body, "pitstop_"))
+		}
+	}
+	if !strings.Contains(logs.String(), `"aborted":true`) {
+		t.Errorf("aborted request not logged: %s", logs.String())
+	}
+}

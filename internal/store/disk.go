@@ -34,7 +34,8 @@ type Options struct {
 	MaxSize int64
 
 	// Pinned, if set, reports keys that eviction must keep (Delete still
-	// removes them). It is called during eviction only.
+	// removes them). It is called during eviction only, with the store's
+	// lock held, so it must be quick and must not call the store.
 	Pinned func(key string) bool
 
 	// NoSync skips the fsyncs in Commit. A crash may then leave an object
@@ -262,18 +263,27 @@ func (d *Disk) touch(key, p string, fi fs.FileInfo) {
 	d.mu.RLock()
 	e := d.index[key]
 	d.mu.RUnlock()
-	if e != nil {
+	if e != nil && e.size == fi.Size() && e.mtime == fi.ModTime().UnixNano() {
 		e.lastUse.Store(now)
 		return
 	}
+	// Not indexed, or replaced by another process since: index the file
+	// read, if it is still the one at p.
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.index[key]; e != nil {
+	e = d.index[key]
+	if e != nil && e.size == fi.Size() && e.mtime == fi.ModTime().UnixNano() {
 		e.lastUse.Store(now)
 		return
 	}
 	if cur, err := os.Lstat(p); err != nil || !os.SameFile(cur, fi) {
+		if e != nil {
+			e.lastUse.Store(now)
+		}
 		return
+	}
+	if e != nil {
+		d.bytes -= e.size
 	}
 	e = newEntry(fi)
 	e.lastUse.Store(now)
@@ -574,7 +584,19 @@ func (d *Disk) maybeEvict() {
 func (d *Disk) Trim(ctx context.Context, target int64) error {
 	d.evictMu.Lock()
 	defer d.evictMu.Unlock()
+	// Objects used while a pass runs are spared, so a pass may fall short
+	// of the target: take a fresh look, a few times at most.
+	for range 3 {
+		if done, err := d.trimPass(ctx, target); done || err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// trimPass evicts in least-recently-used order from one snapshot of the
+// index and reports whether the store is now at or under target.
+func (d *Disk) trimPass(ctx context.Context, target int64) (done bool, err error) {
 	type victim struct {
 		key     string
 		e       *entry
@@ -591,7 +613,7 @@ func (d *Disk) Trim(ctx context.Context, target int64) error {
 	}
 	d.mu.RUnlock()
 	if over <= 0 {
-		return nil
+		return true, nil
 	}
 	slices.SortFunc(vs, func(a, b victim) int {
 		switch {
@@ -619,13 +641,13 @@ func (d *Disk) Trim(ctx context.Context, target int64) error {
 	const batch = 64
 	for i := 0; i < len(vs); {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
 		d.mu.Lock()
 		for end := min(i+batch, len(vs)); i < end; i++ {
 			if d.bytes <= target {
 				d.mu.Unlock()
-				return nil
+				return true, nil
 			}
 			v := vs[i]
 			if d.index[v.key] != v.e || v.e.lastUse.Load() != v.lastUse {
@@ -637,7 +659,7 @@ func (d *Disk) Trim(ctx context.Context, target int64) error {
 			p := d.dir + string(filepath.Separator) + filepath.FromSlash(v.key)
 			if err := d.removeLocked(v.key, p); err != nil {
 				d.mu.Unlock()
-				return fmt.Errorf("store: evicting %s: %w", v.key, err)
+				return false, fmt.Errorf("store: evicting %s: %w", v.key, err)
 			}
 			n++
 			freed += v.e.size
@@ -645,7 +667,10 @@ func (d *Disk) Trim(ctx context.Context, target int64) error {
 		}
 		d.mu.Unlock()
 	}
-	return nil
+	// Nothing more to evict in this pass; another pass helps only if
+	// something was skipped for being used meanwhile and this one made
+	// progress.
+	return n == 0, nil
 }
 
 // Walk calls fn for every object whose key starts with prefix, in key

@@ -278,6 +278,15 @@ func TestSharedDirectory(t *testing.T) {
 	if u := b.Usage(); u.Objects != 1 || u.Bytes != 6 {
 		t.Errorf("b's Usage after reading a's object = %+v, want it counted", u)
 	}
+	a.Put(ctx, "k", strings.NewReader("from a, longer"))
+	obj, err = b.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.Close()
+	if u := b.Usage(); u.Objects != 1 || u.Bytes != 14 {
+		t.Errorf("b's Usage after reading a's replacement = %+v, want 14 bytes", u)
+	}
 	a.Delete(ctx, "k")
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("b.Get after a.Delete = %v, want fs.ErrNotExist", err)
