@@ -359,3 +359,37 @@ func TestForeignTargetIsPreparedNotActivated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A zip whose hash the checksum database vouches for but whose paths
+// escape the target is still refused, with nothing written.
+func TestEscapingZipRefused(t *testing.T) {
+	f := newFixture(t, "1.22.4")
+	v, _ := ParseVersion("1.22.5")
+	mv := ModuleVersion(v, f.native)
+	z := writeZip(t,
+		zent{"golang.org/toolchain@" + mv + "/bin/go", 0o755, "#!/bin/sh\n"},
+		zent{"golang.org/toolchain@" + mv + "/../../../evil", 0o644, "x"},
+	)
+	data, err := os.ReadFile(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.up.Add(testupstream.Module{Path: ModulePath, Version: mv, Zip: data}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.in.Install(context.Background(), mustQuery(t, "1.22.4")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, f.in.Layout.Dir)
+	_, err = f.in.Install(context.Background(), mustQuery(t, "1.22.5"))
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("escaping zip: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	if after := snapshot(t, f.in.Layout.Dir); after != before {
+		t.Fatalf("layout changed:\n%s", after)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(f.in.Layout.Dir), "evil")); err == nil {
+		t.Fatal("evil written")
+	}
+}

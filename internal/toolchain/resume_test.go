@@ -1,0 +1,109 @@
+package toolchain
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+)
+
+// cutOnce serves data at any path ending in .zip: the first answer
+// announces the full length, sends half and drops the connection; later
+// answers honour Range (rangeOK) or send everything again.
+type cutOnce struct {
+	data    []byte
+	rangeOK bool
+	mu      sync.Mutex
+	n       int
+	ranges  []string
+	next    http.Handler
+}
+
+func (c *cutOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, ".zip") {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	c.mu.Lock()
+	c.n++
+	first := c.n == 1
+	c.ranges = append(c.ranges, r.Header.Get("Range"))
+	c.mu.Unlock()
+	if first {
+		w.Header().Set("Content-Length", strconv.Itoa(len(c.data)))
+		w.Header().Set("ETag", `"v1"`)
+		w.WriteHeader(http.StatusOK)
+		w.Write(c.data[:len(c.data)/2])
+		http.NewResponseController(w).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	if !c.rangeOK {
+		r.Header.Del("Range")
+	}
+	w.Header().Set("ETag", `"v1"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(c.data))
+}
+
+func TestResumeTransport(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	for _, rangeOK := range []bool{true, false} {
+		h := &cutOnce{data: data, rangeOK: rangeOK}
+		srv := httptest.NewServer(h)
+		rt := &ResumeTransport{Backoff: time.Millisecond}
+		c := &http.Client{Transport: rt}
+		resp, err := c.Get(srv.URL + "/m/@v/v1.0.0.zip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("rangeOK=%v: read %d bytes, %v; want %d", rangeOK, len(got), err, len(data))
+		}
+		if rt.Resumed() != 1 || len(h.ranges) != 2 || h.ranges[1] != "bytes="+strconv.Itoa(len(data)/2)+"-" {
+			t.Fatalf("rangeOK=%v: resumed %d, ranges %q", rangeOK, rt.Resumed(), h.ranges)
+		}
+	}
+}
+
+// An install whose download breaks off halfway resumes with Range (here
+// through a front that cuts the first answer) and succeeds, verified.
+func TestInstallResumesWithRange(t *testing.T) {
+	f := newFixture(t, "1.22.5")
+	v, _ := ParseVersion("1.22.5")
+	mv := ModuleVersion(v, f.native)
+	u, _ := url.Parse(f.up.URL)
+	h := &cutOnce{data: f.up.ZipBytes(ModulePath, mv), rangeOK: true, next: httputil.NewSingleHostReverseProxy(u)}
+	front := httptest.NewServer(h)
+	defer front.Close()
+	env := goenv.Env{"GOPROXY": front.URL, "GOSUMDB": f.up.GOSUMDB}
+	rt := &ResumeTransport{Backoff: time.Millisecond}
+	f.in.Env, f.in.Source = env, FetcherSource(NewFetcher(env, rt))
+	var last int64
+	f.in.Progress = func(written, total int64) { last = written }
+	res, err := f.in.Install(context.Background(), mustQuery(t, "1.22.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Active || rt.Resumed() != 1 || h.n != 2 || !strings.HasPrefix(h.ranges[1], "bytes=") {
+		t.Fatalf("res %+v resumed %d requests %d ranges %q", res, rt.Resumed(), h.n, h.ranges)
+	}
+	if last != int64(len(h.data)) {
+		t.Fatalf("progress ended at %d of %d", last, len(h.data))
+	}
+}

@@ -1,0 +1,123 @@
+package toolchain
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSetBlock(t *testing.T) {
+	body := "export PATH=/x:$PATH\n"
+	for _, orig := range []string{"", "alias ll='ls -l'\n", "no newline at end", "a\n\n\nb\n"} {
+		once, changed, err := SetBlock(orig, body)
+		if err != nil || !changed {
+			t.Fatalf("%q: %v %v", orig, changed, err)
+		}
+		if !strings.HasPrefix(once, orig) || !strings.Contains(once, BlockBegin+"\n"+body+BlockEnd+"\n") {
+			t.Fatalf("%q: wrote %q", orig, once)
+		}
+		twice, changed, err := SetBlock(once, body)
+		if err != nil || changed || twice != once {
+			t.Fatalf("%q: second write changed it: %q", orig, twice)
+		}
+		// A new body replaces the block in place.
+		moved, changed, _ := SetBlock(once+"tail\n", "export PATH=/y:$PATH\n")
+		if !changed || strings.Contains(moved, "/x:") || !strings.HasSuffix(moved, BlockEnd+"\ntail\n") {
+			t.Fatalf("replace: %q", moved)
+		}
+		back, changed, err := SetBlock(once, "")
+		want := orig
+		if orig != "" && !strings.HasSuffix(orig, "\n") {
+			want += "\n"
+		}
+		if err != nil || !changed || back != want {
+			t.Fatalf("remove from %q: got %q, want %q (%v)", once, back, want, err)
+		}
+	}
+	for _, bad := range []string{BlockBegin + "\nx\n", BlockEnd + "\n", BlockBegin + "\n" + BlockBegin + "\n" + BlockEnd + "\n"} {
+		if _, _, err := SetBlock(bad, body); err == nil {
+			t.Errorf("unbalanced %q accepted", bad)
+		}
+	}
+}
+
+func TestWriteRCKeepsModeAndLink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "dotfiles", "bashrc")
+	os.MkdirAll(filepath.Dir(real), 0o755)
+	os.WriteFile(real, []byte("x=1\n"), 0o600)
+	link := filepath.Join(dir, ".bashrc")
+	os.Symlink(real, link)
+	ch, err := WriteRC(link, "export A=1\n", false)
+	if err != nil || !ch.Changed || ch.File != real {
+		t.Fatalf("WriteRC: %+v %v", ch, err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the link was replaced by a file")
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	// Removing from a missing file is a no-op, not an error.
+	if ch, err := WriteRC(filepath.Join(dir, "none"), "", false); err != nil || ch.Changed {
+		t.Fatalf("remove from missing: %+v %v", ch, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none")); err == nil {
+		t.Fatal("created a file while removing")
+	}
+}
+
+func FuzzSetBlock(f *testing.F) {
+	f.Add("alias x=y\n", "export PATH=/a:$PATH\n")
+	f.Add(BlockBegin+"\nold\n"+BlockEnd+"\n", "new\n")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, content, body string) {
+		if strings.Contains(body, "pitstop go") || strings.TrimSpace(body) == "" {
+			return
+		}
+		out, _, err := SetBlock(content, body)
+		if err != nil {
+			return
+		}
+		// Idempotent, and removable.
+		again, changed, err := SetBlock(out, body)
+		if err != nil || changed || again != out {
+			t.Fatalf("not idempotent: %q -> %q -> %q", content, out, again)
+		}
+		removed, _, err := SetBlock(out, "")
+		if err != nil || strings.Contains(removed, BlockBegin) {
+			t.Fatalf("remove failed: %q %v", removed, err)
+		}
+	})
+}
+
+func TestEnvLines(t *testing.T) {
+	l, err := EnvLines("bash", "/home/pi/it's/bin")
+	if err != nil || !strings.Contains(l, `'/home/pi/it'\''s/bin'`) {
+		t.Fatalf("quoting: %q %v", l, err)
+	}
+	if _, err := EnvLines("csh", "/x"); err == nil {
+		t.Fatal("csh accepted")
+	}
+}
+
+func TestDpkgGoPackages(t *testing.T) {
+	status := `Package: golang-1.19-go
+Status: install ok installed
+Version: 1.19.8-2
+
+Package: golang-go
+Status: install ok installed
+
+Package: golang-1.15-go
+Status: deinstall ok config-files
+
+Package: golang-src
+Status: install ok installed
+`
+	got := dpkgGoPackages([]byte(status))
+	if strings.Join(got, " ") != "golang-1.19-go golang-go" {
+		t.Fatalf("got %v", got)
+	}
+}
