@@ -134,7 +134,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 		}
 		k = strings.TrimSpace(k)
 		inlineReason := ""
-		if before, after, ok := strings.Cut(v, ";"); ok {
+		if before, after, ok := strings.Cut(v, ";"); ok && section != "main" {
 			v, inlineReason = before, strings.TrimSpace(after)
 		}
 		v = strings.Join(strings.Fields(v), " ")

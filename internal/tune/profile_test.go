@@ -104,6 +104,9 @@ func TestEmbeddedProfiles(t *testing.T) {
 	if r := server["net.core.somaxconn"].Reason; !strings.Contains(r, "4096 since Linux 5.4") || !strings.Contains(r, "once per process") {
 		t.Errorf("somaxconn reason misses the facts: %q", r)
 	}
+	if p, _ := c.Profile("go-build"); !strings.HasSuffix(p.Summary, "; swap to zram before dropping caches") {
+		t.Errorf("a ';' in [main] cut the summary: %q", p.Summary)
+	}
 	build := Recommended("go-build")
 	for _, k := range []string{"vm.dirty_background_bytes", "vm.dirty_bytes", "vm.dirty_expire_centisecs", "vm.swappiness", "vm.vfs_cache_pressure"} {
 		if _, ok := build[k]; !ok {
