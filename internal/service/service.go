@@ -158,14 +158,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = DefaultShutdownTimeout
 	}
-	log.Info(name+" shutting down", "timeout", timeout)
+	log.Info(name+" shutting down", "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err = hs.Shutdown(sctx)
 	<-errc // http.ErrServerClosed
 	if err != nil {
 		hs.Close()
-		log.Warn(name+" closed requests still running at the shutdown timeout", "timeout", timeout)
+		log.Warn(name+" closed requests still running at the shutdown timeout", "timeout", timeout.String())
 	} else {
 		log.Info(name + " stopped")
 	}
