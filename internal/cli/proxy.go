@@ -1,17 +1,381 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/systemd"
 )
 
 func newProxyCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "proxy",
-		Short: "(in progress)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("pitstop proxy is not built yet")
+		Short: "A caching Go module proxy for a house, a classroom or a fleet of boards",
+		Long: `pitstop proxy serves the GOPROXY protocol and the checksum database from a local
+store, fetching misses from your upstream (go env GOPROXY) and verifying every
+zip against the checksum database before keeping it. Point clients at it:
+
+  go env -w GOPROXY=http://HOST:3000
+
+"warm" fills it with a project's whole module graph so a room can go offline.`,
+	}
+	c.AddCommand(newProxyServeCmd(), newProxyGCCmd(), newProxyWarmCmd(),
+		newProxyInstallCmd(), newProxyUninstallCmd())
+	return c
+}
+
+// defaultProxyDir is the store: /var/cache/pitstop-proxy for root (as the
+// systemd unit uses), else $XDG_CACHE_HOME/pitstop/proxy.
+func defaultProxyDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/cache/pitstop-proxy"
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "pitstop", "proxy")
+}
+
+func proxyDirFlag(dir string) (string, error) {
+	if dir == "" {
+		return "", usageError("no store directory: $HOME and $XDG_CACHE_HOME are unset; pass --dir")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", usageError("--dir %q: %v", dir, err)
+	}
+	return abs, nil
+}
+
+// proxyConfig is what serve and warm share: flags to a handler.
+type proxyConfig struct {
+	dir, upstream, gosumdb, maxSize, logFormat string
+	listTTL                                    time.Duration
+}
+
+func (pc *proxyConfig) flags(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&pc.dir, "dir", defaultProxyDir(), "store directory")
+	f.StringVar(&pc.upstream, "upstream", "", "GOPROXY list to fetch from, with the go command's ',' '|' direct off rules (default: go env GOPROXY)")
+	f.StringVar(&pc.gosumdb, "gosumdb", "", "checksum database to verify against, as GOSUMDB takes it (default: go env GOSUMDB)")
+	f.StringVar(&pc.maxSize, "max-size", "0", "evict least recently used files above this size, e.g. 20G (0: unlimited)")
+	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
+	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
+}
+
+// open builds the store and handler.
+func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometheus.Registerer) (*modproxy.Handler, *store.Disk, error) {
+	d, err := proxyDirFlag(pc.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	max, err := store.ParseSize(pc.maxSize)
+	if err != nil {
+		return nil, nil, usageError("--max-size: %v", err)
+	}
+	log, err := service.NewLogger(pc.logFormat, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, usageError("--log-format: %v", err)
+	}
+	env := goenv.Load(ctx)
+	if pc.upstream != "" {
+		env["GOPROXY"] = pc.upstream
+	}
+	if pc.gosumdb != "" {
+		env["GOSUMDB"] = pc.gosumdb
+	}
+	proxies, err := env.Proxies()
+	if err != nil {
+		if pc.upstream != "" {
+			return nil, nil, usageError("--upstream: %v", err)
+		}
+		return nil, nil, fmt.Errorf("%v (or pass --upstream)", err)
+	}
+	if _, err := env.SumDB(); err != nil && !errors.Is(err, goenv.ErrSumDBOff) {
+		if pc.gosumdb != "" {
+			return nil, nil, usageError("--gosumdb: %v", err)
+		}
+		return nil, nil, fmt.Errorf("%v (fix with go env -w GOSUMDB=... or pass --gosumdb)", err)
+	}
+	st, err := store.Open(d, store.Options{MaxSize: max, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &modfetch.Fetcher{
+		Env:       env,
+		Proxies:   proxies,
+		DirectDir: filepath.Join(d, ".direct"),
+		SumDBDir:  filepath.Join(d, ".sumdb-client"),
+		Logger:    log,
+	}
+	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx}
+	if err := h.Init(); err != nil {
+		return nil, nil, err
+	}
+	return h, st, nil
+}
+
+func newProxyServeCmd() *cobra.Command {
+	var pc proxyConfig
+	var listen, token string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the caching module proxy",
+		Long: `serve answers the GOPROXY protocol (and /sumdb/NAME/ for the checksum database)
+on --listen. The default, localhost:3000, is for this machine only; for a LAN
+use --listen :3000 and, on each client:
+
+  go env -w GOPROXY=http://HOST:3000
+
+With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token:
+GOPROXY=http://user:TOKEN@HOST:3000, or a .netrc entry.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			reg := prometheus.NewRegistry()
+			h, st, err := pc.open(ctx, cmd, reg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if token == "" {
+				token = os.Getenv("PITSTOP_PROXY_TOKEN")
+			}
+			log := h.Logger
+			u := st.Usage()
+			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
+			srv := &service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}
+			return srv.Run(ctx)
 		},
 	}
+	pc.flags(c)
+	f := c.Flags()
+	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
+	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
+	return c
+}
+
+func newProxyGCCmd() *cobra.Command {
+	var dir, maxSize string
+	c := &cobra.Command{
+		Use:   "gc --max-size SIZE",
+		Short: "Evict least recently used files until the store holds at most SIZE",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if maxSize == "" {
+				return usageError("gc needs --max-size, e.g. --max-size 10G (0 empties the store)")
+			}
+			max, err := store.ParseSize(maxSize)
+			if err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			d, err := proxyDirFlag(dir)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(d); err != nil {
+				return fmt.Errorf("store %s: %v (pass the proxy's --dir)", d, err)
+			}
+			st, err := store.Open(d, store.Options{})
+			if err != nil {
+				return err
+			}
+			before := st.Usage()
+			if err := st.Trim(cmd.Context(), max); err != nil {
+				return err
+			}
+			after := st.Usage()
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files, %s -> %d files, %s (evicted %d files, %s)\n",
+				d, before.Objects, store.FormatSize(before.Bytes), after.Objects, store.FormatSize(after.Bytes),
+				before.Objects-after.Objects, store.FormatSize(before.Bytes-after.Bytes))
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&dir, "dir", defaultProxyDir(), "store directory")
+	f.StringVar(&maxSize, "max-size", "", "keep at most this much, e.g. 10G")
+	return c
+}
+
+func newProxyWarmCmd() *cobra.Command {
+	var pc proxyConfig
+	var proxyURL, platforms string
+	c := &cobra.Command{
+		Use:   "warm [DIR|go.mod|module@version ...]",
+		Short: "Fetch module graphs (and their toolchains) into the proxy, for offline use",
+		Long: `warm fetches every module a project needs, and the Go toolchain its go.mod names,
+into the proxy's store. With --proxy it fills a running proxy; otherwise it
+opens --dir itself (a running server on the same --dir sees the files at once).
+Targets default to the current directory.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var plats []string
+			for _, p := range strings.Split(platforms, ",") {
+				if p = strings.TrimSpace(p); p == "" {
+					continue
+				}
+				if !strings.Contains(p, "-") || strings.ContainsAny(p, "/@ ") {
+					return usageError("--toolchains %q: want GOOS-GOARCH names such as linux-arm64,linux-armv6l", platforms)
+				}
+				plats = append(plats, p)
+			}
+			env := goenv.Load(ctx)
+			if pc.gosumdb != "" {
+				env["GOSUMDB"] = pc.gosumdb
+			}
+			if proxyURL == "" {
+				h, st, err := pc.open(ctx, cmd, nil)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					return err
+				}
+				srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+				go srv.Serve(ln)
+				defer srv.Close()
+				proxyURL = "http://" + ln.Addr().String()
+			} else if !strings.HasPrefix(proxyURL, "http://") && !strings.HasPrefix(proxyURL, "https://") {
+				return usageError("--proxy %q: want an http:// or https:// URL", proxyURL)
+			}
+			wm := &modproxy.Warm{ProxyURL: proxyURL, Env: env, Platforms: plats, Out: cmd.OutOrStdout()}
+			_, err := wm.Run(ctx, args)
+			return err
+		},
+	}
+	pc.flags(c)
+	f := c.Flags()
+	f.StringVar(&proxyURL, "proxy", "", "URL of a running pitstop proxy to fill (default: open --dir directly)")
+	f.StringVar(&platforms, "toolchains", "linux-arm64,linux-armv6l,"+modproxy.HostPlatform(), "toolchain platforms to fetch for go.mod's go/toolchain line (\"\": none)")
+	return c
+}
+
+const proxyUnitName = "pitstop-proxy.service"
+
+const proxyUnit = `[Unit]
+Description=pitstop caching Go module proxy
+Documentation=man:pitstop(1)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+DynamicUser=yes
+CacheDirectory=pitstop-proxy
+# Optional: PITSTOP_PROXY_TOKEN=... to require a token from clients.
+EnvironmentFile=-/etc/pitstop/proxy.env
+Environment=HOME=/var/cache/pitstop-proxy
+ExecStart={{.Exe}} proxy serve --listen {{.Listen}} --dir /var/cache/pitstop-proxy --max-size {{.MaxSize}} --upstream "{{.Upstream}}"{{if .SumDB}} --gosumdb "{{.SumDB}}"{{end}} --log-format json
+Restart=on-failure
+RestartSec=2
+TimeoutStopSec=20
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`
+
+func newProxyInstallCmd() *cobra.Command {
+	var listen, maxSize, upstream, unitDir string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "install-service",
+		Short: "Install and start the pitstop-proxy systemd service (undo: uninstall-service)",
+		Long: `install-service writes /etc/systemd/system/pitstop-proxy.service and starts it.
+The unit runs "pitstop proxy serve" as a dynamic user with its store in
+/var/cache/pitstop-proxy; the upstream and GOSUMDB are taken from your go env
+now (or --upstream) and written into the unit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := store.ParseSize(maxSize); err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			if _, _, err := net.SplitHostPort(listen); err != nil {
+				return usageError("--listen %q: %v (want HOST:PORT or :PORT)", listen, err)
+			}
+			env := goenv.Load(cmd.Context())
+			if upstream == "" {
+				upstream = env.Get("GOPROXY")
+			}
+			if _, err := goenv.ParseProxyList(upstream); err != nil {
+				return usageError("--upstream: %v", err)
+			}
+			if strings.ContainsAny(upstream, "\"\\\n%$") {
+				return usageError("--upstream %q: quotes, backslashes, %% and $ cannot go into a unit file", upstream)
+			}
+			sumdb := env.Get("GOSUMDB")
+			if def := strings.SplitN(goenv.DefaultSumDBKey, "+", 2)[0]; sumdb == def || sumdb == goenv.DefaultSumDBKey {
+				sumdb = "" // the default needs no flag
+			}
+			if strings.ContainsAny(sumdb, "\"\\\n%$") {
+				return fmt.Errorf("GOSUMDB %q cannot go into a unit file", sumdb)
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if exe, err = filepath.EvalSymlinks(exe); err != nil {
+				return err
+			}
+			content, err := systemd.Render(proxyUnit, map[string]string{
+				"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "SumDB": sumdb,
+			})
+			if err != nil {
+				return err
+			}
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Install([]systemd.Unit{{Name: proxyUnitName, Content: content}}, proxyUnitName)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&listen, "listen", ":3000", "address the service listens on")
+	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
+	f.StringVar(&upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	return c
+}
+
+func newProxyUninstallCmd() *cobra.Command {
+	var unitDir string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "uninstall-service",
+		Short: "Stop and remove the pitstop-proxy systemd service (the store stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Remove(proxyUnitName)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	return c
 }

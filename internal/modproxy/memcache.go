@@ -1,0 +1,106 @@
+package modproxy
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// memCache keeps small answers (.info, .mod, lists, checksum-database
+// lookups and tiles) in memory with their response headers prepared, so a
+// warm hit is a map read and one write. It is bounded in bytes and evicts
+// the least recently used entries (approximately: uses are atomic stamps,
+// eviction sorts a snapshot).
+type memCache struct {
+	max     int64
+	maxItem int
+
+	mu    sync.RWMutex
+	m     map[string]*memEntry
+	bytes int64
+	clock atomic.Int64
+}
+
+type memEntry struct {
+	data    []byte
+	modTime time.Time // when stored upstream-fresh (TTL base)
+	ctype   []string
+	clen    []string
+	lastMod []string
+	etag    []string
+	cc      []string
+	used    atomic.Int64
+}
+
+func newMemCache(max int64, maxItem int) *memCache {
+	return &memCache{max: max, maxItem: maxItem, m: map[string]*memEntry{}}
+}
+
+func (c *memCache) get(key string) *memEntry {
+	if c == nil {
+		return nil
+	}
+	c.mu.RLock()
+	e := c.m[key]
+	c.mu.RUnlock()
+	if e != nil {
+		e.used.Store(c.clock.Add(1))
+	}
+	return e
+}
+
+func (c *memCache) put(key string, data []byte, modTime time.Time, ctype, cacheControl string) *memEntry {
+	if c == nil || len(data) > c.maxItem || int64(len(data)) > c.max {
+		return nil
+	}
+	e := &memEntry{
+		data:    data,
+		modTime: modTime,
+		ctype:   []string{ctype},
+		clen:    []string{strconv.Itoa(len(data))},
+		lastMod: []string{modTime.UTC().Format(http.TimeFormat)},
+		etag:    []string{etagOf(int64(len(data)), modTime)},
+		cc:      []string{cacheControl},
+	}
+	e.used.Store(c.clock.Add(1))
+	c.mu.Lock()
+	if old := c.m[key]; old != nil {
+		c.bytes -= int64(len(old.data))
+	}
+	c.m[key] = e
+	c.bytes += int64(len(data))
+	over := c.bytes > c.max
+	c.mu.Unlock()
+	if over {
+		c.evict()
+	}
+	return e
+}
+
+func (c *memCache) evict() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	target := c.max - c.max/4
+	for c.bytes > target {
+		// Drop the oldest of a sample; caches of this size hold a few
+		// thousand entries, so a full scan per eviction round is cheap.
+		var oldK string
+		var oldE *memEntry
+		for k, e := range c.m {
+			if oldE == nil || e.used.Load() < oldE.used.Load() {
+				oldK, oldE = k, e
+			}
+		}
+		if oldE == nil {
+			return
+		}
+		c.bytes -= int64(len(oldE.data))
+		delete(c.m, oldK)
+	}
+}
+
+func etagOf(size int64, mod time.Time) string {
+	return `"` + strconv.FormatInt(size, 36) + "-" + strconv.FormatInt(mod.UnixNano(), 36) + `"`
+}

@@ -1,0 +1,113 @@
+package modproxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pitstop-go/pitstop/internal/store"
+)
+
+// Results, the "result" label of pitstop_proxy_requests_total.
+const (
+	resHit      = "hit"      // answered from the store or memory
+	resMiss     = "miss"     // fetched from upstream, then answered
+	resStale    = "stale"    // upstream failed, a stale copy answered
+	resNotFound = "notfound" // 404/410, from upstream or the negative cache
+	resBad      = "bad"      // malformed request
+	resError    = "error"    // upstream or store failure
+)
+
+var results = []string{resHit, resMiss, resStale, resNotFound, resBad, resError}
+
+type metrics struct {
+	requests  [numKinds]map[string]prometheus.Counter
+	hits      [numKinds]prometheus.Counter
+	misses    [numKinds]prometheus.Counter
+	fetches   *prometheus.CounterVec
+	fetchTime *prometheus.HistogramVec
+	served    [numKinds]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, st store.Store) (*metrics, error) {
+	const p = "pitstop_proxy_"
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: p + "requests_total",
+		Help: "Proxy requests by kind (list, latest, info, mod, zip, sumdb) and result (hit, miss, stale, notfound, bad, error).",
+	}, []string{"kind", "result"})
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: p + "cache_hits_total", Help: "Requests answered from the store or memory, by kind.",
+	}, []string{"kind"})
+	misses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: p + "cache_misses_total", Help: "Requests that needed the upstream, by kind.",
+	}, []string{"kind"})
+	served := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: p + "served_bytes_total", Help: "Body bytes of complete answers, by kind.",
+	}, []string{"kind"})
+	m := &metrics{
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: p + "upstream_fetches_total",
+			Help: "Fetches from the upstream, by kind and result (ok, notfound, error).",
+		}, []string{"kind", "result"}),
+		fetchTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    p + "upstream_fetch_duration_seconds",
+			Help:    "Time of upstream fetches (with verification), by kind.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"kind"}),
+	}
+	for k := Kind(0); k < numKinds; k++ {
+		m.requests[k] = map[string]prometheus.Counter{}
+		for _, r := range results {
+			m.requests[k][r] = reqs.WithLabelValues(k.String(), r)
+		}
+		m.hits[k] = hits.WithLabelValues(k.String())
+		m.misses[k] = misses.WithLabelValues(k.String())
+		m.served[k] = served.WithLabelValues(k.String())
+	}
+	if reg == nil {
+		return m, nil
+	}
+	cs := []prometheus.Collector{reqs, hits, misses, served, m.fetches, m.fetchTime}
+	if tr, ok := st.(store.Trimmer); ok {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_bytes", Help: "Bytes in the store."},
+				func() float64 { return float64(tr.Usage().Bytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_objects", Help: "Objects in the store."},
+				func() float64 { return float64(tr.Usage().Objects) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_max_bytes", Help: "The store's cap (--max-size); 0 is unlimited."},
+				func() float64 { return float64(tr.Usage().MaxSize) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: p + "store_evictions_total", Help: "Objects evicted from the store (LRU)."},
+				func() float64 { return float64(tr.Usage().Evictions) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: p + "store_evicted_bytes_total", Help: "Bytes evicted from the store (LRU)."},
+				func() float64 { return float64(tr.Usage().EvictedBytes) }),
+		)
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) request(k Kind, result string, bytes int64) {
+	m.requests[k][result].Inc()
+	switch result {
+	case resHit:
+		m.hits[k].Inc()
+	case resMiss:
+		m.misses[k].Inc()
+	}
+	if bytes > 0 {
+		m.served[k].Add(float64(bytes))
+	}
+}
+
+func (m *metrics) fetch(k Kind, result string, d time.Duration) {
+	m.fetches.WithLabelValues(k.String(), result).Inc()
+	m.fetchTime.WithLabelValues(k.String()).Observe(d.Seconds())
+}

@@ -1,0 +1,245 @@
+package modproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/store"
+)
+
+// holdBack is how much of a zip's end streaming clients wait for until the
+// zip is verified. A zip's central directory is at its end, so a client
+// cut off before it has nothing it can use.
+const holdBack = 64 << 10
+
+// flight is one upstream zip fetch that clients follow as it arrives.
+type flight struct {
+	key string
+
+	mu      sync.Mutex
+	written int64
+	total   int64 // Content-Length from upstream, -1 if unknown
+	done    bool
+	err     error
+	notify  chan struct{} // closed and replaced on every change
+
+	rw sync.RWMutex // readers of w hold R; Commit and Abort hold W
+	w  store.Writer
+}
+
+func (fl *flight) state() (written, total int64, done bool, ch <-chan struct{}, err error) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.written, fl.total, fl.done, fl.notify, fl.err
+}
+
+func (fl *flight) update(fn func()) {
+	fl.mu.Lock()
+	fn()
+	close(fl.notify)
+	fl.notify = make(chan struct{})
+	fl.mu.Unlock()
+}
+
+func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req Request) {
+	if h.serveStored(w, r, req, cacheHit) {
+		h.m.request(req.Kind, resHit, 0)
+		return
+	}
+	if msg, ok := h.isNegative(req.Key); ok {
+		h.m.request(req.Kind, resNotFound, 0)
+		h.plain(w, http.StatusNotFound, msg)
+		return
+	}
+	fl, stored := h.flightFor(req)
+	if stored {
+		if h.serveStored(w, r, req, cacheHit) {
+			h.m.request(req.Kind, resHit, 0)
+			return
+		}
+		fl, _ = h.flightFor(req)
+	}
+	h.follow(w, r, req, fl)
+}
+
+// serveStored answers from the store if the zip is there.
+func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Request, how []string) bool {
+	obj, err := h.Store.Get(r.Context(), req.Key)
+	if err != nil {
+		return false
+	}
+	defer obj.Close()
+	hd := w.Header()
+	hd[hdrCType] = []string{zipType}
+	hd[hdrETag] = []string{etagOf(obj.Size, obj.ModTime)}
+	hd[hdrCacheCtl] = []string{ccImmutable}
+	hd[hdrCache] = how
+	// An *os.File body lets net/http use sendfile; ServeContent handles
+	// Range, If-None-Match, If-Modified-Since and HEAD.
+	http.ServeContent(w, r, "", obj.ModTime, obj.Body)
+	return true
+}
+
+// flightFor returns the running fetch of req's zip, starting one if none
+// runs. stored reports that the zip arrived in the store meanwhile.
+func (h *Handler) flightFor(req Request) (fl *flight, stored bool) {
+	h.flMu.Lock()
+	defer h.flMu.Unlock()
+	if fl := h.flights[req.Key]; fl != nil {
+		return fl, false
+	}
+	// A fetch may have finished between our miss and taking the lock.
+	if _, err := h.Store.Stat(context.Background(), req.Key); err == nil {
+		return nil, true
+	}
+	fl = &flight{key: req.Key, total: -1, notify: make(chan struct{})}
+	h.flights[req.Key] = fl
+	go h.runFlight(fl, req)
+	return fl, false
+}
+
+func (h *Handler) runFlight(fl *flight, req Request) {
+	ctx, cancel := context.WithTimeout(h.BaseContext, h.ZipTimeout)
+	defer cancel()
+	start := time.Now()
+	err := h.fetchZip(ctx, fl, req)
+	h.observeFetch(req, start, err)
+	if err != nil && isNotFound(err) {
+		h.setNegative(req.Key, "not found: "+trimNotFound(err))
+	}
+	if err == nil {
+		h.clearNegative(req.Key)
+		h.log.Info("fetched", "module", req.Path, "version", req.Version, "bytes", fl.written, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	fl.update(func() { fl.done, fl.err = true, err })
+	h.flMu.Lock()
+	delete(h.flights, req.Key)
+	h.flMu.Unlock()
+}
+
+func (h *Handler) fetchZip(ctx context.Context, fl *flight, req Request) error {
+	sw, err := h.Store.Create(ctx, req.Key)
+	if err != nil {
+		return err
+	}
+	zw, ok := sw.(modfetch.ZipWriter)
+	if !ok {
+		sw.Abort()
+		return errors.New("store writer has no file name; the proxy needs a disk store")
+	}
+	fl.rw.Lock()
+	fl.w = sw
+	fl.rw.Unlock()
+	_, err = h.Fetcher.Zip(ctx, req.Path, req.Version, zw, func(n, total int64) {
+		fl.update(func() { fl.written, fl.total = n, total })
+	})
+	fl.rw.Lock()
+	defer fl.rw.Unlock()
+	if err != nil {
+		sw.Abort()
+		return err
+	}
+	return sw.Commit()
+}
+
+// follow streams fl's zip to the client as it arrives.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, req Request, fl *flight) {
+	// Range and HEAD requests simply wait for the stored file.
+	waitOnly := r.Method == http.MethodHead || r.Header["Range"] != nil
+	var off int64
+	sent := false
+	buf := make([]byte, 0)
+	for {
+		written, total, done, ch, err := fl.state()
+		if done {
+			if err != nil {
+				if !sent {
+					h.fail(w, req, err)
+					return
+				}
+				h.m.request(req.Kind, resError, 0)
+				// Cut the connection: the client must not take a partial zip.
+				panic(http.ErrAbortHandler)
+			}
+			if !sent {
+				if h.serveStored(w, r, req, cacheMiss) {
+					h.m.request(req.Kind, resMiss, 0)
+					return
+				}
+				h.fail(w, req, errors.New("zip was stored and evicted at once: the store is too small (--max-size)"))
+				return
+			}
+			obj, gerr := h.Store.Get(r.Context(), req.Key)
+			if gerr != nil {
+				panic(http.ErrAbortHandler)
+			}
+			_, serr := obj.Body.Seek(off, io.SeekStart)
+			if serr == nil {
+				_, serr = io.Copy(w, obj.Body)
+			}
+			obj.Close()
+			if serr != nil {
+				panic(http.ErrAbortHandler)
+			}
+			h.m.request(req.Kind, resMiss, 0)
+			return
+		}
+		if avail := written - holdBack; !waitOnly && avail > off {
+			if !sent {
+				hd := w.Header()
+				hd[hdrCType] = []string{zipType}
+				hd[hdrCache] = cacheStream
+				if total >= 0 {
+					hd[hdrCLen] = []string{strconv.FormatInt(total, 10)}
+				}
+				w.WriteHeader(http.StatusOK)
+				sent = true
+				buf = make([]byte, 256<<10)
+			}
+			stuck := false
+			for off < avail {
+				n := int(min(int64(len(buf)), avail-off))
+				fl.rw.RLock()
+				var rerr error
+				if fl.w != nil {
+					n, rerr = fl.w.ReadAt(buf[:n], off)
+				} else {
+					rerr = errors.New("no writer")
+				}
+				fl.rw.RUnlock()
+				if rerr != nil && !(errors.Is(rerr, io.EOF) && n > 0) {
+					// Committed or aborted under us: wait and see.
+					stuck = true
+					break
+				}
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return
+				}
+				off += int64(n)
+			}
+			http.NewResponseController(w).Flush()
+			if !stuck {
+				continue
+			}
+		}
+		select {
+		case <-ch:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+func trimNotFound(err error) string {
+	return strings.TrimPrefix(oneLine(err), "not found: ")
+}
