@@ -106,8 +106,8 @@ func (e *UnknownProfileError) Error() string {
 
 // Resolve returns the named profile's settings with its includes expanded:
 // included profiles first, in order, then the profile's own settings; a
-// later setting of the same key replaces the earlier one in place. An
-// include cycle is an error that names it.
+// later setting of the same key replaces the earlier one in place, and a
+// value of "-" drops it. An include cycle is an error that names it.
 func (c *Catalog) Resolve(name string) ([]Setting, error) {
 	var out []Setting
 	index := map[string]int{}
@@ -145,7 +145,13 @@ func (c *Catalog) Resolve(name string) ([]Setting, error) {
 	if err := walk(name, nil); err != nil {
 		return nil, err
 	}
-	return out, nil
+	kept := out[:0]
+	for _, s := range out {
+		if s.Value != "-" {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }
 
 // Recommended returns the settings of an embedded profile (includes

@@ -85,7 +85,8 @@ func ValidName(name string) bool {
 //	nofile = 1024:1048576
 //
 // Lines starting with # or ; are comments; a "# reason:" comment gives the
-// reason of the next setting. A value starting with ">=" only raises.
+// reason of the next setting. A value starting with ">=" only raises; the
+// value "-" drops a key that an included profile sets.
 func Parse(name string, data []byte) (*Profile, error) {
 	if !ValidName(name) {
 		return nil, fmt.Errorf("invalid profile name %q: use letters, digits, '-', '_' and '.'", name)
@@ -170,6 +171,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 		if v == "" {
 			return nil, errf("%s has no value", k)
 		}
+		drop := v == "-" // drops the key an included profile sets
 		if section == "limits" {
 			s.Kind = Limit
 			if !knownLimits[k] {
@@ -178,8 +180,10 @@ func Parse(name string, data []byte) (*Profile, error) {
 			if s.AtLeast {
 				return nil, errf("%s: >= is for sysctls only", k)
 			}
-			if _, _, err := ParseNofile(v); err != nil {
-				return nil, errf("%v", err)
+			if !drop {
+				if _, _, err := ParseNofile(v); err != nil {
+					return nil, errf("%v", err)
+				}
 			}
 		} else {
 			if !sysctlKeyRE.MatchString(k) {

@@ -151,7 +151,7 @@ func writeProfiles(t *testing.T, files map[string]string) string {
 
 func TestResolveIncludes(t *testing.T) {
 	dir := writeProfiles(t, map[string]string{
-		"mine":   "[main]\ninclude = go-server\n[sysctl]\nnet.core.somaxconn = 1024 ; my reason\nnet.ipv4.tcp_syn_retries = 3 ; mine\n",
+		"mine":   "[main]\ninclude = go-server\n[sysctl]\nnet.core.somaxconn = 1024 ; my reason\nnet.ipv4.tcp_syn_retries = 3 ; mine\nnet.core.rmem_max = -\n[limits]\nnofile = -\n",
 		"loop-a": "[main]\ninclude = loop-b\n",
 		"loop-b": "[main]\ninclude = loop-c\n",
 		"loop-c": "[main]\ninclude = loop-a\n",
@@ -171,6 +171,14 @@ func TestResolveIncludes(t *testing.T) {
 	}
 	if last := ss[len(ss)-1]; last.Key != "net.ipv4.tcp_syn_retries" {
 		t.Errorf("own new key not last: %+v", last)
+	}
+	for _, s := range ss {
+		if s.Key == "net.core.rmem_max" || s.Key == "nofile" {
+			t.Errorf("%s not dropped by '-': %+v", s.Key, s)
+		}
+	}
+	if len(ss) != len(Recommended("go-server"))-1 {
+		t.Errorf("got %d settings, want go-server's less two plus one", len(ss))
 	}
 	if ss[1].Profile != "go-server" {
 		t.Errorf("included setting from %q", ss[1].Profile)
