@@ -13,8 +13,11 @@ package doctor
 //	                          (" -> resolved" only when it is a symlink)
 //	go.version:<path>         output of `<path> version`,
 //	                          e.g. "go version go1.19.8 linux/arm64"
-//	go.latest                 newest stable Go release in GOPROXY's
-//	                          golang.org/toolchain version list, e.g. "go1.23.4"
+//	go.latest                 newest stable Go releases in GOPROXY's
+//	                          golang.org/toolchain version list: the newest
+//	                          first, then the newest point release of each
+//	                          older minor, e.g. "go1.23.4 go1.22.10 go1.21.13"
+//	                          (a single version is accepted)
 //	lookpath:<name>           absolute path of the first executable <name> on
 //	                          PATH (err "not found" when absent)
 //	cgo.run:<CC>              "CC --version" first line after compiling,
@@ -106,7 +109,17 @@ func probeGoPath(env *Env) ([]installedGo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseGoPathProbe(v), nil
+	// The same binary reached twice (merged /usr: /bin/go and /usr/bin/go)
+	// is one go command.
+	var out []installedGo
+	seen := map[string]bool{}
+	for _, g := range parseGoPathProbe(v) {
+		if !seen[g.Resolved] {
+			seen[g.Resolved] = true
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }
 
 func parseGoPathProbe(v string) []installedGo {
@@ -287,20 +300,30 @@ func isStableGo(v string) bool {
 	return version.IsValid(v) && !strings.Contains(v, "rc") && !strings.Contains(v, "beta")
 }
 
-// newestFromToolchainList returns the newest stable Go version in a
-// golang.org/toolchain @v/list body.
+// newestFromToolchainList returns the newest stable Go versions in a
+// golang.org/toolchain @v/list body, space-separated: the newest point
+// release of each of the three newest minors, newest first.
 func newestFromToolchainList(body string) string {
-	newest := ""
+	best := map[string]string{} // go1.N -> newest go1.N.x
 	for _, line := range strings.Split(body, "\n") {
 		gov, _, _, ok := parseToolchainVersion(line)
 		if !ok || !isStableGo(gov) {
 			continue
 		}
-		if newest == "" || version.Compare(gov, newest) > 0 {
-			newest = gov
+		lang := version.Lang(gov)
+		if cur, ok := best[lang]; !ok || version.Compare(gov, cur) > 0 {
+			best[lang] = gov
 		}
 	}
-	return newest
+	var vs []string
+	for _, v := range best {
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool { return version.Compare(vs[i], vs[j]) > 0 })
+	if len(vs) > 3 {
+		vs = vs[:3]
+	}
+	return strings.Join(vs, " ")
 }
 
 // errFallThrough is a proxy answer that moves on to the next entry under
@@ -451,10 +474,22 @@ func runGoVersion(ctx context.Context, env *Env) Result {
 	return judgeGoVersion(gv, latest, lerr)
 }
 
-// judgeGoVersion compares the winning go's version with the newest release.
-func judgeGoVersion(gv goVersion, latest string, lerr error) Result {
+// judgeGoVersion compares the winning go's version with the newest
+// releases (a go.latest probe value: newest first, then the newest point
+// release of older minors).
+func judgeGoVersion(gv goVersion, releases string, lerr error) Result {
 	if gv.Version == "" {
 		return Result{Status: OK, Finding: "development build " + gv.Raw + " " + gv.Platform}
+	}
+	rel := strings.Fields(releases)
+	latest, sameMinor := "", ""
+	if len(rel) > 0 {
+		latest = rel[0]
+	}
+	for _, r := range rel {
+		if version.Lang(r) == version.Lang(gv.Version) {
+			sameMinor = r
+		}
 	}
 	var details []string
 	if lerr != nil {
@@ -470,24 +505,23 @@ func judgeGoVersion(gv goVersion, latest string, lerr error) Result {
 	if latest == "" {
 		return Result{Status: OK, Finding: gv.Version + " " + gv.Platform + " (newest release unknown)", Details: details}
 	}
-	cmp := version.Compare(gv.Version, latest)
-	if cmp >= 0 {
+	if version.Compare(gv.Version, latest) >= 0 {
 		return Result{Status: OK, Finding: gv.Version + " " + gv.Platform + " is the newest release", Details: details}
 	}
+	if sameMinor != "" && version.Compare(gv.Version, sameMinor) < 0 {
+		return Result{Status: Warn,
+			Finding: fmt.Sprintf("%s is behind the %s point release %s (security fixes; newest %s)", gv.Version, version.Lang(gv.Version), sameMinor, latest),
+			Fix:     "pitstop go install " + sameMinor, Details: details}
+	}
 	behind := goMinor(latest) - goMinor(gv.Version)
-	switch {
-	case behind >= 2:
+	if behind >= 2 {
 		return Result{Status: Warn,
 			Finding: fmt.Sprintf("%s is %d releases behind %s and no longer gets security fixes", gv.Version, behind, latest),
 			Fix:     "pitstop go install latest", Details: details}
-	case behind == 1:
-		return Result{Status: OK,
-			Finding: fmt.Sprintf("%s (newest %s; %s is still supported)", gv.Version, latest, version.Lang(gv.Version)),
-			Details: details}
 	}
-	return Result{Status: Warn,
-		Finding: fmt.Sprintf("%s is behind the %s point release %s (security fixes)", gv.Version, version.Lang(latest), latest),
-		Fix:     "pitstop go install " + latest, Details: details}
+	return Result{Status: OK,
+		Finding: fmt.Sprintf("%s (newest %s; %s is still supported)", gv.Version, latest, version.Lang(gv.Version)),
+		Details: details}
 }
 
 var distroGoRE = regexp.MustCompile(`^/usr/lib/go-(1\.[0-9]+)/`)

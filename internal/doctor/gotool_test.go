@@ -136,7 +136,7 @@ func pi4Shadowed() fakeHost {
 			"/proc/self/mountinfo":                   "22 1 179:2 / / rw,noatime shared:1 - ext4 /dev/mmcblk0p2 rw\n40 22 0:35 / /tmp rw,nosuid,nodev shared:20 - tmpfs tmpfs rw\n",
 		},
 		probes: map[string]ProbeResult{
-			"go.path":                         rec("/usr/bin/go -> /usr/lib/go-1.19/bin/go\n/usr/local/go/bin/go"),
+			"go.path":                         rec("/usr/bin/go -> /usr/lib/go-1.19/bin/go\n/bin/go -> /usr/lib/go-1.19/bin/go\n/usr/local/go/bin/go"),
 			"go.version:/usr/bin/go":          rec("go version go1.19.8 linux/arm"),
 			"go.version:/usr/local/go/bin/go": rec("go version go1.23.4 linux/arm"),
 			"go.latest":                       rec("go1.25.4"),
@@ -246,6 +246,8 @@ func TestJudgeGoVersion(t *testing.T) {
 		{"go version go1.25.4 linux/arm64", "go1.25.4", OK, "newest release"},
 		{"go version go1.25.1 linux/arm64", "go1.25.4", Warn, "behind the go1.25 point release go1.25.4"},
 		{"go version go1.24.9 linux/arm64", "go1.25.4", OK, "go1.24 is still supported"},
+		{"go version go1.24.9 linux/arm64", "go1.25.4 go1.24.11 go1.23.12", Warn, "behind the go1.24 point release go1.24.11 (security fixes; newest go1.25.4)"},
+		{"go version go1.24.11 linux/arm64", "go1.25.4 go1.24.11 go1.23.12", OK, "go1.24 is still supported"},
 		{"go version go1.22.5 linux/arm64", "go1.25.4", Warn, "3 releases behind"},
 		{"go version go1.20.14 linux/arm", "go1.25.4", Fail, "too old"},
 		{"go version go1.22.5 linux/arm64", "", OK, "newest release unknown"},
@@ -277,8 +279,8 @@ func TestParseToolchainVersion(t *testing.T) {
 		}
 	}
 	list := "v0.0.1-go1.21.0.linux-arm64\nv0.0.1-go1.23.4.linux-armv6l\nv0.0.1-go1.24rc1.linux-arm64\nv0.0.1-go1.9.2.linux-amd64\nv0.0.1-go1.20.linux-amd64\n"
-	if got := newestFromToolchainList(list); got != "go1.23.4" {
-		t.Errorf("newest = %q, want go1.23.4 (rc excluded)", got)
+	if got := newestFromToolchainList(list); got != "go1.23.4 go1.21.0 go1.20" {
+		t.Errorf("newest = %q, want go1.23.4 go1.21.0 go1.20 (rc excluded)", got)
 	}
 }
 
@@ -322,10 +324,10 @@ func TestLatestGoFallback(t *testing.T) {
 	for _, tt := range []struct {
 		goproxy, want, errText string
 	}{
-		{good.URL, "go1.23.4", ""},
-		{missing.URL + "," + good.URL, "go1.23.4", ""},
-		{dead + "|" + good.URL, "go1.23.4", ""},
-		{broken.URL + "|" + good.URL, "go1.23.4", ""},
+		{good.URL, "go1.23.4 go1.22.5", ""},
+		{missing.URL + "," + good.URL, "go1.23.4 go1.22.5", ""},
+		{dead + "|" + good.URL, "go1.23.4 go1.22.5", ""},
+		{broken.URL + "|" + good.URL, "go1.23.4 go1.22.5", ""},
 		{broken.URL + "," + good.URL, "", "500"},
 		{dead + "," + good.URL, "", "refused"},
 		{missing.URL + ",direct", "", "reached direct"},
