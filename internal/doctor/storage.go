@@ -174,23 +174,34 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 			return Result{Status: Skip, Finding: fmt.Sprintf("%s %s: cannot tell the device: %s", label, p, errText(err))}
 		}
 		r := Result{Status: OK}
-		where := describeStorage(s)
-		r.Finding = fmt.Sprintf("%s %s is on %s", label, p, where)
+		inRAM := s.Class == host.Overlay && s.Overlay.UpperOnTmpfs()
+		switch {
+		case inRAM && s.Mount.Source == "pitstop-ramdisk":
+			r.Finding = fmt.Sprintf("%s %s is in RAM: pitstop ramdisk is active (upper layer %s on tmpfs)", label, p, s.Overlay.Upper)
+		case inRAM:
+			r.Finding = fmt.Sprintf("%s %s is in RAM: an overlay with its upper layer %s on tmpfs", label, p, s.Overlay.Upper)
+		default:
+			r.Finding = fmt.Sprintf("%s %s is on %s", label, p, describeStorage(s))
+		}
 		r.Details = append(r.Details, fmt.Sprintf("mount %s (%s, source %s, options %s)", s.Mount.MountPoint, s.Mount.FSType, s.Mount.Source, s.Mount.Options))
 		if s.SysPath != "" {
 			r.Details = append(r.Details, "device "+s.SysPath)
 		}
+		if inRAM && len(s.Overlay.Lower) > 0 {
+			r.Details = append(r.Details, "on-disk layer "+s.Overlay.Lower[0])
+		}
 		if st, err := probeStatFS(env, p); err == nil {
 			r.Finding += fmt.Sprintf(", %s free", humanBytes(st.Free))
 			r.Details = append(r.Details, fmt.Sprintf("%s of %s free at %s", humanBytes(st.Free), humanBytes(st.Total), st.Dir))
-			if st.Free < 1<<30 && st.Total > 0 {
+			if st.Total > 0 && st.Free < min(1<<30, st.Total/10) {
 				r.Status = Warn
-				r.Finding += " (under 1 GiB)"
-				if what == "GOCACHE" {
+				r.Finding += " (nearly full)"
+				switch what {
+				case "GOCACHE":
 					r.Fix = "go clean -cache"
-				} else if what == "GOMODCACHE" {
+				case "GOMODCACHE":
 					r.Fix = "go clean -modcache (modules are downloaded again when needed)"
-				} else {
+				default:
 					r.Fix = "free space on " + s.Mount.MountPoint
 				}
 			}
@@ -217,17 +228,9 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 			r.Status = Warn
 			r.Finding += "; every build writes its temporary files to the card"
 			if label == "GOTMPDIR" {
-				r.Fix = "go env -w GOTMPDIR= (and put /tmp on tmpfs: sudo systemctl enable --now tmp.mount)"
+				r.Fix = "go env -u GOTMPDIR, and put /tmp on tmpfs: sudo cp /usr/share/systemd/tmp.mount /etc/systemd/system/ && sudo systemctl enable --now tmp.mount"
 			} else {
 				r.Fix = "put /tmp on tmpfs: sudo cp /usr/share/systemd/tmp.mount /etc/systemd/system/ && sudo systemctl enable --now tmp.mount"
-			}
-		case s.Class == host.Overlay && s.Overlay.UpperOnTmpfs():
-			r.Finding = fmt.Sprintf("%s %s is in RAM: a ramdisk overlay with its upper layer on tmpfs (%s)", label, p, s.Overlay.Upper)
-			if s.Mount.Source == "pitstop-ramdisk" {
-				r.Finding = fmt.Sprintf("%s %s is in RAM: pitstop ramdisk is active (upper layer %s on tmpfs)", label, p, s.Overlay.Upper)
-			}
-			if len(s.Overlay.Lower) > 0 {
-				r.Details = append(r.Details, "on-disk layer "+s.Overlay.Lower[0])
 			}
 		}
 		return r
