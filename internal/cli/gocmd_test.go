@@ -153,3 +153,59 @@ echo "left:"; ls -A "$1/tc" 2>/dev/null | grep -v '^\.lock$'; exit 0`
 		})
 	}
 }
+
+// --system keeps versions in /usr/local/lib/pitstop/go and makes
+// /usr/local/go the link, as the official instructions' layout; it refuses
+// to replace a /usr/local/go unpacked by hand. Run in a private mount
+// namespace with a tmpfs over /usr/local, so the machine is not touched.
+func TestGoInstallSystem(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mounts a tmpfs over /usr/local in a private mount namespace (unshare -m)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare (util-linux)")
+	}
+	pitstop, err := exec.LookPath("pitstop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, native := newGoUpstream(t)
+	defer up.Stop()
+	script := `set -e
+mount -t tmpfs tmpfs /usr/local || exit 99
+"$1" go install 1.22.5 --system
+echo "link: $(readlink /usr/local/go)"
+/usr/local/go/bin/go version
+"$1" go env --system --shell bash | grep -c /usr/local/go/bin
+"$1" go install 1.23.0 --system >/dev/null
+"$1" go use 1.22.5 --system >/dev/null
+"$1" go remove 1.23.0 --system
+ls -A /usr/local/lib/pitstop/go | grep -v '^\.lock$'
+rm /usr/local/go && mkdir /usr/local/go
+if "$1" go install 1.23.0 --system; then echo "replaced a hand-made /usr/local/go"; exit 1; fi
+ls -A /usr/local/lib/pitstop/go | grep -v '^\.lock$'`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", pitstop)
+	cmd.Env = append(os.Environ(), "GOPROXY="+up.URL, "GOSUMDB="+up.GOSUMDB, "GONOSUMDB=", "GOPRIVATE=", "GOTOOLCHAIN=local", "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 99 {
+		t.Skipf("cannot mount a tmpfs here: %s", out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"link: /usr/local/lib/pitstop/go/go1.22.5\n",
+		"go version go1.22.5 " + native.Slash() + "\n",
+		"removed go1.23.0 (/usr/local/lib/pitstop/go/go1.23.0)\n",
+		"pitstop: /usr/local/go is a directory, not a link pitstop manages: move it away",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if !strings.HasSuffix(strings.TrimSpace(s), "go1.22.5") {
+		t.Errorf("after the refusal, the versions directory should hold only go1.22.5")
+	}
+}
