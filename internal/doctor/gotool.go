@@ -621,6 +621,7 @@ type userland struct {
 	GOARCH string // amd64, arm64, arm, 386, riscv64, ...
 	Bits   int    // 32 or 64
 	HardFP bool   // 32-bit ARM: hard-float ABI (armhf)
+	Path   string // the executable read
 }
 
 func (u userland) String() string {
@@ -645,7 +646,7 @@ func userlandArch(env *Env) (userland, error) {
 	if err != nil {
 		return userland{}, err
 	}
-	u := userland{GOARCH: info.Machine, Bits: info.Class}
+	u := userland{GOARCH: info.Machine, Bits: info.Class, Path: p}
 	if u.GOARCH == "arm" {
 		if b, err := env.Root.ReadFile(p); err == nil {
 			u.HardFP = armHardFloat(b)
@@ -704,7 +705,7 @@ func runGoArch(ctx context.Context, env *Env) Result {
 	if goarch == "" {
 		return Result{Status: Skip, Finding: "no go command to ask for GOARCH; userland is " + u.String()}
 	}
-	details := []string{"userland (/bin/sh): " + u.String(), "GOARCH=" + goarch + " GOHOSTARCH=" + hostarch}
+	details := []string{"userland (" + u.Path + "): " + u.String(), "GOARCH=" + goarch + " GOHOSTARCH=" + hostarch}
 	if toolPlatform != "" {
 		details = append(details, "go command: "+toolPlatform)
 	}

@@ -455,3 +455,16 @@ func FuzzProbeValues(f *testing.F) {
 		validNetdns(s)
 	})
 }
+
+// TestNetworkFileChecksLive runs the network checks that read only files
+// and the environment on this machine (the others would query real
+// resolvers and proxies, which tests must not).
+func TestNetworkFileChecksLive(t *testing.T) {
+	env := liveGoEnv(t)
+	for _, id := range []string{"network.mdns", "network.godebug"} {
+		r := runCk(t, networkChecks(), id, env)
+		if r.Status == Fail || r.Status == Skip || r.Finding == "" {
+			t.Errorf("%s on this machine: %s %q", id, r.Status, r.Finding)
+		}
+	}
+}
