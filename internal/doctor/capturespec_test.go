@@ -85,8 +85,6 @@ func cpuinfo(block string, n int, tail string) string {
 	return b.String() + tail
 }
 
-const commonSysctl = "proc/sys/net/core/somaxconn=4096\n"
-
 func sysctls(files map[string]string, synBacklog string) {
 	files["proc/sys/net/core/somaxconn"] = "4096\n"
 	files["proc/sys/net/ipv4/tcp_max_syn_backlog"] = synBacklog + "\n"
