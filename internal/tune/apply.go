@@ -34,7 +34,7 @@ func (t *Tuner) Apply(name string, persist bool) error {
 	if err := t.checkNotApplied(); err != nil {
 		return err
 	}
-	sysctls, limits, err := t.plan(ss)
+	sysctls, limits, err := t.plan(name, ss)
 	if err != nil {
 		return err
 	}

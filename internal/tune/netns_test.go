@@ -230,6 +230,19 @@ func scenarioApplyRevert(t *testing.T) {
 	tu, out := nsTuner(t, map[string]string{"ns-go-server": prof})
 	before := snapshotNet(t)
 
+	// go-server itself: its fs.*/vm.* keys are fine to read here, but a
+	// net.* key the namespace cannot own stops it before any change.
+	if err := tu.Apply("go-server", false); err != nil {
+		if !strings.Contains(err.Error(), "net.core.rmem_max") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("apply go-server in a namespace: %v", err)
+		}
+		t.Logf("apply go-server: %v", err)
+		sameSnapshot(t, "after a refused go-server", before, snapshotNet(t))
+	} else if err := tu.Revert(); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+
 	if err := tu.Apply("ns-go-server", true); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}

@@ -213,7 +213,7 @@ type step struct {
 
 // plan reads the current values of ss and validates every target; it
 // changes nothing.
-func (t *Tuner) plan(ss []Setting) (sysctls, limits []step, err error) {
+func (t *Tuner) plan(name string, ss []Setting) (sysctls, limits []step, err error) {
 	inProfile := map[string]bool{}
 	for _, s := range ss {
 		if s.Kind == Sysctl {
@@ -252,7 +252,11 @@ func (t *Tuner) plan(ss []Setting) (sysctls, limits []step, err error) {
 		}
 		if st.Target != cur {
 			if err := t.checkWritable(s.Key); err != nil {
-				return nil, nil, err
+				var uk *UnknownKeyError
+				if errors.As(err, &uk) {
+					return nil, nil, fmt.Errorf("profile %s: %w", s.Profile, err)
+				}
+				return nil, nil, fmt.Errorf("profile %s: %w; to do without it, use a profile with include = %s and %s = -", s.Profile, err, name, s.Key)
 			}
 		}
 		sysctls = append(sysctls, st)
