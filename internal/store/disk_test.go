@@ -445,3 +445,46 @@ func TestCrashDuringPut(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDiskKeys stores under arbitrary keys in a real directory: a key is
+// either rejected or lands as one regular file inside the store, readable
+// back under the same key.
+func FuzzDiskKeys(f *testing.F) {
+	for _, k := range append([]string{"a", "a/b/c", "x/@v/v1.0.0.zip", "a\\..\\..\\b", "../../etc/passwd"}, storetest.BadKeys...) {
+		f.Add(k)
+	}
+	root := f.TempDir()
+	dir := filepath.Join(root, "store")
+	d, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		ctx := context.Background()
+		err := d.Put(ctx, key, strings.NewReader(key))
+		if errors.Is(err, store.ErrBadKey) {
+			return
+		}
+		if err == nil {
+			obj, err := d.Get(ctx, key)
+			if err != nil {
+				t.Fatalf("Put(%q) succeeded but Get: %v", key, err)
+			}
+			b, _ := io.ReadAll(obj.Body)
+			obj.Close()
+			if string(b) != key {
+				t.Fatalf("Get(%q) = %q", key, b)
+			}
+			p := filepath.Join(dir, filepath.FromSlash(key))
+			if rel, err := filepath.Rel(dir, p); err != nil || !filepath.IsLocal(rel) {
+				t.Fatalf("key %q stored outside the store: %s", key, p)
+			}
+			d.Delete(ctx, key)
+		}
+		// Put may still fail for a good key (an object where a directory is
+		// needed); either way nothing may appear beside the store.
+		if ents, _ := os.ReadDir(root); len(ents) != 1 {
+			t.Fatalf("after Put(%q) the store's parent holds %d entries", key, len(ents))
+		}
+	})
+}
