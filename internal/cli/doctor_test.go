@@ -61,8 +61,10 @@ func TestDoctorLive(t *testing.T) {
 		t.Logf("failures on this machine:\n%s", stdout.String())
 	}
 	var rep struct {
-		Summary struct{ ExitCode int `json:"exit_code"` }
-		Checks  []struct{ ID, Status, Finding string }
+		Summary struct {
+			ExitCode int `json:"exit_code"`
+		}
+		Checks []struct{ ID, Status, Finding string }
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("--json: %v\n%s%s", err, stdout.String(), stderr.String())
