@@ -583,22 +583,17 @@ func parseDNSAnswer(pkt []byte, id uint16, res *dnsResult) bool {
 }
 
 // dnsQuestion picks the name a Go user's machine must resolve: the first
-// GOPROXY host, else the checksum database's host, else the root's SOA.
+// GOPROXY host given by name; without one (direct, off, an IP address),
+// the root zone's SOA, which tests the resolver and nothing else.
 func dnsQuestion(env *Env) (string, dnsmessage.Type) {
 	if ps, err := env.Go.Proxies(); err == nil {
 		for _, p := range ps {
 			if u, err := url.Parse(p.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 				if h := u.Hostname(); h != "" && net.ParseIP(h) == nil {
-					return dnsmessage.MustNewName(strings.TrimSuffix(h, ".") + ".").String(), dnsmessage.TypeA
+					if n, err := dnsmessage.NewName(strings.TrimSuffix(h, ".") + "."); err == nil {
+						return n.String(), dnsmessage.TypeA
+					}
 				}
-			}
-		}
-	}
-	if db, err := env.Go.SumDB(); err == nil {
-		h, _, _ := strings.Cut(db.Name, "/")
-		if h != "" && net.ParseIP(h) == nil {
-			if n, err := dnsmessage.NewName(strings.TrimSuffix(h, ".") + "."); err == nil {
-				return n.String(), dnsmessage.TypeA
 			}
 		}
 	}
@@ -643,26 +638,31 @@ func queryServers(ctx context.Context, env *Env, c netConfig, servers []string) 
 	return out
 }
 
-// judge rates one server's answers.
-func (s serverDNS) judge() (Status, string) {
+// judge rates one server's answers: status, finding, fix.
+func (s serverDNS) judge() (Status, string, string) {
 	e, p := s.EDNS, s.Plain
 	badEDNS := e.Err != nil || e.RCode == "FORMERR" || e.RCode == "NOTIMP" || e.RCode == "BADVERS" ||
 		(e.RCode == "SERVFAIL" && p.Err == nil && p.RCode == "NOERROR")
+	const ednsFix = "export GODEBUG=netedns0=0 (Go 1.21.12/1.22.5 and later), or use a resolver that handles EDNS0"
 	switch {
 	case e.Err != nil && p.Err != nil:
-		return Fail, fmt.Sprintf("%s does not answer (%v)", s.NS, e.Err)
+		return Fail, fmt.Sprintf("%s does not answer (%v)", s.NS, e.Err), "check the resolvers in /etc/resolv.conf and the network path to " + s.NS
 	case badEDNS && p.Err == nil && p.RCode == "NOERROR":
-		return Warn, fmt.Sprintf("%s answers plain queries but not EDNS0 ones (%s), which Go's resolver sends", s.NS, e.String())
+		return Warn, fmt.Sprintf("%s answers plain queries but not EDNS0 ones (%s), which Go's resolver sends", s.NS, e.String()), ednsFix
+	case e.Err == nil && e.RCode == "NXDOMAIN" && e.Q == ".":
+		return Fail, fmt.Sprintf("%s answers NXDOMAIN for the root zone: it is not a full recursive resolver", s.NS), "point /etc/resolv.conf at a recursive resolver (your router or ISP's)"
 	case e.Err == nil && e.RCode == "NXDOMAIN":
-		return Fail, fmt.Sprintf("%s says %s does not exist", s.NS, e.Q)
+		return Fail, fmt.Sprintf("%s says %s does not exist", s.NS, e.Q), "check the host in GOPROXY (go env GOPROXY) and that " + s.NS + " can resolve it"
 	case e.Err == nil && e.RCode != "NOERROR":
-		return Fail, fmt.Sprintf("%s answers %s for %s", s.NS, e.RCode, e.Q)
+		return Fail, fmt.Sprintf("%s answers %s for %s", s.NS, e.RCode, e.Q), "check the resolver " + s.NS + " (or replace it in /etc/resolv.conf)"
+	case e.Err != nil:
+		return Warn, fmt.Sprintf("%s answers plain queries but not EDNS0 ones (%v), which Go's resolver sends", s.NS, e.Err), ednsFix
 	case e.TC:
-		return Warn, fmt.Sprintf("%s truncates a small EDNS0 answer over UDP: every lookup retries over TCP", s.NS)
+		return Warn, fmt.Sprintf("%s truncates a small EDNS0 answer over UDP: every lookup retries over TCP", s.NS), "make sure TCP port 53 to " + s.NS + " works, or use another resolver"
 	case e.UDP == 0:
-		return OK, fmt.Sprintf("%s %s, %d ms (no EDNS0 in replies)", s.NS, e.RCode, e.MS)
+		return OK, fmt.Sprintf("%s %s, %d ms (no EDNS0 in replies)", s.NS, e.RCode, e.MS), ""
 	}
-	return OK, fmt.Sprintf("%s %s, %d ms, EDNS0 udp %d", s.NS, e.RCode, e.MS, e.UDP)
+	return OK, fmt.Sprintf("%s %s, %d ms, EDNS0 udp %d", s.NS, e.RCode, e.MS, e.UDP), ""
 }
 
 func (s serverDNS) details() []string {
@@ -714,17 +714,13 @@ func runNetDNS(ctx context.Context, env *Env, c netConfig) Result {
 		if errors.Is(s.EDNS.Err, ErrNoLiveHost) {
 			return Result{Status: Skip, Finding: ErrNoLiveHost.Error()}
 		}
-		st, note := s.judge()
+		st, note, f := s.judge()
 		notes = append(notes, note)
 		if st == Fail {
 			failed++
 		}
-		if st == Warn && fix == "" {
-			if strings.Contains(note, "EDNS0 ones") {
-				fix = "export GODEBUG=netedns0=0 (Go 1.21.12/1.22.5 and later), or use a resolver that handles EDNS0"
-			} else {
-				fix = "make sure TCP port 53 to " + s.NS + " works, or use another resolver"
-			}
+		if st != OK && fix == "" {
+			fix = f
 		}
 		if worse(st, status) {
 			status = st
@@ -732,12 +728,7 @@ func runNetDNS(ctx context.Context, env *Env, c netConfig) Result {
 	}
 	if failed > 0 && failed < len(res) {
 		status = Warn
-		if fix == "" {
-			fix = "remove the dead nameserver from /etc/resolv.conf: each lookup waits for it to time out"
-		}
-	}
-	if failed > 0 && fix == "" {
-		fix = "check the resolvers in /etc/resolv.conf (or the network): nothing resolves"
+		fix = "remove or fix the failing nameserver in /etc/resolv.conf: lookups wait for it or get wrong answers"
 	}
 	if len(pre) > 0 && status == OK {
 		status = Warn
@@ -779,7 +770,7 @@ func runNetResolved(ctx context.Context, env *Env, c netConfig) Result {
 	if errors.Is(s.EDNS.Err, ErrNoLiveHost) {
 		return Result{Status: Skip, Finding: ErrNoLiveHost.Error(), Details: details}
 	}
-	st, note := s.judge()
+	st, note, _ := s.judge()
 	switch {
 	case st == Fail && s.EDNS.Err != nil && s.Plain.Err != nil:
 		return Result{Status: Fail, Finding: "resolv.conf points at the systemd-resolved stub " + ns + " but nothing answers there",

@@ -147,7 +147,7 @@ func TestDNSResolvers(t *testing.T) {
 		{"truncated", "nameserver 192.0.2.4\n", Warn, []string{"truncates", "TCP port 53"}},
 		{"nxdomain", "nameserver 192.0.2.5\n", Fail, []string{"proxy.example.test. does not exist"}},
 		{"dead", "nameserver 192.0.2.9\n", Fail, []string{"192.0.2.9 does not answer"}},
-		{"one dead", "nameserver 192.0.2.9\nnameserver 192.0.2.1\n", Warn, []string{"192.0.2.9 does not answer", "192.0.2.1 NOERROR", "remove the dead nameserver"}},
+		{"one dead", "nameserver 192.0.2.9\nnameserver 192.0.2.1\n", Warn, []string{"192.0.2.9 does not answer", "192.0.2.1 NOERROR", "remove or fix the failing nameserver"}},
 		{"none", "search lan\n", Fail, []string{"no nameserver in /etc/resolv.conf"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +200,8 @@ func TestDNSQuestionChoice(t *testing.T) {
 	}{
 		{"https://proxy.example.test,direct", "", "proxy.example.test."},
 		{"http://127.0.0.1:3000,https://mirror.example.test", "", "mirror.example.test."},
-		{"direct", "", "sum.golang.org."},
+		{"direct", "", "."},
+		{"http://192.168.1.10:3000,direct", "", "."},
 		{"off", "off", "."},
 	} {
 		env := &Env{Go: goenv.Env{"GOPROXY": tt.goproxy, "GOSUMDB": tt.gosumdb}}
