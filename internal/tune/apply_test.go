@@ -290,7 +290,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 
 func TestApplyNotRoot(t *testing.T) {
 	d := t.TempDir()
-	tu := &Tuner{StateDir: d, SysctlDir: d, Euid: func() int { return 1000 }}
+	tu := &Tuner{ProfileDir: d, StateDir: d, SysctlDir: d, Euid: func() int { return 1000 }}
 	if err := tu.Apply("go-server", false); !errors.Is(err, ErrNotRoot) {
 		t.Errorf("apply as uid 1000 = %v, want ErrNotRoot", err)
 	}
