@@ -179,9 +179,9 @@ func newRamdiskSyncCmd(rf *ramdiskFlags) *cobra.Command {
 			recs, err := m.Sync(cmd.Context(), args, reason)
 			for _, r := range recs {
 				if r.Result == "ok" {
-					fmt.Fprintf(cmd.OutOrStdout(), "synced gen %d: %d files (%s), %d deletions in %s\n", r.Gen, r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels, r.Duration.Round(time.Millisecond))
+					fmt.Fprintf(cmd.OutOrStdout(), "synced %s (generation %d): %d files (%s), %d deletions in %s\n", r.Dir, r.Gen, r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels, r.Duration.Round(time.Millisecond))
 				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "sync: %s\n", r.Result)
+					fmt.Fprintf(cmd.OutOrStdout(), "sync %s: %s\n", r.Dir, r.Result)
 				}
 			}
 			return err

@@ -302,7 +302,11 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 		return err
 	}
 	if total > spare {
-		return fmt.Errorf("a RAM disk of %s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", FormatSize(total), FormatSize(avail), FormatSize(spare))
+		what := "a RAM disk of " + FormatSize(total)
+		if len(todo) > 1 {
+			what = fmt.Sprintf("%d RAM disks of %s in all", len(todo), FormatSize(total))
+		}
+		return fmt.Errorf("%s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", what, FormatSize(avail), FormatSize(spare))
 	}
 	for _, p := range todo {
 		cfg.set(p)
@@ -488,12 +492,13 @@ func (m *Manager) syncOne(ctx context.Context, l layout, reason string) (SyncRec
 		return SyncRecord{}, err
 	}
 	if st.SkipSync {
-		rec := SyncRecord{Start: time.Now().UTC(), Reason: reason, Result: "skipped (skip-sync)"}
+		rec := SyncRecord{Dir: l.Dir, Start: time.Now().UTC(), Reason: reason, Result: "skipped (skip-sync)"}
 		st.LastAttempt = &rec
 		writeState(l, st)
 		return rec, nil
 	}
 	rec, err := m.syncerFor(l, true).run(ctx, reason)
+	rec.Dir = l.Dir
 	if err != nil {
 		rec.Result = err.Error()
 		m.log().Error("ramdisk sync failed", "dir", l.Dir, "reason", reason, "err", err)

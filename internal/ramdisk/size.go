@@ -35,5 +35,5 @@ func FormatSize(n uint64) string {
 			return strconv.FormatFloat(float64(n)/float64(u.v), 'f', 1, 64) + u.suffix
 		}
 	}
-	return strconv.FormatUint(n, 10)
+	return strconv.FormatUint(n, 10) + "B"
 }

@@ -25,6 +25,7 @@ import (
 // (<parent>/.<base>.pitstop/last-sync.json), the last attempt in the live
 // state.
 type SyncRecord struct {
+	Dir      string        `json:"dir,omitempty"`
 	Gen      uint64        `json:"gen"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
