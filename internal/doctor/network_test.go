@@ -469,3 +469,18 @@ func TestNetworkFileChecksLive(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSRootQuestion(t *testing.T) {
+	nx, _ := startDNS(t, dnsNXDomain)
+	good, _ := startDNS(t, dnsGood)
+	env := liveFileEnv(t, map[string]string{"/etc/resolv.conf": "nameserver 192.0.2.5\n"})
+	env.Go["GOPROXY"] = "http://192.168.1.10:3000,direct"
+	c := dnsTo(t, map[string]string{"192.0.2.5": nx, "192.0.2.1": good})
+	expectCk(t, runCk(t, netChecks(c), "network.dns", env), Fail, "NXDOMAIN for the root zone", "recursive resolver")
+	if v := env.Probes()["network.dns:192.0.2.5:edns"].Value; !strings.Contains(v, "q=. type=SOA") {
+		t.Errorf("recorded %q, want a root SOA query", v)
+	}
+	env = liveFileEnv(t, map[string]string{"/etc/resolv.conf": "nameserver 192.0.2.1\n"})
+	env.Go["GOPROXY"] = "off"
+	expectCk(t, runCk(t, netChecks(c), "network.dns", env), OK, "192.0.2.1 NOERROR")
+}
