@@ -15,6 +15,7 @@ package toolchain
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pitstop-go/pitstop/internal/atomicfile"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
@@ -152,6 +154,7 @@ func (in *Installer) Install(ctx context.Context, q Query) (*Result, error) {
 		return nil, in.diskError("locking", in.Layout.Dir, err)
 	}
 	defer unlock()
+	removeStaleDownloads(in.Layout.Dir, 7*24*time.Hour)
 
 	if _, err := os.Stat(filepath.Join(res.Path, "bin", "go")); err == nil {
 		res.Already = true
@@ -205,23 +208,17 @@ func (in *Installer) verifyTimeout() time.Duration {
 	return 2 * time.Minute
 }
 
-// fetchAndUnpack downloads into a temp file beside the versions, unpacks
-// into <name>.tmp, checks bin/go (native targets) and renames into place.
+// fetchAndUnpack downloads into a file beside the versions, unpacks into
+// <name>.tmp, checks bin/go (native targets) and renames into place.
 func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result) error {
 	mv := ModuleVersion(v, in.Target)
-	zf, err := os.CreateTemp(in.Layout.Dir, ".download-"+mv+"-*.zip")
-	if err != nil {
-		return in.diskError("creating a temp file in", in.Layout.Dir, err)
-	}
-	defer func() {
-		zf.Close()
-		os.Remove(zf.Name())
-	}()
 	in.say("downloading %s@%s", ModulePath, mv)
-	hash, err := in.download(ctx, mv, zf)
+	d := &download{in: in, mv: mv, path: filepath.Join(in.Layout.Dir, ".download-"+mv+".zip")}
+	hash, err := d.run(ctx)
 	if err != nil {
 		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
 	}
+	defer d.remove()
 	res.Hash = hash
 	if !in.Source.Verified(ModulePath) {
 		in.say("NOT verified (--insecure with the checksum database off): %s", hash)
@@ -232,7 +229,7 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	if err := RemoveTree(tmp); err != nil {
 		return in.diskError("clearing", tmp, err)
 	}
-	if err := Unpack(zf.Name(), mv, tmp); err != nil {
+	if err := Unpack(d.path, mv, tmp); err != nil {
 		return in.diskError("unpacking "+v.Go()+" into", tmp, err)
 	}
 	ok := false
@@ -256,20 +253,47 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	return nil
 }
 
-// download fetches and verifies the zip, retrying transient failures.
-func (in *Installer) download(ctx context.Context, mv string, zf *os.File) (string, error) {
+// download is one toolchain zip being fetched into path. A download that
+// breaks off is kept (path, and path.json saying where from) so that the
+// next attempt, in this run or a later one, asks only for the rest.
+type download struct {
+	in   *Installer
+	mv   string
+	path string
+}
+
+func (d *download) remove() {
+	os.Remove(d.path)
+	os.Remove(d.path + ".json")
+	os.Remove(d.path + ".prev")
+}
+
+// run fetches and verifies the zip, retrying transient failures.
+func (d *download) run(ctx context.Context) (string, error) {
+	in := d.in
 	attempts := in.Attempts
 	if attempts <= 0 {
 		attempts = 3
 	}
+	var rt *ResumeTransport
+	if fs, ok := in.Source.(fetcherSource); ok {
+		rt = fs.resumer()
+	}
 	var last error
 	for i := 1; i <= attempts; i++ {
-		hash, err := in.Source.Zip(ctx, ModulePath, mv, zf, in.Progress)
+		hash, err := d.attempt(ctx, rt)
 		if err == nil {
 			return hash, nil
 		}
 		last = err
-		if !transient(err) || i == attempts || ctx.Err() != nil {
+		if !transient(err) {
+			d.remove() // a bad zip or a missing version: nothing worth keeping
+			break
+		}
+		if i == attempts || ctx.Err() != nil {
+			if n := d.keep(rt); n > 0 {
+				in.say("kept %s of the download in %s; the next pitstop go install continues it", mb(n), d.path)
+			}
 			break
 		}
 		in.say("download failed (%v); retrying", err)
@@ -278,10 +302,61 @@ func (in *Installer) download(ctx context.Context, mv string, zf *os.File) (stri
 			first = 2 * time.Second
 		}
 		if err := sleepCtx(ctx, backoff(first, i)); err != nil {
+			d.keep(rt)
 			return "", err
 		}
 	}
 	return "", last
+}
+
+// attempt downloads once, continuing a kept partial download when there
+// is one and the transport can.
+func (d *download) attempt(ctx context.Context, rt *ResumeTransport) (string, error) {
+	var p Partial
+	if rt != nil {
+		if b, err := os.ReadFile(d.path + ".json"); err == nil {
+			json.Unmarshal(b, &p)
+		} else if l := rt.lastZip(); strings.HasSuffix(l.URL, "/"+d.mv+".zip") {
+			p = l
+		}
+	}
+	os.Remove(d.path + ".json")
+	if fi, err := os.Stat(d.path); err == nil && p.URL != "" && fi.Size() > 0 && fi.Size() < p.Size {
+		if err := os.Rename(d.path, d.path+".prev"); err == nil {
+			if prev, err := os.Open(d.path + ".prev"); err == nil {
+				defer prev.Close()
+				rt.continueFrom(p, prev, fi.Size())
+			}
+		}
+	}
+	defer os.Remove(d.path + ".prev")
+	zf, err := os.OpenFile(d.path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer zf.Close()
+	return d.in.Source.Zip(ctx, ModulePath, d.mv, zf, d.in.Progress)
+}
+
+// keep records where the partial download came from; it returns how many
+// bytes are kept (0: nothing worth keeping, and the file is removed).
+func (d *download) keep(rt *ResumeTransport) int64 {
+	fi, err := os.Stat(d.path)
+	if rt == nil || err != nil || fi.Size() == 0 {
+		d.remove()
+		return 0
+	}
+	p := rt.lastZip()
+	if p.URL == "" || !strings.HasSuffix(p.URL, "/"+d.mv+".zip") || fi.Size() >= p.Size {
+		d.remove()
+		return 0
+	}
+	b, _ := json.Marshal(p)
+	if err := atomicfile.WriteFile(d.path+".json", b, 0o644); err != nil {
+		d.remove()
+		return 0
+	}
+	return fi.Size()
 }
 
 // transient reports whether err may go away on retry: network errors and
@@ -375,4 +450,14 @@ func (in *Installer) diskError(doing, where string, err error) error {
 		return fmt.Errorf("%s %s: permission denied (choose a --dir you can write, or use sudo for --system); nothing was changed", doing, where)
 	}
 	return err
+}
+
+// removeStaleDownloads removes partial downloads nobody continued.
+func removeStaleDownloads(dir string, age time.Duration) {
+	m, _ := filepath.Glob(filepath.Join(dir, ".download-*"))
+	for _, p := range m {
+		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > age {
+			os.Remove(p)
+		}
+	}
 }

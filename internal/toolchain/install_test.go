@@ -95,8 +95,8 @@ func snapshot(t *testing.T, dir string) string {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if rel == ".lock" {
-			return nil
+		if rel == ".lock" || strings.HasPrefix(rel, ".download-") {
+			return nil // partial downloads are kept to be continued
 		}
 		b.WriteString(rel)
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -189,7 +189,10 @@ func TestInstallUseListRemove(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "go1.22.4" {
 		t.Fatalf("after remove: %+v", list)
 	}
-	if s := snapshot(t, l.Dir); strings.Contains(s, ".remove-") || strings.Contains(s, ".tmp") || strings.Contains(s, ".download") {
+	if ents, _ := os.ReadDir(l.Dir); len(ents) != 3 { // .lock, current, go1.22.4 and nothing else
+		t.Errorf("leftovers: %v", ents)
+	}
+	if s := snapshot(t, l.Dir); strings.Contains(s, ".remove-") || strings.Contains(s, ".tmp") {
 		t.Fatalf("leftovers:\n%s", s)
 	}
 }
@@ -333,6 +336,9 @@ func TestCutDownloadKeepsOldVersion(t *testing.T) {
 	}
 	if n := f.up.Count(zp); n < 2 {
 		t.Errorf("zip requested %d times; want retries", n)
+	}
+	if m, _ := filepath.Glob(filepath.Join(f.in.Layout.Dir, ".download-*.zip.json")); len(m) != 1 {
+		t.Errorf("partial download not kept for the next run: %v", m)
 	}
 	// Once the upstream behaves, the same install succeeds.
 	f.up.SetFault(zp, testupstream.Fault{})

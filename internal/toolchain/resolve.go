@@ -51,6 +51,16 @@ func (s fetcherSource) Zip(ctx context.Context, path, vers string, dst *os.File,
 
 func (s fetcherSource) Verified(path string) bool { return !s.f.SumDBExempt(path) }
 
+// resumer returns the Fetcher's ResumeTransport, nil if it has none.
+func (s fetcherSource) resumer() *ResumeTransport {
+	if s.f.Client != nil {
+		if rt, ok := s.f.Client.Transport.(*ResumeTransport); ok {
+			return rt
+		}
+	}
+	return nil
+}
+
 // UnknownVersionError says the asked-for release is not available for the
 // target; Closest lists real releases near it.
 type UnknownVersionError struct {

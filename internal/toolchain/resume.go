@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,12 +28,47 @@ import (
 type ResumeTransport struct {
 	// Base makes the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
-	// Retries bounds the resumptions of one body; 0 means 5.
+	// Retries bounds the resumptions of one body; 0 means 5, negative
+	// means none.
 	Retries int
 	// Backoff is the first pause, doubled each time up to 30 s; 0 means 1 s.
 	Backoff time.Duration
 
 	resumed atomic.Int64
+
+	mu     sync.Mutex
+	prefix *zipPrefix // bytes kept from an earlier attempt, used once
+	last   Partial    // the last zip answer that started
+}
+
+// Partial describes a zip download: where from, its full size and the
+// validator (ETag or Last-Modified) that must still match to continue it.
+type Partial struct {
+	URL       string
+	Size      int64
+	Validator string
+}
+
+type zipPrefix struct {
+	Partial
+	f *os.File
+	n int64
+}
+
+// continueFrom makes the next GET of p.URL ask only for the bytes after
+// the n already in f (which must stay open until the body is read); the
+// caller sees the whole zip. If the server answers 200, f is not used.
+func (t *ResumeTransport) continueFrom(p Partial, f *os.File, n int64) {
+	t.mu.Lock()
+	t.prefix = &zipPrefix{Partial: p, f: f, n: n}
+	t.mu.Unlock()
+}
+
+// lastZip returns the last zip answer that started ("" URL if none).
+func (t *ResumeTransport) lastZip() Partial {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
 }
 
 // Resumed returns how many times a body was continued.
@@ -46,17 +83,73 @@ func (t *ResumeTransport) base() http.RoundTripper {
 
 // RoundTrip implements http.RoundTripper.
 func (t *ResumeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	isZip := req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, ".zip") && req.Header.Get("Range") == ""
+	if isZip {
+		t.mu.Lock()
+		pre := t.prefix
+		if pre != nil && pre.URL == req.URL.String() {
+			t.prefix = nil
+		} else {
+			pre = nil
+		}
+		t.mu.Unlock()
+		if pre != nil {
+			if resp, ok := t.continued(req, pre); ok {
+				return resp, nil
+			}
+		}
+	}
 	resp, err := t.base().RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK ||
-		resp.ContentLength <= 0 || !strings.HasSuffix(req.URL.Path, ".zip") || req.Header.Get("Range") != "" {
+	if err != nil || !isZip || resp.StatusCode != http.StatusOK || resp.ContentLength <= 0 {
 		return resp, err
 	}
 	v := resp.Header.Get("ETag")
 	if v == "" || strings.HasPrefix(v, "W/") {
 		v = resp.Header.Get("Last-Modified")
 	}
+	t.mu.Lock()
+	t.last = Partial{URL: req.URL.String(), Size: resp.ContentLength, Validator: v}
+	t.mu.Unlock()
 	resp.Body = &resumingBody{t: t, req: req, body: resp.Body, size: resp.ContentLength, validator: v}
 	return resp, nil
+}
+
+// continued asks for the rest of a zip whose first pre.n bytes are kept in
+// pre.f and, on a matching 206, answers as if the whole zip came: status
+// 200, the full length, the kept bytes first. ok false means "ask
+// normally" (no Range support, a changed file, an error).
+func (t *ResumeTransport) continued(req *http.Request, pre *zipPrefix) (*http.Response, bool) {
+	if pre.n <= 0 || pre.n >= pre.Size {
+		return nil, false
+	}
+	r2 := req.Clone(req.Context())
+	r2.Header.Set("Range", "bytes="+strconv.FormatInt(pre.n, 10)+"-")
+	if pre.Validator != "" {
+		r2.Header.Set("If-Range", pre.Validator)
+	}
+	resp, err := t.base().RoundTrip(r2)
+	if err != nil {
+		return nil, false
+	}
+	want := fmt.Sprintf("bytes %d-%d/%d", pre.n, pre.Size-1, pre.Size)
+	if resp.StatusCode != http.StatusPartialContent || strings.TrimSpace(resp.Header.Get("Content-Range")) != want {
+		resp.Body.Close()
+		return nil, false
+	}
+	t.resumed.Add(1)
+	t.mu.Lock()
+	t.last = pre.Partial
+	t.mu.Unlock()
+	resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+	resp.ContentLength = pre.Size
+	resp.Header.Del("Content-Range")
+	resp.Header.Set("Content-Length", strconv.FormatInt(pre.Size, 10))
+	body := &struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.NewSectionReader(pre.f, 0, pre.n), resp.Body), resp.Body}
+	resp.Body = &resumingBody{t: t, req: req, body: body, size: pre.Size, validator: pre.Validator}
+	return resp, true
 }
 
 type resumingBody struct {
@@ -95,7 +188,7 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		retries := b.t.Retries
-		if retries <= 0 {
+		if retries == 0 {
 			retries = 5
 		}
 		if b.tries >= retries {

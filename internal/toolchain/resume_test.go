@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,5 +106,43 @@ func TestInstallResumesWithRange(t *testing.T) {
 	}
 	if last != int64(len(h.data)) {
 		t.Fatalf("progress ended at %d of %d", last, len(h.data))
+	}
+}
+
+// An install cut off (with no resumption in that run) keeps what it got;
+// the next run, with a new transport as a new process would have, asks
+// only for the rest.
+func TestInstallContinuesAcrossRuns(t *testing.T) {
+	f := newFixture(t, "1.22.5")
+	v, _ := ParseVersion("1.22.5")
+	mv := ModuleVersion(v, f.native)
+	u, _ := url.Parse(f.up.URL)
+	h := &cutOnce{data: f.up.ZipBytes(ModulePath, mv), rangeOK: true, next: httputil.NewSingleHostReverseProxy(u)}
+	front := httptest.NewServer(h)
+	defer front.Close()
+	env := goenv.Env{"GOPROXY": front.URL, "GOSUMDB": f.up.GOSUMDB}
+	f.in.Env, f.in.Attempts = env, 1
+	f.in.Source = FetcherSource(NewFetcher(env, &ResumeTransport{Retries: -1}))
+	if _, err := f.in.Install(context.Background(), mustQuery(t, "1.22.5")); err == nil {
+		t.Fatal("first run succeeded over a cut connection")
+	}
+	if !strings.Contains(f.out.String(), "the next pitstop go install continues it") {
+		t.Fatalf("output:\n%s", f.out)
+	}
+	if f.in.Layout.Active() != "" {
+		t.Fatal("something became active")
+	}
+	rt := &ResumeTransport{Retries: -1}
+	f.in.Source = FetcherSource(NewFetcher(env, rt))
+	res, err := f.in.Install(context.Background(), mustQuery(t, "1.22.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "bytes=" + strconv.Itoa(len(h.data)/2) + "-"
+	if !res.Active || rt.Resumed() != 1 || len(h.ranges) != 2 || h.ranges[1] != want {
+		t.Fatalf("second run: %+v resumed %d ranges %q (want %q)", res, rt.Resumed(), h.ranges, want)
+	}
+	if m, _ := filepath.Glob(filepath.Join(f.in.Layout.Dir, ".download-*")); len(m) != 0 {
+		t.Fatalf("download files left: %v", m)
 	}
 }
