@@ -219,9 +219,11 @@ func (d *Disk) Get(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	f, err := os.Open(p)
+	// O_NOFOLLOW: the store never makes symlinks, so one in an object's
+	// place is not an object.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		if isMiss(err) {
+		if isMiss(err) || errors.Is(err, syscall.ELOOP) {
 			d.forget(key, p)
 			return Object{}, notExist(key)
 		}
@@ -320,7 +322,7 @@ func (d *Disk) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	fi, err := os.Stat(p)
+	fi, err := os.Lstat(p)
 	if err != nil {
 		if isMiss(err) {
 			return Info{}, notExist(key)

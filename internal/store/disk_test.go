@@ -488,3 +488,23 @@ func FuzzDiskKeys(f *testing.F) {
 		}
 	})
 }
+
+// A symlink planted where an object would be is not served: the store never
+// makes one, and following it could leave the directory.
+func TestSymlinkIsNotAnObject(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("outside"), 0o600)
+	d := openDisk(t, dir, store.Options{})
+	os.Symlink(secret, filepath.Join(dir, "link"))
+	ctx := context.Background()
+	if obj, err := d.Get(ctx, "link"); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			obj.Close()
+		}
+		t.Errorf("Get of a symlink = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := d.Stat(ctx, "link"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a symlink = %v, want fs.ErrNotExist", err)
+	}
+}
