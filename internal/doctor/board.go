@@ -94,7 +94,7 @@ func humanBytes(n uint64) string {
 func checkRAM(ctx context.Context, env *Env) Result {
 	mi, err := env.Root.MemInfo()
 	if err != nil {
-		return Result{Status: Skip, Finding: "cannot read /proc/meminfo: " + errText(err)}
+		return Result{Status: Skip, Finding: "cannot read /proc/meminfo: " + env.errText(err)}
 	}
 	total, avail := mi["MemTotal"], mi["MemAvailable"]
 	if total == 0 {
@@ -125,7 +125,7 @@ func unameMachine(env *Env) (string, error) {
 func checkKernel(ctx context.Context, env *Env) Result {
 	rel, err := env.Root.KernelRelease()
 	if err != nil {
-		return Result{Status: Skip, Finding: "cannot read /proc/sys/kernel/osrelease: " + errText(err)}
+		return Result{Status: Skip, Finding: "cannot read /proc/sys/kernel/osrelease: " + env.errText(err)}
 	}
 	r := Result{Status: OK, Finding: rel}
 	if m, err := unameMachine(env); err == nil {
@@ -162,15 +162,15 @@ func checkPageSize(ctx context.Context, env *Env) Result {
 func checkUserland(ctx context.Context, env *Env) Result {
 	u, p, err := env.Root.Userland()
 	if err != nil {
-		return Result{Status: Skip, Finding: "cannot read the userland's ELF header: " + errText(err)}
+		return Result{Status: Skip, Finding: "cannot read the userland's ELF header: " + env.errText(err)}
 	}
 	ul := fmt.Sprintf("%d-bit %s userland (%s)", u.Class, u.Machine, p)
 	m, err := unameMachine(env)
 	if err != nil {
-		return Result{Status: OK, Finding: ul + "; kernel architecture unknown (" + errText(err) + ")"}
+		return Result{Status: OK, Finding: ul + "; kernel architecture unknown (" + env.errText(err) + ")"}
 	}
 	ka := host.KernelArch(m)
-	r := Result{Status: OK, Finding: fmt.Sprintf("%s on a %s kernel", ul, m)}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%s, kernel %s", ul, m)}
 	if ka == "arm64" && u.Machine == "arm" {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("64-bit kernel (%s) with 32-bit userland (%s is ELF32 arm): arm64 Go binaries and tarballs do not run here", m, p)
@@ -189,7 +189,7 @@ func checkTemperature(ctx context.Context, env *Env) Result {
 	}
 	t, err := env.Root.CPUTemp()
 	if err != nil {
-		return Result{Status: Skip, Finding: errText(err)}
+		return Result{Status: Skip, Finding: env.errText(err)}
 	}
 	r := Result{Status: OK, Finding: fmt.Sprintf("%.1f °C (%s)", t.C, t.Type)}
 	switch {
@@ -237,7 +237,7 @@ func checkThrottle(ctx context.Context, env *Env) Result {
 		if errors.Is(err, ErrNoLiveHost) {
 			return probeSkip(err)
 		}
-		return Result{Status: Skip, Finding: "throttle state unreadable: " + errText(err)}
+		return Result{Status: Skip, Finding: "throttle state unreadable: " + env.errText(err)}
 	}
 	now, since := t.Now(), t.Occurred()
 	r := Result{Status: OK, Details: []string{"read from " + src}}
@@ -267,7 +267,7 @@ func checkCPUFreq(ctx context.Context, env *Env) Result {
 	}
 	f, err := env.Root.CPUFreq(0)
 	if err != nil {
-		return Result{Status: Skip, Finding: "no cpufreq for cpu0: " + errText(err)}
+		return Result{Status: Skip, Finding: "no cpufreq for cpu0: " + env.errText(err)}
 	}
 	ghz := func(khz int64) string { return fmt.Sprintf("%.2f GHz", float64(khz)/1e6) }
 	r := Result{Status: OK, Finding: fmt.Sprintf("governor %s, max %s", f.Governor, ghz(f.MaxKHz))}
@@ -293,14 +293,32 @@ func probeSkip(err error) Result {
 	if errors.Is(err, ErrNoLiveHost) {
 		return Result{Status: Skip, Finding: "needs the live host: not recorded in this capture"}
 	}
-	return Result{Status: Fail, Finding: errText(err)}
+	return Result{Status: Fail, Finding: err.Error()}
 }
 
-// errText shortens an error for a finding: a missing file reads "missing".
-func errText(err error) string {
+// errText shortens an error for a finding: a missing file reads
+// "/path missing", and a capture's temporary directory is left out of
+// paths.
+func (e *Env) errText(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
-		return pe.Path + " missing"
+		return e.machinePath(pe.Path) + " missing"
 	}
-	return err.Error()
+	s := err.Error()
+	if e != nil && e.Root != nil && !e.Root.IsLive() {
+		s = strings.ReplaceAll(s, strings.TrimSuffix(e.Root.Dir(), "/"), "")
+	}
+	return s
+}
+
+// machinePath turns a path opened through a capture back into the
+// machine's path.
+func (e *Env) machinePath(p string) string {
+	if e == nil || e.Root == nil || e.Root.IsLive() {
+		return p
+	}
+	if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(e.Root.Dir(), "/")); ok && strings.HasPrefix(rel, "/") {
+		return rel
+	}
+	return p
 }

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,4 +189,32 @@ func TestCaptureDirectory(t *testing.T) {
 	if m, _ := env3.Root.Model(); m != "Raspberry Pi 5 Model B Rev 1.0" {
 		t.Errorf("directory capture model = %q", m)
 	}
+}
+
+// TestSparseCapture replays a hand-made tree that has almost nothing in
+// it: every check still gives a verdict, missing files are named by their
+// path on the machine, and nothing that needs the live host runs.
+func TestSparseCapture(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env, cleanup, err := OpenCapture(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	rep := Run(context.Background(), env, All())
+	for _, r := range rep.Results {
+		if r.Status == "" || strings.Contains(r.Finding, dir) || strings.Contains(r.Finding, "crashed") || strings.Contains(r.Finding, "did not finish") {
+			t.Errorf("%s: %s %q", r.ID, r.Status, r.Finding)
+		}
+	}
+	assertFindings(t, rep, []expect{
+		{"board.ram", Skip, []string{"/proc/meminfo missing"}, ""},
+		{"board.model", Skip, []string{"not a Raspberry Pi"}, ""},
+		{"board.pagesize", Skip, []string{"live host"}, ""},
+		{"kernel.clone3", Skip, []string{"live host"}, ""},
+		{"kernel.somaxconn", Skip, []string{"/proc/sys/net/core/somaxconn missing"}, ""},
+	})
 }

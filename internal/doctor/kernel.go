@@ -137,7 +137,7 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 func sysctlInt(env *Env, key string) (int64, *Result) {
 	v, err := env.Root.Sysctl(key)
 	if err != nil {
-		return 0, &Result{Status: Skip, Finding: "cannot read " + key + ": " + errText(err)}
+		return 0, &Result{Status: Skip, Finding: "cannot read " + key + ": " + env.errText(err)}
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
@@ -191,7 +191,7 @@ func checkSlowStart(ctx context.Context, env *Env) Result {
 func checkPortRange(ctx context.Context, env *Env) Result {
 	v, err := env.Root.Sysctl("net.ipv4.ip_local_port_range")
 	if err != nil {
-		return Result{Status: Skip, Finding: "cannot read net.ipv4.ip_local_port_range: " + errText(err)}
+		return Result{Status: Skip, Finding: "cannot read net.ipv4.ip_local_port_range: " + env.errText(err)}
 	}
 	f := strings.Fields(v)
 	var lo, hi int

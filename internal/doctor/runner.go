@@ -120,6 +120,17 @@ func runOne(ctx context.Context, env *Env, c Check, def time.Duration) Result {
 	}
 	res.ID, res.Section, res.Title = c.ID, c.Section, c.Title
 	res.Duration = time.Since(start)
+	if env.Root != nil && !env.Root.IsLive() {
+		// A capture is read from a temporary directory: report the
+		// machine's paths, not where the capture was unpacked.
+		dir := strings.TrimSuffix(env.Root.Dir(), "/")
+		res.Finding = strings.ReplaceAll(res.Finding, dir+"/", "/")
+		res.Fix = strings.ReplaceAll(res.Fix, dir+"/", "/")
+		res.Details = append([]string(nil), res.Details...)
+		for i, d := range res.Details {
+			res.Details[i] = strings.ReplaceAll(d, dir+"/", "/")
+		}
+	}
 	return res
 }
 

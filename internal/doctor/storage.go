@@ -171,7 +171,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 		}
 		s, err := env.Root.StorageOf(p)
 		if err != nil {
-			return Result{Status: Skip, Finding: fmt.Sprintf("%s %s: cannot tell the device: %s", label, p, errText(err))}
+			return Result{Status: Skip, Finding: fmt.Sprintf("%s %s: cannot tell the device: %s", label, p, env.errText(err))}
 		}
 		r := Result{Status: OK}
 		inRAM := s.Class == host.Overlay && s.Overlay.UpperOnTmpfs()
