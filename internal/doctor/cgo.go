@@ -48,7 +48,11 @@ func compileAndRun(ctx context.Context, env *Env, cc []string, ccPath string) (s
 	defer cancel()
 	dir, err := os.MkdirTemp(env.Go.Get("GOTMPDIR"), "pitstop-cgo-")
 	if err != nil {
-		return "", err
+		// A missing GOTMPDIR is go.tmpdir's business: build in the
+		// system temp dir instead of blaming the compiler.
+		if dir, err = os.MkdirTemp("", "pitstop-cgo-"); err != nil {
+			return "", err
+		}
 	}
 	defer os.RemoveAll(dir)
 	src, bin := filepath.Join(dir, "main.c"), filepath.Join(dir, "main")

@@ -354,7 +354,7 @@ func latestGo(ctx context.Context, env *Env) (string, error) {
 				}
 				err = fmt.Errorf("%w: no stable release in the list", errFallThrough)
 			}
-			errs = append(errs, p.URL+": "+err.Error())
+			errs = append(errs, redact(p.URL)+": "+err.Error())
 			if !p.FallBackOnError && !errors.Is(err, errFallThrough) {
 				break
 			}
@@ -855,7 +855,7 @@ func runGoProxy(ctx context.Context, env *Env) Result {
 	g := env.Go
 	details := []string{}
 	for _, k := range []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE"} {
-		details = append(details, k+"="+g.Get(k))
+		details = append(details, k+"="+redactList(g.Get(k)))
 	}
 	proxies, err := g.Proxies()
 	if err != nil {
@@ -866,7 +866,7 @@ func runGoProxy(ctx context.Context, env *Env) Result {
 	fix := ""
 	var urls []string
 	for _, p := range proxies {
-		urls = append(urls, p.URL)
+		urls = append(urls, redact(p.URL))
 	}
 	switch {
 	case proxies[0].Off():

@@ -142,7 +142,7 @@ func pi4Shadowed() fakeHost {
 			"go.latest":                       rec("go1.25.4"),
 		},
 		goenv: goenv.Env{"GOARCH": "arm", "GOHOSTARCH": "arm", "GOARM": "6", "GOROOT": "/usr/lib/go-1.19",
-			"GOPATH": "/home/pi/go", "GOPROXY": "https://proxy.example,direct", "GOSUMDB": "sum.golang.org", "GOTOOLCHAIN": ""},
+			"GOPATH": "/home/pi/go", "GOPROXY": "https://proxy.example,direct", "GOSUMDB": "", "GOTOOLCHAIN": ""},
 		vars: map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin", "HOME": "/home/pi"},
 	}
 }
@@ -377,7 +377,7 @@ func TestGoEnvProblems(t *testing.T) {
 
 func TestGoToolchainAndProxy(t *testing.T) {
 	base := func(kv ...string) fakeHost {
-		g := goenv.Env{"GOPROXY": "https://proxy.example,direct", "GOSUMDB": "sum.golang.org"}
+		g := goenv.Env{"GOPROXY": "https://proxy.example,direct", "GOSUMDB": ""}
 		for i := 0; i+1 < len(kv); i += 2 {
 			g[kv[i]] = kv[i+1]
 		}
@@ -396,7 +396,7 @@ func TestGoToolchainAndProxy(t *testing.T) {
 		{"go.toolchain", base("GOTOOLCHAIN", "newest"), Fail, "not valid"},
 		{"go.toolchain", base("GOTOOLCHAIN", "auto", "GOPROXY", "off"), Warn, "need a module proxy"},
 		{"go.toolchain", base("GOTOOLCHAIN", "auto", "GOSUMDB", "off"), Warn, "refuses to download"},
-		{"go.proxy", base(), OK, "GOPROXY https://proxy.example → direct; GOSUMDB sum.golang.org"},
+		{"go.proxy", base(), OK, "GOPROXY https://proxy.example → direct; GOSUMDB " + defaultSumDBName},
 		{"go.proxy", base("GOPROXY", "off"), Warn, "GOPROXY=off"},
 		{"go.proxy", base("GOPROXY", "direct"), Warn, "from its VCS"},
 		{"go.proxy", base("GOPROXY", "ftp://x"), Fail, "unsupported scheme"},
@@ -495,3 +495,6 @@ func FuzzParseGoVersionOutput(f *testing.F) {
 		judgeGoVersion(gv, "go1.25.0", nil)
 	})
 }
+
+// defaultSumDBName is the name in goenv.DefaultSumDBKey (an empty GOSUMDB).
+var defaultSumDBName = strings.SplitN(goenv.DefaultSumDBKey, "+", 2)[0]

@@ -161,7 +161,7 @@ func (p proxyProbe) String() string {
 }
 
 func probeProxy(ctx context.Context, env *Env, u string) proxyProbe {
-	v, err := probe(env, "network.proxy:"+u, func() (string, error) {
+	v, err := probe(env, "network.proxy:"+redact(u), func() (string, error) {
 		t0 := time.Now()
 		status, _, err := getURL(ctx, env, u+"/golang.org/toolchain/@v/list", 1<<20)
 		if err != nil {
@@ -170,10 +170,10 @@ func probeProxy(ctx context.Context, env *Env, u string) proxyProbe {
 		return kvEncode("status", strconv.Itoa(status), "ms", strconv.FormatInt(time.Since(t0).Milliseconds(), 10)), nil
 	})
 	if err != nil {
-		return proxyProbe{URL: u, Err: err}
+		return proxyProbe{URL: redact(u), Err: err}
 	}
 	kv := kvParse(v)
-	return proxyProbe{URL: u, Status: atoi(kv["status"]), MS: atoi(kv["ms"])}
+	return proxyProbe{URL: redact(u), Status: atoi(kv["status"]), MS: atoi(kv["ms"])}
 }
 
 func runNetProxy(ctx context.Context, env *Env) Result {
@@ -197,7 +197,7 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 	var details []string
 	for i, p := range proxies {
 		if p.Off() || p.Direct() {
-			details = append(details, p.URL+" (not probed)")
+			details = append(details, redact(p.URL)+" (not probed)")
 			continue
 		}
 		details = append(details, probes[i].String())
@@ -255,13 +255,40 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 func urlsFrom(ps []goenv.Proxy) []string {
 	var out []string
 	for _, p := range ps {
-		out = append(out, p.URL)
+		out = append(out, redact(p.URL))
 	}
 	return out
 }
 
 func joinNonEmpty(before []string, last string) string {
 	return strings.Join(append(slices.Clone(before), last), "; ")
+}
+
+// redact hides the password of a URL with credentials (a GOPROXY entry
+// like https://user:token@host): probe names, findings and captures never
+// carry it.
+func redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.User == nil {
+		return u
+	}
+	return pu.Redacted()
+}
+
+// redactList redacts every entry of a GOPROXY value, keeping separators.
+func redactList(s string) string {
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, ",|")
+		if i < 0 {
+			b.WriteString(redact(s))
+			break
+		}
+		b.WriteString(redact(s[:i]))
+		b.WriteByte(s[i])
+		s = s[i+1:]
+	}
+	return b.String()
 }
 
 func hostOf(u string) string {
@@ -291,15 +318,15 @@ func sumdbBase(ctx context.Context, env *Env, db goenv.SumDB) (base, via string,
 		status, _, err := getURL(ctx, env, p.URL+"/sumdb/"+db.Name+"/supported", 1<<16)
 		switch {
 		case err == nil && status == http.StatusOK:
-			return p.URL + "/sumdb/" + db.Name, p.URL, nil
+			return p.URL + "/sumdb/" + db.Name, redact(p.URL), nil
 		case err == nil && (status == http.StatusNotFound || status == http.StatusGone):
 			continue
 		case p.FallBackOnError:
 			continue
 		case err == nil:
-			return "", "", fmt.Errorf("%s/sumdb/%s/supported: HTTP %d", p.URL, db.Name, status)
+			return "", "", fmt.Errorf("%s/sumdb/%s/supported: HTTP %d", redact(p.URL), db.Name, status)
 		default:
-			return "", "", fmt.Errorf("%s/sumdb/%s/supported: %v", p.URL, db.Name, err)
+			return "", "", fmt.Errorf("%s/sumdb/%s/supported: %v", redact(p.URL), db.Name, err)
 		}
 	}
 	return direct, "direct", nil
@@ -321,9 +348,9 @@ func runNetSumDB(ctx context.Context, env *Env) Result {
 		t0 := time.Now()
 		status, body, err := getURL(ctx, env, base+"/latest", 1<<16)
 		if err != nil {
-			return "", fmt.Errorf("%s/latest: %v", base, err)
+			return "", fmt.Errorf("%s/latest: %v", redact(base), err)
 		}
-		kv := []string{"base", base, "via", via, "status", strconv.Itoa(status), "ms", strconv.FormatInt(time.Since(t0).Milliseconds(), 10)}
+		kv := []string{"base", redact(base), "via", via, "status", strconv.Itoa(status), "ms", strconv.FormatInt(time.Since(t0).Milliseconds(), 10)}
 		if status == http.StatusOK {
 			verified, tree := "no", "0"
 			if vf, err := note.NewVerifier(db.Key); err == nil {

@@ -165,7 +165,7 @@ func TestDNSResolvers(t *testing.T) {
 // probes run live (against servers the test started on 127.0.0.1).
 func liveFileEnv(t *testing.T, files map[string]string) *Env {
 	t.Helper()
-	te := fakeHost{files: files, goenv: goenv.Env{"GOPROXY": "https://proxy.example.test,direct", "GOSUMDB": "sum.golang.org", "CGO_ENABLED": "1"}}
+	te := fakeHost{files: files, goenv: goenv.Env{"GOPROXY": "https://proxy.example.test,direct", "GOSUMDB": "", "CGO_ENABLED": "1"}}
 	replayed := te.build(t)
 	return &Env{Root: host.At(replayed.Root.Dir()), Go: replayed.Go, Getenv: replayed.Getenv, HTTP: &http.Client{}}
 }
@@ -483,4 +483,40 @@ func TestDNSRootQuestion(t *testing.T) {
 	env = liveFileEnv(t, map[string]string{"/etc/resolv.conf": "nameserver 192.0.2.1\n"})
 	env.Go["GOPROXY"] = "off"
 	expectCk(t, runCk(t, netChecks(c), "network.dns", env), OK, "192.0.2.1 NOERROR")
+}
+
+func TestProxyCredentialsRedacted(t *testing.T) {
+	var sawAuth atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok && u == "pi" && p == "s3cret" {
+			sawAuth.Store(true)
+		}
+		w.Write([]byte("v0.0.1-go1.23.4.linux-arm64\n"))
+	}))
+	t.Cleanup(srv.Close)
+	withCreds := strings.Replace(srv.URL, "http://", "http://pi:s3cret@", 1)
+	env := &Env{Root: host.At(t.TempDir()), Go: goenv.Env{"GOPROXY": withCreds + ",direct"}, Getenv: func(string) string { return "" }, HTTP: &http.Client{}}
+	var all []string
+	for _, c := range append(goChecks(), networkChecks()...) {
+		if c.ID != "go.proxy" && c.ID != "network.proxy" {
+			continue
+		}
+		r := runCk(t, []Check{c}, c.ID, env)
+		all = append(all, r.Finding, r.Fix)
+		all = append(all, r.Details...)
+	}
+	if _, err := latestGo(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range env.Probes() {
+		all = append(all, name, p.Value, p.Err)
+	}
+	if joined := strings.Join(all, "\n"); strings.Contains(joined, "s3cret") {
+		t.Errorf("password leaked:\n%s", joined)
+	} else if !strings.Contains(joined, "pi:xxxxx@") {
+		t.Errorf("redacted URL not shown:\n%s", joined)
+	}
+	if !sawAuth.Load() {
+		t.Error("the proxy never saw the credentials")
+	}
 }
