@@ -30,7 +30,8 @@ package doctor
 //	network.dns:<ns>:noedns   same, for the query without an OPT record (udp=0)
 //
 // Files are read through Env.Root: /bin/sh (ELF header: the userland),
-// /proc/cpuinfo, /proc/self/mountinfo, /var/lib/dpkg/info/golang*.list,
+// /proc/cpuinfo, /proc/self/mountinfo, /var/lib/dpkg/info/golang-go*.list
+// and golang-1.*-go*.list,
 // /etc/resolv.conf, /etc/nsswitch.conf, /run/systemd/resolve/resolv.conf,
 // /lib*/ld-*.so* (names only, by glob).
 
@@ -527,11 +528,10 @@ func judgeGoVersion(gv goVersion, releases string, lerr error) Result {
 var distroGoRE = regexp.MustCompile(`^/usr/lib/go-(1\.[0-9]+)/`)
 
 // distroPackage reports the Debian package that owns the go at g, if any:
-// from /var/lib/dpkg/info/golang*.list, else from the path conventions
+// from /var/lib/dpkg/info/golang-go*.list and golang-1.*-go*.list, else from the path conventions
 // (/usr/bin/go, /usr/lib/go-1.NN/bin/go).
 func distroPackage(env *Env, g installedGo) string {
-	if files, _ := env.Root.Glob("/var/lib/dpkg/info/golang*.list"); len(files) > 0 {
-		sort.Strings(files)
+	if files := globAll(env, "/var/lib/dpkg/info/golang-go*.list", "/var/lib/dpkg/info/golang-1.*-go*.list"); len(files) > 0 {
 		pkg := ""
 		for _, f := range files {
 			b, err := env.Root.ReadFile(f)
