@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -131,11 +132,19 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 	}
 	c.entries[metaDir+"/capture.json"] = capEntry{typ: tar.TypeReg, data: js(CaptureInfo{
 		Version: 1, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src})}
-	c.entries[metaDir+"/probes.json"] = capEntry{typ: tar.TypeReg, data: js(env.Probes())}
-	c.entries[metaDir+"/environ.json"] = capEntry{typ: tar.TypeReg, data: js(env.environ())}
-	goe := env.Go
-	if goe == nil {
-		goe = goenv.Env{}
+	probes := map[string]ProbeResult{}
+	for k, v := range env.Probes() {
+		probes[redactURLs(k)] = ProbeResult{Value: redactURLs(v.Value), Err: redactURLs(v.Err)}
+	}
+	c.entries[metaDir+"/probes.json"] = capEntry{typ: tar.TypeReg, data: js(probes)}
+	vars := env.environ()
+	for k, v := range vars {
+		vars[k] = redactURLs(v)
+	}
+	c.entries[metaDir+"/environ.json"] = capEntry{typ: tar.TypeReg, data: js(vars)}
+	goe := goenv.Env{}
+	for k, v := range env.Go {
+		goe[k] = redactURLs(v)
 	}
 	c.entries[metaDir+"/goenv.json"] = capEntry{typ: tar.TypeReg, data: js(goe)}
 
@@ -171,6 +180,16 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 		return 0, err
 	}
 	return n, zw.Close()
+}
+
+// userinfoRE matches the user:password@ part of a URL.
+var userinfoRE = regexp.MustCompile(`://[^/@\s,|]+@`)
+
+// redactURLs replaces credentials in URLs (GOPROXY=https://user:token@host)
+// with "redacted", the same way everywhere in a capture, so that probe
+// names that contain a URL still match the captured go env.
+func redactURLs(s string) string {
+	return userinfoRE.ReplaceAllString(s, "://redacted@")
 }
 
 // WriteCaptureFile writes env's capture to file atomically.

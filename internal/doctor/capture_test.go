@@ -213,3 +213,16 @@ func TestCaptureRoundTrip(t *testing.T) {
 		t.Errorf("/bin/sh captured whole (%d bytes)", fi.Size())
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://user:tok3n@proxy.lan/x,direct":            "https://redacted@proxy.lan/x,direct",
+		"http://a@h|https://b:c@i":                         "http://redacted@h|https://redacted@i",
+		"network.proxy:https://u:p@proxy.lan":              "network.proxy:https://redacted@proxy.lan",
+		"git@example.test:x/y.git and https://example.org": "git@example.test:x/y.git and https://example.org",
+	} {
+		if got := redactURLs(in); got != want {
+			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
