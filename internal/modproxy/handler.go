@@ -177,6 +177,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.plain(w, http.StatusMethodNotAllowed, "method not allowed: the module proxy answers GET and HEAD")
 		return
 	}
+	// Fast path: a fresh answer in memory is keyed by the very path it
+	// was parsed and checked from, so it needs no parsing again.
+	if p := r.URL.Path; len(p) > 1 {
+		if e := h.mem.get(p[1:]); e != nil && (e.immutable || time.Since(e.modTime) < h.ListTTL) {
+			service.SetRoute(w, kindNames[e.kind])
+			h.m.request(e.kind, resHit, int64(len(e.data)))
+			writeMem(w, r, e, cacheHit)
+			return
+		}
+	}
 	req, err := ParseRequest(r.URL.Path)
 	if err != nil {
 		var re *RequestError
@@ -308,10 +318,10 @@ func (h *Handler) remember(req Request, data []byte, mod time.Time) *memEntry {
 	if req.Immutable() {
 		cc = ccImmutable
 	}
-	if e := h.mem.put(req.Key, data, mod, contentType(req.Kind), cc); e != nil {
+	if e := h.mem.put(req.Key, req, data, mod, contentType(req.Kind), cc); e != nil {
 		return e
 	}
-	return newMemCache(int64(len(data))+1, len(data)+1).put("", data, mod, contentType(req.Kind), cc)
+	return newMemCache(int64(len(data))+1, len(data)+1).put("", req, data, mod, contentType(req.Kind), cc)
 }
 
 func (h *Handler) fetchMeta(req Request) (any, error) {

@@ -24,14 +24,16 @@ type memCache struct {
 }
 
 type memEntry struct {
-	data    []byte
-	modTime time.Time // when stored upstream-fresh (TTL base)
-	ctype   []string
-	clen    []string
-	lastMod []string
-	etag    []string
-	cc      []string
-	used    atomic.Int64
+	kind      Kind
+	immutable bool
+	data      []byte
+	modTime   time.Time // when stored upstream-fresh (TTL base)
+	ctype     []string
+	clen      []string
+	lastMod   []string
+	etag      []string
+	cc        []string
+	used      atomic.Int64
 }
 
 func newMemCache(max int64, maxItem int) *memCache {
@@ -51,18 +53,20 @@ func (c *memCache) get(key string) *memEntry {
 	return e
 }
 
-func (c *memCache) put(key string, data []byte, modTime time.Time, ctype, cacheControl string) *memEntry {
+func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, ctype, cacheControl string) *memEntry {
 	if c == nil || len(data) > c.maxItem || int64(len(data)) > c.max {
 		return nil
 	}
 	e := &memEntry{
-		data:    data,
-		modTime: modTime,
-		ctype:   []string{ctype},
-		clen:    []string{strconv.Itoa(len(data))},
-		lastMod: []string{modTime.UTC().Format(http.TimeFormat)},
-		etag:    []string{etagOf(int64(len(data)), modTime)},
-		cc:      []string{cacheControl},
+		kind:      req.Kind,
+		immutable: req.Immutable(),
+		data:      data,
+		modTime:   modTime,
+		ctype:     []string{ctype},
+		clen:      []string{strconv.Itoa(len(data))},
+		lastMod:   []string{modTime.UTC().Format(http.TimeFormat)},
+		etag:      []string{etagOf(int64(len(data)), modTime)},
+		cc:        []string{cacheControl},
 	}
 	e.used.Store(c.clock.Add(1))
 	c.mu.Lock()

@@ -1,0 +1,439 @@
+// Command proxy benchmarks warm hits of pitstop's module proxy against a
+// plain net/http.FileServer serving the same bytes and a bare handler that
+// answers from memory, all in one run, on 127.0.0.1.
+//
+// It builds a store by fetching a .info, a .mod and a multi-megabyte zip
+// through the real proxy from a test upstream, starts each server as a
+// child process (so its RSS is its own), drives a fixed number of requests
+// at a fixed concurrency over keep-alive connections, and prints req/s,
+// MB/s, p50/p99 latency and the server's peak RSS, with ratios.
+//
+//	go run ./bench/proxy                 # defaults: -c 16 -n 100000 -zipn 1500 -zipmb 4
+//	go run ./bench/proxy -c 16 -n 200000
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/testupstream"
+)
+
+const (
+	modPath = "example.com/bench"
+	modVers = "v1.2.3"
+)
+
+var (
+	conc      = flag.Int("c", 16, "concurrent clients (each on its own keep-alive connection)")
+	n         = flag.Int("n", 100000, "requests per run for .info and .mod")
+	zipN      = flag.Int("zipn", 1500, "requests per run for the zip")
+	zipMB     = flag.Int("zipmb", 4, "zip size in MiB")
+	accessLog = flag.Bool("accesslog", false, "let pitstop write its access log (to /dev/null) during the run")
+	rounds    = flag.Int("rounds", 3, "rounds per kind and server (the median is reported)")
+	useWrk    = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
+	wrkDur    = flag.Duration("wrkdur", 5*time.Second, "duration of one wrk run")
+	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
+	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
+)
+
+func main() {
+	flag.Parse()
+	if *serveMode != "" {
+		if err := serve(*serveMode, *dirFlag); err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var paths = map[string]string{}
+
+func init() {
+	paths["info"] = testupstream.FilePath(modPath, modVers, "info")
+	paths["mod"] = testupstream.FilePath(modPath, modVers, "mod")
+	paths["zip"] = testupstream.ZipPath(modPath, modVers)
+}
+
+func run() error {
+	dir, err := os.MkdirTemp("", "pitstop-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := fill(dir); err != nil {
+		return err
+	}
+	fi, _ := os.Stat(filepath.Join(dir, strings.TrimPrefix(paths["zip"], "/")))
+	fmt.Printf("pitstop proxy warm-hit benchmark: %d clients, %d requests per small run, %d per zip run, zip %.1f MiB, GOMAXPROCS of servers = %d CPUs\n\n",
+		*conc, *n, *zipN, float64(fi.Size())/(1<<20), numCPU())
+
+	servers := []string{"bare", "fileserver", "pitstop"}
+	type key struct{ kind, server string }
+	res := map[key]result{}
+	rss := map[string]int64{}
+	urls := map[string]string{}
+	pids := map[string]int{}
+	for _, s := range servers {
+		child, url, err := startChild(s, dir)
+		if err != nil {
+			return err
+		}
+		defer func() { child.Process.Kill(); child.Wait() }()
+		urls[s], pids[s] = url, child.Process.Pid
+	}
+	driver := "Go client (bench/proxy)"
+	if *useWrk {
+		driver = "wrk -t2 -c" + strconv.Itoa(*conc) + " -d" + wrkDur.String()
+	}
+	fmt.Printf("load: %s; %d rounds, servers interleaved, median round reported\n\n", driver, *rounds)
+	for _, kind := range []string{"info", "mod", "zip"} {
+		reqs := *n
+		if kind == "zip" {
+			reqs = *zipN
+		}
+		runs := map[string][]result{}
+		for round := 0; round < *rounds; round++ {
+			for _, s := range servers {
+				u := urls[s] + paths[kind]
+				if round == 0 {
+					load(u, *conc, reqs/10) // warm up connections and caches
+				}
+				var r result
+				var err error
+				if *useWrk {
+					r, err = wrk(u)
+				} else {
+					r, err = load(u, *conc, reqs)
+				}
+				if err != nil {
+					return fmt.Errorf("%s %s: %v", s, kind, err)
+				}
+				runs[s] = append(runs[s], r)
+			}
+		}
+		for _, s := range servers {
+			rs := runs[s]
+			sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
+			res[key{kind, s}] = rs[len(rs)/2]
+		}
+	}
+	for _, s := range servers {
+		rss[s] = peakRSS(pids[s])
+	}
+	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s   %-26s %-26s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "pitstop/fileserver", "pitstop/bare")
+	for _, kind := range []string{"info", "mod", "zip"} {
+		for _, s := range servers {
+			r := res[key{kind, s}]
+			ratio1, ratio2 := "", ""
+			if s == "pitstop" {
+				fs, bare := res[key{kind, "fileserver"}], res[key{kind, "bare"}]
+				ratio1 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/fs.rps, float64(r.p99)/float64(fs.p99))
+				ratio2 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/bare.rps, float64(r.p99)/float64(bare.p99))
+			}
+			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f   %-26s %-26s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), ratio1, ratio2)
+		}
+	}
+	fmt.Printf("\npeak RSS (VmHWM): bare %.1f MiB, fileserver %.1f MiB, pitstop %.1f MiB (pitstop/fileserver %.2fx)\n",
+		float64(rss["bare"])/(1<<20), float64(rss["fileserver"])/(1<<20), float64(rss["pitstop"])/(1<<20), float64(rss["pitstop"])/float64(rss["fileserver"]))
+	return nil
+}
+
+// fill fetches the three files through the real proxy from a test upstream
+// into dir, so the store is laid out exactly as in production.
+func fill(dir string) error {
+	data := make([]byte, *zipMB<<20)
+	x := uint32(2463534242)
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		data[i] = byte(x)
+	}
+	up, err := testupstream.New(testupstream.Options{}, testupstream.Module{Path: modPath, Version: modVers, Files: map[string]string{
+		"go.mod": "module " + modPath + "\n\ngo 1.22\n", "blob.bin": string(data), "b.go": "package bench\n"}})
+	if err != nil {
+		return err
+	}
+	defer up.Stop()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return err
+	}
+	h := &modproxy.Handler{Store: st, Logger: slog.New(slog.DiscardHandler),
+		Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": up.URL, "GOSUMDB": up.GOSUMDB}}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, kind := range []string{"info", "mod", "zip"} {
+		resp, err := http.Get("http://" + ln.Addr().String() + paths[kind])
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("filling %s: %s", kind, resp.Status)
+		}
+	}
+	return nil
+}
+
+func startChild(mode, dir string) (*exec.Cmd, string, error) {
+	args := []string{"-serve", mode, "-dir", dir}
+	if *accessLog {
+		args = append(args, "-accesslog")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, "", fmt.Errorf("%s child: %v", mode, err)
+	}
+	return cmd, "http://" + strings.TrimSpace(line), nil
+}
+
+func serve(mode, dir string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	switch mode {
+	case "fileserver":
+		return http.Serve(ln, http.FileServer(http.Dir(dir)))
+	case "bare":
+		mem := map[string][]byte{}
+		for _, p := range paths {
+			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
+			if err != nil {
+				return err
+			}
+			mem[p] = b
+		}
+		ctype := []string{"application/octet-stream"}
+		return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, ok := mem[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header()["Content-Type"] = ctype
+			w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
+			w.Write(b)
+		}))
+	case "pitstop":
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			return err
+		}
+		var log *slog.Logger
+		if *accessLog {
+			devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			log, _ = service.NewLogger("text", devnull)
+		} else {
+			log, _ = service.NewLoggerLevel("text", os.Stderr, slog.LevelWarn)
+		}
+		reg := prometheus.NewRegistry()
+		// The upstream is gone: every answer must be a hit.
+		h := &modproxy.Handler{Store: st, Logger: log, Registry: reg,
+			Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": "off"}}}
+		srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: reg}
+		return srv.Run(context.Background())
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+type result struct {
+	rps, mbps float64
+	p50, p99  time.Duration
+}
+
+// load sends total GET requests for url from c workers and measures them.
+func load(url string, c, total int) (result, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	lat := make([][]time.Duration, c)
+	var bytes [64]int64
+	var firstErr error
+	var errMu sync.Mutex
+	var wg sync.WaitGroup
+	per := total / c
+	buf := make([][]byte, c)
+	start := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		buf[w] = make([]byte, 256<<10)
+		lat[w] = make([]time.Duration, 0, per)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				t0 := time.Now()
+				resp, err := client.Get(url)
+				if err == nil {
+					var nb int64
+					for {
+						m, rerr := resp.Body.Read(buf[w])
+						nb += int64(m)
+						if rerr != nil {
+							if rerr != io.EOF {
+								err = rerr
+							}
+							break
+						}
+					}
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != 200 {
+						err = fmt.Errorf("status %s", resp.Status)
+					}
+					bytes[w%64] += nb
+				}
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if firstErr != nil {
+		return result{}, firstErr
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	var nb int64
+	for _, b := range bytes {
+		nb += b
+	}
+	return result{
+		rps:  float64(len(all)) / el.Seconds(),
+		mbps: float64(nb) / (1 << 20) / el.Seconds(),
+		p50:  all[len(all)/2],
+		p99:  all[len(all)*99/100],
+	}, nil
+}
+
+// wrk runs wrk against url and parses its report.
+func wrk(url string) (result, error) {
+	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(*conc), "-d"+wrkDur.String(), "--latency", url).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	var r result
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "50%":
+			r.p50 = wrkDuration(f[1])
+		case len(f) == 2 && f[0] == "99%":
+			r.p99 = wrkDuration(f[1])
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			r.rps, _ = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "Transfer/sec:":
+			r.mbps = wrkBytes(f[1]) / (1 << 20)
+		case strings.Contains(l, "Non-2xx"):
+			return result{}, fmt.Errorf("wrk saw errors: %s", l)
+		}
+	}
+	if r.rps == 0 {
+		return result{}, fmt.Errorf("cannot parse wrk output: %s", out)
+	}
+	return r, nil
+}
+
+func wrkDuration(s string) time.Duration {
+	for _, u := range []struct {
+		suf string
+		d   time.Duration
+	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}} {
+		if v, ok := strings.CutSuffix(s, u.suf); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return time.Duration(f * float64(u.d))
+		}
+	}
+	return 0
+}
+
+func wrkBytes(s string) float64 {
+	for _, u := range []struct {
+		suf string
+		m   float64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suf); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f * u.m
+		}
+	}
+	return 0
+}
+
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func numCPU() int {
+	b, _ := exec.Command("nproc").Output()
+	c, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return c
+}
