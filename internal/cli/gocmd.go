@@ -135,14 +135,10 @@ for another machine without activating it.`,
 				Insecure: insecure, NoUse: noUse, Out: out, Backoff: backoff,
 				Source: toolchain.FetcherSource(toolchain.NewFetcher(env, &toolchain.ResumeTransport{Backoff: backoff})),
 			}
-			var done func()
 			if goIsTerminal(errw) {
-				in.Progress, done = toolchain.ProgressBar(errw, "  ")
+				in.Progress, in.ProgressDone = toolchain.ProgressBar(errw, "  ")
 			}
 			res, err := in.Install(ctx, q)
-			if done != nil {
-				done()
-			}
 			if err != nil {
 				return err
 			}

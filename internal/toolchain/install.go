@@ -58,8 +58,10 @@ type Installer struct {
 	Dir string
 	// Out receives one line per step; nil discards them.
 	Out io.Writer
-	// Progress, if set, is called as the zip downloads.
-	Progress func(written, total int64)
+	// Progress, if set, is called as the zip downloads; ProgressDone, if
+	// set, when the download ends (to finish a progress bar's line).
+	Progress     func(written, total int64)
+	ProgressDone func()
 	// Attempts bounds whole-download attempts after transient errors
 	// (each resumes where the body broke off); 0 means 3.
 	Attempts int
@@ -215,6 +217,9 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	in.say("downloading %s@%s", ModulePath, mv)
 	d := &download{in: in, mv: mv, path: filepath.Join(in.Layout.Dir, ".download-"+mv+".zip")}
 	hash, err := d.run(ctx)
+	if in.ProgressDone != nil {
+		in.ProgressDone()
+	}
 	if err != nil {
 		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
 	}
@@ -229,6 +234,7 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	if err := RemoveTree(tmp); err != nil {
 		return in.diskError("clearing", tmp, err)
 	}
+	in.say("unpacking into %s", tmp)
 	if err := Unpack(d.path, mv, tmp); err != nil {
 		return in.diskError("unpacking "+v.Go()+" into", tmp, err)
 	}

@@ -32,6 +32,7 @@ func ProgressBar(w io.Writer, label string) (progress func(written, total int64)
 	done = func() {
 		if drawn {
 			fmt.Fprint(w, "\n")
+			drawn = false
 		}
 	}
 	return progress, done
