@@ -139,7 +139,7 @@ func captureSpecs() map[string]map[string]string {
 	// the default 16 KiB-page kernel; it has been under-voltage and
 	// throttled since boot (0x50000). GOCACHE is in a pitstop ramdisk;
 	// GOMODCACHE and /tmp are on the card.
-	const sdDev = "devices/platform/axi/1000fff000.mmc/mmc_host/mmc0/mmc0:aaaa"
+	const sdDev = "devices/platform/soc@107c000000/1000fff000.mmc/mmc_host/mmc0/mmc0:aaaa"
 	pi5sd := map[string]string{
 		"proc/device-tree":                   "->../sys/firmware/devicetree/base",
 		"sys/firmware/devicetree/base/model": "Raspberry Pi 5 Model B Rev 1.0\x00",
@@ -230,7 +230,7 @@ func captureSpecs() map[string]map[string]string {
 	const nvmeDev = "devices/platform/axi/1000110000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0/nvme/nvme0/nvme0n1"
 	pi5nvme := map[string]string{}
 	for k, v := range pi5sd {
-		if !strings.HasPrefix(k, "sys/dev/block/") && !strings.HasPrefix(k, "sys/block/") && !strings.HasPrefix(k, "sys/devices/platform/axi/1000fff000.mmc") {
+		if !strings.HasPrefix(k, "sys/dev/block/") && !strings.HasPrefix(k, "sys/block/") && !strings.HasPrefix(k, "sys/"+sdDev) {
 			pi5nvme[k] = v
 		}
 	}
