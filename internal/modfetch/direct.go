@@ -59,6 +59,7 @@ func (f *Fetcher) runGo(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(),
 		"GOPROXY=direct",
 		"GOMODCACHE="+filepath.Join(d, "modcache"),
+		"GOPATH="+filepath.Join(d, "gopath"),
 		"GOFLAGS=-modcacherw",
 		"GO111MODULE=on",
 		"GOWORK=off",

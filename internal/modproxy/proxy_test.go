@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -651,5 +654,96 @@ func TestSmokeRealUpstream(t *testing.T) {
 	}
 	if _, err := st.Stat(context.Background(), "golang.org/x/text/@v/v0.14.0.zip"); err != nil {
 		t.Fatalf("zip not stored: %v", err)
+	}
+}
+
+func TestWarmFetchesGraphAndToolchain(t *testing.T) {
+	needGo(t)
+	up := testupstream.NewForTest(t, graph...)
+	p := startProxy(t, up, "", nil)
+	app := writeApp(t)
+	os.WriteFile(filepath.Join(app, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\ntoolchain go1.22.5\n\nrequire example.com/Lib v1.0.0\n"), 0o644)
+	var out bytes.Buffer
+	wm := &Warm{ProxyURL: p.URL, Env: goenv.Env{"GOSUMDB": up.GOSUMDB}, Platforms: []string{"linux-arm64"}, Out: &out}
+	res, err := wm.Run(context.Background(), []string{app, "example.com/dep@v1.0.0"})
+	if err != nil {
+		t.Fatalf("warm: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{
+		"example.com/!lib/@v/v1.0.0.zip", "example.com/dep/@v/v1.1.0.zip", "example.com/dep/@v/v1.0.0.zip",
+		"golang.org/toolchain/@v/v0.0.1-go1.22.5.linux-arm64.zip",
+	} {
+		if _, err := p.Store.Stat(context.Background(), k); err != nil {
+			t.Errorf("%s not in the store after warm: %v\n%s", k, err, out.String())
+		}
+	}
+	if res.Modules < 4 || !strings.Contains(out.String(), "warmed ") || !strings.Contains(out.String(), "golang.org/toolchain v0.0.1-go1.22.5.linux-arm64") {
+		t.Errorf("warm progress:\n%s", out.String())
+	}
+	// Now offline: a fresh client builds from the proxy alone.
+	up.Stop()
+	if out, err := goCmd(t, writeApp(t), p.URL, up.GOSUMDB, nil, "build", "./..."); err != nil {
+		t.Fatalf("offline build after warm: %v\n%s", err, out)
+	}
+	if _, err := wm.Run(context.Background(), []string{filepath.Join(t.TempDir(), "nope")}); err == nil || !strings.Contains(err.Error(), "want a directory with go.mod") {
+		t.Errorf("warm of a missing dir: %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	up := testupstream.NewForTest(t, graph...)
+	reg := prometheus.NewRegistry()
+	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) { h.Registry = reg })
+	for i := 0; i < 2; i++ {
+		for _, ext := range []string{"info", "mod", "zip"} {
+			resp, err := http.Get(p.URL + testupstream.FilePath("example.com/dep", "v1.0.0", ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	http.Get(p.URL + "/bad/@v/list")
+	for _, c := range []struct {
+		metric string
+		labels []string
+		want   float64
+	}{
+		{"pitstop_proxy_requests_total", []string{"zip", "miss"}, 1},
+		{"pitstop_proxy_requests_total", []string{"zip", "hit"}, 1},
+		{"pitstop_proxy_requests_total", []string{"other", "bad"}, 1},
+		{"pitstop_proxy_cache_hits_total", []string{"info"}, 1},
+		{"pitstop_proxy_cache_misses_total", []string{"mod"}, 1},
+		{"pitstop_proxy_upstream_fetches_total", []string{"zip", "ok"}, 1},
+	} {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := -1.0
+		for _, mf := range mfs {
+			if mf.GetName() != c.metric {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				match := true
+				for i, l := range mt.GetLabel() {
+					if i < len(c.labels) && l.GetValue() != c.labels[i] {
+						match = false
+					}
+				}
+				if match {
+					got = mt.GetCounter().GetValue()
+				}
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.metric, c.labels, got, c.want)
+		}
+	}
+	n, err := testutil.GatherAndCount(reg, "pitstop_proxy_store_bytes", "pitstop_proxy_store_evictions_total", "pitstop_proxy_upstream_fetch_duration_seconds", "pitstop_proxy_served_bytes_total")
+	if err != nil || n < 4 {
+		t.Errorf("store/latency/bytes metrics: %d series, %v", n, err)
 	}
 }

@@ -113,8 +113,9 @@ func (wm *Warm) prepare(ctx context.Context, target, scratch string, env goenv.E
 		if out, err := wm.goCmd(ctx, scratch, env, tmp, "get", target).CombinedOutput(); err != nil {
 			return "", nil, fmt.Errorf("go get %s: %v\n%s", target, err, strings.TrimSpace(string(out)))
 		}
-		gomod, _ = os.ReadFile(filepath.Join(scratch, "go.mod"))
-		return scratch, gomod, nil
+		// The scratch go.mod's go line is this go command's, not the
+		// module's: name no toolchain for it.
+		return scratch, nil, nil
 	}
 	st, err := os.Stat(target)
 	if err != nil {
@@ -148,6 +149,9 @@ func (wm *Warm) goCmd(ctx context.Context, dir string, env goenv.Env, tmp string
 		"GONOPROXY=pitstop.invalid",
 		"GONOSUMDB="+env.Get("GONOSUMDB"),
 		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
+		// The go command's own checksum-database state stays out of the
+		// user's GOPATH; the proxy keeps its own.
+		"GOPATH="+filepath.Join(tmp, "gopath"),
 		"GOFLAGS=-mod=mod -modcacherw",
 		"GOTOOLCHAIN=local",
 	)
@@ -208,9 +212,11 @@ func toolchains(gomod []byte, platforms []string) []string {
 	if len(platforms) == 0 || gomod == nil {
 		return nil
 	}
-	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	f, err := modfile.Parse("go.mod", gomod, nil)
 	if err != nil {
-		return nil
+		if f, err = modfile.ParseLax("go.mod", gomod, nil); err != nil {
+			return nil
+		}
 	}
 	v := ""
 	if f.Toolchain != nil {
