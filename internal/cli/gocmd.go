@@ -328,12 +328,13 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 
 func newGoEnvCmd(o *goOpts) *cobra.Command {
 	var shell, rc string
-	var write, remove, dryRun bool
+	var write, remove, dryRun, noGoBin bool
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print (or --write into your shell's rc file) the PATH lines for the active toolchain",
 		Long: `Print the lines that put the active toolchain's bin directory first on
-PATH, for bash, zsh or fish (default: $SHELL).
+PATH (and GOBIN, or GOPATH/bin, at its end, so that commands from
+go install run by name), for bash, zsh or fish (default: $SHELL).
 
   eval "$(pitstop go env)"        this shell only
   pitstop go env --write          add them to ~/.bashrc (~/.zshrc, fish's
@@ -353,7 +354,13 @@ PATH, for bash, zsh or fish (default: $SHELL).
 			if err != nil {
 				return err
 			}
-			lines, err := toolchain.EnvLines(shell, l.BinDir())
+			var after []string
+			if !noGoBin {
+				if d := goBinDir(goenv.Load(cmd.Context())); d != "" && d != l.BinDir() {
+					after = append(after, d)
+				}
+			}
+			lines, err := toolchain.EnvLines(shell, l.BinDir(), after...)
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -407,5 +414,17 @@ PATH, for bash, zsh or fish (default: $SHELL).
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove the marked block from the rc file")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --write/--remove: show what would change, change nothing")
 	cmd.Flags().StringVar(&rc, "rc", "", "the rc `FILE` to edit (default: the shell's usual one)")
+	cmd.Flags().BoolVar(&noGoBin, "no-gobin", false, "leave GOBIN/GOPATH/bin off PATH")
 	return cmd
+}
+
+// goBinDir is where go install puts commands: GOBIN, else GOPATH/bin.
+func goBinDir(env goenv.Env) string {
+	if d := env.Get("GOBIN"); d != "" {
+		return d
+	}
+	if gp := filepath.SplitList(env.Get("GOPATH")); len(gp) > 0 && gp[0] != "" {
+		return filepath.Join(gp[0], "bin")
+	}
+	return ""
 }

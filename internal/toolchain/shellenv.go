@@ -34,16 +34,29 @@ func ShellFromEnv() string {
 }
 
 // EnvLines returns the lines that put binDir first on PATH for shell,
-// written so that sourcing them twice adds nothing.
-func EnvLines(shell, binDir string) (string, error) {
-	q := shellQuote(binDir)
+// and each of after (such as GOPATH/bin, for commands from go install) at
+// its end, written so that sourcing them twice adds nothing.
+func EnvLines(shell, binDir string, after ...string) (string, error) {
+	var b strings.Builder
 	switch shell {
 	case "bash", "zsh":
-		return fmt.Sprintf("case \":$PATH:\" in\n  *:%s:*) ;;\n  *) export PATH=%s:\"$PATH\" ;;\nesac\n", q, q), nil
+		q := shellQuote(binDir)
+		fmt.Fprintf(&b, "case \":$PATH:\" in\n  *:%s:*) ;;\n  *) export PATH=%s:\"$PATH\" ;;\nesac\n", q, q)
+		for _, d := range after {
+			q := shellQuote(d)
+			fmt.Fprintf(&b, "case \":$PATH:\" in\n  *:%s:*) ;;\n  *) export PATH=\"$PATH\":%s ;;\nesac\n", q, q)
+		}
 	case "fish":
-		return fmt.Sprintf("contains -- %s $PATH; or set -gx PATH %s $PATH\n", q, q), nil
+		q := shellQuote(binDir)
+		fmt.Fprintf(&b, "contains -- %s $PATH; or set -gx PATH %s $PATH\n", q, q)
+		for _, d := range after {
+			q := shellQuote(d)
+			fmt.Fprintf(&b, "contains -- %s $PATH; or set -gx PATH $PATH %s\n", q, q)
+		}
+	default:
+		return "", fmt.Errorf("unknown shell %q: want one of %s", shell, strings.Join(Shells, ", "))
 	}
-	return "", fmt.Errorf("unknown shell %q: want one of %s", shell, strings.Join(Shells, ", "))
+	return b.String(), nil
 }
 
 // shellQuote quotes s for sh and fish alike when it needs quoting.
