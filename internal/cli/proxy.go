@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -117,14 +119,18 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	if err != nil {
 		return nil, nil, err
 	}
+	token := make([]byte, 12)
+	rand.Read(token)
+	loop := hex.EncodeToString(token)
 	f := &modfetch.Fetcher{
+		Header:    http.Header{modproxy.LoopHeader: {loop}},
 		Env:       env,
 		Proxies:   proxies,
 		DirectDir: filepath.Join(d, ".direct"),
 		SumDBDir:  filepath.Join(d, ".sumdb-client"),
 		Logger:    log,
 	}
-	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx}
+	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
 	if err := h.Init(); err != nil {
 		return nil, nil, err
 	}
@@ -148,8 +154,12 @@ GOPROXY=http://user:TOKEN@HOST:3000, or a .netrc entry.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// Upstream fetches outlive SIGTERM until the server has drained,
+			// so clients waiting on a zip still get it.
+			base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
 			reg := prometheus.NewRegistry()
-			h, st, err := pc.open(ctx, cmd, reg)
+			h, st, err := pc.open(base, cmd, reg)
 			if err != nil {
 				return err
 			}

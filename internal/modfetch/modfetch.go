@@ -75,6 +75,9 @@ type Fetcher struct {
 	MaxZipSize int64
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Header is added to every HTTP request to an upstream (e.g. a proxy's
+	// loop-detection token); nil adds nothing but a User-Agent.
+	Header http.Header
 
 	initOnce  sync.Once
 	initErr   error
@@ -284,6 +287,12 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
+	}
+	for k, v := range f.Header {
+		req.Header[k] = v
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "pitstop")
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {

@@ -51,6 +51,9 @@ const (
 // StaleHeader is set on answers served stale because the upstream failed.
 const StaleHeader = "X-Pitstop-Stale"
 
+// LoopHeader carries a proxy's LoopToken on its upstream requests.
+const LoopHeader = "X-Pitstop-Loop"
+
 // CacheHeader says how an answer was produced: hit, miss or stream.
 const CacheHeader = "X-Pitstop-Cache"
 
@@ -81,6 +84,11 @@ type Handler struct {
 	// MemCache is the bytes of small answers kept in memory; 0 means
 	// DefaultMemCache, negative disables.
 	MemCache int64
+	// LoopToken, if set, makes the handler refuse (508) requests carrying
+	// it in the LoopHeader header: set the same header on the Fetcher so
+	// that an upstream list that leads back here fails at once instead of
+	// recursing.
+	LoopToken string
 	// BaseContext is the parent of upstream fetches, which outlive the
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
@@ -175,6 +183,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		h.plain(w, http.StatusMethodNotAllowed, "method not allowed: the module proxy answers GET and HEAD")
+		return
+	}
+	if h.LoopToken != "" && r.Header[LoopHeader] != nil && r.Header.Get(LoopHeader) == h.LoopToken {
+		h.plain(w, http.StatusLoopDetected, "pitstop proxy: request loop: the upstream list (--upstream or go env GOPROXY) leads back to this proxy")
 		return
 	}
 	// Fast path: a fresh answer in memory is keyed by the very path it

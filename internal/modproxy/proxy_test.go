@@ -747,3 +747,29 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("store/latency/bytes metrics: %d series, %v", n, err)
 	}
 }
+
+func TestUpstreamLoopRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{Store: st, Logger: slog.New(slog.DiscardHandler), LoopToken: "tok",
+		Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": url, "GOSUMDB": "off"}, Header: http.Header{LoopHeader: {"tok"}}}}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	resp, err := http.Get(url + "/example.com/a/@v/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), "request loop") {
+		t.Fatalf("self-upstream: %d %q", resp.StatusCode, b)
+	}
+}
