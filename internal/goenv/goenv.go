@@ -52,6 +52,9 @@ func Read(ctx context.Context, gobin string) (Env, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gobin, append([]string{"env", "-json"}, Vars...)...)
+	// Run outside any module: a go.mod asking for a newer Go would make the
+	// go command download and switch toolchains just to print its env.
+	cmd.Dir = os.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
