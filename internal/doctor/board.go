@@ -205,7 +205,7 @@ func checkTemperature(ctx context.Context, env *Env) Result {
 	return r
 }
 
-func readThrottle(env *Env) (host.Throttle, string, error) {
+func readThrottle(ctx context.Context, env *Env) (host.Throttle, string, error) {
 	t, p, err := env.Root.ThrottleSysfs()
 	if err == nil {
 		return t, p, nil
@@ -215,7 +215,7 @@ func readThrottle(env *Env) (host.Throttle, string, error) {
 		if err != nil {
 			return "", err
 		}
-		b, err := exec.Command(path, "get_throttled").Output()
+		b, err := exec.CommandContext(ctx, path, "get_throttled").Output()
 		return strings.TrimSpace(string(b)), err
 	})
 	if perr != nil {
@@ -232,7 +232,7 @@ func checkThrottle(ctx context.Context, env *Env) Result {
 	if _, skip := piModel(env); skip != nil {
 		return *skip
 	}
-	t, src, err := readThrottle(env)
+	t, src, err := readThrottle(ctx, env)
 	if err != nil {
 		if errors.Is(err, ErrNoLiveHost) {
 			return probeSkip(err)
