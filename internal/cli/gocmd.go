@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -125,8 +126,8 @@ for another machine without activating it.`,
 			if err != nil {
 				return err
 			}
-			env := goenv.Load(ctx)
-			if _, err := env.Proxies(); err != nil {
+			env, err := toolchainGoEnv(ctx)
+			if err != nil {
 				return err
 			}
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -255,7 +256,10 @@ func newGoListCmd(o *goOpts) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				env := goenv.Load(cmd.Context())
+				env, err := toolchainGoEnv(cmd.Context())
+				if err != nil {
+					return err
+				}
 				r, err := toolchain.ListRemote(cmd.Context(), toolchain.FetcherSource(toolchain.NewFetcher(env, nil)), target)
 				if err != nil {
 					return err
@@ -427,4 +431,20 @@ func goBinDir(env goenv.Env) string {
 		return filepath.Join(gp[0], "bin")
 	}
 	return ""
+}
+
+// toolchainGoEnv is the go command's environment, or the process's when no
+// go command runs yet (a fresh machine): then GOPROXY must be set in it.
+func toolchainGoEnv(ctx context.Context) (goenv.Env, error) {
+	env, rerr := goenv.Read(ctx, "")
+	if rerr != nil {
+		env = goenv.FromOS()
+	}
+	if _, err := env.Proxies(); err != nil {
+		if rerr != nil && errors.Is(err, goenv.ErrNoProxy) {
+			return nil, errors.New("no go command to ask for GOPROXY, and GOPROXY is not set: run it as GOPROXY=<your module proxy> pitstop go ... (a pitstop proxy on your LAN, or what go env GOPROXY says on another machine)")
+		}
+		return nil, err
+	}
+	return env, nil
 }

@@ -209,3 +209,18 @@ ls -A /usr/local/lib/pitstop/go | grep -v '^\.lock$'`
 		t.Errorf("after the refusal, the versions directory should hold only go1.22.5")
 	}
 }
+
+// On a machine with no go command yet, GOPROXY must come from the
+// environment; without it the error says so.
+func TestToolchainGoEnvWithoutGo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("GOPROXY", "")
+	if _, err := toolchainGoEnv(t.Context()); err == nil || !strings.Contains(err.Error(), "no go command to ask for GOPROXY, and GOPROXY is not set") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Setenv("GOPROXY", "http://127.0.0.1:9/")
+	env, err := toolchainGoEnv(t.Context())
+	if err != nil || env.Get("GOPROXY") != "http://127.0.0.1:9/" {
+		t.Fatalf("env %v, %v", env, err)
+	}
+}
