@@ -411,7 +411,7 @@ func TestKillDuringSync(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
 	dir := filepath.Join(base, "cache")
-	bigTree(t, dir, "old", 600, "old")
+	bigTree(t, dir, "old", 450, "old")
 	m := testManager(t, base)
 	must(t, m.Enable(ctx, []Path{{Dir: dir, Size: 256 << 20}}, 0))
 	l := newLayout(m.RunDir, dir)
@@ -421,15 +421,15 @@ func TestKillDuringSync(t *testing.T) {
 		name  string
 		pause string // "" kills as soon as the staging area appears
 	}{
-		{"while staging", "stage:500"},
-		{"while applying", "apply:800"},
+		{"while staging", "stage:400"},
+		{"while applying", "apply:600"},
 		{"at a free-running point", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A new generation in RAM: many new files, changed and deleted ones.
 			salt := strconv.Itoa(len(tc.name))
-			bigTree(t, dir, "new"+salt, 1500, "new")
-			for i := k; i < 600; i += 3 { // each case its own third of the old files
+			bigTree(t, dir, "new"+salt, 1000, "new")
+			for i := k; i < 450; i += 3 { // each case its own third of the old files
 				p := filepath.Join(dir, "old", fmt.Sprintf("d%02d", i%50), fmt.Sprintf("f%05d", i))
 				os.Chmod(p, 0o644)
 				if i%2 == 0 {
@@ -477,10 +477,10 @@ func TestKillDuringSync(t *testing.T) {
 			_, journalErr := os.Stat(filepath.Join(l.Meta, "sync", "journal"))
 			committed := journalErr == nil
 			t.Logf("killed %s; journal committed: %v", tc.name, committed)
-			if tc.pause == "stage:500" && committed {
+			if tc.pause == "stage:400" && committed {
 				t.Fatal("journal committed while staging")
 			}
-			if tc.pause == "apply:800" && !committed {
+			if tc.pause == "apply:600" && !committed {
 				t.Fatal("no journal while applying")
 			}
 			if !committed {
