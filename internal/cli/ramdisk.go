@@ -241,7 +241,9 @@ func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
 		}
 		fmt.Fprintf(w, "%s: %s (mounted at boot: %s)\n", s.Dir, state, boot)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-		if s.Active {
+		if s.Active && s.Partial {
+			fmt.Fprintf(tw, "  RAM:\t%s tmpfs (use, unsynced bytes and last sync attempt: run as root)\n", ramdisk.FormatSize(s.Size))
+		} else if s.Active {
 			fmt.Fprintf(tw, "  RAM:\t%s used of %s (%d%%), may grow to %s; early sync at %d%%\n", ramdisk.FormatSize(s.Used), ramdisk.FormatSize(s.Size), s.UsedPercent, ramdisk.FormatSize(s.MaxSize), s.HighWater)
 		} else {
 			fmt.Fprintf(tw, "  RAM:\t%s configured, may grow to %s\n", ramdisk.FormatSize(s.Size), ramdisk.FormatSize(s.MaxSize))

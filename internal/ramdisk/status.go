@@ -35,6 +35,9 @@ type Status struct {
 	Reclaims    int        `json:"reclaims,omitempty"`
 	Grows       int        `json:"grows,omitempty"`
 	Full        string     `json:"full,omitempty"`
+	// Partial is true when use and unsynced figures could not be read
+	// (not root: the run directory is root's alone).
+	Partial bool `json:"partial,omitempty"`
 	Error       string     `json:"error,omitempty"`
 }
 
@@ -67,8 +70,14 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		s := add(in.Dir)
 		s.Active = true
 		l := newLayout(m.runDir(), in.Dir)
+		if in.Size != 0 {
+			s.Size = in.Size
+		}
 		if u, err := tmpfsUsage(l.RAM); err == nil {
 			s.Size, s.Used, s.UsedPercent = u.Size, u.Used, u.Percent
+		} else if errors.Is(err, fs.ErrPermission) {
+			s.Partial = true
+			continue
 		} else {
 			s.Error = err.Error()
 		}
@@ -87,10 +96,9 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 	for i := range out {
 		s := &out[i]
 		l := newLayout(m.runDir(), s.Dir)
+		// Beside the directory, not under the overlay: the same
+		// directory as l.Meta, and readable without root.
 		meta := l.MetaDirect
-		if s.Active {
-			meta = l.Meta
-		}
 		if r, err := readSyncRecord(filepath.Join(meta, "last-sync.json")); err == nil {
 			s.LastComplete = &r
 		}
