@@ -2,6 +2,7 @@ package buildcache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +33,10 @@ type Prog struct {
 	QueueSize int
 	// Uploaders is how many uploads run at once; 0 means 4.
 	Uploaders int
-	// StatsOut, if set, receives one stats line at close.
-	StatsOut io.Writer
+	// StatsOut, if set, receives one stats line at close: Stats.String,
+	// or a JSON object of Stats.Map if StatsJSON is set.
+	StatsOut  io.Writer
+	StatsJSON bool
 
 	Stats Stats
 
@@ -82,6 +85,22 @@ func (s *Stats) String() string {
 		s.RemoteGets.Load(), FormatSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
 		s.BadRequests.Load(), s.LocalErrs.Load(),
 		time.Duration(s.WaitNanos.Load()).Round(time.Millisecond))
+}
+
+// Map returns the counters by name, for JSON.
+func (s *Stats) Map() map[string]int64 {
+	return map[string]int64{
+		"gets": s.Gets.Load(), "local_hits": s.LocalHits.Load(), "prefetch_hits": s.PrefetchHits.Load(),
+		"remote_hits": s.RemoteHits.Load(), "misses": s.Misses.Load(),
+		"puts": s.Puts.Load(), "put_bytes": s.PutBytes.Load(),
+		"uploads": s.Uploads.Load(), "upload_bytes": s.UploadBytes.Load(),
+		"uploads_dropped": s.UploadsDropped.Load(), "upload_errors": s.UploadErrs.Load(),
+		"remote_gets": s.RemoteGets.Load(), "remote_errors": s.RemoteErrs.Load(), "corrupt": s.Corrupt.Load(),
+		"download_bytes": s.DownloadBytes.Load(),
+		"prefetched":     s.Prefetched.Load(), "prefetch_bytes": s.PrefetchBytes.Load(), "prefetch_wanted": s.PrefetchWanted.Load(),
+		"bad_requests": s.BadRequests.Load(), "local_errors": s.LocalErrs.Load(),
+		"wait_ms": s.WaitNanos.Load() / 1e6,
+	}
 }
 
 // FormatSize prints bytes with a binary unit.
@@ -233,7 +252,12 @@ func (p *Prog) finish(clean bool) {
 		}
 	}
 	if p.StatsOut != nil {
-		fmt.Fprintln(p.StatsOut, p.Stats.String())
+		if p.StatsJSON {
+			b, _ := json.Marshal(map[string]any{"pitstop_cache_stats": p.Stats.Map()})
+			fmt.Fprintf(p.StatsOut, "%s\n", b)
+		} else {
+			fmt.Fprintln(p.StatsOut, p.Stats.String())
+		}
 	}
 }
 

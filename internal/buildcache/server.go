@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -166,6 +167,7 @@ func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) 
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "get")
 	a, err := ParseHexID(r.PathValue("action"))
 	if err != nil {
 		s.m.gets.WithLabelValues("error").Inc()
@@ -251,6 +253,7 @@ func (s *Server) maxObject() int64 {
 }
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "put")
 	reject := func(code int, format string, args ...any) {
 		s.m.puts.WithLabelValues("rejected").Inc()
 		http.Error(w, fmt.Sprintf(format, args...), code)
@@ -325,6 +328,7 @@ func (s *Server) putError(w http.ResponseWriter, what string, err error) {
 }
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "batch")
 	ids, err := parseIDList(io.LimitReader(r.Body, maxManifest*66))
 	if err != nil {
 		http.Error(w, "batch: "+err.Error(), http.StatusBadRequest)
@@ -370,6 +374,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetManifest(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "manifest")
 	o, err := s.Store.Get(r.Context(), manifestKey(r.PathValue("key")))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -388,6 +393,7 @@ func (s *Server) handleGetManifest(w http.ResponseWriter, r *http.Request) {
 // that it lacks, up to maxManifest: builds and tests of one module share a
 // key and each keeps what it needs.
 func (s *Server) handlePutManifest(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "manifest")
 	key := r.PathValue("key")
 	ids, err := parseIDList(io.LimitReader(r.Body, maxManifest*66))
 	if err != nil {
@@ -425,6 +431,7 @@ func (s *Server) handlePutManifest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "stats")
 	u := s.Store.Usage()
 	st := ServerStats{Usage: Usage{Objects: u.Objects, Bytes: u.Bytes}, MaxSize: u.MaxSize}
 	w.Header().Set("Content-Type", "application/json")
@@ -432,6 +439,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "trim")
 	target, err := strconv.ParseInt(r.URL.Query().Get("max-size"), 10, 64)
 	if err != nil || target < 0 {
 		http.Error(w, "max-size: want a byte count", http.StatusBadRequest)

@@ -68,7 +68,7 @@ then the server; puts are stored locally at once and uploaded in the
 background. A slow or broken server only turns into misses.
 
 PITSTOP_CACHE_STATS=1 (or --stats) prints a summary line at the end of each go
-command. PITSTOP_CACHE_SERVER and PITSTOP_CACHE_TOKEN are read when the
+command; PITSTOP_CACHE_STATS=json prints it as JSON. PITSTOP_CACHE_SERVER and PITSTOP_CACHE_TOKEN are read when the
 flags are not given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -114,7 +114,13 @@ flags are not given.`,
 					}
 				}
 			}
-			if stats || os.Getenv("PITSTOP_CACHE_STATS") == "1" {
+			switch os.Getenv("PITSTOP_CACHE_STATS") {
+			case "1":
+				stats = true
+			case "json":
+				stats, p.StatsJSON = true, true
+			}
+			if stats {
 				p.StatsOut = cmd.ErrOrStderr()
 			}
 			// The go command closes our stdin when it is done; a signal
@@ -399,4 +405,3 @@ func newCacheUninstallCmd() *cobra.Command {
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	return c
 }
-
