@@ -595,3 +595,72 @@ func TestHighWater(t *testing.T) {
 	}
 	must(t, m.Disable(ctx, nil, false))
 }
+
+// TestRebootRecovery: a sync is killed after its commit, then the machine
+// "reboots" (every mount and /run vanish, the RAM with them). The boot
+// path (Start) finishes the sync from its journal before it mounts, so
+// the directory holds exactly the state of that sync; then a clean
+// shutdown (stop) and the next boot find everything in place.
+func TestRebootRecovery(t *testing.T) {
+	if !inNamespace(t) {
+		return
+	}
+	ctx := context.Background()
+	base := t.TempDir()
+	dir := filepath.Join(base, "mod")
+	bigTree(t, dir, "old", 200, "old")
+	m := testManager(t, base)
+	must(t, m.Enable(ctx, []Path{{Dir: dir, Size: 64 << 20}}, 0))
+	l := newLayout(m.RunDir, dir)
+	bigTree(t, dir, "new", 400, "new")
+	must(t, os.Chmod(filepath.Join(dir, "old", "d01"), 0o755))
+	must(t, os.RemoveAll(filepath.Join(dir, "old", "d01")))
+	synced := manifest(t, dir)
+
+	exe, _ := os.Executable()
+	marker := filepath.Join(base, "marker")
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childEnv+"=sync", "RUNDIR="+m.RunDir, "CONF="+m.ConfigFile, "DIR="+dir, "PAUSE=apply:200", "MARKER="+marker)
+	must(t, cmd.Start())
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond) // waits for the child; nothing is timed
+	}
+	must(t, cmd.Process.Kill())
+	cmd.Wait()
+	// Lost with the power: a file written after the sync began.
+	must(t, os.WriteFile(filepath.Join(dir, "after-sync"), []byte("only in RAM"), 0o644))
+
+	// The reboot: mounts and /run are gone.
+	for _, p := range []string{dir, l.RAM, l.DiskParent} {
+		must(t, syscall.Unmount(p, syscall.MNT_DETACH))
+	}
+	must(t, os.RemoveAll(m.RunDir))
+	if _, err := os.Stat(filepath.Join(l.MetaDirect, "sync", "journal")); err != nil {
+		t.Fatalf("no committed journal on disk after the kill: %v", err)
+	}
+	must(t, m.Start(ctx))
+	if !Active(host.Live(), dir) {
+		t.Fatal("Start did not mount the configured directory")
+	}
+	sameTree(t, "after the reboot: the killed sync, finished from its journal", synced, manifest(t, dir))
+	st := statusOf(t, m, dir)
+	if st.LastComplete == nil || st.LastComplete.Gen != 1 || st.LastComplete.Reason != "child+recover" || st.Interrupted {
+		t.Fatalf("status after recovery: %+v interrupted %v", st.LastComplete, st.Interrupted)
+	}
+
+	// Shutdown keeps the config; the next boot mounts again.
+	must(t, os.WriteFile(filepath.Join(dir, "before-shutdown"), []byte("synced at stop"), 0o644))
+	want := manifest(t, dir)
+	must(t, m.Disable(ctx, nil, true))
+	if Active(host.Live(), dir) {
+		t.Fatal("still mounted after stop")
+	}
+	sameTree(t, "after stop", want, manifest(t, dir))
+	must(t, os.RemoveAll(m.RunDir))
+	must(t, m.Start(ctx))
+	sameTree(t, "after the next boot", want, manifest(t, dir))
+	must(t, m.Disable(ctx, nil, false))
+}

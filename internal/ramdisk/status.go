@@ -37,8 +37,8 @@ type Status struct {
 	Full        string     `json:"full,omitempty"`
 	// Partial is true when use and unsynced figures could not be read
 	// (not root: the run directory is root's alone).
-	Partial bool `json:"partial,omitempty"`
-	Error       string     `json:"error,omitempty"`
+	Partial bool   `json:"partial,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Status reports every configured or mounted ramdisk. It works without
