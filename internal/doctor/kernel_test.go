@@ -1,0 +1,127 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/host"
+)
+
+func TestClassifyErrno(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "present"},
+		{unix.ENOSYS, "absent ENOSYS"},
+		{unix.EPERM, "blocked EPERM"},
+		{unix.EINVAL, "present EINVAL"},
+		{unix.EFAULT, "present EFAULT"},
+		{fmt.Errorf("wrapped: %w", unix.ENOSYS), "absent ENOSYS"},
+	} {
+		if got := classifyErrno(tt.err); got != tt.want {
+			t.Errorf("classifyErrno(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestSyscallProbesLive runs the real probes: each must give an answer
+// the check understands (whatever this kernel, seccomp filter or emulator
+// says).
+func TestSyscallProbesLive(t *testing.T) {
+	for name, fn := range map[string]func() (string, error){"clone3": probeClone3, "statx": probeStatx, "io_uring": probeIOUring, "nofile": probeNofile} {
+		v, err := fn()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		state, _, _ := strings.Cut(v, " ")
+		if name == "nofile" {
+			if len(strings.Fields(v)) != 2 {
+				t.Errorf("nofile = %q", v)
+			}
+			continue
+		}
+		if state != "present" && state != "absent" && state != "blocked" {
+			t.Errorf("%s = %q", name, v)
+		}
+		t.Logf("%s: %s", name, v)
+	}
+	// statx has been in every kernel Go supports since 4.11; the test
+	// machine has it.
+	if v, _ := probeStatx(); !strings.HasPrefix(v, "present") {
+		t.Errorf("statx = %q on this machine", v)
+	}
+}
+
+func TestKernelChecksOnRecordedProbes(t *testing.T) {
+	env := testEnv(t)
+	env.probes = map[string]ProbeResult{
+		ProbeClone3:       {Value: "absent ENOSYS"},
+		ProbeStatx:        {Value: "blocked EPERM"},
+		ProbeIOUringSetup: {Value: "blocked EPERM"},
+		ProbeNofile:       {Value: "1024 4096"},
+	}
+	checks, _ := Select(All(), []string{"kernel"})
+	rep := Run(context.Background(), env, checks)
+	assertFindings(t, rep, []expect{
+		{"kernel.clone3", Warn, []string{"missing (ENOSYS)"}, "upgrade the kernel"},
+		{"kernel.statx", Warn, []string{"seccomp"}, "seccomp"},
+		{"kernel.io_uring", OK, []string{"disabled (EPERM"}, ""},
+		{"kernel.nofile", Warn, []string{"hard limit 4096"}, "pitstop tune apply go-server"},
+		{"kernel.somaxconn", Skip, []string{"somaxconn missing"}, ""},
+	})
+}
+
+// TestKernelSysctlsInNetNamespace sets per-network-namespace sysctls in a
+// fresh namespace (unshare -n) and runs the live checks on them.
+func TestKernelSysctlsInNetNamespace(t *testing.T) {
+	if os.Getenv("PITSTOP_DOCTOR_IN_NETNS") == "" {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: sets sysctls in a private network namespace")
+		}
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			t.Skip("needs unshare(1) from util-linux")
+		}
+		cmd := exec.Command(unshare, "-n", os.Args[0], "-test.run=^TestKernelSysctlsInNetNamespace$", "-test.v")
+		cmd.Env = append(os.Environ(), "PITSTOP_DOCTOR_IN_NETNS=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("in the namespace:\n%s", out)
+		if err != nil {
+			t.Fatalf("namespace run: %v", err)
+		}
+		if strings.Contains(string(out), "--- SKIP:") {
+			t.Skip("the namespace run skipped: see its output above")
+		}
+		if !strings.Contains(string(out), "--- PASS: TestKernelSysctlsInNetNamespace") {
+			t.Fatal("the namespace run did not pass")
+		}
+		return
+	}
+	r := host.Live()
+	for k, v := range map[string]string{
+		"net.core.somaxconn":                 "128",
+		"net.ipv4.tcp_slow_start_after_idle": "0",
+		"net.ipv4.ip_local_port_range":       "40000 50000",
+	} {
+		if err := r.SetSysctl(k, v); err != nil {
+			t.Skipf("cannot set %s in this namespace: %v", k, err)
+		}
+	}
+	env := &Env{Root: r, Go: goenv.Env{}, Getenv: os.Getenv}
+	checks, _ := Select(All(), []string{"kernel.somaxconn", "kernel.tcp_slow_start_after_idle", "kernel.ip_local_port_range"})
+	rep := Run(context.Background(), env, checks)
+	assertFindings(t, rep, []expect{
+		{"kernel.somaxconn", Warn, []string{"128: below 4096"}, "pitstop tune apply go-server"},
+		{"kernel.tcp_slow_start_after_idle", OK, []string{"0:"}, ""},
+		{"kernel.ip_local_port_range", Warn, []string{"40000-50000: only 10001 ephemeral ports"}, "pitstop tune apply go-server"},
+	})
+}
