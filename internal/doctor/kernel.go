@@ -99,6 +99,10 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 		case "clone3:present":
 			r.Finding = "available (os/exec starts processes with clone3 and pidfds)"
 		case "clone3:absent":
+			if rel, ok := kernelAtLeast(env, 5, 3); ok {
+				r.Finding = "hidden (ENOSYS) although kernel " + rel + " has it: an emulator (qemu-user) or a container's seccomp profile; Go falls back to clone"
+				break
+			}
 			r.Status = Warn
 			r.Finding = "missing (ENOSYS): the kernel predates 5.3; Go falls back to clone, without pidfds"
 			r.Fix = "upgrade the kernel (sudo apt full-upgrade && sudo reboot)"
@@ -109,6 +113,10 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 		case "statx:present":
 			r.Finding = "available (os.Stat uses it where the C library would)"
 		case "statx:absent":
+			if rel, ok := kernelAtLeast(env, 4, 11); ok {
+				r.Finding = "hidden (ENOSYS) although kernel " + rel + " has it: an emulator or a seccomp profile; Go falls back to fstatat"
+				break
+			}
 			r.Status = Warn
 			r.Finding = "missing (ENOSYS): the kernel predates 4.11"
 			r.Fix = "upgrade the kernel (sudo apt full-upgrade && sudo reboot)"
@@ -131,6 +139,20 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 		}
 		return r
 	}
+}
+
+// kernelAtLeast reports whether the machine's kernel release is at least
+// major.minor, and the release; ok is false when it is older or unknown.
+func kernelAtLeast(env *Env, major, minor int) (string, bool) {
+	rel, err := env.Root.KernelRelease()
+	if err != nil {
+		return "", false
+	}
+	var ma, mi int
+	if n, _ := fmt.Sscanf(rel, "%d.%d", &ma, &mi); n != 2 {
+		return rel, false
+	}
+	return rel, ma > major || ma == major && mi >= minor
 }
 
 // sysctlInt reads an integer sysctl, or returns a skip result.

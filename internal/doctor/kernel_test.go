@@ -78,6 +78,15 @@ func TestKernelChecksOnRecordedProbes(t *testing.T) {
 		{"kernel.nofile", Warn, []string{"hard limit 4096"}, "pitstop tune apply go-server"},
 		{"kernel.somaxconn", Skip, []string{"somaxconn missing"}, ""},
 	})
+
+	// The same answer under a kernel that has clone3 means something hides it.
+	dir := env.Root.Dir()
+	os.MkdirAll(dir+"/proc/sys/kernel", 0o755)
+	os.WriteFile(dir+"/proc/sys/kernel/osrelease", []byte("6.12.25+rpt-rpi-2712\n"), 0o644)
+	rep = Run(context.Background(), env, checks)
+	assertFindings(t, rep, []expect{
+		{"kernel.clone3", OK, []string{"hidden (ENOSYS) although kernel 6.12.25+rpt-rpi-2712 has it"}, ""},
+	})
 }
 
 // TestKernelSysctlsInNetNamespace sets per-network-namespace sysctls in a
