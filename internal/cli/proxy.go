@@ -293,6 +293,8 @@ CacheDirectory=pitstop-proxy
 # Optional: PITSTOP_PROXY_TOKEN=... to require a token from clients.
 EnvironmentFile=-/etc/pitstop/proxy.env
 Environment=HOME=/var/cache/pitstop-proxy
+# GOPRIVATE modules are fetched with the go command (and git).
+Environment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 ExecStart={{.Exe}} proxy serve --listen {{.Listen}} --dir /var/cache/pitstop-proxy --max-size {{.MaxSize}} --upstream "{{.Upstream}}"{{if .SumDB}} --gosumdb "{{.SumDB}}"{{end}} --log-format json
 Restart=on-failure
 RestartSec=2
