@@ -34,11 +34,11 @@ func mountOne(l layout, size uint64) (err error) {
 	if err != nil {
 		return err
 	}
-	// The run directory is root's alone: its bind mount shows the whole
-	// parent directory.
-	if err := os.MkdirAll(filepath.Dir(l.Run), 0o755); err != nil {
+	if err := privateRunDir(filepath.Dir(l.Run)); err != nil {
 		return err
 	}
+	// The run directory is root's alone: its bind mount shows the whole
+	// parent directory.
 	if err := os.Mkdir(l.Run, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -135,7 +135,24 @@ func unmountRest(l layout) error {
 	if err := unix.Unmount(l.DiskParent, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("unmounting %s: %w", l.DiskParent, err)
 	}
-	return os.RemoveAll(l.Run)
+	if err := os.RemoveAll(l.Run); err != nil {
+		return err
+	}
+	// The last ramdisk gone: drop the run directory's private bind mount.
+	runDir := filepath.Dir(l.Run)
+	ents, err := os.ReadDir(runDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			return nil
+		}
+	}
+	if isMountPoint(runDir) {
+		unix.Unmount(runDir, unix.MNT_DETACH)
+	}
+	return nil
 }
 
 // resetUpper empties the upper and work directories of an unmounted
@@ -204,4 +221,36 @@ func hasOverlay(r *host.Root) bool {
 	}
 	m, _ := r.Glob("/lib/modules/" + rel + "/kernel/fs/overlayfs/overlay.ko*")
 	return len(m) > 0
+}
+
+// privateRunDir makes dir a private mount point (a bind mount of itself),
+// so that the mounts made in it do not propagate into other mount
+// namespaces, as they would under a shared /run.
+func privateRunDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if isMountPoint(dir) {
+		return unix.Mount("", dir, "", unix.MS_PRIVATE, "")
+	}
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s on itself: %w", dir, err)
+	}
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making %s private: %w", dir, err)
+	}
+	return nil
+}
+
+func isMountPoint(dir string) bool {
+	ms, err := host.Live().Mounts()
+	if err != nil {
+		return false
+	}
+	for _, m := range ms {
+		if m.MountPoint == dir {
+			return true
+		}
+	}
+	return false
 }

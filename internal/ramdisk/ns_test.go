@@ -634,7 +634,7 @@ func TestRebootRecovery(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "after-sync"), []byte("only in RAM"), 0o644))
 
 	// The reboot: mounts and /run are gone.
-	for _, p := range []string{dir, l.RAM, l.DiskParent} {
+	for _, p := range []string{dir, l.RAM, l.DiskParent, m.RunDir} {
 		must(t, syscall.Unmount(p, syscall.MNT_DETACH))
 	}
 	must(t, os.RemoveAll(m.RunDir))
@@ -659,6 +659,7 @@ func TestRebootRecovery(t *testing.T) {
 		t.Fatal("still mounted after stop")
 	}
 	sameTree(t, "after stop", want, manifest(t, dir))
+	syscall.Unmount(m.RunDir, syscall.MNT_DETACH) // the next boot: a fresh /run (stop already dropped its bind mount)
 	must(t, os.RemoveAll(m.RunDir))
 	must(t, m.Start(ctx))
 	sameTree(t, "after the next boot", want, manifest(t, dir))

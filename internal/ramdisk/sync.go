@@ -385,6 +385,9 @@ func (s *syncer) run(ctx context.Context, reason string) (SyncRecord, error) {
 	last, _ := readSyncRecord(s.lastSyncFile())
 	rec.Gen = last.Gen + 1
 	sd := s.syncDir()
+	if err := os.MkdirAll(s.meta, 0o755); err != nil { // last-sync.json: readable by all
+		return rec, err
+	}
 	if err := os.MkdirAll(s.stagedDir(), 0o700); err != nil {
 		return rec, err
 	}

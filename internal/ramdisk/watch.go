@@ -55,6 +55,9 @@ func (m *Manager) checkOne(ctx context.Context, l layout, hw int) error {
 		return err
 	}
 	defer unlock()
+	if !Active(m.root(), l.Dir) {
+		return nil // disabled while we waited for the lock
+	}
 	st, err := readState(l)
 	if err != nil {
 		return err
