@@ -248,6 +248,11 @@ func (l Layout) Remove(name string) error {
 	if _, err := os.Lstat(dir); err != nil {
 		return err
 	}
+	unlock, err := l.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	trash := filepath.Join(l.Dir, ".remove-"+name+"-"+strconv.Itoa(os.Getpid()))
 	if err := os.Rename(dir, trash); err != nil {
 		return err

@@ -33,6 +33,9 @@ type ResumeTransport struct {
 	Retries int
 	// Backoff is the first pause, doubled each time up to 30 s; 0 means 1 s.
 	Backoff time.Duration
+	// IdleTimeout cuts a body that sends nothing for this long (a stalled
+	// connection), which then resumes like any other break; 0 means 60 s.
+	IdleTimeout time.Duration
 
 	resumed atomic.Int64
 
@@ -166,7 +169,18 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 		var n int
 		var err error
 		if b.body != nil {
-			n, err = b.body.Read(p)
+			idle := b.t.IdleTimeout
+			if idle <= 0 {
+				idle = 60 * time.Second
+			}
+			var stalled atomic.Bool
+			body := b.body
+			timer := time.AfterFunc(idle, func() { stalled.Store(true); body.Close() })
+			n, err = body.Read(p)
+			timer.Stop()
+			if err != nil && stalled.Load() {
+				err = fmt.Errorf("no data for %v: %w", idle, io.ErrUnexpectedEOF)
+			}
 			b.off += int64(n)
 			if b.off > b.size {
 				return n, fmt.Errorf("body longer than its Content-Length %d", b.size)

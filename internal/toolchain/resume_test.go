@@ -146,3 +146,36 @@ func TestInstallContinuesAcrossRuns(t *testing.T) {
 		t.Fatalf("download files left: %v", m)
 	}
 }
+
+// A connection that stalls (sends nothing) is cut after IdleTimeout and
+// continued like a broken one.
+func TestResumeAfterStall(t *testing.T) {
+	data := bytes.Repeat([]byte("stall"), 10000)
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			w.Write(data[:1000])
+			http.NewResponseController(w).Flush()
+			<-r.Context().Done() // stall until the client gives up
+			return
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+	rt := &ResumeTransport{Backoff: time.Millisecond, IdleTimeout: 100 * time.Millisecond}
+	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/m/@v/v1.0.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, data) || rt.Resumed() != 1 {
+		t.Fatalf("read %d of %d bytes, %v, resumed %d", len(got), len(data), err, rt.Resumed())
+	}
+}
