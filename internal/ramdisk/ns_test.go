@@ -88,7 +88,7 @@ func testManager(t *testing.T, base string) *Manager {
 		// the parent directory.
 		ms, _ := host.Live().Mounts()
 		for i := len(ms) - 1; i >= 0; i-- {
-			if strings.HasPrefix(ms[i].MountPoint, base+"/") {
+			if ms[i].MountPoint == base || strings.HasPrefix(ms[i].MountPoint, base+"/") {
 				syscall.Unmount(ms[i].MountPoint, syscall.MNT_DETACH)
 			}
 		}
@@ -280,6 +280,10 @@ func TestEnableSyncDisable(t *testing.T) {
 	before := manifest(t, modcache)
 
 	m := testManager(t, base)
+	// As under systemd, where / is a shared mount: the overlay must not
+	// propagate into the bind mount that shows the disk copy.
+	must(t, syscall.Mount(base, base, "", syscall.MS_BIND, ""))
+	must(t, syscall.Mount("", base, "", syscall.MS_SHARED, ""))
 	must(t, m.Enable(ctx, []Path{{Dir: modcache, Size: 64 << 20}}, 0))
 	if !isMount(t, modcache) || !Active(host.Live(), modcache) {
 		t.Fatal("no overlay on the module cache after enable")
@@ -317,6 +321,9 @@ func TestEnableSyncDisable(t *testing.T) {
 		t.Fatal("test set-up: the recreated directory is not opaque in the upper layer")
 	}
 
+	if _, err := os.Stat(filepath.Join(l.Disk, "example.com", "beta@v1.2.0")); err == nil {
+		t.Fatal("a module downloaded into RAM shows in the disk copy before any sync: the overlay propagated into the bind mount")
+	}
 	st := statusOf(t, m, modcache)
 	if st.Unsynced == nil || st.Unsynced.Files == 0 || st.Unsynced.Dels == 0 || st.Unsynced.Bytes == 0 {
 		t.Fatalf("status before sync shows nothing unsynced: %+v", st.Unsynced)
