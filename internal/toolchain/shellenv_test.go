@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 func TestSetBlock(t *testing.T) {
@@ -119,5 +121,32 @@ Status: install ok installed
 	got := dpkgGoPackages([]byte(status))
 	if strings.Join(got, " ") != "golang-1.19-go golang-go" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestFindDistroGo(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/lib/go-1.19/bin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/lib/go-1.19/VERSION"), []byte("go1.19.8\ntime 2023-04-04T19:42:35Z\n"), 0o644)
+	os.Symlink("../lib/go-1.19/bin/go", filepath.Join(root, "usr/bin/go"))
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), []byte("Package: golang-1.19-go\nStatus: install ok installed\n\nPackage: golang-go\nStatus: install ok installed\n"), 0o644)
+	d, err := FindDistroGo(host.At(root))
+	if err != nil || d == nil {
+		t.Fatalf("FindDistroGo = %v, %v", d, err)
+	}
+	want := "a distribution-managed go1.19.8 is at /usr/bin/go; pitstop leaves it alone (to remove it: sudo apt remove golang-1.19-go golang-go)"
+	if d.String() != want {
+		t.Fatalf("got  %q\nwant %q", d.String(), want)
+	}
+	// A link to a Go unpacked by hand is not the distribution's.
+	os.Remove(filepath.Join(root, "usr/bin/go"))
+	os.Symlink("/usr/local/go/bin/go", filepath.Join(root, "usr/bin/go"))
+	if d, _ := FindDistroGo(host.At(root)); d != nil {
+		t.Fatalf("hand-made link reported as distro Go: %v", d)
+	}
+	if d, _ := FindDistroGo(host.At(t.TempDir())); d != nil {
+		t.Fatalf("empty root: %v", d)
 	}
 }
