@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -59,6 +61,11 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 		}
 		return 0, WriteList(stdout, checks)
 	}
+	if c.Capture != "" {
+		if fi, err := os.Stat(filepath.Dir(c.Capture)); err != nil || !fi.IsDir() {
+			return 2, &UsageError{fmt.Errorf("--capture %s: directory %s does not exist; name a file in an existing directory", c.Capture, filepath.Dir(c.Capture))}
+		}
+	}
 	var env *Env
 	if c.Root != "" {
 		e, cleanup, err := OpenCapture(c.Root)
@@ -104,5 +111,5 @@ func rootError(root string, err error) error {
 	case errors.Is(err, ErrNotCapture):
 		return fmt.Errorf("--root %s: %v; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", root, err)
 	}
-	return fmt.Errorf("--root %s: %v", root, err)
+	return fmt.Errorf("--root %s: %v; give a readable capture directory or .tar.gz", root, err)
 }
