@@ -169,7 +169,7 @@ func (in *Installer) Install(ctx context.Context, q Query) (*Result, error) {
 	if native && res.Output == "" {
 		out, err := checkGoVersion(ctx, filepath.Join(res.Path, "bin", "go"), v, in.Target, in.verifyTimeout())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s is installed but broken (%v): pitstop go remove %s, then install it again", res.Path, err, v.Go())
 		}
 		res.Output = out
 	}
@@ -247,7 +247,7 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	if in.Target == in.Native {
 		out, err := checkGoVersion(ctx, filepath.Join(tmp, "bin", "go"), v, in.Target, in.verifyTimeout())
 		if err != nil {
-			return err
+			return fmt.Errorf("the new toolchain does not work (%v); nothing was changed", err)
 		}
 		res.Output = out
 	}
@@ -292,7 +292,7 @@ func (d *download) run(ctx context.Context) (string, error) {
 			return hash, nil
 		}
 		last = err
-		if !transient(err) {
+		if ctx.Err() == nil && !transient(err) {
 			d.remove() // a bad zip or a missing version: nothing worth keeping
 			break
 		}
@@ -413,11 +413,11 @@ func checkGoVersion(ctx context.Context, goBin string, v Version, t Target, time
 		if msg == "" {
 			msg = err.Error()
 		}
-		return "", fmt.Errorf("the new toolchain does not run (%s version: %s); nothing was changed", goBin, firstLineOf(msg))
+		return "", fmt.Errorf("%s version fails: %s", goBin, firstLineOf(msg))
 	}
 	want := "go version " + v.Go() + " " + t.Slash()
 	if firstLineOf(line) != want {
-		return "", fmt.Errorf("the new toolchain reports %q, want %q; nothing was changed", firstLineOf(line), want)
+		return "", fmt.Errorf("%s version reports %q, want %q", goBin, firstLineOf(line), want)
 	}
 	return want, nil
 }

@@ -399,3 +399,26 @@ func TestEscapingZipRefused(t *testing.T) {
 		t.Fatal("evil written")
 	}
 }
+
+// A zip whose bin/go does not report the expected version is not
+// installed, and the active toolchain stays.
+func TestWrongVersionNotActivated(t *testing.T) {
+	f := newFixture(t, "1.22.4")
+	bad := fakeToolchain("1.22.5", f.native)
+	bad.Files["bin/go"] = "#!/bin/sh\necho go version go1.21.0 " + f.native.Slash() + "\n"
+	if err := f.up.Add(bad); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := f.in.Install(ctx, mustQuery(t, "1.22.4")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, f.in.Layout.Dir)
+	_, err := f.in.Install(ctx, mustQuery(t, "1.22.5"))
+	if err == nil || !strings.Contains(err.Error(), `reports "go version go1.21.0`) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	if after := snapshot(t, f.in.Layout.Dir); after != before || f.in.Layout.Active() != "go1.22.4" {
+		t.Fatalf("layout changed:\n%s", after)
+	}
+}
