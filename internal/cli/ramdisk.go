@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/ramdisk"
@@ -313,8 +316,9 @@ func newRamdiskStopCmd(rf *ramdiskFlags) *cobra.Command {
 
 func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
 	var interval time.Duration
+	var listen string
 	c := &cobra.Command{
-		Use:   "watch [--interval 10s]",
+		Use:   "watch [--interval 10s] [--listen ADDR]",
 		Short: "Watch the high-water mark: sync early, then reclaim RAM or grow the tmpfs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -325,10 +329,23 @@ func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.Watch(cmd.Context(), interval)
+			if listen == "" {
+				return m.Watch(cmd.Context(), interval)
+			}
+			// /healthz and /metrics (pitstop_ramdisk_*) beside the watch.
+			reg := prometheus.NewRegistry()
+			if err := reg.Register(m.Collector()); err != nil {
+				return err
+			}
+			srv := &service.Server{Name: "ramdisk", Addr: listen, Handler: http.NotFoundHandler(), Logger: m.Log, Registry: reg}
+			g, ctx := errgroup.WithContext(cmd.Context())
+			g.Go(func() error { return srv.Run(ctx) })
+			g.Go(func() error { return m.Watch(ctx, interval) })
+			return g.Wait()
 		},
 	}
 	c.Flags().DurationVar(&interval, "interval", 10*time.Second, "how often to look at the fill level")
+	c.Flags().StringVar(&listen, "listen", "", "serve /healthz and /metrics on this address, e.g. 127.0.0.1:9186 (default: none)")
 	return c
 }
 
@@ -390,7 +407,7 @@ BindsTo=pitstop-ramdisk.service
 
 [Service]
 Type=simple
-ExecStart={{.Exe}} ramdisk watch --interval {{.Interval}} --config {{.Config}} --log-format json
+ExecStart={{.Exe}} ramdisk watch --interval {{.Interval}}{{if .Listen}} --listen {{.Listen}}{{end}} --config {{.Config}} --log-format json
 Restart=on-failure
 RestartSec=5
 
@@ -402,7 +419,7 @@ WantedBy=pitstop-ramdisk.service
 func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 	var dryRun bool
 	var every, interval time.Duration
-	var unitDir string
+	var unitDir, listen string
 	c := &cobra.Command{
 		Use:   "install-service [--dry-run]",
 		Short: "Install the systemd units: mount at boot, sync hourly and at shutdown, watch the high-water mark",
@@ -424,7 +441,7 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 			if r, err := filepath.EvalSymlinks(exe); err == nil {
 				exe = r
 			}
-			data := map[string]any{"Exe": exe, "Config": rf.config, "Every": systemdSpan(every), "Interval": interval.String()}
+			data := map[string]any{"Exe": exe, "Config": rf.config, "Every": systemdSpan(every), "Interval": interval.String(), "Listen": listen}
 			var units []systemd.Unit
 			for _, name := range []string{ramdiskUnit, ramdiskSyncUnit, ramdiskTimerUnit, ramdiskWatchUnit} {
 				text, err := systemd.Render(ramdiskUnits[name], data)
@@ -448,6 +465,7 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 	f.DurationVar(&every, "sync-every", time.Hour, "how often the timer syncs")
 	f.DurationVar(&interval, "watch-interval", 10*time.Second, "how often the watch looks at the fill level")
 	f.StringVar(&unitDir, "unit-dir", "", "unit directory (default "+systemd.DefaultDir+")")
+	f.StringVar(&listen, "metrics-listen", "127.0.0.1:9186", "where the watch serves /healthz and /metrics (\"\": nowhere)")
 	return c
 }
 

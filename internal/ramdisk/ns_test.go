@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
@@ -552,6 +553,24 @@ func TestHighWater(t *testing.T) {
 	sameTree(t, "disk copy after the early sync", manifest(t, dir), manifest(t, l.Disk))
 	if st.Grows != 1 || st.Size != 12<<20 {
 		t.Fatalf("busy ramdisk did not grow to 12M: grows %d size %d", st.Grows, st.Size)
+	}
+	// The same, as Prometheus metrics (what `watch --listen` serves).
+	reg := prometheus.NewRegistry()
+	must(t, reg.Register(m.Collector()))
+	mfs, err := reg.Gather()
+	must(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			if mt.GetLabel()[0].GetValue() != dir {
+				t.Fatalf("metric %s for %q", mf.GetName(), mt.GetLabel()[0].GetValue())
+			}
+			got[mf.GetName()] = mt.GetGauge().GetValue() + mt.GetCounter().GetValue()
+		}
+	}
+	if got["pitstop_ramdisk_grows_total"] != 1 || got["pitstop_ramdisk_size_bytes"] != 12<<20 || got["pitstop_ramdisk_used_bytes"] < 5<<20 ||
+		got["pitstop_ramdisk_last_sync_success"] != 1 || got["pitstop_ramdisk_full"] != 0 || got["pitstop_ramdisk_max_size_bytes"] != 16<<20 {
+		t.Fatalf("metrics: %v", got)
 	}
 	// Fill to max-size: grows once more, then reports full.
 	writeMiB(t, filepath.Join(dir, "c"), 4)

@@ -94,7 +94,7 @@ func (m *Manager) checkOne(ctx context.Context, l layout, hw int) error {
 		}
 		st.Size, st.Full, st.SyncedAtPercent = st.BaseSize, "", 0
 		st.Reclaims++
-		log.Info("ramdisk reclaimed: RAM emptied, files are read from disk again", "size", st.Size)
+		log.Info("ramdisk reclaimed: RAM emptied, files are read from disk again", "new_size", st.Size)
 		return writeState(l, st)
 	case errors.Is(err, errBusy):
 		if wasFull && st.Size >= st.MaxSize {
