@@ -30,48 +30,11 @@ func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, 
 	if query == "" {
 		return nil, nil, fmt.Errorf("%s: empty version query", path)
 	}
-	var pick func([]string) string
-	switch {
-	case semver.IsValid(query) && semver.Canonical(query) == query || module.IsPseudoVersion(query):
-		raw, err = f.InfoRaw(ctx, path, query)
-		if err != nil {
-			return nil, nil, err
-		}
-		info, err = parseInfo(path, raw)
-		return info, raw, err
-	case query == "latest":
-		pick = func(l []string) string { return highest(l, func(string) bool { return true }) }
-	case semver.IsValid(query) && isPrefix(query):
-		pick = func(l []string) string {
-			return highest(l, func(v string) bool { return matchPrefix(v, query) })
-		}
-	case strings.HasPrefix(query, "<=") || strings.HasPrefix(query, ">=") || strings.HasPrefix(query, "<") || strings.HasPrefix(query, ">"):
-		op := query[:1]
-		if len(query) > 1 && query[1] == '=' {
-			op = query[:2]
-		}
-		v := query[len(op):]
-		if !semver.IsValid(v) || semver.Build(v) != "" {
-			return nil, nil, fmt.Errorf("%s@%s: invalid version query: %q is not a semantic version", path, query, v)
-		}
-		ok := func(c string) bool {
-			cmp := semver.Compare(c, v)
-			switch op {
-			case "<":
-				return cmp < 0
-			case "<=":
-				return cmp <= 0
-			case ">":
-				return cmp > 0
-			}
-			return cmp >= 0
-		}
-		if op[0] == '<' {
-			pick = func(l []string) string { return highest(l, ok) }
-		} else {
-			pick = func(l []string) string { return lowest(l, ok) }
-		}
-	default:
+	pick, err := queryPicker(query)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s@%s: %w", path, query, err)
+	}
+	if pick == nil {
 		raw, err = f.InfoRaw(ctx, path, query)
 		if err != nil {
 			return nil, nil, err
@@ -147,4 +110,46 @@ func lowest(list []string, ok func(string) bool) string {
 		return rel
 	}
 	return pre
+}
+
+// queryPicker returns how to resolve query from a version list, or nil
+// when the upstream must resolve it (a canonical version, a branch, a
+// commit).
+func queryPicker(query string) (func([]string) string, error) {
+	switch {
+	case semver.IsValid(query) && semver.Canonical(query) == query || module.IsPseudoVersion(query):
+		return nil, nil
+	case query == "latest":
+		return func(l []string) string { return highest(l, func(string) bool { return true }) }, nil
+	case semver.IsValid(query) && isPrefix(query):
+		return func(l []string) string {
+			return highest(l, func(v string) bool { return matchPrefix(v, query) })
+		}, nil
+	case strings.HasPrefix(query, "<") || strings.HasPrefix(query, ">"):
+		op := query[:1]
+		if len(query) > 1 && query[1] == '=' {
+			op = query[:2]
+		}
+		v := query[len(op):]
+		if !semver.IsValid(v) || semver.Build(v) != "" {
+			return nil, fmt.Errorf("invalid version query: %q is not a semantic version", v)
+		}
+		ok := func(c string) bool {
+			cmp := semver.Compare(c, v)
+			switch op {
+			case "<":
+				return cmp < 0
+			case "<=":
+				return cmp <= 0
+			case ">":
+				return cmp > 0
+			}
+			return cmp >= 0
+		}
+		if op[0] == '<' {
+			return func(l []string) string { return highest(l, ok) }, nil
+		}
+		return func(l []string) string { return lowest(l, ok) }, nil
+	}
+	return nil, nil
 }
