@@ -58,8 +58,10 @@ type capWriter struct {
 	entries map[string]capEntry // path without leading "/"
 }
 
-// add records absolute path p and every symbolic link on the way to it.
-func (c *capWriter) add(p string, depth int) {
+// add records absolute path p and every symbolic link on the way to it;
+// orig is the path the checks read (p before links were followed), whose
+// content the Root kept.
+func (c *capWriter) add(p, orig string, depth int) {
 	if depth > 40 || !path.IsAbs(p) {
 		return
 	}
@@ -88,7 +90,7 @@ func (c *capWriter) add(p string, depth int) {
 				return
 			}
 			c.entries[next[1:]] = capEntry{typ: tar.TypeSymlink, target: filepath.ToSlash(rel)}
-			c.add(path.Join(append([]string{abs}, parts[i+1:]...)...), depth+1)
+			c.add(path.Join(append([]string{abs}, parts[i+1:]...)...), orig, depth+1)
 			return
 		}
 		if i < len(parts)-1 {
@@ -101,9 +103,12 @@ func (c *capWriter) add(p string, depth int) {
 				c.entries[next[1:]] = capEntry{typ: tar.TypeDir}
 			}
 		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(c.root.Path(next))
-			if err != nil {
-				return
+			b, ok := c.root.Content(orig)
+			if !ok {
+				var err error
+				if b, err = os.ReadFile(c.root.Path(next)); err != nil {
+					return
+				}
 			}
 			if len(b) > elfKeep && bytes.HasPrefix(b, []byte("\x7fELF")) {
 				b = b[:elfKeep]
@@ -119,7 +124,7 @@ func (c *capWriter) add(p string, depth int) {
 func WriteCapture(w io.Writer, env *Env) (int, error) {
 	c := &capWriter{root: env.Root, entries: map[string]capEntry{}}
 	for _, p := range env.Root.Seen() {
-		c.add(p, 0)
+		c.add(p, p, 0)
 	}
 	n := len(c.entries)
 	js := func(v any) []byte {

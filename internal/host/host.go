@@ -21,8 +21,9 @@ type Root struct {
 	dir  string
 	live bool
 
-	mu   sync.Mutex
-	seen map[string]bool // absolute paths read, for capture
+	mu      sync.Mutex
+	seen    map[string]bool   // absolute paths read, for capture
+	content map[string][]byte // what ReadFile returned, for capture
 }
 
 // Live returns the running machine's root, "/".
@@ -64,10 +65,29 @@ func (r *Root) Seen() []string {
 	return out
 }
 
-// ReadFile reads the file at absolute path p.
+// ReadFile reads the file at absolute path p. The bytes read are kept
+// (Content), so that a capture holds what the reader saw, not a later
+// reading of a changing file such as /proc/meminfo.
 func (r *Root) ReadFile(p string) ([]byte, error) {
 	r.note(p)
-	return os.ReadFile(r.Path(p))
+	b, err := os.ReadFile(r.Path(p))
+	if err == nil {
+		r.mu.Lock()
+		if r.content == nil {
+			r.content = map[string][]byte{}
+		}
+		r.content[p] = b
+		r.mu.Unlock()
+	}
+	return b, err
+}
+
+// Content returns the bytes ReadFile last returned for p.
+func (r *Root) Content(p string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.content[p]
+	return b, ok
 }
 
 // ReadString reads p and trims surrounding white space and NUL bytes
