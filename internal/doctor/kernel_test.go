@@ -100,6 +100,7 @@ func TestKernelSysctlsInNetNamespace(t *testing.T) {
 		if err != nil {
 			t.Skip("needs unshare(1) from util-linux")
 		}
+		canReexec(t)
 		cmd := exec.Command(unshare, "-n", os.Args[0], "-test.run=^TestKernelSysctlsInNetNamespace$", "-test.v")
 		cmd.Env = append(os.Environ(), "PITSTOP_DOCTOR_IN_NETNS=1")
 		out, err := cmd.CombinedOutput()

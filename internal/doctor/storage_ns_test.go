@@ -26,6 +26,7 @@ func TestStorageRealMounts(t *testing.T) {
 		if err != nil {
 			t.Skip("needs unshare(1) from util-linux")
 		}
+		canReexec(t)
 		cmd := exec.Command(unshare, "-m", "--propagation", "private", os.Args[0], "-test.run=^TestStorageRealMounts$", "-test.v")
 		cmd.Env = append(os.Environ(), "PITSTOP_DOCTOR_IN_NS=1", "PITSTOP_DOCTOR_NS_DIR="+t.TempDir())
 		out, err := cmd.CombinedOutput()
@@ -84,5 +85,14 @@ func TestStorageRealMounts(t *testing.T) {
 	// The fsync probe left nothing behind.
 	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
 		t.Errorf("fsync probe left %v in %s", ents, cache)
+	}
+}
+
+// canReexec skips the test when the test binary cannot be started again as
+// a program (an emulated architecture without binfmt_misc).
+func canReexec(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(os.Args[0], "-test.run=^$").CombinedOutput(); err != nil {
+		t.Skipf("cannot re-execute the test binary (an emulator without binfmt_misc?): %v: %.200s", err, out)
 	}
 }
