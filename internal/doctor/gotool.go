@@ -841,7 +841,7 @@ func runGoToolchain(ctx context.Context, env *Env) Result {
 	if proxies, err := goenv.ParseProxyList(env.Go.Get("GOPROXY")); err == nil && (proxies[0].Off() || proxies[0].Direct()) {
 		return Result{Status: Warn,
 			Finding: fmt.Sprintf("GOTOOLCHAIN=%s but GOPROXY starts with %s: automatic toolchain downloads need a module proxy", tc, proxies[0].URL),
-			Fix:     "pitstop go env --write (or go env -w GOPROXY=<your proxy>,direct)"}
+			Fix:     "go env -w GOPROXY=<your proxy>,direct (a pitstop proxy on the LAN works)"}
 	}
 	if env.Go.Get("GOSUMDB") == "off" {
 		return Result{Status: Warn,
