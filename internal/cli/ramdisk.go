@@ -103,8 +103,10 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 					return err
 				}
 			}
+			create := false
 			if len(paths) == 0 {
 				paths = []string{modcache, gocache}
+				create = true // as Go itself would make them on first use
 			}
 			if sz == 0 {
 				if sz, err = m.DefaultSize(len(paths)); err != nil {
@@ -120,7 +122,7 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 					return usageError("--path: empty directory name")
 				}
 				abs, _ := filepath.Abs(p)
-				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache)})
+				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache), Create: create})
 			}
 			return m.Enable(cmd.Context(), ps, highWater)
 		},

@@ -34,6 +34,10 @@ type Path struct {
 	// disable do not write them back (for a build cache, which is
 	// disposable). Deletions are not written back either.
 	SkipSync bool
+	// Create makes Dir (and missing parents, owned like the nearest
+	// existing parent) when it does not exist yet, as Go would on first
+	// use. Enable sets it for the go env defaults; it is not saved.
+	Create bool
 }
 
 // Config is the content of /etc/pitstop/ramdisk.conf.

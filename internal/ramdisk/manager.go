@@ -205,13 +205,13 @@ func (m *Manager) check(ms []host.Mount, p Path, others []Path) (alreadyOurs boo
 		return false, fmt.Errorf("%s: need an absolute directory other than /", dir)
 	}
 	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && p.Create:
+	case errors.Is(err, fs.ErrNotExist):
 		return false, fmt.Errorf("%s does not exist: create it (mkdir -p %s) or leave it out", dir, dir)
-	}
-	if err != nil {
+	case err != nil:
 		return false, err
-	}
-	if !fi.IsDir() {
+	case !fi.IsDir():
 		return false, fmt.Errorf("%s is not a directory", dir)
 	}
 	if strings.ContainsAny(filepath.Base(dir), ",:\\\n") {
@@ -309,6 +309,7 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 		return fmt.Errorf("%s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", what, FormatSize(avail), FormatSize(spare))
 	}
 	for _, p := range todo {
+		p.Create = false
 		cfg.set(p)
 	}
 	if highWater != 0 {
@@ -317,6 +318,9 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 	if m.DryRun {
 		for _, p := range todo {
 			l := newLayout(m.runDir(), p.Dir)
+			if _, err := os.Stat(p.Dir); err != nil && p.Create {
+				m.printf("would create %s\n", p.Dir)
+			}
 			m.printf("would bind-mount %s at %s (private; the disk copy stays reachable there)\n", filepath.Dir(p.Dir), l.DiskParent)
 			m.printf("would mount a tmpfs of %s at %s (exec allowed)\n", FormatSize(p.Size), l.RAM)
 			m.printf("would mount an overlay on %s (lower %s, upper %s)\n", p.Dir, l.Disk, l.Upper)
@@ -329,6 +333,11 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 	}
 	var done []layout
 	for _, p := range todo {
+		if p.Create {
+			if err := mkdirLikeParent(p.Dir); err != nil {
+				return err
+			}
+		}
 		l := newLayout(m.runDir(), p.Dir)
 		if err := m.mountPath(ctx, l, p); err != nil {
 			for i := len(done) - 1; i >= 0; i-- {
@@ -661,4 +670,40 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// mkdirLikeParent creates dir and its missing parents (mode 0755), owned
+// by the owner of the nearest existing parent: under sudo, the cache
+// directories Go would have made belong to the user, not to root.
+func mkdirLikeParent(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	var missing []string
+	p := dir
+	for {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	uid, gid := owner(fi)
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := os.Lchown(missing[i], uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -691,3 +691,36 @@ func TestRebootRecovery(t *testing.T) {
 	sameTree(t, "after the next boot", want, manifest(t, dir))
 	must(t, m.Disable(ctx, nil, false))
 }
+
+// TestEnableCreates: a default cache directory that does not exist yet (a
+// fresh machine) is created like Go would, owned by the user who owns its
+// parent, then kept in RAM.
+func TestEnableCreates(t *testing.T) {
+	if !inNamespace(t) {
+		return
+	}
+	ctx := context.Background()
+	base := t.TempDir()
+	home := filepath.Join(base, "home")
+	must(t, os.Mkdir(home, 0o750))
+	must(t, os.Chown(home, 1000, 1000))
+	dir := filepath.Join(home, ".cache", "go-build")
+	m := testManager(t, base)
+	must(t, m.Enable(ctx, []Path{{Dir: dir, Size: 8 << 20, Create: true}}, 0))
+	for _, p := range []string{filepath.Join(home, ".cache"), dir} {
+		fi, err := os.Stat(p)
+		must(t, err)
+		if u, g := owner(fi); u != 1000 || g != 1000 || !fi.IsDir() {
+			t.Errorf("%s: owner %d:%d dir %v, want 1000:1000", p, u, g, fi.IsDir())
+		}
+	}
+	if !Active(host.Live(), dir) {
+		t.Fatal("not in RAM")
+	}
+	cfg, err := LoadConfig(m.ConfigFile)
+	must(t, err)
+	if p, ok := cfg.Find(dir); !ok || p.Create {
+		t.Errorf("config entry %+v, %v", p, ok)
+	}
+	must(t, m.Disable(ctx, nil, false))
+}
