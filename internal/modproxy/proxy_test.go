@@ -255,13 +255,29 @@ func TestConcurrentColdRequestsOneFetch(t *testing.T) {
 			bodies[i], errs[i] = io.ReadAll(resp.Body)
 		}(i)
 	}
-	// Let every client arrive while the upstream is stalled mid-body.
+	// While the upstream is stalled mid-body, a late client already
+	// streams what has arrived.
 	deadline := time.Now().Add(10 * time.Second)
 	for up.Count(zp) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	resp, err := http.Get(p.URL + zp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 512<<10)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("streaming client before the upstream finished: %v", err)
+	}
+	if h := resp.Header.Get(CacheHeader); h != "stream" {
+		t.Errorf("%s = %q while the zip arrives, want stream", CacheHeader, h)
+	}
 	close(hold)
+	rest, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(append(first, rest...), up.ZipBytes(big.Path, big.Version)) {
+		t.Fatalf("streamed zip differs (err %v)", err)
+	}
 	wg.Wait()
 	want := up.ZipBytes(big.Path, big.Version)
 	for i := 0; i < n; i++ {
@@ -273,7 +289,7 @@ func TestConcurrentColdRequestsOneFetch(t *testing.T) {
 		t.Fatalf("%d concurrent cold requests made %d upstream fetches, want 1", n, c)
 	}
 	// Later clients read the store.
-	resp, err := http.Get(p.URL + zp)
+	resp, err = http.Get(p.URL + zp)
 	if err != nil {
 		t.Fatal(err)
 	}
