@@ -374,6 +374,9 @@ func (m *Manager) mountPath(ctx context.Context, l layout, p Path) error {
 		return err
 	}
 	defer unlock()
+	if err := m.salvage(ctx, l); err != nil {
+		return err
+	}
 	if err := m.syncerFor(l, false).recover(); err != nil {
 		return err
 	}
@@ -587,6 +590,20 @@ func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) e
 		return nil
 	}
 	var errs []error
+	// Configured paths whose overlay is gone may still hold changes in a
+	// leftover tmpfs: write them back and unmount the leftovers.
+	for _, p := range cfg.Paths {
+		if containsLayout(ls, p.Dir) || (len(dirs) > 0 && !containsDir(dirs, p.Dir)) {
+			continue
+		}
+		l := newLayout(m.runDir(), p.Dir)
+		if unlock, err := m.lock(ctx, l); err == nil {
+			if err := m.salvage(ctx, l); err != nil {
+				errs = append(errs, err)
+			}
+			unlock()
+		}
+	}
 	for _, l := range ls {
 		if err := m.disableOne(ctx, l, what); err != nil {
 			errs = append(errs, err)
@@ -706,4 +723,46 @@ func mkdirLikeParent(dir string) error {
 		}
 	}
 	return nil
+}
+
+// salvage handles a ramdisk whose overlay is gone but whose tmpfs and bind
+// mount are still there (a watch or disable killed half-way): the changes
+// still in the tmpfs are synced to disk first, then the leftovers are
+// unmounted, so that mounting again loses nothing.
+func (m *Manager) salvage(ctx context.Context, l layout) error {
+	if !isMountPoint(l.RAM) {
+		if isMountPoint(l.DiskParent) {
+			unix.Unmount(l.DiskParent, unix.MNT_DETACH)
+		}
+		return nil
+	}
+	if isMountPoint(l.DiskParent) {
+		st, _ := readState(l)
+		if st == nil || !st.SkipSync {
+			s := m.syncerFor(l, true)
+			if _, err := s.run(ctx, "salvage"); err != nil {
+				return fmt.Errorf("%s: syncing the changes left in RAM by an interrupted run: %w", l.Dir, err)
+			}
+			m.log().Warn("ramdisk: synced changes left in RAM by an interrupted run", "dir", l.Dir)
+		}
+	}
+	if err := unix.Unmount(l.RAM, 0); err != nil {
+		return fmt.Errorf("unmounting the leftover %s: %w", l.RAM, err)
+	}
+	if isMountPoint(l.DiskParent) {
+		if err := unix.Unmount(l.DiskParent, 0); err != nil {
+			return fmt.Errorf("unmounting the leftover %s: %w", l.DiskParent, err)
+		}
+	}
+	return os.RemoveAll(l.Run)
+}
+
+// containsDir reports whether dir is among the named dirs (cleaned).
+func containsDir(named []string, dir string) bool {
+	for _, d := range named {
+		if cd, err := cleanDir(d); err == nil && cd == dir {
+			return true
+		}
+	}
+	return false
 }

@@ -724,3 +724,52 @@ func TestEnableCreates(t *testing.T) {
 	}
 	must(t, m.Disable(ctx, nil, false))
 }
+
+// TestStartSalvages: the overlay vanished while its tmpfs still held
+// unsynced changes (a watch killed between unmounting and mounting
+// again). Start syncs those changes before it mounts afresh.
+func TestStartSalvages(t *testing.T) {
+	if !inNamespace(t) {
+		return
+	}
+	ctx := context.Background()
+	base := t.TempDir()
+	dir := filepath.Join(base, "mod")
+	must(t, os.Mkdir(dir, 0o755))
+	m := testManager(t, base)
+	must(t, m.Enable(ctx, []Path{{Dir: dir, Size: 8 << 20}}, 0))
+	must(t, os.WriteFile(filepath.Join(dir, "unsynced"), []byte("only in RAM"), 0o644))
+	must(t, syscall.Unmount(dir, 0))
+	if _, err := os.Stat(filepath.Join(dir, "unsynced")); err == nil {
+		t.Fatal("test set-up: the file is on disk already")
+	}
+	must(t, m.Start(ctx))
+	if !Active(host.Live(), dir) {
+		t.Fatal("not mounted again")
+	}
+	l := newLayout(m.RunDir, dir)
+	if b, err := os.ReadFile(filepath.Join(l.Disk, "unsynced")); err != nil || string(b) != "only in RAM" {
+		t.Fatalf("the change left in RAM was not salvaged to disk: %q, %v", b, err)
+	}
+	ms, err := host.Live().Mounts()
+	must(t, err)
+	n := 0
+	for _, mt := range ms {
+		if mt.MountPoint == l.RAM || mt.MountPoint == l.DiskParent {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d mounts at the tmpfs and bind points, want 2 (no stacked leftovers)", n)
+	}
+	// The same interruption, then disable: the change reaches the disk too.
+	must(t, os.WriteFile(filepath.Join(dir, "unsynced2"), []byte("also only in RAM"), 0o644))
+	must(t, syscall.Unmount(dir, 0))
+	must(t, m.Disable(ctx, nil, false))
+	if b, err := os.ReadFile(filepath.Join(dir, "unsynced2")); err != nil || string(b) != "also only in RAM" {
+		t.Fatalf("disable did not salvage the change left in RAM: %q, %v", b, err)
+	}
+	if isMount(t, l.RAM) || isMount(t, l.DiskParent) {
+		t.Error("leftover mounts after disable")
+	}
+}
