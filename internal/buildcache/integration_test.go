@@ -176,6 +176,13 @@ type buildResult struct {
 // binary.
 func build(t *testing.T, modDir, localDir, server string, extra ...string) buildResult {
 	t.Helper()
+	return buildWith(t, nil, modDir, localDir, server, extra...)
+}
+
+// buildWith is build with the go command run through wrapper (a command
+// and arguments that end by executing the rest).
+func buildWith(t *testing.T, wrapper []string, modDir, localDir, server string, extra ...string) buildResult {
+	t.Helper()
 	g := goTool(t)
 	exe, err := os.Executable()
 	if err != nil {
@@ -187,7 +194,8 @@ func build(t *testing.T, modDir, localDir, server string, extra ...string) build
 	}
 	prog += " " + strings.Join(extra, " ")
 	bin := filepath.Join(t.TempDir(), "hello")
-	cmd := exec.Command(g, "build", "-v", "-trimpath", "-o", bin, "./cmd/hello")
+	args := append(append([]string(nil), wrapper...), g, "build", "-v", "-trimpath", "-o", bin, "./cmd/hello")
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = modDir
 	cmd.Env = append(goEnv(filepath.Join(t.TempDir(), "gocache")), "GOCACHEPROG="+prog)
 	var stderr bytes.Buffer
@@ -206,7 +214,7 @@ func build(t *testing.T, modDir, localDir, server string, extra ...string) build
 				t.Fatalf("stats line %q: %v", l, err)
 			}
 			r.stats = m.S
-		case l == "":
+		case l == "", strings.Contains(l, "level=WARN"):
 		default:
 			r.compiled = append(r.compiled, l)
 		}
@@ -440,5 +448,35 @@ func TestServerDown(t *testing.T) {
 	}
 	if r.stats["remote_gets"] > 10 {
 		t.Errorf("breaker did not stop the helper from asking a dead server: %d remote gets", r.stats["remote_gets"])
+	}
+}
+
+func TestFullLocalDisk(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: mounts a tiny tmpfs in a new mount namespace (unshare -m)")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare (util-linux): " + err.Error())
+	}
+	// The local tier is a 512 KiB tmpfs, far too small for a build: the
+	// helper keeps what does not fit in memory and the build succeeds.
+	tier := filepath.Join(t.TempDir(), "tier")
+	os.MkdirAll(tier, 0o755)
+	ts, _ := cacheServer(t, nil)
+	mod := filepath.Join(t.TempDir(), "m")
+	writeModule(t, mod)
+	wrap := []string{unshare, "-m", "sh", "-c", `mount -t tmpfs -o size=512k tmpfs "$0" && exec "$@"`, tier}
+	r := buildWith(t, wrap, mod, tier, ts.URL)
+	if r.stats["local_errors"] == 0 {
+		t.Fatalf("a 512 KiB tier took the whole build? %v", r.stats)
+	}
+	// What went to memory was still uploaded: a fresh tier gets it all.
+	if r.stats["uploads"] != r.stats["puts"] {
+		t.Errorf("uploaded %d of %d puts", r.stats["uploads"], r.stats["puts"])
+	}
+	warm := build(t, mod, t.TempDir(), ts.URL)
+	if len(warm.compiled) != 0 {
+		t.Errorf("after a full-disk build, a fresh tier still compiled %v", warm.compiled)
 	}
 }

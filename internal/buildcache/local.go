@@ -144,12 +144,20 @@ func formatEntry(e Entry) []byte {
 // ObjectWriter receives an object's bytes in the local tier's temp
 // directory; Commit checks them against the expected OutputID and size and
 // renames them into place.
+//
+// If the tier's disk is full (or the directory unusable), the bytes go to
+// an anonymous memory file instead (memfd), whose /proc path stays valid
+// while the helper runs: the go command must get a DiskPath for every put,
+// or its build fails.
 type ObjectWriter struct {
 	l    *Local
 	f    *os.File
+	mem  *os.File // memory fallback, once the disk failed
 	h    hashWriter
 	n    int64
 	done bool
+	// Err is the disk error that caused the fallback to memory.
+	Err error
 }
 
 type hashWriter interface {
@@ -157,28 +165,66 @@ type hashWriter interface {
 	Sum([]byte) []byte
 }
 
-// NewObject starts writing an object.
+// NewObject starts writing an object. It fails only if neither the disk
+// nor memory can take it.
 func (l *Local) NewObject() (*ObjectWriter, error) {
+	w := &ObjectWriter{l: l, h: sha256.New()}
 	f, err := os.CreateTemp(filepath.Join(l.Dir, "tmp"), "obj-*")
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := l.Init(); err != nil {
-				return nil, err
-			}
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = l.Init(); err == nil {
 			f, err = os.CreateTemp(filepath.Join(l.Dir, "tmp"), "obj-*")
 		}
-		if err != nil {
-			return nil, err
-		}
 	}
-	return &ObjectWriter{l: l, f: f, h: sha256.New()}, nil
+	if err != nil {
+		w.Err = err
+		if w.mem, err = memFile(); err != nil {
+			return nil, fmt.Errorf("%v; and in memory: %v", w.Err, err)
+		}
+		return w, nil
+	}
+	w.f = f
+	return w, nil
 }
 
+// InMemory reports whether the object went to memory (the disk failed).
+func (w *ObjectWriter) InMemory() bool { return w.mem != nil }
+
 func (w *ObjectWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	if w.mem == nil {
+		n, err := w.f.Write(p)
+		w.h.Write(p[:n])
+		w.n += int64(n)
+		if err == nil {
+			return n, nil
+		}
+		// Move what the disk took to memory and go on there.
+		w.Err = err
+		if err := w.toMemory(); err != nil {
+			return n, err
+		}
+		m, err := w.Write(p[n:])
+		return n + m, err
+	}
+	n, err := w.mem.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
 	return n, err
+}
+
+func (w *ObjectWriter) toMemory() error {
+	m, err := memFile()
+	if err != nil {
+		return fmt.Errorf("%v; and in memory: %v", w.Err, err)
+	}
+	if _, err := io.Copy(m, io.NewSectionReader(w.f, 0, w.n)); err != nil {
+		m.Close()
+		return fmt.Errorf("%v; and moving to memory: %v", w.Err, err)
+	}
+	w.f.Close()
+	os.Remove(w.f.Name())
+	w.f = nil
+	w.mem = m
+	return nil
 }
 
 // ErrCorrupt marks bytes whose sha256 or length is not what their name
@@ -196,6 +242,11 @@ func (w *ObjectWriter) Commit(out ID, size int64) (string, error) {
 	if sum != out {
 		return "", fmt.Errorf("%w: sha256 %s, want %s", ErrCorrupt, sum, out)
 	}
+	if w.mem != nil {
+		// Kept open (and so alive) until the helper exits.
+		w.done = true
+		return memPath(w.mem), nil
+	}
 	if err := w.f.Close(); err != nil {
 		return "", err
 	}
@@ -211,8 +262,13 @@ func (w *ObjectWriter) Commit(out ID, size int64) (string, error) {
 func (w *ObjectWriter) Abort() {
 	if !w.done {
 		w.done = true
-		w.f.Close()
-		os.Remove(w.f.Name())
+		if w.f != nil {
+			w.f.Close()
+			os.Remove(w.f.Name())
+		}
+		if w.mem != nil {
+			w.mem.Close()
+		}
 	}
 }
 
@@ -275,8 +331,8 @@ type TrimResult struct {
 }
 
 // Trim removes the least recently used objects until the tier holds at
-// most maxSize bytes, then the entries whose objects are gone and
-// temporary files older than a day.
+// most maxSize bytes (0 empties it), then the entries whose objects are
+// gone and temporary files older than a day.
 func (l *Local) Trim(maxSize int64) (TrimResult, error) {
 	var r TrimResult
 	type obj struct {
@@ -295,7 +351,7 @@ func (l *Local) Trim(maxSize int64) (TrimResult, error) {
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].mt.Before(objs[j].mt) })
 	for _, o := range objs {
-		if total <= maxSize {
+		if total <= maxSize && maxSize > 0 {
 			break
 		}
 		if err := os.Remove(o.path); err == nil {

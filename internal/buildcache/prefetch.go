@@ -3,10 +3,12 @@ package buildcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,10 +16,51 @@ import (
 )
 
 // ManifestKey names what is being built from dir (the go command's working
-// directory): the main module's path and the target platform. Builds of the
-// same module on other boards or at other checkout paths share the key, so
-// each can prefetch what the last one used. It is "" outside a module.
+// directory): the main module's path, the target platform and the go
+// subcommand (build, test, vet...) that started the helper, when it can be
+// read from /proc. Builds of the same module on other boards or at other
+// checkout paths share the key, so each can prefetch what the last ones
+// used. It is "" outside a module.
 func ManifestKey(dir string, getenv func(string) string) string {
+	k := moduleKey(dir, getenv)
+	if k == "" {
+		return ""
+	}
+	if v := goVerb(os.Getppid()); v != "" {
+		k += " " + v
+	}
+	return k
+}
+
+// goVerb returns the subcommand of the go command running as pid ("build"
+// for `go build -o x ./...`), or "" if it cannot tell.
+func goVerb(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	if len(args) < 2 || !strings.HasPrefix(filepath.Base(args[0]), "go") {
+		return ""
+	}
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "-C" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if len(a) > 20 || strings.ContainsAny(a, "/. ") {
+			return ""
+		}
+		return a
+	}
+	return ""
+}
+
+func moduleKey(dir string, getenv func(string) string) string {
 	for d := dir; ; {
 		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
 		if err == nil {

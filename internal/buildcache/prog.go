@@ -50,10 +50,11 @@ type Prog struct {
 	mu           sync.Mutex
 	pending      map[ID]chan struct{} // prefetches not yet landed
 	prefetched   map[ID]bool          // prefetches that landed
-	used         []ID                 // actions hit or put, in order
+	used         []ID                 // actions the go command asked for, in order
 	usedSet      map[ID]bool
 	prefDone     chan struct{}
 	stopPrefetch context.CancelFunc
+	diskWarn     sync.Once
 }
 
 type upload struct {
@@ -284,6 +285,7 @@ func (p *Prog) get(ctx context.Context, req *Request) *Response {
 		p.Stats.Misses.Add(1)
 		return miss
 	}
+	p.noteUsed(a)
 	if e, path, err := p.Local.Lookup(a); err == nil {
 		p.Stats.LocalHits.Add(1)
 		p.mu.Lock()
@@ -291,7 +293,6 @@ func (p *Prog) get(ctx context.Context, req *Request) *Response {
 			p.Stats.PrefetchHits.Add(1)
 		}
 		p.mu.Unlock()
-		p.noteUsed(a)
 		return hit(req.ID, e, path)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		p.Stats.LocalErrs.Add(1)
@@ -314,7 +315,6 @@ func (p *Prog) get(ctx context.Context, req *Request) *Response {
 		if e, path, err := p.Local.Lookup(a); err == nil {
 			p.Stats.LocalHits.Add(1)
 			p.Stats.PrefetchHits.Add(1)
-			p.noteUsed(a)
 			return hit(req.ID, e, path)
 		}
 	}
@@ -331,7 +331,6 @@ func (p *Prog) get(ctx context.Context, req *Request) *Response {
 		return miss
 	}
 	p.Stats.RemoteHits.Add(1)
-	p.noteUsed(a)
 	return hit(req.ID, e, path)
 }
 
@@ -366,14 +365,15 @@ func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
 		return "", fmt.Errorf("local tier: %w", err)
 	}
 	// Read one byte more than promised to catch an over-long body.
-	if _, err := io.Copy(w, io.LimitReader(body, e.Size+1)); err != nil {
+	src := &errReader{r: io.LimitReader(body, e.Size+1)}
+	if _, err := io.Copy(w, src); err != nil {
 		w.Abort()
-		if errors.Is(err, ErrCorrupt) {
-			return "", err
-		}
-		if _, ok := err.(*fs.PathError); ok {
+		if src.err == nil {
 			p.Stats.LocalErrs.Add(1)
 			return "", fmt.Errorf("local tier: %w", err)
+		}
+		if errors.Is(err, ErrCorrupt) {
+			return "", err
 		}
 		return "", fmt.Errorf("%w: reading body: %v", ErrCorrupt, err)
 	}
@@ -381,11 +381,43 @@ func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.Local.PutEntry(a, e); err != nil {
-		p.Stats.LocalErrs.Add(1)
-		return "", fmt.Errorf("local tier: %w", err)
+	p.noteDiskTrouble(w)
+	if !w.InMemory() {
+		if err := p.Local.PutEntry(a, e); err != nil {
+			p.Stats.LocalErrs.Add(1)
+			p.noteDiskErr(err)
+		}
 	}
 	return path, nil
+}
+
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// noteDiskTrouble counts an object that went to memory because the local
+// tier's disk failed, and warns once.
+func (p *Prog) noteDiskTrouble(w *ObjectWriter) {
+	if w.InMemory() {
+		p.Stats.LocalErrs.Add(1)
+		p.noteDiskErr(w.Err)
+	}
+}
+
+func (p *Prog) noteDiskErr(err error) {
+	p.diskWarn.Do(func() {
+		p.logger().Warn("the local cache directory cannot be written; keeping new objects in memory until the go command exits (free space or run `pitstop cache trim`)",
+			"dir", p.Local.Dir, "err", err)
+	})
 }
 
 // readPut reads a put's body from the stream and stores it. An error means
@@ -423,6 +455,7 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 		return fail("bad put: ActionID: %v, OutputID: %v", errA, errO), nil
 	}
 	if errW != nil {
+		// Neither the disk nor memory could take it.
 		if w != nil {
 			w.Abort()
 		}
@@ -438,12 +471,15 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 		}
 		return fail("storing %s: %v", out, err), nil
 	}
+	p.noteDiskTrouble(w)
 	e := Entry{OutputID: out, Size: req.BodySize, Time: time.Now()}
-	if err := p.Local.PutEntry(a, e); err != nil {
-		p.Stats.LocalErrs.Add(1)
-		return fail("storing entry %s: %v", a, err), nil
+	if !w.InMemory() {
+		if err := p.Local.PutEntry(a, e); err != nil {
+			// The object is there for this build; later ones miss.
+			p.Stats.LocalErrs.Add(1)
+			p.noteDiskErr(err)
+		}
 	}
-	p.noteUsed(a)
 	if p.Remote != nil {
 		select {
 		case p.uploads <- upload{a, e, path}:

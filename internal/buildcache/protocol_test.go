@@ -81,15 +81,15 @@ func TestRequestReaderBad(t *testing.T) {
 		in   string
 		size int64
 	}{
-		"short body":      {`"aGVsbG8="` + "\n", 6},
-		"long body":       {`"aGVsbG8="` + "\n", 4},
-		"unterminated":    {`"aGVsbG8=`, 5},
-		"not base64":      {`"!!!!"` + "\n", 3},
-		"not a string":    {"12345\n", 5},
-		"escaped":         {`"aGVs\/bG8="` + "\n", 5},
-		"missing at eof":  {"", 5},
-		"cut mid-stream":  {`"aGVsbG`, 5},
-		"space in body":   {"\"aGVs bG8=\"\n", 5},
+		"short body":     {`"aGVsbG8="` + "\n", 6},
+		"long body":      {`"aGVsbG8="` + "\n", 4},
+		"unterminated":   {`"aGVsbG8=`, 5},
+		"not base64":     {`"!!!!"` + "\n", 3},
+		"not a string":   {"12345\n", 5},
+		"escaped":        {`"aGVs\/bG8="` + "\n", 5},
+		"missing at eof": {"", 5},
+		"cut mid-stream": {`"aGVsbG`, 5},
+		"space in body":  {"\"aGVs bG8=\"\n", 5},
 	} {
 		rr := NewRequestReader(strings.NewReader(tc.in))
 		if err := rr.Body(io.Discard, tc.size); !errors.Is(err, ErrProtocol) {

@@ -373,6 +373,31 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	bw.Flush()
 }
 
+// manifestGenerations is how many uploads a manifest remembers: the
+// builds and tests of one module each keep what they need, and what no
+// recent build used drops out.
+const manifestGenerations = 3
+
+// readManifest parses a stored manifest: generations of hex IDs, newest
+// first, separated by "--" lines.
+func readManifest(r io.Reader) [][]ID {
+	var gens [][]ID
+	var cur []ID
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "--" {
+			gens = append(gens, cur)
+			cur = nil
+			continue
+		}
+		if id, err := ParseHexID(l); err == nil {
+			cur = append(cur, id)
+		}
+	}
+	return append(gens, cur)
+}
+
 func (s *Server) handleGetManifest(w http.ResponseWriter, r *http.Request) {
 	service.SetRoute(w, "manifest")
 	o, err := s.Store.Get(r.Context(), manifestKey(r.PathValue("key")))
@@ -384,42 +409,44 @@ func (s *Server) handleGetManifest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	defer o.Close()
+	gens := readManifest(o.Body)
+	o.Close()
+	seen := map[ID]bool{}
+	var b bytes.Buffer
+	for _, g := range gens {
+		for _, id := range g {
+			if !seen[id] && len(seen) < maxManifest {
+				seen[id] = true
+				b.WriteString(id.String() + "\n")
+			}
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain")
-	io.Copy(w, o.Body)
+	w.Write(b.Bytes())
 }
 
-// handlePutManifest stores the new list first, then what older builds used
-// that it lacks, up to maxManifest: builds and tests of one module share a
-// key and each keeps what it needs.
+// handlePutManifest stores the uploaded list as the newest generation and
+// keeps the manifestGenerations-1 before it.
 func (s *Server) handlePutManifest(w http.ResponseWriter, r *http.Request) {
 	service.SetRoute(w, "manifest")
-	key := r.PathValue("key")
 	ids, err := parseIDList(io.LimitReader(r.Body, maxManifest*66))
 	if err != nil {
 		http.Error(w, "manifest: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	mk := manifestKey(key)
-	seen := make(map[ID]bool, len(ids))
-	var b bytes.Buffer
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			b.WriteString(id.String() + "\n")
-		}
-	}
+	mk := manifestKey(r.PathValue("key"))
+	gens := [][]ID{ids}
 	if o, err := s.Store.Get(r.Context(), mk); err == nil {
-		old, _ := parseIDList(o.Body)
+		gens = append(gens, readManifest(o.Body)...)
 		o.Close()
-		for _, id := range old {
-			if len(seen) >= maxManifest {
-				break
-			}
-			if !seen[id] {
-				seen[id] = true
-				b.WriteString(id.String() + "\n")
-			}
+	}
+	var b bytes.Buffer
+	for i, g := range gens[:min(len(gens), manifestGenerations)] {
+		if i > 0 {
+			b.WriteString("--\n")
+		}
+		for _, id := range g {
+			b.WriteString(id.String() + "\n")
 		}
 	}
 	if err := s.Store.Put(r.Context(), mk, &b); err != nil {

@@ -76,6 +76,9 @@ flags are not given.`,
 			if err != nil {
 				return err
 			}
+			if compress != "auto" && compress != "on" && compress != "off" {
+				return usageError("--compress %q: want auto, on or off", compress)
+			}
 			if server == "" {
 				server = os.Getenv("PITSTOP_CACHE_SERVER")
 			}
@@ -99,13 +102,10 @@ flags are not given.`,
 				}
 				cl.Timeout = timeout
 				switch compress {
-				case "auto":
 				case "on":
 					cl.Compress = true
 				case "off":
 					cl.Compress = false
-				default:
-					return usageError("--compress %q: want auto, on or off", compress)
 				}
 				p.Remote = cl
 				if !noPrefetch {

@@ -1,0 +1,311 @@
+package buildcache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/store"
+)
+
+func newTestServer(t *testing.T) (*Client, *store.Disk, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(&Server{Store: st})
+	t.Cleanup(ts.Close)
+	cl, err := NewClient(ts.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, st, dir
+}
+
+func id(s string) ID { return ID(sha256.Sum256([]byte(s))) }
+
+func TestServerPutGetBatch(t *testing.T) {
+	cl, _, _ := newTestServer(t)
+	ctx := context.Background()
+	bodies := map[string][]byte{"a1": []byte("object one"), "a2": bytes.Repeat([]byte("compressible "), 10000), "a3": nil}
+	for a, body := range bodies {
+		e := Entry{OutputID: ID(sha256.Sum256(body)), Size: int64(len(body))}
+		if err := cl.Put(ctx, id(a), e, bytes.NewReader(body)); err != nil {
+			t.Fatalf("put %s: %v", a, err)
+		}
+	}
+	for _, compress := range []bool{false, true} {
+		cl.Compress = compress
+		for a, body := range bodies {
+			obj, err := cl.Get(ctx, id(a))
+			if err != nil {
+				t.Fatalf("get %s: %v", a, err)
+			}
+			got, _ := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if !bytes.Equal(got, body) || obj.OutputID != ID(sha256.Sum256(body)) || obj.Size != int64(len(body)) {
+				t.Fatalf("get %s (compress %v): %d bytes, entry %+v", a, compress, len(got), obj.Entry)
+			}
+		}
+		got := map[ID][]byte{}
+		err := cl.Batch(ctx, []ID{id("a1"), id("missing"), id("a2"), id("a3")}, func(a ID, e Entry, body io.Reader) error {
+			b, err := io.ReadAll(body)
+			got[a] = b
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || !bytes.Equal(got[id("a2")], bodies["a2"]) {
+			t.Fatalf("batch returned %d objects", len(got))
+		}
+	}
+	if _, err := cl.Get(ctx, id("missing")); !errors.Is(err, ErrMiss) {
+		t.Fatalf("missing: %v, want ErrMiss", err)
+	}
+	// Manifests merge: the newest list first, then what older ones had.
+	if err := cl.PutManifest(ctx, "m linux/arm64", []ID{id("1"), id("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.PutManifest(ctx, "m linux/arm64", []ID{id("3"), id("1")}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := cl.Manifest(ctx, "m linux/arm64")
+	if err != nil || len(m) != 3 || m[0] != id("3") || m[1] != id("1") || m[2] != id("2") {
+		t.Fatalf("manifest = %v, %v", m, err)
+	}
+	// What no build of the last three used drops out.
+	for _, g := range []string{"4", "5", "6"} {
+		if err := cl.PutManifest(ctx, "m linux/arm64", []ID{id(g)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err = cl.Manifest(ctx, "m linux/arm64")
+	if err != nil || len(m) != 3 || m[0] != id("6") || m[2] != id("4") {
+		t.Fatalf("manifest after 3 more builds = %d IDs, %v", len(m), err)
+	}
+	st, err := cl.Stats(ctx)
+	if err != nil || st.Objects == 0 {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+	r, err := cl.Trim(ctx, 0)
+	if err != nil || r.Objects == 0 {
+		t.Fatalf("trim = %+v, %v", r, err)
+	}
+	if _, err := cl.Get(ctx, id("a1")); !errors.Is(err, ErrMiss) {
+		t.Fatalf("after trim to 0: %v, want a miss", err)
+	}
+}
+
+func TestServerRejectsBadUploads(t *testing.T) {
+	cl, _, _ := newTestServer(t)
+	body := []byte("the real body")
+	good := ID(sha256.Sum256(body))
+	for name, tc := range map[string]struct {
+		path, out, size string
+		body            string
+		code            int
+	}{
+		"wrong sha256":     {"/v1/put/" + id("x").String(), id("other").String(), "13", string(body), 400},
+		"short body":       {"/v1/put/" + id("x").String(), good.String(), "20", string(body), 400},
+		"action not hex":   {"/v1/put/" + strings.Repeat("zz", 32), good.String(), "13", string(body), 400},
+		"action 31 bytes":  {"/v1/put/" + strings.Repeat("ab", 31), good.String(), "13", string(body), 400},
+		"output too short": {"/v1/put/" + id("x").String(), "abcd", "13", string(body), 400},
+		"size not number":  {"/v1/put/" + id("x").String(), good.String(), "lots", string(body), 400},
+	} {
+		req, _ := http.NewRequest("PUT", cl.BaseURL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set(hdrOutputID, tc.out)
+		req.Header.Set(hdrSize, tc.size)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.code)
+		}
+	}
+	if _, err := cl.Get(context.Background(), id("x")); !errors.Is(err, ErrMiss) {
+		t.Fatalf("a rejected upload is visible: %v", err)
+	}
+	resp, err := http.Get(cl.BaseURL + "/v1/get/" + strings.Repeat("ab", 31))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("get with a 31-byte action: status %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestServerDropsTruncatedObject(t *testing.T) {
+	cl, _, dir := newTestServer(t)
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("x"), 1000)
+	e := Entry{OutputID: ID(sha256.Sum256(body)), Size: 1000}
+	if err := cl.Put(ctx, id("t"), e, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, objectKey(e.OutputID))
+	if err := os.Truncate(p, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Get(ctx, id("t")); !errors.Is(err, ErrMiss) {
+		t.Fatalf("truncated object: %v, want a miss", err)
+	}
+	n := 0
+	cl.Batch(ctx, []ID{id("t")}, func(ID, Entry, io.Reader) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("batch sent a truncated object")
+	}
+}
+
+func TestClientBreaker(t *testing.T) {
+	calls := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, "boom", 500)
+	}))
+	defer ts.Close()
+	cl, _ := NewClient(ts.URL, "")
+	cl.OpenFor = time.Hour
+	for range 10 {
+		cl.Get(context.Background(), id("x"))
+	}
+	if calls != 3 {
+		t.Fatalf("server asked %d times; the breaker should stop after 3 failures", calls)
+	}
+	if _, err := cl.Get(context.Background(), id("x")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("open breaker: %v", err)
+	}
+}
+
+func TestLocalTier(t *testing.T) {
+	l := &Local{Dir: t.TempDir()}
+	if err := l.Init(); err != nil {
+		t.Fatal(err)
+	}
+	put := func(a string, body []byte) string {
+		w, err := l.NewObject()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+		out := ID(sha256.Sum256(body))
+		p, err := w.Commit(out, int64(len(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.PutEntry(id(a), Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := put("a", []byte("hello"))
+	if filepath.Ext(p) != "" || filepath.Base(p) != ID(sha256.Sum256([]byte("hello"))).String() {
+		t.Fatalf("object path %s: want the OutputID with no extension", p)
+	}
+	e, path, err := l.Lookup(id("a"))
+	if err != nil || path != p || e.Size != 5 {
+		t.Fatalf("lookup = %+v %s %v", e, path, err)
+	}
+	// A wrong body never commits.
+	w, _ := l.NewObject()
+	w.Write([]byte("evil"))
+	if _, err := w.Commit(ID(sha256.Sum256([]byte("good"))), 4); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("commit of wrong bytes: %v", err)
+	}
+	// A torn object (wrong size) is a miss.
+	os.Truncate(p, 2)
+	if _, _, err := l.Lookup(id("a")); err == nil {
+		t.Fatal("torn object was a hit")
+	}
+	// Garbage entry is a miss and is removed.
+	os.WriteFile(l.entryPath(id("g")), []byte("garbage"), 0o644)
+	if _, _, err := l.Lookup(id("g")); err == nil {
+		t.Fatal("garbage entry was a hit")
+	}
+	put("b", bytes.Repeat([]byte("b"), 100))
+	put("c", bytes.Repeat([]byte("c"), 100))
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(l.ObjectPath(ID(sha256.Sum256(bytes.Repeat([]byte("b"), 100)))), old, old)
+	r, err := l.Trim(150)
+	if err != nil || r.Objects < 1 {
+		t.Fatalf("trim = %+v, %v", r, err)
+	}
+	if _, _, err := l.Lookup(id("b")); err == nil {
+		t.Fatal("least recently used object survived the trim")
+	}
+	if _, _, err := l.Lookup(id("c")); err != nil {
+		t.Fatalf("recent object trimmed: %v", err)
+	}
+	u, _ := l.Usage()
+	if u.Bytes > 150 {
+		t.Fatalf("usage after trim %+v", u)
+	}
+}
+
+func FuzzReadBatch(f *testing.F) {
+	var b bytes.Buffer
+	body := []byte("abc")
+	b.WriteString(`{"a":"` + id("a").String() + `","o":"` + ID(sha256.Sum256(body)).String() + `","s":3}` + "\n")
+	b.Write(body)
+	b.WriteString(`{"end":true}` + "\n")
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"a":"zz","o":"","s":-1}` + "\n"))
+	f.Add([]byte(`{"s":99999999999}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		readBatch(bytes.NewReader(in), func(a ID, e Entry, body io.Reader) error {
+			if e.Size < 0 {
+				t.Fatalf("negative size accepted")
+			}
+			n, _ := io.Copy(io.Discard, body)
+			if n > e.Size {
+				t.Fatalf("body longer than its size")
+			}
+			return nil
+		})
+	})
+}
+
+func FuzzParseEntry(f *testing.F) {
+	f.Add([]byte(string(formatEntry(Entry{OutputID: id("x"), Size: 5, Time: time.Unix(1, 2)}))))
+	f.Add([]byte("v1 zz -1 0"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		e, err := parseEntry(in)
+		if err == nil {
+			if e.Size < 0 {
+				t.Fatal("negative size accepted")
+			}
+			if e2, err := parseEntry(formatEntry(e)); err != nil || e2 != e {
+				t.Fatalf("round trip: %+v -> %+v, %v", e, e2, err)
+			}
+		}
+	})
+}
+
+func FuzzParseIDList(f *testing.F) {
+	f.Add([]byte(id("a").String() + "\n" + id("b").String() + "\n"))
+	f.Add([]byte("xyz\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ids, err := parseIDList(bytes.NewReader(in))
+		if err == nil {
+			for _, x := range ids {
+				if y, err := ParseHexID(x.String()); err != nil || y != x {
+					t.Fatal("round trip")
+				}
+			}
+		}
+	})
+}
