@@ -241,7 +241,7 @@ Targets default to the current directory.`,
 					continue
 				}
 				if !strings.Contains(p, "-") || strings.ContainsAny(p, "/@ ") {
-					return usageError("--toolchains %q: want GOOS-GOARCH names such as linux-arm64,linux-armv6l", platforms)
+					return usageError("--toolchains %q: want GOOS-GOARCH names such as linux-arm64,linux-arm", platforms)
 				}
 				plats = append(plats, p)
 			}
@@ -274,7 +274,7 @@ Targets default to the current directory.`,
 	pc.flags(c)
 	f := c.Flags()
 	f.StringVar(&proxyURL, "proxy", "", "URL of a running pitstop proxy to fill (default: open --dir directly)")
-	f.StringVar(&platforms, "toolchains", "linux-arm64,linux-armv6l,"+modproxy.HostPlatform(), "toolchain platforms to fetch for go.mod's go/toolchain line (\"\": none)")
+	f.StringVar(&platforms, "toolchains", "linux-arm64,linux-arm,"+modproxy.HostPlatform(), "toolchain platforms to fetch for go.mod's go/toolchain line (\"\": none)")
 	return c
 }
 

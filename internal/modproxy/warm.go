@@ -33,7 +33,7 @@ type Warm struct {
 	// GoBin is the go command; "" means "go".
 	GoBin string
 	// Platforms lists the GOOS-GOARCH toolchains to fetch for each go.mod's
-	// go or toolchain line (e.g. "linux-arm64", "linux-armv6l"); none
+	// go or toolchain line (e.g. "linux-arm64", "linux-arm"); none
 	// means no toolchains.
 	Platforms []string
 	// Out receives progress; nil discards.
@@ -235,11 +235,8 @@ func toolchains(gomod []byte, platforms []string) []string {
 }
 
 // HostPlatform is this machine's toolchain platform, as the toolchain
-// module names it (linux-armv6l for GOARCH=arm).
+// module names it: GOOS-GOARCH, as cmd/go builds the version
+// (linux-arm for 32-bit ARM; only the release tarballs say armv6l).
 func HostPlatform() string {
-	arch := runtime.GOARCH
-	if arch == "arm" {
-		arch = "armv6l"
-	}
-	return runtime.GOOS + "-" + arch
+	return runtime.GOOS + "-" + runtime.GOARCH
 }
