@@ -50,7 +50,7 @@ type Prog struct {
 	mu           sync.Mutex
 	pending      map[ID]chan struct{} // prefetches not yet landed
 	prefetched   map[ID]bool          // prefetches that landed
-	used         []ID                 // actions the go command asked for, in order
+	used         []ID                 // actions the go command got or put, in order
 	usedSet      map[ID]bool
 	prefDone     chan struct{}
 	stopPrefetch context.CancelFunc
@@ -472,6 +472,9 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 		return fail("storing %s: %v", out, err), nil
 	}
 	p.noteDiskTrouble(w)
+	// Puts count too: many are entries (such as a compile's empty
+	// stdout) that the next build gets without this one having asked.
+	p.noteUsed(a)
 	e := Entry{OutputID: out, Size: req.BodySize, Time: time.Now()}
 	if !w.InMemory() {
 		if err := p.Local.PutEntry(a, e); err != nil {
