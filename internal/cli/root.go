@@ -40,7 +40,7 @@ func usageError(format string, args ...any) error {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -51,11 +51,64 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(stderr, "pitstop: %v\n", err)
 	if isUsage(err) {
+		fmt.Fprintf(stderr, "pitstop: %s\n", usageLine(cmd, err))
 		return 2
 	}
+	fmt.Fprintf(stderr, "pitstop: %v\n", err)
 	return 1
+}
+
+// usageLine turns one of cobra's usage errors into one line that also says
+// what to do: cobra's "Did you mean this?" block becomes a clause, a leaf
+// command given an argument says it takes none, and every line ends by
+// naming the command's usage or --help.
+func usageLine(cmd *cobra.Command, err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	msg = strings.TrimSpace(msg)
+	if cmd == nil {
+		return msg
+	}
+	path := cmd.CommandPath()
+	if arg, ok := unknownCommandArg(msg); ok {
+		if cmd.HasAvailableSubCommands() {
+			if cmd.SuggestionsMinimumDistance <= 0 {
+				cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on the root
+			}
+			if sug := cmd.SuggestionsFor(arg); len(sug) > 0 {
+				return fmt.Sprintf("%s: did you mean %s? (see %s --help)", msg, strings.Join(sug, " or "), path)
+			}
+			return fmt.Sprintf("%s: see %s --help for its commands", msg, path)
+		}
+		return fmt.Sprintf("%s: %s takes no arguments (see %s --help)", msg, path, path)
+	}
+	if strings.Contains(msg, "arg(s)") {
+		return fmt.Sprintf("%s; usage: %s", msg, strings.TrimSuffix(cmd.UseLine(), " [flags]"))
+	}
+	return fmt.Sprintf("%s (see %s --help)", msg, path)
+}
+
+// unknownCommandArg returns the X of cobra's `unknown command "X" for ...`.
+func unknownCommandArg(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "unknown command ")
+	if !ok {
+		return "", false
+	}
+	var arg string
+	if _, err := fmt.Sscanf(rest, "%q", &arg); err != nil {
+		return "", false
+	}
+	return arg, true
+}
+
+// groupArgs is the Args of a command group (a command with subcommands and
+// a RunE that prints help): an unknown subcommand is a usage error, not a
+// silent help page with exit 0.
+func groupArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
 }
 
 // isUsage reports whether err came from cobra's own flag or argument parsing.

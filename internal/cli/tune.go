@@ -31,6 +31,8 @@ named profiles: go-server, go-build, go-pi (both), and yours in
 Every setting carries its reason. apply records the previous values in
 /var/lib/pitstop/tune/state.json; revert puts them back exactly. One profile is
 applied at a time: revert before applying another.`,
+		Args: groupArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&t.ProfileDir, "profile-dir", tune.DefaultProfileDir, "directory of user profiles (NAME.conf)")
