@@ -117,6 +117,12 @@ func (l *Local) Lookup(action ID) (Entry, string, error) {
 	return e, op, nil
 }
 
+// Has reports whether an entry for action exists, without checking it.
+func (l *Local) Has(action ID) bool {
+	_, err := os.Stat(l.entryPath(action))
+	return err == nil
+}
+
 func parseEntry(data []byte) (Entry, error) {
 	f := strings.Fields(string(data))
 	if len(f) != 4 || f[0] != "v1" {

@@ -115,7 +115,7 @@ func (p *Prog) prefetch(ctx context.Context) {
 		if _, ok := p.pending[a]; ok {
 			continue
 		}
-		if _, _, err := p.Local.Lookup(a); err == nil {
+		if p.Local.Has(a) {
 			continue
 		}
 		p.pending[a] = make(chan struct{})

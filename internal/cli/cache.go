@@ -326,7 +326,6 @@ const cacheUnitName = "pitstop-cache.service"
 
 const cacheUnit = `[Unit]
 Description=pitstop shared Go build cache
-Documentation=man:pitstop(1)
 After=network-online.target
 Wants=network-online.target
 
