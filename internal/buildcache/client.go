@@ -45,6 +45,9 @@ type Client struct {
 // ErrUnavailable is returned while the breaker is open.
 var ErrUnavailable = errors.New("cache server unavailable (recent failures); not asking for a while")
 
+// ErrUnauthorized is a server's refusal of our token (or its absence).
+var ErrUnauthorized = errors.New("cache server refused the token")
+
 // ErrMiss is a server's answer that it does not have the entry.
 var ErrMiss = errors.New("not in the server cache")
 
@@ -154,7 +157,7 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		err := fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(msg))
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			err = fmt.Errorf("%w (check --auth-token / PITSTOP_CACHE_TOKEN)", err)
+			err = fmt.Errorf("%w: %v (give the server's --auth-token as --token or PITSTOP_CACHE_TOKEN)", ErrUnauthorized, err)
 		}
 		c.note(err)
 		return nil, err

@@ -55,6 +55,7 @@ type Prog struct {
 	prefDone     chan struct{}
 	stopPrefetch context.CancelFunc
 	diskWarn     sync.Once
+	authWarn     sync.Once
 }
 
 type upload struct {
@@ -326,6 +327,9 @@ func (p *Prog) get(ctx context.Context, req *Request) *Response {
 				p.Stats.Corrupt.Add(1)
 			}
 			p.logger().Debug("remote get failed; a miss", "action", a, "err", err)
+			if errors.Is(err, ErrUnauthorized) {
+				p.authWarn.Do(func() { p.logger().Warn("the cache server is not used", "err", err) })
+			}
 		}
 		p.Stats.Misses.Add(1)
 		return miss

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
 
@@ -308,4 +311,45 @@ func FuzzParseIDList(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestServerBehindServiceWithToken(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &service.Server{Name: "cache", Addr: "127.0.0.1:0", Handler: &Server{Store: st}, AuthToken: "s3cret",
+		Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addr <- a }}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	}()
+	url := "http://" + (<-addr).String()
+	body := []byte("authorized object")
+	e := Entry{OutputID: ID(sha256.Sum256(body)), Size: int64(len(body))}
+
+	anon, _ := NewClient(url, "")
+	err = anon.Put(ctx, id("k"), e, bytes.NewReader(body))
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("put without the token: %v; want a 401 that mentions the token", err)
+	}
+	cl, _ := NewClient(url, "s3cret")
+	if err := cl.Put(ctx, id("k"), e, bytes.NewReader(body)); err != nil {
+		t.Fatalf("put with the token: %v", err)
+	}
+	obj, err := cl.Get(ctx, id("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("got %q", got)
+	}
 }
