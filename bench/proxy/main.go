@@ -23,11 +23,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,10 +53,13 @@ var (
 	n         = flag.Int("n", 100000, "requests per run for .info and .mod")
 	zipN      = flag.Int("zipn", 1500, "requests per run for the zip")
 	zipMB     = flag.Int("zipmb", 4, "zip size in MiB")
-	accessLog = flag.Bool("accesslog", false, "let pitstop write its access log (to /dev/null) during the run")
+	accessLog = flag.Bool("accesslog", true, "let pitstop write its access log (text, to /dev/null) during the run; -accesslog=false turns it off")
 	rounds    = flag.Int("rounds", 3, "rounds per kind and server (the median is reported)")
 	useWrk    = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
 	wrkDur    = flag.Duration("wrkdur", 5*time.Second, "duration of one wrk run")
+	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
+	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
+	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
 	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
 	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
 )
@@ -105,7 +111,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		defer func() { child.Process.Kill(); child.Wait() }()
+		defer func() { child.Process.Signal(syscall.SIGTERM); child.Wait() }()
 		urls[s], pids[s] = url, child.Process.Pid
 	}
 	driver := "Go client (bench/proxy)"
@@ -113,7 +119,8 @@ func run() error {
 		driver = "wrk -t2 -c" + strconv.Itoa(*conc) + " -d" + wrkDur.String()
 	}
 	fmt.Printf("load: %s; %d rounds, servers interleaved, median round reported\n\n", driver, *rounds)
-	for _, kind := range []string{"info", "mod", "zip"} {
+	fmt.Printf("pitstop config: metrics on, access log %v, auth %v\n", *accessLog, *authTok != "")
+	for _, kind := range strings.Split(*kinds, ",") {
 		reqs := *n
 		if kind == "zip" {
 			reqs = *zipN
@@ -123,7 +130,7 @@ func run() error {
 			for _, s := range servers {
 				u := urls[s] + paths[kind]
 				if round == 0 {
-					load(u, *conc, reqs/10) // warm up connections and caches
+					load(u, *conc, max(reqs/10, *conc)) // warm up connections and caches
 				}
 				var r result
 				var err error
@@ -148,7 +155,7 @@ func run() error {
 		rss[s] = peakRSS(pids[s])
 	}
 	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s   %-26s %-26s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "pitstop/fileserver", "pitstop/bare")
-	for _, kind := range []string{"info", "mod", "zip"} {
+	for _, kind := range strings.Split(*kinds, ",") {
 		for _, s := range servers {
 			r := res[key{kind, s}]
 			ratio1, ratio2 := "", ""
@@ -211,8 +218,9 @@ func fill(dir string) error {
 
 func startChild(mode, dir string) (*exec.Cmd, string, error) {
 	args := []string{"-serve", mode, "-dir", dir}
-	if *accessLog {
-		args = append(args, "-accesslog")
+	args = append(args, "-accesslog="+strconv.FormatBool(*accessLog), "-auth="+*authTok)
+	if mode == "pitstop" && *cpuProf != "" {
+		args = append(args, "-cpuprofile", *cpuProf)
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
@@ -237,6 +245,21 @@ func serve(mode, dir string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		go func() {
+			<-sig
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(0)
+		}()
+	}
 	switch mode {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
@@ -276,7 +299,7 @@ func serve(mode, dir string) error {
 		// The upstream is gone: every answer must be a hit.
 		h := &modproxy.Handler{Store: st, Logger: log, Registry: reg,
 			Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": "off"}}}
-		srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: reg}
+		srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: reg, AuthToken: *authTok}
 		return srv.Run(context.Background())
 	}
 	return fmt.Errorf("unknown mode %q", mode)
@@ -308,7 +331,11 @@ func load(url string, c, total int) (result, error) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
 				t0 := time.Now()
-				resp, err := client.Get(url)
+				req, _ := http.NewRequest("GET", url, nil)
+				if *authTok != "" {
+					req.Header.Set("Authorization", "Bearer "+*authTok)
+				}
+				resp, err := client.Do(req)
 				if err == nil {
 					var nb int64
 					for {
@@ -363,7 +390,11 @@ func load(url string, c, total int) (result, error) {
 
 // wrk runs wrk against url and parses its report.
 func wrk(url string) (result, error) {
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(*conc), "-d"+wrkDur.String(), "--latency", url).CombinedOutput()
+	args := []string{"-t2", "-c" + strconv.Itoa(*conc), "-d" + wrkDur.String(), "--latency"}
+	if *authTok != "" {
+		args = append(args, "-H", "Authorization: Bearer "+*authTok)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
 	}

@@ -104,6 +104,8 @@ type Handler struct {
 	flights  map[string]*flight
 	negMu    sync.Mutex
 	negative map[string]negEntry
+	zhMu     sync.RWMutex
+	zh       map[string]*zipHeader
 	initErr  error
 }
 

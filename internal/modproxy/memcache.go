@@ -11,8 +11,9 @@ import (
 // memCache keeps small answers (.info, .mod, lists, checksum-database
 // lookups and tiles) in memory with their response headers prepared, so a
 // warm hit is a map read and one write. It is bounded in bytes and evicts
-// the least recently used entries (approximately: uses are atomic stamps,
-// eviction sorts a snapshot).
+// the least recently used entries (approximately: a use stamps the entry
+// with the clock, which only puts advance, so a hit writes nothing shared
+// unless the entry's stamp is older than the last put; eviction scans).
 type memCache struct {
 	max     int64
 	maxItem int
@@ -48,7 +49,9 @@ func (c *memCache) get(key string) *memEntry {
 	e := c.m[key]
 	c.mu.RUnlock()
 	if e != nil {
-		e.used.Store(c.clock.Add(1))
+		if now := c.clock.Load(); e.used.Load() != now {
+			e.used.Store(now)
+		}
 	}
 	return e
 }

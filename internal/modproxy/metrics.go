@@ -10,19 +10,22 @@ import (
 )
 
 // Results, the "result" label of pitstop_proxy_requests_total.
+type result uint8
+
 const (
-	resHit      = "hit"      // answered from the store or memory
-	resMiss     = "miss"     // fetched from upstream, then answered
-	resStale    = "stale"    // upstream failed, a stale copy answered
-	resNotFound = "notfound" // 404/410, from upstream or the negative cache
-	resBad      = "bad"      // malformed request
-	resError    = "error"    // upstream or store failure
+	resHit      result = iota // answered from the store or memory
+	resMiss                   // fetched from upstream, then answered
+	resStale                  // upstream failed, a stale copy answered
+	resNotFound               // 404/410, from upstream or the negative cache
+	resBad                    // malformed request
+	resError                  // upstream or store failure
+	numResults
 )
 
-var results = []string{resHit, resMiss, resStale, resNotFound, resBad, resError}
+var resultNames = [numResults]string{"hit", "miss", "stale", "notfound", "bad", "error"}
 
 type metrics struct {
-	requests  [numKinds]map[string]prometheus.Counter
+	requests  [numKinds][numResults]prometheus.Counter
 	hits      [numKinds]prometheus.Counter
 	misses    [numKinds]prometheus.Counter
 	fetches   *prometheus.CounterVec
@@ -57,9 +60,8 @@ func newMetrics(reg prometheus.Registerer, st store.Store) (*metrics, error) {
 		}, []string{"kind"}),
 	}
 	for k := Kind(0); k < numKinds; k++ {
-		m.requests[k] = map[string]prometheus.Counter{}
-		for _, r := range results {
-			m.requests[k][r] = reqs.WithLabelValues(k.String(), r)
+		for r := result(0); r < numResults; r++ {
+			m.requests[k][r] = reqs.WithLabelValues(k.String(), resultNames[r])
 		}
 		m.hits[k] = hits.WithLabelValues(k.String())
 		m.misses[k] = misses.WithLabelValues(k.String())
@@ -94,9 +96,9 @@ func newMetrics(reg prometheus.Registerer, st store.Store) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) request(k Kind, result string, bytes int64) {
-	m.requests[k][result].Inc()
-	switch result {
+func (m *metrics) request(k Kind, res result, bytes int64) {
+	m.requests[k][res].Inc()
+	switch res {
 	case resHit:
 		m.hits[k].Inc()
 	case resMiss:

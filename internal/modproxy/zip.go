@@ -71,21 +71,96 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req Request) 
 }
 
 // serveStored answers from the store if the zip is there.
+//
+// A plain GET or HEAD (no Range, no conditions) is answered with headers
+// prepared once per stored file and the body sent with sendfile straight
+// from the opened file: the syscalls are open, fstat, one write of the
+// headers, sendfile and close. Range and conditional requests go through
+// http.ServeContent.
 func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Request, how []string) bool {
-	obj, err := h.Store.Get(r.Context(), req.Key)
+	var obj store.Object
+	var err error
+	if fg, ok := h.Store.(fileGetter); ok {
+		obj, err = fg.GetFile(r.Context(), req.Key)
+	} else {
+		obj, err = h.Store.Get(r.Context(), req.Key)
+	}
 	if err != nil {
 		return false
 	}
 	defer obj.Close()
+	zh := h.zipHeaders(req.Key, obj.Size, obj.ModTime)
 	hd := w.Header()
-	hd[hdrCType] = []string{zipType}
-	hd[hdrETag] = []string{etagOf(obj.Size, obj.ModTime)}
-	hd[hdrCacheCtl] = []string{ccImmutable}
+	hd[hdrCType] = zipCType
+	hd[hdrETag] = zh.etag
+	hd[hdrCacheCtl] = ccImmutableV
 	hd[hdrCache] = how
-	// An *os.File body lets net/http use sendfile; ServeContent handles
-	// Range, If-None-Match, If-Modified-Since and HEAD.
-	http.ServeContent(w, r, "", obj.ModTime, obj.Body)
+	rh := r.Header
+	if rh["Range"] != nil || rh["If-None-Match"] != nil || rh["If-Modified-Since"] != nil || rh["If-Range"] != nil || rh["If-Match"] != nil || rh["If-Unmodified-Since"] != nil {
+		// ServeContent handles Range and the conditions (and HEAD).
+		http.ServeContent(w, r, "", obj.ModTime, obj.Body)
+		return true
+	}
+	hd[hdrLastMod] = zh.lastMod
+	hd[hdrCLen] = zh.clen
+	hd[hdrAcceptRanges] = acceptBytes
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead || obj.Size == 0 {
+		return true
+	}
+	// Send the headers now: net/http would otherwise read and write the
+	// first 512 bytes through user space before switching to sendfile.
+	// The LimitedReader stops sendfile at the size instead of asking once
+	// more for EOF.
+	http.NewResponseController(w).Flush()
+	io.Copy(w, &io.LimitedReader{R: obj.Body, N: obj.Size})
 	return true
+}
+
+// fileGetter is a store that opens objects without the poller
+// registration os.OpenFile attempts (store.Disk).
+type fileGetter interface {
+	GetFile(ctx context.Context, key string) (store.Object, error)
+}
+
+var (
+	zipCType         = []string{zipType}
+	ccImmutableV     = []string{ccImmutable}
+	acceptBytes      = []string{"bytes"}
+	hdrAcceptRanges  = "Accept-Ranges"
+	maxZipHeaderKeys = 4096
+)
+
+// zipHeader is the prepared header values of one stored zip.
+type zipHeader struct {
+	size                int64
+	mod                 time.Time
+	etag, lastMod, clen []string
+}
+
+// zipHeaders returns the header values for the stored zip key of the
+// given size and modification time, prepared on its first use.
+func (h *Handler) zipHeaders(key string, size int64, mod time.Time) *zipHeader {
+	h.zhMu.RLock()
+	zh := h.zh[key]
+	h.zhMu.RUnlock()
+	if zh != nil && zh.size == size && zh.mod.Equal(mod) {
+		return zh
+	}
+	zh = &zipHeader{
+		size:    size,
+		mod:     mod,
+		etag:    []string{etagOf(size, mod)},
+		lastMod: []string{mod.UTC().Format(http.TimeFormat)},
+		clen:    []string{strconv.FormatInt(size, 10)},
+	}
+	h.zhMu.Lock()
+	if h.zh == nil || len(h.zh) >= maxZipHeaderKeys {
+		h.zh = map[string]*zipHeader{}
+	}
+	h.zh[key] = zh
+	h.zhMu.Unlock()
+	return zh
 }
 
 // flightFor returns the running fetch of req's zip, starting one if none
