@@ -41,6 +41,9 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 			default:
 				return usageError("--color %q: want auto, always or never", color)
 			}
+			if cfg.Timeout <= 0 {
+				return usageError("--timeout %v: want a positive duration such as 10s", cfg.Timeout)
+			}
 			if cfg.Capture != "" && cfg.List {
 				return usageError("--capture and --list do not go together: --list runs nothing to capture")
 			}

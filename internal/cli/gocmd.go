@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,8 +76,22 @@ func targetFor(goos, goarch string) (native, target toolchain.Target, err error)
 			return native, target, usageError("invalid --os/--arch %q: want e.g. --os linux --arch arm64 (or armv6l)", s)
 		}
 	}
+	// A name Go has no port for is a typo, not a release the proxy lacks.
+	if goos != "" && !slices.Contains(knownGOOS, target.GOOS) {
+		return native, target, usageError("invalid --os/--arch %q: --os is one of %s", goos, strings.Join(knownGOOS, ", "))
+	}
+	if goarch != "" && !slices.Contains(knownGOARCH, target.GOARCH) {
+		return native, target, usageError("invalid --os/--arch %q: --arch is one of %s (or armv6l, armv7l, aarch64, x86_64)", goarch, strings.Join(knownGOARCH, ", "))
+	}
 	return native, target, nil
 }
+
+// knownGOOS and knownGOARCH are the operating systems and architectures of
+// Go's ports (go tool dist list).
+var (
+	knownGOOS   = []string{"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"}
+	knownGOARCH = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm"}
+)
 
 // goIsTerminal reports whether w is a terminal.
 func goIsTerminal(w io.Writer) bool {
