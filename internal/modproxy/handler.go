@@ -46,6 +46,7 @@ const (
 	DefaultMetaTimeout = 2 * time.Minute
 	DefaultZipTimeout  = 30 * time.Minute
 	DefaultMemCache    = 4 << 20
+	DefaultMemRecheck  = 2 * time.Second
 )
 
 // StaleHeader is set on answers served stale because the upstream failed.
@@ -84,6 +85,12 @@ type Handler struct {
 	// MemCache is the bytes of small answers kept in memory; 0 means
 	// DefaultMemCache, negative disables.
 	MemCache int64
+	// MemRecheck is how often an answer served from memory is checked
+	// against the store (one stat): that records its use there, so a hot
+	// file is not the first evicted, and drops the memory copy when
+	// another process (pitstop proxy gc) removed or replaced the file. 0
+	// means DefaultMemRecheck.
+	MemRecheck time.Duration
 	// LoopToken, if set, makes the handler refuse (508) requests carrying
 	// it in the LoopHeader header: set the same header on the Fetcher so
 	// that an upstream list that leads back here fails at once instead of
@@ -136,6 +143,9 @@ func (h *Handler) Init() error {
 		}
 		if h.ZipTimeout <= 0 {
 			h.ZipTimeout = DefaultZipTimeout
+		}
+		if h.MemRecheck <= 0 {
+			h.MemRecheck = DefaultMemRecheck
 		}
 		if h.BaseContext == nil {
 			h.BaseContext = context.Background()
@@ -194,7 +204,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Fast path: a fresh answer in memory is keyed by the very path it
 	// was parsed and checked from, so it needs no parsing again.
 	if p := r.URL.Path; len(p) > 1 {
-		if e := h.mem.get(p[1:]); e != nil && (e.immutable || time.Since(e.modTime) < h.ListTTL) {
+		if e := h.memHit(p[1:]); e != nil {
 			service.SetRoute(w, kindNames[e.kind])
 			h.m.request(e.kind, resHit, int64(len(e.data)))
 			writeMem(w, r, e, cacheHit)
@@ -254,7 +264,7 @@ func (h *Handler) fresh(req Request, mod time.Time) bool {
 // serveMeta answers everything but zips: small files, from memory, the
 // store or upstream.
 func (h *Handler) serveMeta(w http.ResponseWriter, r *http.Request, req Request) {
-	if e := h.mem.get(req.Key); e != nil && h.fresh(req, e.modTime) {
+	if e := h.memHit(req.Key); e != nil {
 		h.m.request(req.Kind, resHit, int64(len(e.data)))
 		writeMem(w, r, e, cacheHit)
 		return
@@ -323,6 +333,41 @@ func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
 
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+}
+
+// memHit returns the fresh in-memory answer for key, or nil. Every
+// MemRecheck, one request for the key checks it against the store
+// (Touch, else Stat): a file gone or replaced there drops the memory copy.
+func (h *Handler) memHit(key string) *memEntry {
+	e := h.mem.get(key)
+	if e == nil {
+		return nil
+	}
+	now := time.Now()
+	if !e.immutable && now.Sub(e.modTime) >= h.ListTTL {
+		return nil
+	}
+	n := now.UnixNano()
+	if c := e.checked.Load(); n-c >= int64(h.MemRecheck) && e.checked.CompareAndSwap(c, n) {
+		var info store.Info
+		var err error
+		if t, ok := h.Store.(toucher); ok {
+			info, err = t.Touch(h.BaseContext, key)
+		} else {
+			info, err = h.Store.Stat(h.BaseContext, key)
+		}
+		if err != nil || info.Size != int64(len(e.data)) || !info.ModTime.Equal(e.modTime) {
+			h.mem.drop(key, e)
+			return nil
+		}
+	}
+	return e
+}
+
+// toucher is a store that records a use without opening the object
+// (store.Disk).
+type toucher interface {
+	Touch(ctx context.Context, key string) (store.Info, error)
 }
 
 // remember puts a small answer in memory (if it fits) and returns an entry

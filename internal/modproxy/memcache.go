@@ -35,6 +35,7 @@ type memEntry struct {
 	etag      []string
 	cc        []string
 	used      atomic.Int64
+	checked   atomic.Int64 // unix nanoseconds of the last check against the store
 }
 
 func newMemCache(max int64, maxItem int) *memCache {
@@ -71,6 +72,7 @@ func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, 
 		etag:      []string{etagOf(int64(len(data)), modTime)},
 		cc:        []string{cacheControl},
 	}
+	e.checked.Store(time.Now().UnixNano())
 	e.used.Store(c.clock.Add(1))
 	c.mu.Lock()
 	if old := c.m[key]; old != nil {
@@ -84,6 +86,19 @@ func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, 
 		c.evict()
 	}
 	return e
+}
+
+// drop removes key if it still maps to e.
+func (c *memCache) drop(key string, e *memEntry) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.m[key] == e {
+		delete(c.m, key)
+		c.bytes -= int64(len(e.data))
+	}
+	c.mu.Unlock()
 }
 
 func (c *memCache) evict() {

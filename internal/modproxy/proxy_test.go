@@ -789,3 +789,66 @@ func TestUpstreamLoopRefused(t *testing.T) {
 		t.Fatalf("self-upstream: %d %q", resp.StatusCode, b)
 	}
 }
+
+// Answers kept in memory follow the store: a file that another process
+// (pitstop proxy gc) removed is not served from memory once MemRecheck has
+// passed, and a file served only from memory stays recently used on disk,
+// so LRU eviction takes colder files first.
+func TestMemoryCopiesFollowStore(t *testing.T) {
+	up := testupstream.NewForTest(t, graph...)
+	dir := t.TempDir()
+	p := startProxy(t, up, dir, func(h *Handler, _ goenv.Env) { h.MemRecheck = time.Millisecond })
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get(CacheHeader)
+	}
+	modA := testupstream.FilePath("example.com/dep", "v1.0.0", "mod")
+	modB := testupstream.FilePath("example.com/dep", "v1.1.0", "mod")
+	if code, how := get(modA); code != 200 || how != "miss" {
+		t.Fatalf("first %s: %d %s", modA, code, how)
+	}
+	time.Sleep(20 * time.Millisecond) // distinct use times on coarse clocks
+	if code, how := get(modB); code != 200 || how != "miss" {
+		t.Fatalf("first %s: %d %s", modB, code, how)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if code, how := get(modA); code != 200 || how != "hit" {
+		t.Fatalf("second %s: %d %s", modA, code, how)
+	}
+	// Evict all but the most recently used object: A, used last (from
+	// memory), must be the one kept.
+	infoA, err := p.Store.Stat(context.Background(), strings.TrimPrefix(modA, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Store.Trim(context.Background(), infoA.Size); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(modA, "/")); err != nil {
+		t.Fatalf("the file served from memory was evicted first: %v (usage %+v)", err, p.Store.Usage())
+	}
+	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(modB, "/")); err == nil {
+		t.Fatalf("the colder file survived a trim to one file's size (usage %+v)", p.Store.Usage())
+	}
+
+	// Another process removes A (as pitstop proxy gc does) and the
+	// upstream goes away: the memory copy must not be served any more.
+	other, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(context.Background(), strings.TrimPrefix(modA, "/")); err != nil {
+		t.Fatal(err)
+	}
+	up.Stop()
+	time.Sleep(20 * time.Millisecond)
+	if code, how := get(modA); code == 200 {
+		t.Fatalf("%s removed from the store was still served (%s)", modA, how)
+	}
+}

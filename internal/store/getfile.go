@@ -49,3 +49,32 @@ func (d *Disk) GetFile(ctx context.Context, key string) (Object, error) {
 	d.touch(key, p, fi)
 	return Object{Body: f, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
+
+// Touch records a use of key, as a Get does, without opening it, and
+// returns its Info; a missing key is forgotten and reported as
+// fs.ErrNotExist. A server that answers a hot object from memory calls it
+// now and then, so that the object stays recently used on disk (and is
+// not evicted first) and so that it learns when another process (pitstop
+// proxy gc) removed or replaced it.
+func (d *Disk) Touch(ctx context.Context, key string) (Info, error) {
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if isMiss(err) {
+			d.forget(key, p)
+			return Info{}, notExist(key)
+		}
+		return Info{}, fmt.Errorf("store: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, notExist(key)
+	}
+	d.touch(key, p, fi)
+	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
