@@ -272,3 +272,38 @@ func TestDirectForPrivateModules(t *testing.T) {
 		t.Errorf("unknown private version: %v, want not found", err)
 	}
 }
+
+// Versions retracted by the latest version's go.mod are passed over when a
+// query is resolved; "upgrade" and "patch" resolve as "latest" without
+// asking the upstream to.
+func TestQueriesSkipRetracted(t *testing.T) {
+	const p = "example.com/retracting"
+	gomod := "module " + p + "\n\ngo 1.21\n\nretract (\n\tv1.3.0 // broken\n\t[v1.1.0, v1.2.0]\n)\n"
+	up := testupstream.NewForTest(t,
+		mod(p, "v1.0.0"), mod(p, "v1.1.0"), mod(p, "v1.2.0"), mod(p, "v1.2.5"),
+		mod(p, "v1.3.0"), mod(p, "v1.4.0", "go.mod", gomod, "x.go", "package x\n"),
+		mod(p, "v1.5.0-rc.1"))
+	f := fetcher(t, up.URL, up)
+	ctx := context.Background()
+	for _, c := range []struct{ query, want string }{
+		{"latest", "v1.4.0"},
+		{"upgrade", "v1.4.0"},
+		{"patch", "v1.4.0"},
+		{"<v1.4.0", "v1.2.5"},  // v1.3.0 retracted
+		{"<=v1.2.2", "v1.0.0"}, // v1.1.0 and v1.2.0 retracted
+		{">=v1.1.0", "v1.2.5"},
+		{"v1.3", "v1.3.0"},   // every candidate retracted: the pick ignores retractions
+		{"v1.2.0", "v1.2.0"}, // a canonical version is answered even if retracted
+	} {
+		info, _, err := f.Info(ctx, p, c.query)
+		if err != nil || info.Version != c.want {
+			t.Errorf("Info(%s) = %v, %v; want %s", c.query, info, err, c.want)
+		}
+	}
+	if n := up.Count("/" + p + "/@v/upgrade.info"); n != 0 {
+		t.Errorf("upgrade was sent upstream %d times", n)
+	}
+	if n := up.Count("/" + p + "/@v/patch.info"); n != 0 {
+		t.Errorf("patch was sent upstream %d times", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 )
@@ -19,8 +20,16 @@ import (
 //     (else pre-release);
 //   - a comparison ("<v1.2.3", "<=v1.2", ">v1", ">=v1.0.0") picks the
 //     closest allowed release (highest for < and <=, lowest for > and >=);
+//   - "upgrade" and "patch" are "latest": they are relative to a current
+//     version, which a proxy's client does not send, and without one the
+//     go command resolves both as "latest";
 //   - anything else (a branch, a commit hash, a non-canonical version) is
 //     sent to the upstream as $module/@v/<query>.info for it to resolve.
+//
+// Versions retracted by the go.mod of the module's latest version are
+// passed over, as the go command does, unless every candidate is
+// retracted: then the pick ignores retractions (the answer names a version
+// the client's go command may still refuse, rather than none).
 //
 // raw is the .info as the upstream served it.
 func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, raw []byte, err error) {
@@ -29,6 +38,9 @@ func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, 
 	}
 	if query == "" {
 		return nil, nil, fmt.Errorf("%s: empty version query", path)
+	}
+	if query == "upgrade" || query == "patch" {
+		query = "latest"
 	}
 	pick, err := queryPicker(query)
 	if err != nil {
@@ -47,6 +59,17 @@ func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, 
 		return nil, nil, err
 	}
 	if v := pick(list); v != "" {
+		if retracted := f.retractions(ctx, path, list); len(retracted) > 0 {
+			var kept []string
+			for _, c := range list {
+				if !isRetracted(c, retracted) {
+					kept = append(kept, c)
+				}
+			}
+			if w := pick(kept); w != "" {
+				v = w
+			}
+		}
 		raw, err = f.InfoRaw(ctx, path, v)
 		if err != nil {
 			return nil, nil, err
@@ -58,6 +81,41 @@ func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, 
 		return f.Latest(ctx, path)
 	}
 	return nil, nil, &NotFoundError{What: path + "@" + query, Err: fmt.Errorf("no matching versions for query %q", query)}
+}
+
+// retractions returns the retract directives of the go.mod of path's
+// latest listed version (the highest release, else pre-release), which is
+// where the go command reads them. A go.mod that cannot be fetched or
+// parsed retracts nothing.
+func (f *Fetcher) retractions(ctx context.Context, path string, list []string) []modfile.VersionInterval {
+	latest := highest(list, func(string) bool { return true })
+	if latest == "" {
+		return nil
+	}
+	data, err := f.GoMod(ctx, path, latest)
+	if err != nil {
+		f.log().Debug("retractions unknown", "module", path, "version", latest, "err", err)
+		return nil
+	}
+	mf, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		f.log().Debug("retractions unknown", "module", path, "version", latest, "err", err)
+		return nil
+	}
+	var out []modfile.VersionInterval
+	for _, r := range mf.Retract {
+		out = append(out, r.VersionInterval)
+	}
+	return out
+}
+
+func isRetracted(v string, retracted []modfile.VersionInterval) bool {
+	for _, r := range retracted {
+		if semver.Compare(r.Low, v) <= 0 && semver.Compare(v, r.High) <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isPrefix(q string) bool {
