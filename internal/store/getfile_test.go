@@ -59,3 +59,31 @@ func TestGetFileLikeGet(t *testing.T) {
 		t.Errorf("GetFile of ../escape = %v, want a bad-key error", err)
 	}
 }
+
+// Touch reports an object's Info and records a use, so a trim keeps the
+// touched object over one stored after it; a missing key is fs.ErrNotExist.
+func TestTouchRecordsUse(t *testing.T) {
+	d := openDisk(t, t.TempDir(), store.Options{})
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} {
+		if err := d.Put(ctx, k, strings.NewReader("0123456789")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := d.Touch(ctx, "a")
+	if err != nil || info.Size != 10 || info.Key != "a" {
+		t.Fatalf("Touch(a) = %+v, %v", info, err)
+	}
+	if err := d.Trim(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Stat(ctx, "a"); err != nil {
+		t.Errorf("touched object evicted: %v", err)
+	}
+	if _, err := d.Stat(ctx, "b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("untouched older object kept: %v", err)
+	}
+	if _, err := d.Touch(ctx, "b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Touch of an evicted object = %v, want fs.ErrNotExist", err)
+	}
+}
