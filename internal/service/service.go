@@ -121,6 +121,9 @@ func (s *Server) Run(ctx context.Context) error {
 		if addr == "" {
 			addr = DefaultAddr
 		}
+		if err := CheckAddr(addr); err != nil {
+			return err
+		}
 		var lc net.ListenConfig
 		ln, err = lc.Listen(ctx, "tcp", addr)
 		if err != nil {
@@ -168,6 +171,20 @@ func (s *Server) Run(ctx context.Context) error {
 		log.Warn(name+" closed requests still running at the shutdown timeout", "timeout", timeout.String())
 	} else {
 		log.Info(name + " stopped")
+	}
+	return nil
+}
+
+// CheckAddr reports whether addr is a listen address (HOST:PORT, :PORT),
+// with an error that says how to write one; a CLI calls it to refuse a bad
+// --listen before starting anything.
+func CheckAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port) // a number up to 65535, or a service name
+	}
+	if err != nil {
+		return fmt.Errorf("--listen %q: %v: want HOST:PORT such as 127.0.0.1:9186 (or :9186 for every interface)", addr, err)
 	}
 	return nil
 }

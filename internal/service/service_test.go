@@ -303,6 +303,21 @@ func TestListenerAndErrors(t *testing.T) {
 	if err := (&Server{}).Run(context.Background()); err == nil {
 		t.Errorf("Run without a Handler succeeded")
 	}
+	// A malformed address is not a busy port: say how to write one.
+	for _, addr := range []string{"nope", "127.0.0.1:99999", "127.0.0.1:port-x", "[::1"} {
+		err := (&Server{Addr: addr, Handler: http.HandlerFunc(hello), Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "want HOST:PORT such as 127.0.0.1:9186") || strings.Contains(err.Error(), "another server") {
+			t.Errorf("Run with --listen %q = %v, want an error showing HOST:PORT", addr, err)
+		}
+		if CheckAddr(addr) == nil {
+			t.Errorf("CheckAddr(%q) = nil", addr)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:9186", ":9186", "[::1]:0", "localhost:8080"} {
+		if err := CheckAddr(addr); err != nil {
+			t.Errorf("CheckAddr(%q) = %v", addr, err)
+		}
+	}
 	if err := (&Server{Name: "Bad-Name", Handler: http.HandlerFunc(hello)}).Run(context.Background()); err == nil {
 		t.Errorf("Run with a bad Name succeeded")
 	}
