@@ -96,6 +96,9 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 					return usageError("--max-size: %v", err)
 				}
 			}
+			if sz != 0 && max != 0 && max < sz {
+				return usageError("--max-size %s is smaller than --size %s: give at least --size, or leave --max-size out (twice --size)", maxSize, size)
+			}
 			modcache, gocache := "", ""
 			if len(paths) == 0 || skipBuild {
 				modcache, gocache, err = ramdisk.GoCaches(cmd.Context())
@@ -327,6 +330,11 @@ func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
 			if interval <= 0 {
 				return usageError("--interval %s: want a positive duration such as 10s", interval)
 			}
+			if listen != "" {
+				if err := service.CheckAddr(listen); err != nil {
+					return &ExitError{Code: 2, Err: err}
+				}
+			}
 			m, err := rf.manager(cmd, slog.LevelInfo)
 			if err != nil {
 				return err
@@ -432,6 +440,11 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 			}
 			if interval <= 0 {
 				return usageError("--watch-interval %s: want a positive duration such as 10s", interval)
+			}
+			if listen != "" {
+				if err := service.CheckAddr(listen); err != nil { // the unit would fail at every boot
+					return usageError("--metrics-listen %q: want HOST:PORT such as 127.0.0.1:9186, or \"\" for none", listen)
+				}
 			}
 			if !dryRun && os.Geteuid() != 0 {
 				return fmt.Errorf("pitstop ramdisk install-service must run as root (it writes %s): try sudo, or --dry-run", unitDirOr(unitDir))
