@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -279,10 +280,26 @@ func TestShutdownTimeoutBoundsSlowRequests(t *testing.T) {
 		<-r.Context().Done() // never finishes by itself
 	})
 	base, stop := start(t, &Server{Handler: h, Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 50 * time.Millisecond})
-	go http.Get(base + "/stuck")
+	got := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(base + "/stuck")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		got <- err
+	}()
 	<-entered
 	if err := stop(); err != nil {
 		t.Errorf("Run = %v, want nil after closing the stuck request", err)
+	}
+	// The stuck request was cut off, not answered: the client sees its
+	// connection closed.
+	if err := <-got; err == nil || strings.HasPrefix(err.Error(), "status ") {
+		t.Errorf("the stuck request ended with %v, want its connection closed by the shutdown", err)
 	}
 }
 
