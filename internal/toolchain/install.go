@@ -251,10 +251,16 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 		}
 		res.Output = out
 	}
+	if err := syncTree(tmp); err != nil {
+		return in.diskError("flushing", tmp, err)
+	}
 	if err := os.Rename(tmp, res.Path); err != nil {
 		return in.diskError("renaming into", res.Path, err)
 	}
 	ok = true
+	if err := atomicfile.SyncDir(filepath.Dir(res.Path)); err != nil {
+		return fmt.Errorf("unpacked into %s, but flushing %s failed: %v (run the install again)", res.Path, filepath.Dir(res.Path), err)
+	}
 	in.say("installed %s in %s", v.Go(), res.Path)
 	return nil
 }
