@@ -149,8 +149,11 @@ use --listen :3000 and, on each client:
 
   go env -w GOPROXY=http://HOST:3000
 
-With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token:
-GOPROXY=http://user:TOKEN@HOST:3000, or a .netrc entry.`,
+With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
+"Authorization: Bearer TOKEN" or as the basic-auth password (/healthz stays
+open). The go command sends credentials only over https, never to an http://
+GOPROXY, so for go clients put a TLS reverse proxy in front and use
+GOPROXY=https://user:TOKEN@HOST (or a .netrc entry for HOST).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
