@@ -145,5 +145,21 @@ the kernel for Go servers and builds (tune).`,
 		newRamdiskCmd(),
 		newTuneCmd(),
 	)
+	guardGroups(root)
 	return root
+}
+
+// guardGroups makes every command group below the root (proxy, cache, ...)
+// refuse an unknown subcommand with a usage error: cobra's default prints
+// the group's help and exits 0, so `pitstop proxy sevre` would "succeed".
+func guardGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && sub.Args == nil {
+			sub.Args = groupArgs
+			if sub.Run == nil && sub.RunE == nil {
+				sub.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+			}
+		}
+		guardGroups(sub)
+	}
 }
