@@ -19,6 +19,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v unshare >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
+  command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
