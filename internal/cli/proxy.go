@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -217,6 +218,15 @@ func newProxyGCCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files, %s -> %d files, %s (evicted %d files, %s)\n",
 				d, before.Objects, store.FormatSize(before.Bytes), after.Objects, store.FormatSize(after.Bytes),
 				before.Objects-after.Objects, store.FormatSize(before.Bytes-after.Bytes))
+			// The direct-fetch module cache (VCS clones of GOPRIVATE
+			// modules) is outside the store's count: gc empties it; the next
+			// direct fetch clones again.
+			direct := filepath.Join(d, ".direct", "modcache")
+			if n, err := removeTree(direct); err != nil {
+				return fmt.Errorf("direct-fetch cache %s: %v", direct, err)
+			} else if n > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the direct-fetch module cache (%s)\n", direct, store.FormatSize(n))
+			}
 			return nil
 		},
 	}
@@ -393,4 +403,30 @@ func newProxyUninstallCmd() *cobra.Command {
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	return c
+}
+
+// removeTree removes dir (a go module cache, whose directories the go
+// command may have made read-only) and returns the bytes of the files it
+// held. A missing dir is not an error.
+func removeTree(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if de.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		if fi, err := de.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, os.RemoveAll(dir)
 }

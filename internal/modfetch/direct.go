@@ -94,6 +94,7 @@ type goModule struct {
 	Info     string
 	GoMod    string
 	Zip      string
+	Dir      string
 	Error    json.RawMessage
 }
 
@@ -153,16 +154,59 @@ func (f *Fetcher) directInfo(ctx context.Context, path, query string) ([]byte, e
 	return json.Marshal(info)
 }
 
-func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, error) {
-	return f.goJSON(ctx, "mod", "download", "-json", path+"@"+vers)
+// download runs go mod download for path@vers. The caller reads the files
+// it reports, then calls release, which removes the zip and the extracted
+// tree from the isolated module cache once no other download of the same
+// version uses them: the store keeps the bytes, so the copy in DirectDir
+// would only be uncounted duplicate disk use. (The go command's VCS clones
+// under DirectDir stay, to make later direct fetches cheap; pitstop proxy gc
+// removes them.)
+func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, func(), error) {
+	key := path + "@" + vers
+	f.directMu.Lock()
+	if f.directRefs == nil {
+		f.directRefs = map[string]int{}
+	}
+	f.directRefs[key]++
+	f.directMu.Unlock()
+	m, err := f.goJSON(ctx, "mod", "download", "-json", key)
+	release := func() {
+		f.directMu.Lock()
+		defer f.directMu.Unlock()
+		if f.directRefs[key]--; f.directRefs[key] > 0 {
+			return
+		}
+		delete(f.directRefs, key)
+		if m == nil {
+			return
+		}
+		d, derr := f.directDir()
+		if derr != nil {
+			return
+		}
+		cache := filepath.Join(d, "modcache") + string(filepath.Separator)
+		// Only paths inside our module cache, as the go command named them.
+		if m.Dir != "" && strings.HasPrefix(m.Dir, cache) {
+			os.RemoveAll(m.Dir)
+		}
+		if m.Zip != "" && strings.HasPrefix(m.Zip, cache) {
+			os.Remove(m.Zip)
+		}
+	}
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return m, release, nil
 }
 
 // directFile returns the GoMod (or Info) file go mod download produced.
 func (f *Fetcher) directFile(ctx context.Context, path, vers, which string) ([]byte, error) {
-	m, err := f.download(ctx, path, vers)
+	m, release, err := f.download(ctx, path, vers)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	file := m.GoMod
 	if which == "Info" {
 		file = m.Info
@@ -178,10 +222,11 @@ func (f *Fetcher) directFile(ctx context.Context, path, vers, which string) ([]b
 }
 
 func (f *Fetcher) directZip(ctx context.Context, path, vers string, dst io.Writer, progress ZipProgress) error {
-	m, err := f.download(ctx, path, vers)
+	m, release, err := f.download(ctx, path, vers)
 	if err != nil {
 		return err
 	}
+	defer release()
 	src, err := os.Open(m.Zip)
 	if err != nil {
 		return fmt.Errorf("go mod download %s@%s: %v", path, vers, err)

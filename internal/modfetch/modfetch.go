@@ -86,6 +86,9 @@ type Fetcher struct {
 	client    *http.Client
 	directSem chan struct{}
 	sumdb     *sumDB
+
+	directMu   sync.Mutex
+	directRefs map[string]int // module@version -> direct downloads using its files
 }
 
 func (f *Fetcher) init() error {

@@ -263,6 +263,20 @@ func TestDirectForPrivateModules(t *testing.T) {
 	if _, err := f.GoMod(ctx, p, "v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
+	if st, _ := tmp.Stat(); st.Size() == 0 {
+		t.Fatal("direct zip is empty")
+	}
+	// The isolated module cache keeps no copy of what the caller took: no
+	// zip, no extracted tree (the store holds the bytes and counts them).
+	filepath.WalkDir(f.DirectDir, func(q string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.HasSuffix(q, ".zip") || de.IsDir() && strings.HasSuffix(q, "@v1.0.0") {
+			t.Errorf("direct module cache still holds %s", q)
+		}
+		return nil
+	})
 	for k := range up.Requests() {
 		if strings.Contains(k, "private") {
 			t.Errorf("private module reached the public upstream: %s", k)
