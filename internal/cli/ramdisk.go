@@ -185,6 +185,9 @@ func newRamdiskSyncCmd(rf *ramdiskFlags) *cobra.Command {
 				return err
 			}
 			recs, err := m.Sync(cmd.Context(), args, reason)
+			if err == nil && len(recs) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to sync: no RAM disk is mounted (pitstop ramdisk status lists them)")
+			}
 			for _, r := range recs {
 				if r.Result == "ok" {
 					fmt.Fprintf(cmd.OutOrStdout(), "synced %s (generation %d): %d files (%s), %d deletions in %s\n", r.Dir, r.Gen, r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels, r.Duration.Round(time.Millisecond))
