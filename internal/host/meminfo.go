@@ -3,6 +3,7 @@ package host
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -35,6 +36,10 @@ func ParseMemInfo(data []byte) map[string]uint64 {
 			continue
 		}
 		if len(f) > 1 && f[1] == "kB" {
+			if v > math.MaxUint64/1024 {
+				delete(out, name) // nonsense (a damaged capture): not a wrapped-around number
+				continue
+			}
 			v *= 1024
 		}
 		out[name] = v
