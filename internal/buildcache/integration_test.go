@@ -279,13 +279,11 @@ func TestSharedCacheAcrossCheckouts(t *testing.T) {
 	if len(warm.compiled) != 0 {
 		t.Errorf("fresh build at another path compiled %v; want every package from the cache", warm.compiled)
 	}
-	// Every get that hit was served by the server (prefetched or asked).
+	// Every hit was served by the server: prefetched, or fetched by an
+	// earlier get of this build (the tier started empty).
 	fromServer := warm.stats["prefetch_hits"] + warm.stats["remote_hits"]
-	if fromServer == 0 || fromServer != warm.stats["gets"]-warm.stats["misses"] {
-		t.Errorf("fresh build: %d of %d hits came from the server: %v", fromServer, warm.stats["gets"]-warm.stats["misses"], warm.stats)
-	}
-	if warm.stats["local_hits"]-warm.stats["prefetch_hits"] != 0 {
-		t.Errorf("fresh local tier had %d hits of its own", warm.stats["local_hits"]-warm.stats["prefetch_hits"])
+	if fromServer == 0 || warm.stats["local_hits"]-warm.stats["prefetch_hits"] > warm.stats["remote_hits"] {
+		t.Errorf("fresh build: hits that did not come from the server: %v", warm.stats)
 	}
 	// Only link steps may miss: their outputs are never cached.
 	if warm.stats["misses"] > warm.stats["puts"] || warm.stats["corrupt"] != 0 || warm.stats["remote_errors"] != 0 {

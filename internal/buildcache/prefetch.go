@@ -109,17 +109,20 @@ func (p *Prog) prefetch(ctx context.Context) {
 		}
 		return
 	}
+	// Stat outside the lock: gets must not wait for this.
+	var missing []ID
+	for _, a := range ids {
+		if !p.Local.Has(a) {
+			missing = append(missing, a)
+		}
+	}
 	var want []ID
 	p.mu.Lock()
-	for _, a := range ids {
-		if _, ok := p.pending[a]; ok {
-			continue
+	for _, a := range missing {
+		if _, ok := p.pending[a]; !ok {
+			p.pending[a] = make(chan struct{})
+			want = append(want, a)
 		}
-		if p.Local.Has(a) {
-			continue
-		}
-		p.pending[a] = make(chan struct{})
-		want = append(want, a)
 	}
 	p.mu.Unlock()
 	p.Stats.PrefetchWanted.Add(int64(len(want)))

@@ -352,7 +352,14 @@ func (p *Prog) fetch(ctx context.Context, a ID) (Entry, string, error) {
 	}
 	defer obj.Body.Close()
 	path, err := p.store(a, obj.Entry, obj.Body)
-	p.Remote.Report(err)
+	if errors.Is(err, ErrCorrupt) && !errors.Is(err, errCutShort) {
+		// A damaged object is not a sick server: it answered. Only
+		// failures to answer open the breaker (and stop uploads, which
+		// would repair the object).
+		p.Remote.Report(nil)
+	} else {
+		p.Remote.Report(err)
+	}
 	if err != nil {
 		return Entry{}, "", err
 	}
@@ -379,7 +386,7 @@ func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
 		if errors.Is(err, ErrCorrupt) {
 			return "", err
 		}
-		return "", fmt.Errorf("%w: reading body: %v", ErrCorrupt, err)
+		return "", fmt.Errorf("%w: %w: %v", ErrCorrupt, errCutShort, err)
 	}
 	path, err := w.Commit(e.OutputID, e.Size)
 	if err != nil {
@@ -394,6 +401,10 @@ func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
 	}
 	return path, nil
 }
+
+// errCutShort marks a body that could not be read to its end (a
+// connection cut, a timeout): the server is failing, not just one object.
+var errCutShort = errors.New("reading body")
 
 type errReader struct {
 	r   io.Reader
