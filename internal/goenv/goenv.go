@@ -164,6 +164,7 @@ func ParseProxyList(goproxy string) ([]Proxy, error) {
 	if strings.TrimSpace(goproxy) == "" {
 		return nil, ErrNoProxy
 	}
+	orig := goproxy
 	var list []Proxy
 	for goproxy != "" {
 		var u string
@@ -196,7 +197,7 @@ func ParseProxyList(goproxy string) ([]Proxy, error) {
 		list = append(list, Proxy{URL: strings.TrimSuffix(u, "/"), FallBackOnError: fallBack})
 	}
 	if len(list) == 0 {
-		return nil, fmt.Errorf("GOPROXY %q contains no entries", goproxy)
+		return nil, fmt.Errorf("GOPROXY %q contains no entries: set it to a proxy URL or direct (go env -w GOPROXY=...)", orig)
 	}
 	return list, nil
 }
