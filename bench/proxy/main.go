@@ -60,6 +60,7 @@ var (
 	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
 	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
+	baseline  = flag.String("baseline", "", "also run this bench/proxy binary's pitstop server (an older build), interleaved, and compare with it; it gets the same -accesslog but no -auth")
 	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
 	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
 )
@@ -101,6 +102,9 @@ func run() error {
 		*conc, *n, *zipN, float64(fi.Size())/(1<<20), numCPU())
 
 	servers := []string{"bare", "fileserver", "pitstop"}
+	if *baseline != "" {
+		servers = append(servers, "baseline")
+	}
 	type key struct{ kind, server string }
 	res := map[key]result{}
 	rss := map[string]int64{}
@@ -154,21 +158,28 @@ func run() error {
 	for _, s := range servers {
 		rss[s] = peakRSS(pids[s])
 	}
-	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s   %-26s %-26s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "pitstop/fileserver", "pitstop/bare")
+	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s   %-26s %-26s %s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "pitstop/fileserver", "pitstop/bare", "pitstop/baseline")
 	for _, kind := range strings.Split(*kinds, ",") {
 		for _, s := range servers {
 			r := res[key{kind, s}]
-			ratio1, ratio2 := "", ""
+			ratio1, ratio2, ratio3 := "", "", ""
 			if s == "pitstop" {
 				fs, bare := res[key{kind, "fileserver"}], res[key{kind, "bare"}]
 				ratio1 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/fs.rps, float64(r.p99)/float64(fs.p99))
 				ratio2 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/bare.rps, float64(r.p99)/float64(bare.p99))
+				if b, ok := res[key{kind, "baseline"}]; ok {
+					ratio3 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/b.rps, float64(r.p99)/float64(b.p99))
+				}
 			}
-			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f   %-26s %-26s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), ratio1, ratio2)
+			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f   %-26s %-26s %s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), ratio1, ratio2, ratio3)
 		}
 	}
-	fmt.Printf("\npeak RSS (VmHWM): bare %.1f MiB, fileserver %.1f MiB, pitstop %.1f MiB (pitstop/fileserver %.2fx)\n",
+	fmt.Printf("\npeak RSS (VmHWM): bare %.1f MiB, fileserver %.1f MiB, pitstop %.1f MiB (pitstop/fileserver %.2fx)",
 		float64(rss["bare"])/(1<<20), float64(rss["fileserver"])/(1<<20), float64(rss["pitstop"])/(1<<20), float64(rss["pitstop"])/float64(rss["fileserver"]))
+	if *baseline != "" {
+		fmt.Printf(", baseline %.1f MiB", float64(rss["baseline"])/(1<<20))
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -217,12 +228,18 @@ func fill(dir string) error {
 }
 
 func startChild(mode, dir string) (*exec.Cmd, string, error) {
-	args := []string{"-serve", mode, "-dir", dir}
-	args = append(args, "-accesslog="+strconv.FormatBool(*accessLog), "-auth="+*authTok)
+	bin := os.Args[0]
+	args := []string{"-serve", mode, "-dir", dir, "-accesslog=" + strconv.FormatBool(*accessLog)}
+	if mode == "baseline" {
+		bin = *baseline
+		args[1] = "pitstop"
+	} else {
+		args = append(args, "-auth="+*authTok)
+	}
 	if mode == "pitstop" && *cpuProf != "" {
 		args = append(args, "-cpuprofile", *cpuProf)
 	}
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
