@@ -65,6 +65,9 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 		if fi, err := os.Stat(filepath.Dir(c.Capture)); err != nil || !fi.IsDir() {
 			return 2, &UsageError{fmt.Errorf("--capture %s: directory %s does not exist; name a file in an existing directory", c.Capture, filepath.Dir(c.Capture))}
 		}
+		if fi, err := os.Stat(c.Capture); err == nil && fi.IsDir() {
+			return 2, &UsageError{fmt.Errorf("--capture %s is a directory: name a file in it, e.g. --capture %s", c.Capture, filepath.Join(c.Capture, "doctor.tar.gz"))}
+		}
 	}
 	var env *Env
 	if c.Root != "" {

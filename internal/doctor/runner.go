@@ -160,6 +160,9 @@ func Select(checks []Check, only []string) ([]Check, error) {
 			want[o] = true
 		}
 	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("--only %q names no check: give IDs or sections, e.g. --only board,storage (see `pitstop doctor --list`)", strings.Join(only, ","))
+	}
 	known := map[string]bool{}
 	for _, c := range checks {
 		known[c.ID], known[c.Section] = true, true
