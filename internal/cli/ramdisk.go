@@ -96,6 +96,10 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 					return usageError("--max-size: %v", err)
 				}
 			}
+			if sz != 0 && sz < minRamdiskSize {
+				// A bare number is bytes: --size 2 means a 2-byte tmpfs.
+				return usageError("--size %s is %s: too small to hold a Go cache (at least %s); sizes without a unit are bytes, e.g. --size 2G", size, ramdisk.FormatSize(sz), ramdisk.FormatSize(minRamdiskSize))
+			}
 			if sz != 0 && max != 0 && max < sz {
 				return usageError("--max-size %s is smaller than --size %s: give at least --size, or leave --max-size out (twice --size)", maxSize, size)
 			}
@@ -151,6 +155,9 @@ func sameDir(a, b string) bool {
 	}
 	return ra == rb
 }
+
+// minRamdiskSize is the smallest --size enable takes.
+const minRamdiskSize = 16 << 20
 
 func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
 	var dryRun bool
