@@ -55,14 +55,16 @@ SP=$(port)
 "$W/bin/pitstop" cache serve --listen 127.0.0.1:$SP --dir "$W/server" --max-size 20G --log-format json 2>"$W/server.log" &
 pids+=($!)
 for i in $(seq 50); do curl -fsS "http://127.0.0.1:$SP/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-proxy() { # rtt -> url
+# proxy RTT VAR: starts a delay proxy (in this shell, so that cleanup can
+# kill it) and sets VAR to its URL.
+proxy() {
   local out=$W/proxy-$1.addr
   "$W/bin/delayproxy" --listen 127.0.0.1:0 --to 127.0.0.1:$SP --rtt "$1" >"$out" &
   pids+=($!)
   for i in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
-  echo "http://$(head -1 "$out")"
+  printf -v "$2" 'http://%s' "$(head -1 "$out")"
 }
-P5=$(proxy 5ms); P20=$(proxy 20ms)
+proxy 5ms P5; proxy 20ms P20
 
 declare -A T
 # run NAME DIR [env...]: one timed build; prints the helper's stats line.
@@ -73,7 +75,8 @@ run() {
   (cd "$dir" && env "$@" go build -trimpath -o /dev/null "$PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
   e=$(date +%s.%N)
   T[$name]=$(echo "$e - $s" | bc)
-  printf '%-28s %7.2f s   %s\n' "$name" "${T[$name]}" "$(grep -o '"gets".*' "$W/err.log" | tr -d '{}"' | cut -c1-150 || true)"
+  printf '%-28s %7.2f s  load %s  %s\n' "$name" "${T[$name]}" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # rep NAME DIR-maker [env...]: REPS runs, the median kept as NAME.
@@ -94,8 +97,8 @@ PROG="$W/bin/pitstop cache prog"
 export PITSTOP_CACHE_STATS=json
 echo "== timings (wall clock; $(nproc) CPUs; load before start: $(cut -d' ' -f1-3 /proc/loadavg))"
 run "cold GOCACHE" "$A" GOCACHE="$W/gocache" GOCACHEPROG=
-rep "warm GOCACHE" same GOCACHE="$W/gocache" GOCACHEPROG=
 run "cold+prog (fills server)" "$A" GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-a"
+rep "warm GOCACHE" same GOCACHE="$W/gocache" GOCACHEPROG=
 rep "warm tier" same GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir @DIR@"
 rep "fresh+server loopback" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir @DIR@"
 rep "fresh+server +5ms" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server $P5 --dir @DIR@"
