@@ -138,6 +138,7 @@ func run() error {
 				}
 				var r result
 				var err error
+				c0 := cpuTime(pids[s])
 				if *useWrk {
 					r, err = wrk(u)
 				} else {
@@ -146,32 +147,46 @@ func run() error {
 				if err != nil {
 					return fmt.Errorf("%s %s: %v", s, kind, err)
 				}
+				if r.n > 0 {
+					r.cpu = (cpuTime(pids[s]) - c0) / time.Duration(r.n)
+				}
 				runs[s] = append(runs[s], r)
 			}
 		}
 		for _, s := range servers {
 			rs := runs[s]
+			// Median round by req/s; server CPU per request is the median
+			// of its own (it depends much less on the machine's load).
+			cpus := make([]time.Duration, len(rs))
+			for i, r := range rs {
+				cpus[i] = r.cpu
+			}
+			sort.Slice(cpus, func(i, j int) bool { return cpus[i] < cpus[j] })
 			sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
-			res[key{kind, s}] = rs[len(rs)/2]
+			med := rs[len(rs)/2]
+			med.cpu = cpus[len(cpus)/2]
+			res[key{kind, s}] = med
 		}
 	}
 	for _, s := range servers {
 		rss[s] = peakRSS(pids[s])
 	}
-	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s   %-26s %-26s %s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "pitstop/fileserver", "pitstop/bare", "pitstop/baseline")
+	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %14s   %-26s %-26s %s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB/CPU", "pitstop/fileserver", "pitstop/bare", "pitstop/baseline")
 	for _, kind := range strings.Split(*kinds, ",") {
 		for _, s := range servers {
 			r := res[key{kind, s}]
 			ratio1, ratio2, ratio3 := "", "", ""
 			if s == "pitstop" {
 				fs, bare := res[key{kind, "fileserver"}], res[key{kind, "bare"}]
-				ratio1 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/fs.rps, float64(r.p99)/float64(fs.p99))
-				ratio2 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/bare.rps, float64(r.p99)/float64(bare.p99))
+				ratio := func(o result) string {
+					return fmt.Sprintf("%.2fx req/s, p99 %.2fx, CPU %.2fx", r.rps/o.rps, float64(r.p99)/float64(o.p99), float64(r.cpu)/float64(o.cpu))
+				}
+				ratio1, ratio2 = ratio(fs), ratio(bare)
 				if b, ok := res[key{kind, "baseline"}]; ok {
-					ratio3 = fmt.Sprintf("%.2fx req/s, p99 %.2fx", r.rps/b.rps, float64(r.p99)/float64(b.p99))
+					ratio3 = ratio(b)
 				}
 			}
-			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f   %-26s %-26s %s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), ratio1, ratio2, ratio3)
+			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %5.1f %6.1fµs   %-26s %-26s %s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3, ratio1, ratio2, ratio3)
 		}
 	}
 	fmt.Printf("\npeak RSS (VmHWM): bare %.1f MiB, fileserver %.1f MiB, pitstop %.1f MiB (pitstop/fileserver %.2fx)",
@@ -324,6 +339,8 @@ func serve(mode, dir string) error {
 
 type result struct {
 	rps, mbps float64
+	n         int           // requests completed
+	cpu       time.Duration // server CPU time (user+system) per request
 	p50, p99  time.Duration
 }
 
@@ -398,6 +415,7 @@ func load(url string, c, total int) (result, error) {
 		nb += b
 	}
 	return result{
+		n:    len(all),
 		rps:  float64(len(all)) / el.Seconds(),
 		mbps: float64(nb) / (1 << 20) / el.Seconds(),
 		p50:  all[len(all)/2],
@@ -423,6 +441,8 @@ func wrk(url string) (result, error) {
 			r.p50 = wrkDuration(f[1])
 		case len(f) == 2 && f[0] == "99%":
 			r.p99 = wrkDuration(f[1])
+		case len(f) >= 4 && f[1] == "requests" && f[2] == "in":
+			r.n, _ = strconv.Atoi(f[0])
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			r.rps, _ = strconv.ParseFloat(f[1], 64)
 		case len(f) == 2 && f[0] == "Transfer/sec:":
@@ -478,6 +498,26 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime returns the user+system CPU time pid has used (clock ticks of
+// /proc/PID/stat, assumed 100 Hz as on every Linux port Go supports).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func numCPU() int {
