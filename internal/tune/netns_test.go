@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,6 +263,21 @@ func scenarioApplyRevert(t *testing.T) {
 	}
 	if got, _ := tu.Get("net.core.somaxconn"); got != "8192" {
 		t.Errorf("somaxconn = %s, want 8192", got)
+	}
+	// Literal values of the go-server profile, independent of Target
+	// (the check above computes its expectation with the code under test).
+	for key, want := range map[string]string{
+		"net.ipv4.tcp_fin_timeout":           "15",
+		"net.ipv4.ip_local_port_range":       "10240 65535",
+		"net.ipv4.tcp_slow_start_after_idle": "0",
+		"net.ipv4.tcp_max_syn_backlog":       "8192",
+	} {
+		if !slices.ContainsFunc(kept, func(s Setting) bool { return s.Key == key }) {
+			continue // not writable in this kernel's network namespaces
+		}
+		if got, _ := tu.Get(key); fold(got) != want {
+			t.Errorf("after apply %s = %q, want go-server's %q", key, got, want)
+		}
 	}
 	conf, err := os.ReadFile(filepath.Join(tu.SysctlDir, "60-pitstop-ns-go-server.conf"))
 	if err != nil || !bytes.Contains(conf, []byte("\nnet.ipv4.tcp_slow_start_after_idle = 0\n")) {
