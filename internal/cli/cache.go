@@ -176,6 +176,9 @@ func newCacheServeCmd() *cobra.Command {
 			if token == "" {
 				token = os.Getenv("PITSTOP_CACHE_TOKEN")
 			}
+			if err := service.CheckAddr(listen); err != nil {
+				return usageError("%v", err)
+			}
 			st, err := store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
 			if err != nil {
 				return err
@@ -193,7 +196,7 @@ func newCacheServeCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&listen, "listen", ":3001", "address to listen on")
+	f.StringVar(&listen, "listen", "localhost:3001", "address to listen on (\":3001\" for every interface: then set --auth-token, since whoever can reach it can write entries every client builds with)")
 	f.StringVar(&dir, "dir", defaultServeDir(), "store directory")
 	f.StringVar(&maxSize, "max-size", "20G", "evict least recently used objects above this size (0: unlimited)")
 	f.StringVar(&token, "auth-token", "", "require this bearer token (default $PITSTOP_CACHE_TOKEN; none: open)")

@@ -146,6 +146,9 @@ func (s *Server) Run(ctx context.Context) error {
 		name += " " + s.Name
 	}
 	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "")
+	if s.AuthToken == "" && !loopback(ln.Addr()) {
+		log.Warn(name+" is open to the network without --auth-token: anyone who can reach "+ln.Addr().String()+" can use it, and can write to it where it accepts uploads")
+	}
 	if s.Ready != nil {
 		s.Ready(ln.Addr())
 	}
@@ -187,4 +190,11 @@ func CheckAddr(addr string) error {
 		return fmt.Errorf("--listen %q: %v: want HOST:PORT such as 127.0.0.1:9186 (or :9186 for every interface)", addr, err)
 	}
 	return nil
+}
+
+// loopback reports whether a listener's address accepts only local
+// connections (127.0.0.0/8 or ::1).
+func loopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

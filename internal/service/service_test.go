@@ -482,3 +482,24 @@ func TestAbortedRequestCounted(t *testing.T) {
 		t.Errorf("aborted request not logged: %s", logs.String())
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:3000", true},
+		{"[::1]:3000", true},
+		{"0.0.0.0:3000", false},
+		{"[::]:3000", false},
+		{"192.168.1.5:3000", false},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := loopback(a); got != tt.want {
+			t.Errorf("loopback(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
