@@ -147,7 +147,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "")
 	if s.AuthToken == "" && !loopback(ln.Addr()) {
-		log.Warn(name+" is open to the network without --auth-token: anyone who can reach "+ln.Addr().String()+" can use it, and can write to it where it accepts uploads")
+		log.Warn(name + " is open to the network without --auth-token: anyone who can reach " + ln.Addr().String() + " can use it, and can write to it where it accepts uploads")
 	}
 	if s.Ready != nil {
 		s.Ready(ln.Addr())
