@@ -352,6 +352,11 @@ func TestServerHangs(t *testing.T) {
 	if r.stats["remote_hits"] != 0 || r.stats["remote_errors"] == 0 {
 		t.Errorf("hanging server: %v", r.stats)
 	}
+	// The go command runs a few gets at once, so a few may be in flight
+	// when the breaker opens; after that the helper must stop asking.
+	if r.stats["remote_gets"] >= r.stats["gets"] || r.stats["remote_gets"] > 10 {
+		t.Errorf("breaker did not stop the helper from asking a hanging server: %d remote gets of %d gets", r.stats["remote_gets"], r.stats["gets"])
+	}
 }
 
 func TestGarbageServer(t *testing.T) {
