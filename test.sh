@@ -52,6 +52,9 @@ if command -v file >/dev/null; then file "$out"/pitstop-*; fi
 # tests (TestSmokeReal*, PITSTOP_SMOKE=1) may skip; any other skip fails the
 # run, since it hides behaviour nobody tested. PITSTOP_ALLOW_SKIP=1 lists
 # them without failing (a container that cannot mount, say).
+TOTAL_PASS=0 TOTAL_FAIL=0 TOTAL_SKIP=0
+# totals prints the plain closing line (tests and subtests, every run so far).
+totals() { echo "tests: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"; }
 suite() {
   local log rc
   log=$(mktemp)
@@ -64,6 +67,9 @@ suite() {
     /--- FAIL|^panic:|build failed|setup failed/ { bad = 1 }
   '
   rc=$(cat "$log.rc")
+  TOTAL_PASS=$((TOTAL_PASS + $(grep -c -- '--- PASS' "$log" || true)))
+  TOTAL_FAIL=$((TOTAL_FAIL + $(grep -c -- '--- FAIL' "$log" || true)))
+  TOTAL_SKIP=$((TOTAL_SKIP + $(grep -c -- '--- SKIP' "$log" || true)))
   local skips
   skips=$(awk '
     /^=== (RUN|NAME|CONT) / { cur = $3; next }
@@ -85,9 +91,9 @@ suite() {
 }
 
 step "tests (native $(go env GOARCH))"
-suite -count=1 -timeout 20m ./...
+suite -count=1 -timeout 20m ./... || { totals; exit 1; }
 
-if [ "${QUICK:-}" = 1 ]; then exit 0; fi
+if [ "${QUICK:-}" = 1 ]; then totals; exit 0; fi
 
 step "tests (linux/arm64 under qemu-aarch64-static, 16 KiB pages)"
 if [ "$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
@@ -98,5 +104,8 @@ if [ "$(id -u)" = 0 ] && [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /pro
 fi
 # The test binaries are arm64; the go command they start stays the host's
 # (GOARCH is unset for them), and arm64 children they start run through binfmt.
+rc=0
 GOARCH=arm64 suite -count=1 -timeout 25m \
-  -exec "env -u GOARCH QEMU_PAGESIZE=16384 qemu-aarch64-static" ./...
+  -exec "env -u GOARCH QEMU_PAGESIZE=16384 qemu-aarch64-static" ./... || rc=$?
+totals
+exit "$rc"
