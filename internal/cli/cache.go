@@ -155,6 +155,7 @@ func defaultServeDir() string {
 
 func newCacheServeCmd() *cobra.Command {
 	var listen, dir, maxSize, token, logFormat string
+	var tf tlsFlags
 	var noSync bool
 	c := &cobra.Command{
 		Use:   "serve",
@@ -191,7 +192,7 @@ func newCacheServeCmd() *cobra.Command {
 					return err
 				}
 			}
-			srv := &service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}
+			srv := tf.apply(&service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -200,6 +201,7 @@ func newCacheServeCmd() *cobra.Command {
 	f.StringVar(&dir, "dir", defaultServeDir(), "store directory")
 	f.StringVar(&maxSize, "max-size", "20G", "evict least recently used objects above this size (0: unlimited)")
 	f.StringVar(&token, "auth-token", "", "require this bearer token (default $PITSTOP_CACHE_TOKEN; none: open)")
+	tf.register(f)
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&noSync, "no-sync", false, "skip fsync on writes (faster on SD cards; a crash may lose recent uploads, which clients detect by sha256)")
 	return c

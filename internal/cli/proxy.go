@@ -141,6 +141,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
 	var listen, token string
+	var tf tlsFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the caching module proxy",
@@ -153,8 +154,9 @@ use --listen :3000 and, on each client:
 With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
 "Authorization: Bearer TOKEN" or as the basic-auth password (/healthz stays
 open). The go command sends credentials only over https, never to an http://
-GOPROXY, so for go clients put a TLS reverse proxy in front and use
-GOPROXY=https://user:TOKEN@HOST (or a .netrc entry for HOST).`,
+GOPROXY, so for go clients add --tls-cert and --tls-key (or put a TLS reverse
+proxy in front) and use GOPROXY=https://user:TOKEN@HOST:3000 (or a .netrc
+entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -174,7 +176,7 @@ GOPROXY=https://user:TOKEN@HOST (or a .netrc entry for HOST).`,
 			log := h.Logger
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
-			srv := &service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}
+			srv := tf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
 			return srv.Run(ctx)
 		},
 	}
@@ -182,6 +184,7 @@ GOPROXY=https://user:TOKEN@HOST (or a .netrc entry for HOST).`,
 	f := c.Flags()
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
 	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
+	tf.register(f)
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,39 +30,8 @@ func TestProxyServeWithAuth(t *testing.T) {
 	const mod = "example.com/authmod"
 	up := testupstream.NewForTest(t, testupstream.Module{Path: mod, Version: "v1.0.0", Files: map[string]string{
 		"go.mod": "module " + mod + "\n\ngo 1.21\n", "a.go": "package authmod\n"}})
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"proxy", "serve", "--listen", "127.0.0.1:0", "--dir", dir,
-			"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--auth-token", "s3cret"}, strings.NewReader(""), io.Discard, pw)
-		pw.Close()
-	}()
-	addrRE := regexp.MustCompile(`pitstop proxy listening" addr=(127\.0\.0\.1:\d+) auth=true`)
-	addrc := make(chan string, 1)
-	var logMu = make(chan struct{}, 1)
-	var logText strings.Builder
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			logMu <- struct{}{}
-			logText.WriteString(sc.Text() + "\n")
-			<-logMu
-			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case code := <-done:
-		t.Fatalf("serve exited with %d before listening", code)
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not listen within a minute")
-	}
+	addr, stop := startServe(t, "proxy", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--auth-token", "s3cret")
 	base := "http://" + addr
 	get := func(path string, set func(*http.Request)) (int, string) {
 		t.Helper()
@@ -125,15 +95,63 @@ func TestProxyServeWithAuth(t *testing.T) {
 		t.Errorf("upstream zip fetches = %d, want 1", n)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			logMu <- struct{}{}
-			t.Errorf("serve exited %d after SIGTERM; log:\n%s", code, logText.String())
-			<-logMu
+	stop()
+}
+
+// startServe runs `pitstop <what> serve args...` in this process, waits for
+// its "listening" log line and returns the bound address and a stop
+// function that cancels it (as SIGTERM does) and requires exit status 0.
+func startServe(t *testing.T, what string, args ...string) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, append([]string{what, "serve"}, args...), strings.NewReader(""), io.Discard, pw)
+		pw.Close()
+	}()
+	addrRE := regexp.MustCompile(`pitstop ` + what + ` listening" addr=(127\.0\.0\.1:\d+)`)
+	addrc := make(chan string, 1)
+	var mu sync.Mutex
+	var logText strings.Builder
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			mu.Lock()
+			logText.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
 		}
+	}()
+	select {
+	case addr = <-addrc:
+	case code := <-done:
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("%s serve exited with %d before listening; log:\n%s", what, code, logText.String())
 	case <-time.After(time.Minute):
-		t.Fatal("serve did not stop within a minute of SIGTERM")
+		cancel()
+		t.Fatalf("%s serve did not listen within a minute", what)
 	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					mu.Lock()
+					t.Errorf("%s serve exited %d after SIGTERM; log:\n%s", what, code, logText.String())
+					mu.Unlock()
+				}
+			case <-time.After(time.Minute):
+				t.Errorf("%s serve did not stop within a minute of SIGTERM", what)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return addr, stop
 }

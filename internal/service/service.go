@@ -15,6 +15,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,12 @@ type Server struct {
 	// WWW-Authenticate.
 	AuthToken string
 
+	// TLSCertFile and TLSKeyFile, if both set, make the server speak
+	// HTTPS with that certificate (PEM files, as for http.ListenAndServeTLS).
+	// The go command sends credentials (GOPROXY=https://user:token@host,
+	// .netrc) only over HTTPS, so a token on a LAN needs them.
+	TLSCertFile, TLSKeyFile string
+
 	// Route labels a request for metrics and the access log when the
 	// handler did not call SetRoute. It must return one of a small fixed
 	// set of values. nil labels every such request DefaultRoute.
@@ -115,6 +122,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	h := s.wrap(log, m, reg)
 
+	var tlsConfig *tls.Config
+	if s.TLSCertFile != "" || s.TLSKeyFile != "" {
+		if s.TLSCertFile == "" || s.TLSKeyFile == "" {
+			return errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+		}
+		cert, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %v (want PEM files: the certificate chain and its private key)", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	ln := s.Listener
 	if ln == nil {
 		addr := s.Addr
@@ -140,12 +159,13 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	name := "pitstop"
 	if s.Name != "" {
 		name += " " + s.Name
 	}
-	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "")
+	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "", "tls", tlsConfig != nil)
 	if s.AuthToken == "" && !loopback(ln.Addr()) {
 		log.Warn(name + " is open to the network without --auth-token: anyone who can reach " + ln.Addr().String() + " can use it, and can write to it where it accepts uploads")
 	}
@@ -154,7 +174,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
