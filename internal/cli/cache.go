@@ -29,7 +29,7 @@ on one machine and point every go command at it:
 Build with -trimpath so that builds from other checkout paths share entries.`,
 	}
 	c.AddCommand(newCacheProgCmd(), newCacheServeCmd(), newCacheStatsCmd(), newCacheTrimCmd(),
-		newCacheInstallCmd(), newCacheUninstallCmd())
+		newCacheInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-cache systemd service (the cached data stays)", cacheUnitName))
 	return c
 }
 
@@ -369,11 +369,8 @@ func newCacheInstallCmd() *cobra.Command {
 			if _, err := store.ParseSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
-			exe, err := os.Executable()
+			exe, err := pitstopExe()
 			if err != nil {
-				return err
-			}
-			if exe, err = filepath.EvalSymlinks(exe); err != nil {
 				return err
 			}
 			content, err := systemd.Render(cacheUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize})
@@ -387,24 +384,6 @@ func newCacheInstallCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&listen, "listen", ":3001", "address the service listens on")
 	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
-	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
-	return c
-}
-
-func newCacheUninstallCmd() *cobra.Command {
-	var unitDir string
-	var dryRun bool
-	c := &cobra.Command{
-		Use:   "uninstall-service",
-		Short: "Stop and remove the pitstop-cache systemd service (the cached data stays)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Remove(cacheUnitName)
-		},
-	}
-	f := c.Flags()
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	return c

@@ -38,7 +38,7 @@ zip against the checksum database before keeping it. Point clients at it:
 "warm" fills it with a project's whole module graph so a room can go offline.`,
 	}
 	c.AddCommand(newProxyServeCmd(), newProxyGCCmd(), newProxyWarmCmd(),
-		newProxyInstallCmd(), newProxyUninstallCmd())
+		newProxyInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
 	return c
 }
 
@@ -364,11 +364,8 @@ now (or --upstream) and written into the unit.`,
 			if strings.ContainsAny(sumdb, "\"\\\n%$") {
 				return fmt.Errorf("GOSUMDB %q cannot go into a unit file", sumdb)
 			}
-			exe, err := os.Executable()
+			exe, err := pitstopExe()
 			if err != nil {
-				return err
-			}
-			if exe, err = filepath.EvalSymlinks(exe); err != nil {
 				return err
 			}
 			content, err := systemd.Render(proxyUnit, map[string]string{
@@ -385,24 +382,6 @@ now (or --upstream) and written into the unit.`,
 	f.StringVar(&listen, "listen", ":3000", "address the service listens on")
 	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
 	f.StringVar(&upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
-	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
-	return c
-}
-
-func newProxyUninstallCmd() *cobra.Command {
-	var unitDir string
-	var dryRun bool
-	c := &cobra.Command{
-		Use:   "uninstall-service",
-		Short: "Stop and remove the pitstop-proxy systemd service (the store stays)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Remove(proxyUnitName)
-		},
-	}
-	f := c.Flags()
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	return c

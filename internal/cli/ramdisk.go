@@ -459,12 +459,9 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 			if !dryRun && os.Geteuid() != 0 {
 				return fmt.Errorf("pitstop ramdisk install-service must run as root (it writes %s): try sudo, or --dry-run", unitDirOr(unitDir))
 			}
-			exe, err := os.Executable()
+			exe, err := pitstopExe()
 			if err != nil {
 				return err
-			}
-			if r, err := filepath.EvalSymlinks(exe); err == nil {
-				exe = r
 			}
 			data := map[string]any{"Exe": exe, "Config": rf.config, "Every": systemdSpan(every), "Interval": interval.String(), "Listen": listen}
 			var units []systemd.Unit

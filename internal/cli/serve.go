@@ -1,10 +1,45 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/systemd"
 )
+
+// pitstopExe is the path a systemd unit runs: this binary, with symbolic
+// links resolved.
+func pitstopExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
+}
+
+// newUninstallServiceCmd is the `uninstall-service` of a service group:
+// stop, disable and remove its units (what install-service wrote).
+func newUninstallServiceCmd(short string, units ...string) *cobra.Command {
+	var unitDir string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "uninstall-service",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
+			return in.Remove(units...)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	return c
+}
 
 // tlsFlags are the --tls-cert/--tls-key pair both servers take.
 type tlsFlags struct{ cert, key string }
