@@ -257,9 +257,12 @@ func TestConcurrentColdRequestsOneFetch(t *testing.T) {
 	}
 	// While the upstream is stalled mid-body, a late client already
 	// streams what has arrived.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for up.Count(zp) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
+	}
+	if up.Count(zp) == 0 {
+		t.Fatal("no client reached the upstream within a minute")
 	}
 	resp, err := http.Get(p.URL + zp)
 	if err != nil {
@@ -310,28 +313,35 @@ func TestStreamingClientsCutOnBadZip(t *testing.T) {
 	hold := make(chan struct{})
 	up.SetFault(zp, testupstream.Fault{Hold: hold, HoldAfter: 1 << 20})
 	done := make(chan error, 1)
+	streaming := make(chan struct{})
 	go func() {
+		defer close(streaming)
 		resp, err := http.Get(p.URL + zp)
 		if err != nil {
 			done <- err
 			return
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get(CacheHeader) != "stream" {
+			done <- fmt.Errorf("status %d, %s=%q: want 200 and a stream while the upstream holds", resp.StatusCode, CacheHeader, resp.Header.Get(CacheHeader))
+			return
+		}
+		// The upstream holds after 1 MiB: the client is streaming once it
+		// has half of that.
+		if _, err := io.ReadFull(resp.Body, make([]byte, 512<<10)); err != nil {
+			done <- fmt.Errorf("reading the first 512 KiB while the upstream holds: %v", err)
+			return
+		}
+		streaming <- struct{}{}
 		b, err := io.ReadAll(resp.Body)
 		if err == nil {
-			err = fmt.Errorf("status %d, read all %d bytes without error", resp.StatusCode, len(b))
-			if resp.StatusCode != 200 {
-				err = nil // refused before streaming: fine too
-			}
+			err = fmt.Errorf("read all %d bytes of a tampered zip without error", len(b))
 		} else {
 			err = nil
 		}
 		done <- err
 	}()
-	for up.Count(zp) == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
+	<-streaming
 	close(hold)
 	if err := <-done; err != nil {
 		t.Fatalf("a streaming client received a complete tampered zip: %v", err)
