@@ -341,18 +341,7 @@ CacheDirectory=pitstop-cache
 # Optional: PITSTOP_CACHE_TOKEN=... to require a bearer token.
 EnvironmentFile=-/etc/pitstop/cache.env
 ExecStart={{.Exe}} cache serve --listen {{.Listen}} --dir /var/cache/pitstop-cache --max-size {{.MaxSize}} --log-format json
-Restart=on-failure
-RestartSec=2
-TimeoutStopSec=20
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectControlGroups=yes
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-LimitNOFILE=65536
+{{.Service}}
 
 [Install]
 WantedBy=multi-user.target
@@ -373,7 +362,7 @@ func newCacheInstallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			content, err := systemd.Render(cacheUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize})
+			content, err := systemd.Render(cacheUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Service": systemd.NetworkService})
 			if err != nil {
 				return err
 			}

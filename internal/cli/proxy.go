@@ -312,18 +312,7 @@ Environment=HOME=/var/cache/pitstop-proxy
 # GOPRIVATE modules are fetched with the go command (and git).
 Environment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 ExecStart={{.Exe}} proxy serve --listen {{.Listen}} --dir /var/cache/pitstop-proxy --max-size {{.MaxSize}} --upstream "{{.Upstream}}"{{if .SumDB}} --gosumdb "{{.SumDB}}"{{end}} --log-format json
-Restart=on-failure
-RestartSec=2
-TimeoutStopSec=20
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectControlGroups=yes
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-LimitNOFILE=65536
+{{.Service}}
 
 [Install]
 WantedBy=multi-user.target
@@ -369,7 +358,7 @@ now (or --upstream) and written into the unit.`,
 				return err
 			}
 			content, err := systemd.Render(proxyUnit, map[string]string{
-				"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "SumDB": sumdb,
+				"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "SumDB": sumdb, "Service": systemd.NetworkService,
 			})
 			if err != nil {
 				return err

@@ -21,6 +21,22 @@ import (
 // DefaultDir is where administrators' unit files live.
 const DefaultDir = "/etc/systemd/system"
 
+// NetworkService is the [Service] tail every pitstop network server's unit
+// shares: restart on failure, a bounded stop, and the sandboxing such a
+// server can live with (its state only under its CacheDirectory).
+const NetworkService = `Restart=on-failure
+RestartSec=2
+TimeoutStopSec=20
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+LimitNOFILE=65536`
+
 // Unit is one file to install: a name such as "pitstop-proxy.service" (or
 // "user@.service.d/pitstop.conf" for a drop-in) and its content.
 type Unit struct {
