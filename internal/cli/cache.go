@@ -166,7 +166,7 @@ func newCacheServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			max, err := store.ParseSize(maxSize)
+			max, err := parseMaxSize(maxSize)
 			if err != nil {
 				return usageError("--max-size: %v", err)
 			}
@@ -289,7 +289,7 @@ func newCacheTrimCmd() *cobra.Command {
 			if maxSize == "" {
 				return usageError("trim needs --max-size, e.g. --max-size 2G (0 empties the cache)")
 			}
-			max, err := store.ParseSize(maxSize)
+			max, err := parseMaxSize(maxSize)
 			if err != nil {
 				return usageError("--max-size: %v", err)
 			}
@@ -355,7 +355,7 @@ func newCacheInstallCmd() *cobra.Command {
 		Short: "Install and start the pitstop-cache systemd service (undo: uninstall-service)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := store.ParseSize(maxSize); err != nil {
+			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
 			exe, err := pitstopExe()

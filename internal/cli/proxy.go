@@ -88,7 +88,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	if err != nil {
 		return nil, nil, err
 	}
-	max, err := store.ParseSize(pc.maxSize)
+	max, err := parseMaxSize(pc.maxSize)
 	if err != nil {
 		return nil, nil, usageError("--max-size: %v", err)
 	}
@@ -198,7 +198,7 @@ func newProxyGCCmd() *cobra.Command {
 			if maxSize == "" {
 				return usageError("gc needs --max-size, e.g. --max-size 10G (0 empties the store)")
 			}
-			max, err := store.ParseSize(maxSize)
+			max, err := parseMaxSize(maxSize)
 			if err != nil {
 				return usageError("--max-size: %v", err)
 			}
@@ -330,7 +330,7 @@ The unit runs "pitstop proxy serve" as a dynamic user with its store in
 now (or --upstream) and written into the unit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := store.ParseSize(maxSize); err != nil {
+			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
 			if _, _, err := net.SplitHostPort(listen); err != nil {

@@ -1,15 +1,32 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
 )
+
+// parseMaxSize parses a store's --max-size. 0 keeps its meaning for the
+// command; a cap under 1 MiB is refused, since a bare number is bytes and
+// "--max-size 10" would empty the store.
+func parseMaxSize(s string) (int64, error) {
+	n, err := store.ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 && n < 1<<20 {
+		return 0, fmt.Errorf("%q is %d bytes, too small for a store: a bare number is bytes; add a unit such as %sG", s, n, strings.TrimSpace(s))
+	}
+	return n, nil
+}
 
 // pitstopExe is the path a systemd unit runs: this binary, with symbolic
 // links resolved.
