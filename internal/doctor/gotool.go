@@ -65,7 +65,7 @@ import (
 func goChecks() []Check {
 	return []Check{
 		{ID: "go.path", Section: "go", Title: "go on PATH", Run: runGoPath},
-		{ID: "go.version", Section: "go", Title: "Go version", Timeout: 6 * time.Second, Run: runGoVersion},
+		{ID: "go.version", Section: "go", Title: "Go version", Timeout: netCheckTimeout, Run: runGoVersion},
 		{ID: "go.shadow", Section: "go", Title: "shadowed go commands", Run: runGoShadow},
 		{ID: "go.arch", Section: "go", Title: "GOARCH/GOARM against the userland", Run: runGoArch},
 		{ID: "go.env", Section: "go", Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
@@ -381,7 +381,7 @@ func fetchProxyFile(ctx context.Context, env *Env, base, rel string) (string, er
 		}
 		return string(b), err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, netRequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+rel, nil)
 	if err != nil {

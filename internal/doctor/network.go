@@ -58,12 +58,21 @@ func (c netConfig) timeout() time.Duration {
 }
 
 // networkChecks returns the network section's checks.
+// The network checks keep a whole doctor run under 2 s even when a proxy
+// or checksum database does not answer: one HTTP request may take
+// netRequestTimeout, a check that makes several netCheckTimeout. A link
+// slower than that is reported as unreachable within those bounds.
+const (
+	netRequestTimeout = 1500 * time.Millisecond
+	netCheckTimeout   = 1800 * time.Millisecond
+)
+
 func networkChecks() []Check { return netChecks(netConfig{}) }
 
 func netChecks(c netConfig) []Check {
 	return []Check{
-		{ID: "network.proxy", Section: "network", Title: "GOPROXY reachable", Timeout: 5 * time.Second, Run: runNetProxy},
-		{ID: "network.sumdb", Section: "network", Title: "checksum database reachable", Timeout: 8 * time.Second, Run: runNetSumDB},
+		{ID: "network.proxy", Section: "network", Title: "GOPROXY reachable", Timeout: netCheckTimeout, Run: runNetProxy},
+		{ID: "network.sumdb", Section: "network", Title: "checksum database reachable", Timeout: netCheckTimeout, Run: runNetSumDB},
 		{ID: "network.dns", Section: "network", Title: "DNS resolvers (with and without EDNS0)", Timeout: 5 * time.Second,
 			Run: func(ctx context.Context, env *Env) Result { return runNetDNS(ctx, env, c) }},
 		{ID: "network.resolved", Section: "network", Title: "systemd-resolved stub", Timeout: 5 * time.Second,
@@ -113,7 +122,7 @@ func getURL(ctx context.Context, env *Env, u string, limit int64) (int, []byte, 
 		}
 		return http.StatusOK, b, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, netRequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
