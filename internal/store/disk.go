@@ -229,6 +229,12 @@ func (d *Disk) Get(ctx context.Context, key string) (Object, error) {
 		}
 		return Object{}, fmt.Errorf("store: %w", err)
 	}
+	return d.opened(key, p, f)
+}
+
+// opened turns an open object file into an Object and records the use:
+// a file that is not regular (a planted device or directory) is a miss.
+func (d *Disk) opened(key, p string, f *os.File) (Object, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()

@@ -37,17 +37,7 @@ func (d *Disk) GetFile(ctx context.Context, key string) (Object, error) {
 		return Object{}, fmt.Errorf("store: open %s: %w", p, err)
 	}
 	f := os.NewFile(uintptr(fd), p)
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return Object{}, fmt.Errorf("store: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return Object{}, notExist(key)
-	}
-	d.touch(key, p, fi)
-	return Object{Body: f, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return d.opened(key, p, f)
 }
 
 // Touch records a use of key, as a Get does, without opening it, and
