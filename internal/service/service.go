@@ -66,7 +66,8 @@ type Server struct {
 	// AuthToken, if set, is required on every request except /healthz:
 	// as "Authorization: Bearer <token>" or as the password of HTTP basic
 	// auth (any user name), so it also works from a GOPROXY URL
-	// (http://user:token@host/) or .netrc. Refused requests get 401 with
+	// (https://user:token@host/) or .netrc; the go command sends either
+	// only over HTTPS (see TLSCertFile). Refused requests get 401 with
 	// WWW-Authenticate.
 	AuthToken string
 
