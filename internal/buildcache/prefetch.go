@@ -109,6 +109,9 @@ func (p *Prog) prefetch(ctx context.Context) {
 		}
 		return
 	}
+	p.mu.Lock()
+	p.lastManifest = ids
+	p.mu.Unlock()
 	// Stat outside the lock: gets must not wait for this.
 	var missing []ID
 	for _, a := range ids {

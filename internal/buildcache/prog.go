@@ -9,6 +9,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +56,7 @@ type Prog struct {
 	used         []ID                 // actions the go command got or put, in order
 	usedSet      map[ID]bool
 	prefDone     chan struct{}
+	lastManifest []ID // what the server's manifest listed at start
 	stopPrefetch context.CancelFunc
 	diskWarn     sync.Once
 	authWarn     sync.Once
@@ -129,6 +133,9 @@ func (p *Prog) logger() *slog.Logger {
 // Run speaks the protocol on r and w until the go command sends close or
 // closes the stream. It returns an error only for a broken stream.
 func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
+	if stop := startProfile(); stop != nil {
+		defer stop()
+	}
 	if err := p.Local.Init(); err != nil {
 		return fmt.Errorf("local cache directory: %w", err)
 	}
@@ -183,11 +190,19 @@ func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
 		}
 		switch req.Command {
 		case CmdGet:
-			p.handlers.Add(1)
-			go func() {
-				defer p.handlers.Done()
-				p.respond(p.get(ctx, req))
-			}()
+			// A local hit (or a miss with no server) is a few system
+			// calls: answer it here. A goroutine per get costs a thread
+			// wake-up each way, and the go command waits for every
+			// answer. Only gets that may wait on the server go async.
+			if res, a, ok := p.getLocal(req); ok {
+				p.respond(res)
+			} else {
+				p.handlers.Add(1)
+				go func() {
+					defer p.handlers.Done()
+					p.respond(p.getRemote(ctx, req, a))
+				}()
+			}
 		case CmdPut:
 			res, err := p.readPut(rr, req)
 			p.respond(res)
@@ -243,8 +258,12 @@ func (p *Prog) finish(clean bool) {
 		if clean && p.ManifestKey != "" && p.Remote.Healthy() {
 			p.mu.Lock()
 			used := append([]ID(nil), p.used...)
+			same := sameSet(used, p.usedSet, p.lastManifest)
 			p.mu.Unlock()
-			if len(used) > 0 {
+			// A build that used exactly what the manifest already
+			// lists (a rebuild) would only store the same union
+			// again: skip the round trip the go command waits for.
+			if len(used) > 0 && !same {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				if err := p.Remote.PutManifest(ctx, p.ManifestKey, used); err != nil {
 					p.logger().Warn("recording build manifest", "err", err)
@@ -263,6 +282,22 @@ func (p *Prog) finish(clean bool) {
 	}
 }
 
+// sameSet reports whether the manifest m lists exactly the set used
+// (whose members are the keys of usedSet).
+func sameSet(used []ID, usedSet map[ID]bool, m []ID) bool {
+	if len(m) < len(used) {
+		return false
+	}
+	seen := make(map[ID]bool, len(m))
+	for _, a := range m {
+		if !usedSet[a] {
+			return false
+		}
+		seen[a] = true
+	}
+	return len(seen) == len(used)
+}
+
 func (p *Prog) noteUsed(a ID) {
 	p.mu.Lock()
 	if !p.usedSet[a] && len(p.used) < maxManifest {
@@ -277,31 +312,42 @@ func hit(id int64, e Entry, path string) *Response {
 	return &Response{ID: id, OutputID: append([]byte(nil), e.OutputID[:]...), Size: e.Size, Time: &t, DiskPath: path}
 }
 
-func (p *Prog) get(ctx context.Context, req *Request) *Response {
+// getLocal answers a get from the local tier. ok is false when the
+// answer must come from the server (getRemote, with the parsed action a).
+func (p *Prog) getLocal(req *Request) (res *Response, a ID, ok bool) {
 	p.Stats.Gets.Add(1)
 	miss := &Response{ID: req.ID, Miss: true}
 	a, err := ParseID(req.ActionID)
 	if err != nil {
 		p.Stats.BadRequests.Add(1)
 		p.Stats.Misses.Add(1)
-		return miss
+		return miss, a, true
 	}
 	p.noteUsed(a)
 	if e, path, err := p.Local.Lookup(a); err == nil {
 		p.Stats.LocalHits.Add(1)
-		p.mu.Lock()
-		if p.prefetched[a] {
-			p.Stats.PrefetchHits.Add(1)
+		if p.Remote != nil {
+			p.mu.Lock()
+			if p.prefetched[a] {
+				p.Stats.PrefetchHits.Add(1)
+			}
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-		return hit(req.ID, e, path)
+		return hit(req.ID, e, path), a, true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		p.Stats.LocalErrs.Add(1)
 	}
 	if p.Remote == nil {
 		p.Stats.Misses.Add(1)
-		return miss
+		return miss, a, true
 	}
+	return nil, a, false
+}
+
+// getRemote answers a get the local tier missed: it waits for a
+// prefetch of a in flight, else fetches it from the server.
+func (p *Prog) getRemote(ctx context.Context, req *Request, a ID) *Response {
+	miss := &Response{ID: req.ID, Miss: true}
 	start := time.Now()
 	defer func() { p.Stats.WaitNanos.Add(int64(time.Since(start))) }()
 	p.mu.Lock()
@@ -532,4 +578,24 @@ func (p *Prog) uploader() {
 		p.Stats.Uploads.Add(1)
 		p.Stats.UploadBytes.Add(u.entry.Size)
 	}
+}
+
+// startProfile writes a CPU profile of the helper to the file named by
+// PITSTOP_CACHE_CPUPROFILE (a hidden knob for measuring the helper's own
+// overhead), one file per process: "%p" in the name becomes the pid.
+func startProfile() func() {
+	name := os.Getenv("PITSTOP_CACHE_CPUPROFILE")
+	if name == "" {
+		return nil
+	}
+	name = strings.ReplaceAll(name, "%p", strconv.Itoa(os.Getpid()))
+	f, err := os.Create(name)
+	if err != nil {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

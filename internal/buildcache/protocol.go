@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -120,9 +121,14 @@ func (rr *RequestReader) line() ([]byte, error) {
 // so that the stream stays in step, and the error is a *BodyWriteError.
 func (rr *RequestReader) Body(w io.Writer, size int64) error {
 	sw := &stickyWriter{w: w}
-	if err := rr.body(sw, size); err != nil {
+	// The base64 decoder hands out at most 768 bytes a read: gather them
+	// so that a put is a few large writes, not one system call per 768
+	// bytes. stickyWriter never fails, so neither does bw.
+	bw := bufio.NewWriterSize(sw, 64<<10)
+	if err := rr.body(bw, size); err != nil {
 		return err
 	}
+	bw.Flush()
 	if sw.err != nil {
 		return &BodyWriteError{Err: sw.err}
 	}
@@ -227,22 +233,93 @@ func (u *untilQuote) Read(p []byte) (int, error) {
 // ResponseWriter writes responses; it is safe for concurrent use.
 type ResponseWriter struct {
 	mu  sync.Mutex
-	bw  *bufio.Writer
-	enc *json.Encoder
+	w   io.Writer
+	buf []byte
 }
 
 // NewResponseWriter writes responses to w.
 func NewResponseWriter(w io.Writer) *ResponseWriter {
-	bw := bufio.NewWriter(w)
-	return &ResponseWriter{bw: bw, enc: json.NewEncoder(bw)}
+	return &ResponseWriter{w: w, buf: make([]byte, 0, 512)}
 }
 
-// Write sends one response and flushes it.
+// Write sends one response, a JSON line, in one write.
 func (rw *ResponseWriter) Write(res *Response) error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
-	if err := rw.enc.Encode(res); err != nil {
+	b, err := appendResponse(rw.buf[:0], res)
+	if err != nil {
 		return err
 	}
-	return rw.bw.Flush()
+	rw.buf = b[:0]
+	_, err = rw.w.Write(b)
+	return err
+}
+
+// appendResponse appends res as one JSON line, as json.Encoder would
+// (same field names, omitempty rules and formats), without reflection:
+// a warm build sends a thousand of these and waits for each.
+func appendResponse(b []byte, res *Response) ([]byte, error) {
+	b = append(b, `{"ID":`...)
+	b = strconv.AppendInt(b, res.ID, 10)
+	if res.Err != "" {
+		b = append(b, `,"Err":`...)
+		b = appendJSONString(b, res.Err)
+	}
+	if len(res.KnownCommands) > 0 {
+		b = append(b, `,"KnownCommands":[`...)
+		for i, c := range res.KnownCommands {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, string(c))
+		}
+		b = append(b, ']')
+	}
+	if res.Miss {
+		b = append(b, `,"Miss":true`...)
+	}
+	if len(res.OutputID) > 0 {
+		b = append(b, `,"OutputID":"`...)
+		b = base64.StdEncoding.AppendEncode(b, res.OutputID)
+		b = append(b, '"')
+	}
+	if res.Size != 0 {
+		b = append(b, `,"Size":`...)
+		b = strconv.AppendInt(b, res.Size, 10)
+	}
+	if res.Time != nil {
+		b = append(b, `,"Time":`...)
+		if y := res.Time.Year(); y >= 0 && y <= 9999 {
+			b = append(b, '"')
+			b = res.Time.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		} else {
+			t, err := res.Time.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, t...)
+		}
+	}
+	if res.DiskPath != "" {
+		b = append(b, `,"DiskPath":`...)
+		b = appendJSONString(b, res.DiskPath)
+	}
+	return append(b, '}', '\n'), nil
+}
+
+// appendJSONString appends s as a JSON string; plain printable ASCII (every
+// path pitstop makes) is copied as is, anything else goes through
+// encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
