@@ -63,21 +63,36 @@ func ParseELFHeader(b []byte) (ELFInfo, error) {
 		return ELFInfo{}, fmt.Errorf("ELF data encoding %d unknown", b[5])
 	}
 	m := bo.Uint16(b[18:20])
-	switch m {
-	case 3:
+	is64, little := info.Class == 64, b[5] == 1
+	switch {
+	case m == 3:
 		info.Machine = "386"
-	case 40:
+	case m == 40:
 		info.Machine = "arm"
-	case 62:
+	case m == 62:
 		info.Machine = "amd64"
-	case 183:
+	case m == 183:
 		info.Machine = "arm64"
-	case 243:
-		if info.Class == 64 {
-			info.Machine = "riscv64"
-		} else {
-			info.Machine = "riscv32"
-		}
+	case m == 243 && is64:
+		info.Machine = "riscv64"
+	case m == 243:
+		info.Machine = "riscv32"
+	case m == 21 && is64 && little:
+		info.Machine = "ppc64le"
+	case m == 21 && is64:
+		info.Machine = "ppc64"
+	case m == 22 && is64:
+		info.Machine = "s390x"
+	case m == 258 && is64:
+		info.Machine = "loong64"
+	case m == 8 && is64 && little:
+		info.Machine = "mips64le"
+	case m == 8 && is64:
+		info.Machine = "mips64"
+	case m == 8 && little:
+		info.Machine = "mipsle"
+	case m == 8:
+		info.Machine = "mips"
 	default:
 		info.Machine = "elf-machine-" + strconv.Itoa(int(m))
 	}
@@ -86,7 +101,7 @@ func ParseELFHeader(b []byte) (ELFInfo, error) {
 
 // UserlandProbes are the executables whose ELF header tells the userland's
 // architecture, in the order tried.
-var UserlandProbes = []string{"/bin/sh", "/usr/bin/env", "/bin/ls"}
+var UserlandProbes = []string{"/bin/sh", "/usr/bin/env", "/bin/ls", "/usr/bin/ls"}
 
 // Userland returns the architecture of the userland from the ELF header of
 // /bin/sh (or another always-present executable), and the path read. A

@@ -1,11 +1,7 @@
 package toolchain
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 	"strings"
 
@@ -75,7 +71,7 @@ func NormalizeArch(a string) string {
 	return a
 }
 
-// ELF header constants used by DetectTarget.
+// ELF machine numbers (the tests build headers with them).
 const (
 	emARM       = 40
 	emX86_64    = 62
@@ -88,61 +84,32 @@ const (
 	emMIPS      = 8
 )
 
-// ArchFromELF returns the GOARCH of the ELF executable whose first bytes
-// are hdr (at least 20 bytes).
-func ArchFromELF(hdr []byte) (string, error) {
-	if len(hdr) < 20 || string(hdr[:4]) != "\x7fELF" {
-		return "", errors.New("not an ELF file")
-	}
-	class, data := hdr[4], hdr[5]
-	var bo binary.ByteOrder
-	switch data {
-	case 1:
-		bo = binary.LittleEndian
-	case 2:
-		bo = binary.BigEndian
-	default:
-		return "", fmt.Errorf("ELF: unknown data encoding %d", data)
-	}
-	if class != 1 && class != 2 {
-		return "", fmt.Errorf("ELF: unknown class %d", class)
-	}
-	is64 := class == 2
-	m := bo.Uint16(hdr[18:20])
-	switch {
-	case m == emX86_64 && is64:
-		return "amd64", nil
-	case m == em386 && !is64:
-		return "386", nil
-	case m == emAARCH64 && is64:
-		return "arm64", nil
-	case m == emARM && !is64:
-		return "arm", nil
-	case m == emRISCV && is64:
-		return "riscv64", nil
-	case m == emPPC64 && is64 && data == 1:
-		return "ppc64le", nil
-	case m == emPPC64 && is64:
-		return "ppc64", nil
-	case m == emS390 && is64:
-		return "s390x", nil
-	case m == emLoongArch && is64:
-		return "loong64", nil
-	case m == emMIPS && is64 && data == 1:
-		return "mips64le", nil
-	case m == emMIPS && is64:
-		return "mips64", nil
-	case m == emMIPS && data == 1:
-		return "mipsle", nil
-	case m == emMIPS:
-		return "mips", nil
-	}
-	return "", fmt.Errorf("ELF: machine %d (%d-bit) has no Go toolchain", m, map[bool]int{false: 32, true: 64}[is64])
+// goarchBits lists the GOARCHes Go publishes toolchains for that an ELF
+// header can name, with their word size.
+var goarchBits = map[string]int{
+	"amd64": 64, "386": 32, "arm64": 64, "arm": 32, "riscv64": 64, "ppc64le": 64, "ppc64": 64,
+	"s390x": 64, "loong64": 64, "mips64le": 64, "mips64": 64, "mipsle": 32, "mips": 32,
 }
 
-// userlandProbes are executables every Linux userland has; the first that
-// reads as ELF tells its architecture.
-var userlandProbes = []string{"/bin/sh", "/usr/bin/env", "/bin/ls", "/usr/bin/ls"}
+// ArchFromELF returns the GOARCH of the ELF executable whose first bytes
+// are hdr (at least 20 bytes), as host.ParseELFHeader reads it; a machine
+// (or word size) Go has no toolchain for is an error.
+func ArchFromELF(hdr []byte) (string, error) {
+	info, err := host.ParseELFHeader(hdr)
+	if err != nil {
+		return "", fmt.Errorf("ELF: %w", err)
+	}
+	return goarchOf(info)
+}
+
+// goarchOf checks that Go publishes toolchains for an ELF machine and word
+// size, and returns its GOARCH.
+func goarchOf(info host.ELFInfo) (string, error) {
+	if bits, ok := goarchBits[info.Machine]; !ok || bits != info.Class {
+		return "", fmt.Errorf("ELF: machine %s (%d-bit) has no Go toolchain", info.Machine, info.Class)
+	}
+	return info.Machine, nil
+}
 
 // DetectTarget returns the target of the machine's userland: the
 // architecture of its programs (the ELF header of /bin/sh), not the
@@ -156,38 +123,18 @@ func DetectTarget(root *host.Root) (Target, error) {
 	if !root.IsLive() {
 		goos = "linux"
 	}
-	var errs []error
-	for _, p := range userlandProbes {
-		hdr, err := readHead(root.Path(p), 64)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	info, p, err := root.Userland()
+	if err == nil {
+		var arch string
+		if arch, err = goarchOf(info); err == nil {
+			return Target{GOOS: goos, GOARCH: arch}, nil
 		}
-		arch, err := ArchFromELF(hdr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-			continue
-		}
-		return Target{GOOS: goos, GOARCH: arch}, nil
+		err = fmt.Errorf("%s: %w", p, err)
 	}
 	if root.IsLive() {
 		// No readable ELF userland (a container with a static busybox
 		// elsewhere?): the running program's own architecture.
 		return Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}, nil
 	}
-	return Target{}, fmt.Errorf("cannot tell the userland architecture: %w", errors.Join(errs...))
-}
-
-func readHead(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	m, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	return b[:m], nil
+	return Target{}, fmt.Errorf("cannot tell the userland architecture: %w", err)
 }
