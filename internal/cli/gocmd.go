@@ -207,21 +207,28 @@ func dirFlags(l toolchain.Layout) string {
 	return " --dir " + l.Dir
 }
 
+// find is the layout and the installed toolchain a VERSION argument names;
+// a malformed VERSION is a usage error.
+func (o *goOpts) find(version string) (toolchain.Layout, toolchain.Installed, error) {
+	l, err := o.layout()
+	if err != nil {
+		return l, toolchain.Installed{}, err
+	}
+	in, err := l.Find(version)
+	if errors.Is(err, toolchain.ErrMalformed) {
+		err = usageError("%v", err)
+	}
+	return l, in, err
+}
+
 func newGoUseCmd(o *goOpts) *cobra.Command {
 	return &cobra.Command{
 		Use:   "use VERSION",
 		Short: "Switch the active toolchain (atomically) to an installed version",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := o.layout()
+			l, in, err := o.find(args[0])
 			if err != nil {
-				return err
-			}
-			in, err := l.Find(args[0])
-			if err != nil {
-				if errors.Is(err, toolchain.ErrMalformed) {
-					return usageError("%v", err)
-				}
 				return err
 			}
 			native, err := toolchain.DetectTarget(nil)
@@ -325,15 +332,8 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 		Short: "Remove an installed toolchain (not the active one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := o.layout()
+			l, in, err := o.find(args[0])
 			if err != nil {
-				return err
-			}
-			in, err := l.Find(args[0])
-			if err != nil {
-				if errors.Is(err, toolchain.ErrMalformed) {
-					return usageError("%v", err)
-				}
 				return err
 			}
 			if err := l.Remove(in.Name); err != nil {
