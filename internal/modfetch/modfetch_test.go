@@ -212,37 +212,13 @@ func TestNoSumDB(t *testing.T) {
 	}
 }
 
-// gitModule makes a git repository holding a module tagged vers and
-// returns a git config that maps https://private.test/ to it.
-func gitModule(t *testing.T, vers string) (gitconfig string) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git: ", err)
-	}
-	root := t.TempDir()
-	repo := filepath.Join(root, "secret")
-	os.MkdirAll(repo, 0o755)
-	os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module private.test/secret.git\n\ngo 1.21\n"), 0o644)
-	os.WriteFile(filepath.Join(repo, "s.go"), []byte("package secret\n\nconst S = 42\n"), 0o644)
-	gitcfg := filepath.Join(root, "gitconfig")
-	os.WriteFile(gitcfg, []byte("[url \"file://"+root+"/\"]\n\tinsteadOf = https://private.test/\n[protocol \"file\"]\n\tallow = always\n[user]\n\tname = t\n\temail = t@t\n[init]\n\tdefaultBranch = main\n"), 0o644)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "init"}, {"tag", vers}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+gitcfg, "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return gitcfg
-}
 
 func TestDirectForPrivateModules(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command")
 	}
 	up := testupstream.NewForTest(t, mods...)
-	t.Setenv("GIT_CONFIG_GLOBAL", gitModule(t, "v1.0.0"))
+	t.Setenv("GIT_CONFIG_GLOBAL", testupstream.GitModule(t, "v1.0.0"))
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	f := fetcher(t, up.URL, up, "GOPRIVATE", "private.test")
 	ctx := context.Background()

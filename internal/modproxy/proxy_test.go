@@ -590,35 +590,11 @@ func hasTempFile(dir string) bool {
 	return found
 }
 
-// gitModule makes a git repository with a module tagged v1.0.0 and returns
-// a git config mapping https://private.test/ to it.
-func gitModule(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git: ", err)
-	}
-	root := t.TempDir()
-	repo := filepath.Join(root, "secret")
-	os.MkdirAll(repo, 0o755)
-	os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module private.test/secret.git\n\ngo 1.21\n"), 0o644)
-	os.WriteFile(filepath.Join(repo, "s.go"), []byte("package secret\n\nconst S = 42\n"), 0o644)
-	gitcfg := filepath.Join(root, "gitconfig")
-	os.WriteFile(gitcfg, []byte("[url \"file://"+root+"/\"]\n\tinsteadOf = https://private.test/\n[protocol \"file\"]\n\tallow = always\n[user]\n\tname = t\n\temail = t@t\n[init]\n\tdefaultBranch = main\n"), 0o644)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "init"}, {"tag", "v1.0.0"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+gitcfg, "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return gitcfg
-}
 
 func TestPrivateModulesNeverReachPublicUpstream(t *testing.T) {
 	needGo(t)
 	up := testupstream.NewForTest(t, graph...)
-	t.Setenv("GIT_CONFIG_GLOBAL", gitModule(t))
+	t.Setenv("GIT_CONFIG_GLOBAL", testupstream.GitModule(t, "v1.0.0"))
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	p := startProxy(t, up, "", func(h *Handler, env goenv.Env) { env["GOPRIVATE"] = "private.test" })
 	app := t.TempDir()
