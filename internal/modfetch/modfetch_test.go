@@ -212,7 +212,6 @@ func TestNoSumDB(t *testing.T) {
 	}
 }
 
-
 func TestDirectForPrivateModules(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command")

@@ -590,7 +590,6 @@ func hasTempFile(dir string) bool {
 	return found
 }
 
-
 func TestPrivateModulesNeverReachPublicUpstream(t *testing.T) {
 	needGo(t)
 	up := testupstream.NewForTest(t, graph...)
