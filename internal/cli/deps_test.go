@@ -232,3 +232,62 @@ func TestCrossBuild(t *testing.T) {
 		})
 	}
 }
+
+// capabilities are the packages under internal/ that are capabilities
+// (shared/ARCHITECTURE.md): each an importable library that the CLI wires,
+// never importing another. What two of them need moves down into a shared
+// mechanism (host, goenv, modfetch, store, service, plan, units, ...).
+var capabilities = []string{"doctor", "toolchain", "modproxy", "buildcache", "ramdisk", "tune",
+	"fleet", "bench", "cross", "gpu"}
+
+// TestCapabilitiesStayApart fails when a capability package (or one below
+// it) imports another capability, directly or through a shared package.
+func TestCapabilitiesStayApart(t *testing.T) {
+	gocmd, root := goCmd(t), moduleRoot(t)
+	const mod = "github.com/pitstop-go/pitstop/internal/"
+	cmd := exec.Command(gocmd, "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", "./internal/...")
+	cmd.Dir, cmd.Env = root, goEnv("amd64", false)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list ./internal/...: %v\n%s", err, out)
+	}
+	capOf := func(pkg string) string {
+		rest, ok := strings.CutPrefix(pkg, mod)
+		if !ok {
+			return ""
+		}
+		top, _, _ := strings.Cut(rest, "/")
+		for _, c := range capabilities {
+			if top == c {
+				return c
+			}
+		}
+		return ""
+	}
+	seen := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		pkg := f[0]
+		own := capOf(pkg)
+		shared := own == "" && !strings.HasPrefix(pkg, mod+"cli") && !strings.HasPrefix(pkg, mod+"testupstream")
+		if own != "" {
+			seen++
+		}
+		for _, d := range f[1:] {
+			other := capOf(d)
+			switch {
+			case other == "" || other == own:
+			case own != "":
+				t.Errorf("capability %s (%s) imports capability %s (%s): move the shared part down into a shared package", own, pkg, other, d)
+			case shared:
+				t.Errorf("shared package %s imports capability %s (%s): data flows cli → capability → shared mechanism, never back", pkg, other, d)
+			}
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("found %d capability packages in go list's output; want at least the six of today:\n%s", seen, out)
+	}
+}
