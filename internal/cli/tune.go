@@ -3,10 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/plan"
 	"github.com/pitstop-go/pitstop/internal/tune"
 )
 
@@ -81,7 +83,7 @@ applied at a time: revert before applying another.`,
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
-	var persist bool
+	var persist, applyDry, applyJSON bool
 	apply := &cobra.Command{
 		Use:   "apply PROFILE",
 		Short: "Set a profile's sysctls (and with --persist write them and the limits to /etc), recording the previous values",
@@ -92,21 +94,54 @@ applied at a time: revert before applying another.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return tuneError(tuner(cmd).Apply(args[0], persist))
+			t := tuner(cmd)
+			if applyDry {
+				p, err := t.PlanApply(args[0], persist)
+				if err != nil {
+					return tuneError(err)
+				}
+				return printPlan(cmd.OutOrStdout(), p, applyJSON, true)
+			}
+			if applyJSON {
+				t.Out = nil
+			}
+			p, err := t.Apply(cmd.Context(), args[0], persist)
+			if err != nil {
+				return tuneError(err)
+			}
+			return printPlan(cmd.OutOrStdout(), p, applyJSON, false)
 		},
 	}
 	apply.Flags().BoolVar(&persist, "persist", false, "also write /etc/sysctl.d/60-pitstop-PROFILE.conf and the limits drop-ins, for the next boot")
-	apply.Flags().BoolVar(&t.DryRun, "dry-run", false, "print what would change and change nothing")
+	apply.Flags().BoolVar(&applyDry, "dry-run", false, "print the plan and change nothing")
+	apply.Flags().BoolVar(&applyJSON, "json", false, "print the plan as JSON (with --dry-run) or, after applying, the plan that ran")
 
+	var revertDry, revertJSON bool
 	revert := &cobra.Command{
 		Use:   "revert",
 		Short: "Restore the values recorded by apply and remove what --persist wrote",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return tuneError(tuner(cmd).Revert())
+			t := tuner(cmd)
+			if revertDry {
+				p, err := t.PlanRevert()
+				if err != nil {
+					return tuneError(err)
+				}
+				return printPlan(cmd.OutOrStdout(), p, revertJSON, true)
+			}
+			if revertJSON {
+				t.Out = nil
+			}
+			p, err := t.Revert(cmd.Context())
+			if err != nil {
+				return tuneError(err)
+			}
+			return printPlan(cmd.OutOrStdout(), p, revertJSON, false)
 		},
 	}
-	revert.Flags().BoolVar(&t.DryRun, "dry-run", false, "print what would change and change nothing")
+	revert.Flags().BoolVar(&revertDry, "dry-run", false, "print the plan and change nothing")
+	revert.Flags().BoolVar(&revertJSON, "json", false, "print the plan as JSON (with --dry-run) or, after reverting, the plan that ran")
 
 	status := &cobra.Command{
 		Use:   "status",
@@ -124,10 +159,30 @@ applied at a time: revert before applying another.`,
 // tuneError makes an unknown profile a usage error (exit 2); others exit 1.
 func tuneError(err error) error {
 	var up *tune.UnknownProfileError
-	if errors.As(err, &up) {
+	switch {
+	case errors.As(err, &up):
 		return &ExitError{Code: 2, Err: err}
+	case errors.Is(err, tune.ErrNotRoot):
+		return fmt.Errorf("%w (or use --dry-run to preview)", err)
 	}
 	return err
+}
+
+// printPlan prints a system change's plan: for a dry run the plan and that
+// nothing changed; with asJSON the plan as JSON, dry or after it ran (the
+// run itself printed its steps as it went).
+func printPlan(w io.Writer, p *plan.Plan, asJSON, dry bool) error {
+	switch {
+	case asJSON:
+		return p.JSON(w)
+	case dry:
+		if err := p.Write(w); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w, "dry run: nothing changed")
+		return err
+	}
+	return nil
 }
 
 func joinComma(s []string) string {

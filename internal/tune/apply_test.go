@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
 // fakeMachine is a root directory whose proc/sys holds plain files, with
@@ -103,7 +106,7 @@ func TestApplyRevertFake(t *testing.T) {
 	before := m.snapshot(t)
 	tu, out := m.tuner(t)
 
-	if err := tu.Apply("go-pi", true); err != nil {
+	if _, err := tu.Apply(t.Context(), "go-pi", true); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	for k, want := range map[string]string{
@@ -135,7 +138,7 @@ func TestApplyRevertFake(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(tu.LimitsDir, "60-pitstop-go-pi.conf")); err != nil || !strings.Contains(string(b), "*    hard nofile 1048576\n") || !strings.Contains(string(b), "root hard nofile 1048576\n") {
 		t.Errorf("limits.d: %v\n%s", err, b)
 	}
-	if !strings.Contains(out.String(), "set net.core.somaxconn = 8192 (was 4096)") {
+	if !strings.Contains(out.String(), "done: set net.core.somaxconn: 4096 → 8192\n") {
 		t.Errorf("apply output:\n%s", out)
 	}
 
@@ -151,7 +154,7 @@ func TestApplyRevertFake(t *testing.T) {
 	}
 
 	// A second apply refuses and changes nothing.
-	err = tu.Apply("go-server", false)
+	_, err = tu.Apply(t.Context(), "go-server", false)
 	var ae *AppliedError
 	if !errors.As(err, &ae) || ae.Profile != "go-pi" {
 		t.Errorf("second apply = %v, want AppliedError", err)
@@ -163,7 +166,7 @@ func TestApplyRevertFake(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := tu.Revert(); err != nil {
+	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatalf("revert: %v\n%s", err, out)
 	}
 	after := m.snapshot(t)
@@ -184,21 +187,25 @@ func TestApplyRevertFake(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := tu.Revert(); err != nil || !strings.Contains(out.String(), "nothing to revert") {
+	if _, err := tu.Revert(t.Context()); err != nil || !strings.Contains(out.String(), "nothing to revert") {
 		t.Errorf("second revert: %v %s", err, out)
 	}
 }
 
 func TestApplyDryRunFake(t *testing.T) {
-	m := newFake(t, piDefaults)
+	values := maps.Clone(piDefaults)
+	values["net.ipv4.tcp_rmem"] = "4096\t131072\t33554432" // go-pi only raises it
+	m := newFake(t, values)
 	before := m.snapshot(t)
 	tu, out := m.tuner(t)
-	tu.DryRun = true
-	if err := tu.Apply("go-pi", true); err != nil {
+	var systemctl []string
+	tu.Systemctl = func(args ...string) error { systemctl = append(systemctl, strings.Join(args, " ")); return nil }
+	p, err := tu.PlanApply("go-pi", true)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.writes) != 0 {
-		t.Errorf("dry run wrote %v", m.writes)
+	if len(m.writes) != 0 || len(systemctl) != 0 || out.Len() != 0 {
+		t.Errorf("planning wrote %v, ran systemctl %v, printed %q", m.writes, systemctl, out)
 	}
 	after := m.snapshot(t)
 	for p, v := range before {
@@ -211,12 +218,70 @@ func TestApplyDryRunFake(t *testing.T) {
 			t.Errorf("dry run created %s", d)
 		}
 	}
-	for _, want := range []string{"would set net.core.somaxconn = 8192 (was 4096)", "would write " + filepath.Join(tu.SysctlDir, "60-pitstop-go-pi.conf"),
-		"would run: systemctl daemon-reload", "dry run: nothing changed"} {
+	out.Reset()
+	p.Write(out)
+	for _, want := range []string{"set net.core.somaxconn: 4096 → 8192\n", "write " + filepath.Join(tu.SysctlDir, "60-pitstop-go-pi.conf") + "\n",
+		"write " + filepath.Join(tu.SystemdDir, "system.conf.d/60-pitstop-go-pi.conf") + " (then systemctl daemon-reload)\n",
+		"keep net.ipv4.tcp_rmem: 4096 131072 33554432\n",
+		"set vm.dirty_ratio: 20 → 0 (the kernel zeroes it when vm.dirty_bytes is written)\n"} {
 		if !strings.Contains(out.String(), want) {
-			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
 	}
+	if first := p.Steps[0]; first.Action != "write" || first.Target != tu.statePath() {
+		t.Errorf("the first step is %s, want the state record", first)
+	}
+}
+
+// TestPlanIsRunFake: the plan a dry run shows is the plan the real run
+// runs, for apply and for revert.
+func TestPlanIsRunFake(t *testing.T) {
+	m := newFake(t, piDefaults)
+	tu, out := m.tuner(t)
+	dry, err := tu.PlanApply("go-pi", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, err := tu.Apply(t.Context(), "go-pi", true)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	samePlan(t, "apply", dry, ran)
+	m.write("net.core.somaxconn", "2000") // changed behind pitstop's back
+	if dry, err = tu.PlanRevert(); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err = tu.Revert(t.Context()); err != nil {
+		t.Fatalf("revert: %v\n%s", err, out)
+	}
+	samePlan(t, "revert", dry, ran)
+	if !slices.ContainsFunc(ran.Steps, func(s plan.Step) bool { return s.String() == "set net.core.somaxconn: 2000 → 4096" }) {
+		t.Errorf("revert plan:\n%s", planText(ran))
+	}
+}
+
+// samePlan fails unless a and b have the same JSON form.
+func samePlan(t *testing.T, what string, a, b *plan.Plan) {
+	t.Helper()
+	var ja, jb bytes.Buffer
+	if err := a.JSON(&ja); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.JSON(&jb); err != nil {
+		t.Fatal(err)
+	}
+	if ja.String() != jb.String() {
+		t.Errorf("%s: the dry run planned\n%s\nthe real run ran\n%s", what, ja.String(), jb.String())
+	}
+	if len(a.Steps) < 3 {
+		t.Errorf("%s: only %d steps:\n%s", what, len(a.Steps), ja.String())
+	}
+}
+
+func planText(p *plan.Plan) string {
+	var b bytes.Buffer
+	p.Write(&b)
+	return b.String()
 }
 
 func TestApplyRollsBackFake(t *testing.T) {
@@ -231,7 +296,7 @@ func TestApplyRollsBackFake(t *testing.T) {
 		}
 		return m.write(k, v)
 	}
-	err := tu.Apply("go-server", true)
+	_, err := tu.Apply(t.Context(), "go-server", true)
 	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("apply = %v, want the injected failure, rolled back", err)
 	}
@@ -249,6 +314,90 @@ func TestApplyRollsBackFake(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tu.SysctlDir); len(ents) != 0 {
 		t.Errorf("files left after rollback: %v", ents)
+	}
+}
+
+// TestApplyRollbackFailsFake: when putting a value back fails too, the
+// error says which, and the state stays for revert, which then finishes.
+func TestApplyRollbackFailsFake(t *testing.T) {
+	m := newFake(t, piDefaults)
+	before := m.snapshot(t)
+	tu, _ := m.tuner(t)
+	stuck := true
+	tu.WriteSysctl = func(k, v string) error {
+		switch {
+		case k == "net.ipv4.tcp_fin_timeout" && v == "15":
+			return fmt.Errorf("injected failure writing %s", k)
+		case k == "net.core.somaxconn" && v == "4096" && stuck:
+			return fmt.Errorf("injected failure restoring %s", k)
+		}
+		return m.write(k, v)
+	}
+	_, err := tu.Apply(t.Context(), "go-server", true)
+	if err == nil || !strings.Contains(err.Error(), "injected failure writing net.ipv4.tcp_fin_timeout; rolling back failed too: ") ||
+		!strings.Contains(err.Error(), "injected failure restoring net.core.somaxconn") ||
+		!strings.Contains(err.Error(), "net.core.somaxconn is 8192, want 4096") ||
+		!strings.Contains(err.Error(), "state kept in "+tu.statePath()) {
+		t.Fatalf("apply = %v", err)
+	}
+	t.Logf("apply: %v", err)
+	if got, _ := tu.Get("net.ipv4.tcp_slow_start_after_idle"); got != "1" {
+		t.Errorf("tcp_slow_start_after_idle = %s, want it put back to 1", got)
+	}
+	if _, err := tu.LoadState(); err != nil {
+		t.Fatalf("state not kept: %v", err)
+	}
+	stuck = false
+	if _, err := tu.Revert(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	after := m.snapshot(t)
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("after revert %s = %q, want %q", p, after[p], v)
+		}
+	}
+}
+
+// TestRevertRollsBackFake: a revert that fails half-way puts back what it
+// restored and keeps the state; run again, it finishes.
+func TestRevertRollsBackFake(t *testing.T) {
+	m := newFake(t, piDefaults)
+	before := m.snapshot(t)
+	tu, out := m.tuner(t)
+	if _, err := tu.Apply(t.Context(), "go-server", true); err != nil {
+		t.Fatal(err)
+	}
+	applied := m.snapshot(t)
+	fail := true
+	tu.WriteSysctl = func(k, v string) error {
+		if k == "net.ipv4.tcp_slow_start_after_idle" && v == "1" && fail {
+			return fmt.Errorf("injected failure restoring %s", k)
+		}
+		return m.write(k, v)
+	}
+	_, err := tu.Revert(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "revert of go-server failed: net.ipv4.tcp_slow_start_after_idle = 1: injected failure restoring net.ipv4.tcp_slow_start_after_idle; put back what it restored (state kept in ") {
+		t.Fatalf("revert = %v\n%s", err, out)
+	}
+	now := m.snapshot(t)
+	for p, v := range applied {
+		if now[p] != v {
+			t.Errorf("after a failed revert %s = %q, want the applied %q", p, now[p], v)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tu.SysctlDir, "60-pitstop-go-server.conf")); err != nil {
+		t.Errorf("persisted file not kept: %v", err)
+	}
+	fail = false
+	if _, err := tu.Revert(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	after := m.snapshot(t)
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("after revert %s = %q, want %q", p, after[p], v)
+		}
 	}
 }
 
@@ -272,7 +421,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		"nr-open":     "above fs.nr_open (1048576)",
 		"nope":        `unknown profile "nope"`,
 	} {
-		err := tu.Apply(name, true)
+		_, err := tu.Apply(t.Context(), name, true)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("apply %s = %v, want one line containing %q", name, err, want)
 		}
@@ -291,7 +440,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 func TestApplyNotRoot(t *testing.T) {
 	d := t.TempDir()
 	tu := &Tuner{ProfileDir: d, StateDir: d, SysctlDir: d, Euid: func() int { return 1000 }}
-	if err := tu.Apply("go-server", false); !errors.Is(err, ErrNotRoot) {
+	if _, err := tu.Apply(t.Context(), "go-server", false); !errors.Is(err, ErrNotRoot) {
 		t.Errorf("apply as uid 1000 = %v, want ErrNotRoot", err)
 	}
 	if ents, _ := os.ReadDir(d); len(ents) != 0 {
@@ -305,7 +454,7 @@ func TestApplyRefusesForeignFile(t *testing.T) {
 	os.MkdirAll(tu.SysctlDir, 0o755)
 	p := filepath.Join(tu.SysctlDir, "60-pitstop-go-server.conf")
 	os.WriteFile(p, []byte("mine\n"), 0o644)
-	if err := tu.Apply("go-server", true); err == nil || !strings.Contains(err.Error(), p+" exists already") {
+	if _, err := tu.Apply(t.Context(), "go-server", true); err == nil || !strings.Contains(err.Error(), p+" exists already") {
 		t.Errorf("apply over a foreign file = %v", err)
 	}
 	if len(m.writes) != 0 {
@@ -322,7 +471,7 @@ func TestApplyLocked(t *testing.T) {
 	}
 	defer unlock()
 	other := *tu
-	if err := other.Apply("go-server", false); err == nil || !strings.Contains(err.Error(), "another pitstop tune apply or revert is running") {
+	if _, err := other.Apply(t.Context(), "go-server", false); err == nil || !strings.Contains(err.Error(), "another pitstop tune apply or revert is running") {
 		t.Errorf("apply while locked = %v", err)
 	}
 	if len(m.writes) != 0 {

@@ -118,38 +118,38 @@ func Listeners(r *host.Root) ([]Listener, error) {
 	return out, nil
 }
 
-// restartAdvice tells which running processes must restart to see the
-// changed keys.
-func (t *Tuner) restartAdvice(changed map[string]bool, limits, dry bool) {
-	would := "changed"
-	if dry {
-		would = "would change"
-	}
+// restartAdvice says which running processes must restart to see the
+// changed keys, and when limits take effect: one note each.
+func (t *Tuner) restartAdvice(changed map[string]bool, limits bool) []string {
+	var notes []string
 	for _, k := range sortedKeys(restartKeys) {
 		if !changed[k] {
 			continue
 		}
 		ls, err := Listeners(t.root())
 		if err != nil {
-			t.printf("%s %s: restart your servers to see it (%s); listing listening processes failed: %v\n", k, would, restartKeys[k], err)
+			notes = append(notes, fmt.Sprintf("%s changes: restart your servers to see it (%s); listing listening processes failed: %v", k, restartKeys[k], err))
 			continue
 		}
 		if len(ls) == 0 {
-			t.printf("%s %s: no process listens on TCP in this network namespace, nothing to restart\n", k, would)
+			notes = append(notes, fmt.Sprintf("%s changes: no process listens on TCP in this network namespace, nothing to restart", k))
 			continue
 		}
-		t.printf("%s %s: restart these to see it (%s):\n", k, would, restartKeys[k])
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s changes: restart these to see it (%s):", k, restartKeys[k])
 		for _, l := range ls {
 			ps := make([]string, len(l.Ports))
 			for i, p := range l.Ports {
 				ps[i] = strconv.Itoa(p)
 			}
-			t.printf("  pid %d (%s) listening on port %s\n", l.PID, l.Comm, strings.Join(ps, ", "))
+			fmt.Fprintf(&b, "\n  pid %d (%s) listening on port %s", l.PID, l.Comm, strings.Join(ps, ", "))
 		}
+		notes = append(notes, b.String())
 	}
 	if limits {
-		t.printf("limits: services get them when they (re)start after systemd reloads its configuration; login sessions when the user logs in again\n")
+		notes = append(notes, "limits: services get them when they (re)start after systemd reloads its configuration; login sessions when the user logs in again")
 	}
+	return notes
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
 // The tests in this file write the real /proc/sys, but only inside network
@@ -29,6 +30,7 @@ const envScenario = "PITSTOP_TUNE_NETNS_SCENARIO"
 var scenarios = map[string]func(t *testing.T){
 	"apply-revert":  scenarioApplyRevert,
 	"dry-run":       scenarioDryRun,
+	"plan-is-run":   scenarioPlanIsRun,
 	"kernel-einval": scenarioKernelEINVAL,
 	"injected":      scenarioInjected,
 	"listeners":     scenarioListeners,
@@ -233,18 +235,18 @@ func scenarioApplyRevert(t *testing.T) {
 
 	// go-server itself: its fs.*/vm.* keys are fine to read here, but a
 	// net.* key the namespace cannot own stops it before any change.
-	if err := tu.Apply("go-server", false); err != nil {
+	if _, err := tu.Apply(t.Context(), "go-server", false); err != nil {
 		if !strings.Contains(err.Error(), "net.core.rmem_max") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("apply go-server in a namespace: %v", err)
 		}
 		t.Logf("apply go-server: %v", err)
 		sameSnapshot(t, "after a refused go-server", before, snapshotNet(t))
-	} else if err := tu.Revert(); err != nil {
+	} else if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
 
-	if err := tu.Apply("ns-go-server", true); err != nil {
+	if _, err := tu.Apply(t.Context(), "ns-go-server", true); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	t.Logf("apply printed:\n%s", out)
@@ -294,7 +296,7 @@ func scenarioApplyRevert(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := tu.Revert(); err != nil {
+	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatalf("revert: %v\n%s", err, out)
 	}
 	t.Logf("revert printed:\n%s", out)
@@ -313,13 +315,14 @@ func scenarioApplyRevert(t *testing.T) {
 func scenarioDryRun(t *testing.T) {
 	prof, _ := nsGoServer(t)
 	tu, out := nsTuner(t, map[string]string{"ns-go-server": prof})
-	tu.DryRun = true
 	before := snapshotNet(t)
-	if err := tu.Apply("ns-go-server", true); err != nil {
+	p, err := tu.PlanApply("ns-go-server", true)
+	if err != nil {
 		t.Fatalf("apply --dry-run: %v\n%s", err, out)
 	}
 	sameSnapshot(t, "after apply --dry-run", before, snapshotNet(t))
-	if !strings.Contains(out.String(), "would set net.core.somaxconn = 8192 (was 4096)") {
+	p.Write(out)
+	if !strings.Contains(out.String(), "set net.core.somaxconn: 4096 → 8192\n") {
 		t.Errorf("dry run output:\n%s", out)
 	}
 	for _, d := range []string{tu.StateDir, tu.SysctlDir} {
@@ -327,6 +330,43 @@ func scenarioDryRun(t *testing.T) {
 			t.Errorf("dry run created %s", d)
 		}
 	}
+}
+
+// The plan a dry run shows is the plan the real run runs, on the real
+// /proc/sys: apply with persist, then revert of values changed since.
+func scenarioPlanIsRun(t *testing.T) {
+	mustSet(t, "net.ipv4.tcp_fin_timeout", "33")
+	prof, _ := nsGoServer(t)
+	tu, out := nsTuner(t, map[string]string{"ns-go-server": prof})
+	before := snapshotNet(t)
+	dry, err := tu.PlanApply("ns-go-server", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "after planning apply", before, snapshotNet(t))
+	ran, err := tu.Apply(t.Context(), "ns-go-server", true)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	samePlan(t, "apply", dry, ran)
+	if !slices.ContainsFunc(ran.Steps, func(s plan.Step) bool { return s.String() == "set net.ipv4.tcp_fin_timeout: 33 → 15" }) {
+		t.Errorf("apply plan:\n%s", planText(ran))
+	}
+	t.Logf("apply plan:\n%s", planText(ran))
+
+	mustSet(t, "net.core.somaxconn", "2000") // changed behind pitstop's back
+	if dry, err = tu.PlanRevert(); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err = tu.Revert(t.Context()); err != nil {
+		t.Fatalf("revert: %v\n%s", err, out)
+	}
+	samePlan(t, "revert", dry, ran)
+	if !slices.Contains(ran.Notes, "net.core.somaxconn was changed since apply (now 2000, pitstop set 8192)") {
+		t.Errorf("revert plan:\n%s", planText(ran))
+	}
+	t.Logf("revert plan:\n%s", planText(ran))
+	sameSnapshot(t, "after revert", before, snapshotNet(t))
 }
 
 // A value the kernel itself refuses (tcp_syn_retries is at most 127, and
@@ -344,7 +384,7 @@ net.ipv4.tcp_syn_retries = 300 ; the kernel refuses this
 		return host.Live().SetSysctl(k, v)
 	}
 	before := snapshotNet(t)
-	err := tu.Apply("bad-late", false)
+	_, err := tu.Apply(t.Context(), "bad-late", false)
 	if err == nil || !strings.Contains(err.Error(), "net.ipv4.tcp_syn_retries = 300: the kernel refused it (invalid argument); rolled back") {
 		t.Fatalf("apply = %v, want the kernel's refusal and a rollback\n%s", err, out)
 	}
@@ -374,7 +414,7 @@ func scenarioInjected(t *testing.T) {
 		return host.Live().SetSysctl(k, v)
 	}
 	before := snapshotNet(t)
-	err := tu.Apply("ns-go-server", true)
+	_, err := tu.Apply(t.Context(), "ns-go-server", true)
 	if err == nil || !strings.Contains(err.Error(), "injected failure; rolled back: nothing changed") {
 		t.Fatalf("apply = %v\n%s", err, out)
 	}
@@ -392,14 +432,14 @@ func scenarioListeners(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	tu, out := nsTuner(t, map[string]string{"backlog": "[sysctl]\nnet.core.somaxconn = 8192 ; r\n"})
-	if err := tu.Apply("backlog", false); err != nil {
+	if _, err := tu.Apply(t.Context(), "backlog", false); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf(`(?m)^net\.core\.somaxconn changed: restart these to see it .*\n  pid %d \(.+\) listening on port %d$`, os.Getpid(), port)
+	want := fmt.Sprintf(`(?m)^note: net\.core\.somaxconn changes: restart these to see it .*\n  pid %d \(.+\) listening on port %d$`, os.Getpid(), port)
 	if !regexp.MustCompile(want).MatchString(out.String()) {
 		t.Errorf("apply output does not name this process:\n%s", out)
 	}
-	if err := tu.Revert(); err != nil {
+	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -414,7 +454,7 @@ func scenarioReadOnly(t *testing.T) {
 	}
 	tu, _ := nsTuner(t, map[string]string{"backlog": "[sysctl]\nnet.core.somaxconn = 8192 ; r\n"})
 	before := snapshotNet(t)
-	err := tu.Apply("backlog", false)
+	_, err := tu.Apply(t.Context(), "backlog", false)
 	if !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("apply on a read-only /proc/sys = %v, want ErrReadOnly", err)
 	}

@@ -41,8 +41,10 @@ func (t *Tuner) dropInPaths(dropIns []string) []string {
 	return out
 }
 
-func (t *Tuner) installer() *systemd.Installer {
-	return &systemd.Installer{Dir: orDefault(t.SystemdDir, DefaultSystemdDir), DryRun: t.DryRun, Out: t.out(), Systemctl: t.Systemctl}
+// installer writes and removes drop-ins in dir, quietly: the plan's steps
+// say what they do.
+func (t *Tuner) installer(dir string) *systemd.Installer {
+	return &systemd.Installer{Dir: dir, Systemctl: t.Systemctl}
 }
 
 func header(name string) string {

@@ -3,11 +3,13 @@
 // another and give a reason for every value. Profiles are embedded
 // (go-server, go-build, go-pi) or read from /etc/pitstop/tune.d/*.conf.
 //
-// Apply validates every key and value first, records the previous values
-// in a state file, then sets all of them or, when the kernel refuses one,
-// puts back the ones already set. Revert restores exactly the recorded
-// values and removes the files written with persist. Recommended exposes
-// the embedded values to the doctor.
+// PlanApply validates every key and value first and returns the plan
+// (internal/plan) of the change: the record of the previous values in a
+// state file, then each sysctl from its current value to the profile's.
+// Apply runs exactly that plan: it sets all of them or, when the kernel
+// refuses one, puts back the ones already set. PlanRevert and Revert
+// restore exactly the recorded values and remove the files written with
+// persist. Recommended exposes the embedded values to the doctor.
 package tune
 
 import (
@@ -51,9 +53,8 @@ type Tuner struct {
 	// LimitsDir receives a pam_limits file with persist; "" means
 	// DefaultLimitsDir.
 	LimitsDir string
-	// DryRun prints what would change and changes nothing.
-	DryRun bool
-	// Out receives one line per change; nil discards.
+	// Out receives one line per step Apply and Revert run, then their
+	// summary and notes, and what Status prints; nil discards.
 	Out io.Writer
 	// Systemctl runs systemctl for the drop-ins (see systemd.Installer);
 	// nil runs the real one when systemd is running.
@@ -143,8 +144,8 @@ func (e *UnknownKeyError) Error() string {
 var ErrReadOnly = errors.New("/proc/sys is read-only here (a container?): run pitstop tune on the host")
 
 // ErrNotRoot is returned when a change is asked of the live machine by
-// another user than root.
-var ErrNotRoot = errors.New("changing sysctls needs root: run it with sudo (or use --dry-run to preview)")
+// another user than root (PlanApply and PlanRevert need no root).
+var ErrNotRoot = errors.New("changing sysctls needs root: run it with sudo")
 
 func explainWrite(key, value string, err error) error {
 	var already *WriteError
