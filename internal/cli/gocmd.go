@@ -347,7 +347,7 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 
 func newGoEnvCmd(o *goOpts) *cobra.Command {
 	var shell, rc string
-	var write, remove, dryRun, noGoBin bool
+	var write, remove, dryRun, asJSON, noGoBin bool
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print (or --write into your shell's rc file) the PATH lines for the active toolchain",
@@ -360,7 +360,9 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
                                   config.fish) inside a marked block;
                                   running it again changes nothing
   pitstop go env --remove         take the block out again
-  --dry-run                       show what --write/--remove would do`,
+  --dry-run                       print the plan of --write/--remove
+  --json                          print that plan as JSON (with --dry-run),
+                                  or the plan that ran`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if write && remove {
@@ -385,8 +387,8 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
 			}
 			out := cmd.OutOrStdout()
 			if !write && !remove {
-				if dryRun {
-					return usageError("--dry-run goes with --write or --remove")
+				if dryRun || asJSON {
+					return usageError("--dry-run and --json go with --write or --remove")
 				}
 				fmt.Fprint(out, lines)
 				return nil
@@ -404,26 +406,40 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
 			if remove {
 				body = ""
 			}
-			ch, err := toolchain.WriteRC(rc, body, dryRun)
+			p, file, err := toolchain.PlanRC(rc, body)
 			if err != nil {
 				return err
 			}
-			would := ""
 			if dryRun {
-				would = "would have "
+				return printPlan(out, p, asJSON, true)
+			}
+			if err := p.Apply(cmd.Context(), nil); err != nil {
+				return err
 			}
 			switch {
-			case !ch.Changed && remove:
-				fmt.Fprintf(out, "%s has no pitstop block; nothing to remove\n", ch.File)
-			case !ch.Changed:
-				fmt.Fprintf(out, "%s already has the PATH lines; nothing changed\n", ch.File)
+			case asJSON:
+				return p.JSON(out)
+			case p.Empty() && remove:
+				fmt.Fprintf(out, "%s has no pitstop block; nothing to remove\n", file)
+			case p.Empty():
+				fmt.Fprintf(out, "%s already has the PATH lines; nothing changed\n", file)
 			case remove:
-				fmt.Fprintf(out, "%sremoved the pitstop block from %s\n", would, ch.File)
+				fmt.Fprintf(out, "removed the pitstop block from %s\n", file)
 			default:
-				fmt.Fprintf(out, "%swritten to %s:\n%s\n%s%s\n", would, ch.File, toolchain.BlockBegin, lines, toolchain.BlockEnd)
-				if !dryRun {
-					fmt.Fprintf(out, "open a new shell (or: source %s); undo with: pitstop go env --remove%s\n", ch.File, dirFlags(l))
+				// The undo names the same rc file: --rc as given, else
+				// --shell when it was given.
+				undo := "pitstop go env --remove"
+				if cmd.Flags().Changed("rc") {
+					abs, err := filepath.Abs(rc)
+					if err != nil {
+						abs = rc
+					}
+					undo += " --rc " + toolchain.ShellQuote(abs)
+				} else if cmd.Flags().Changed("shell") {
+					undo += " --shell " + shell
 				}
+				fmt.Fprintf(out, "written to %s:\n%s\n%s%s\n", file, toolchain.BlockBegin, lines, toolchain.BlockEnd)
+				fmt.Fprintf(out, "open a new shell (or: source %s); undo with: %s\n", file, undo)
 			}
 			return nil
 		},
@@ -431,7 +447,8 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
 	cmd.Flags().StringVar(&shell, "shell", "", "bash, zsh or fish (default: from $SHELL)")
 	cmd.Flags().BoolVar(&write, "write", false, "write the lines into the shell's rc file, inside a marked block (idempotent)")
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove the marked block from the rc file")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --write/--remove: show what would change, change nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --write/--remove: print the plan, change nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with --write/--remove: print the plan as JSON (with --dry-run) or the plan that ran")
 	cmd.Flags().StringVar(&rc, "rc", "", "the rc `FILE` to edit (default: the shell's usual one)")
 	cmd.Flags().BoolVar(&noGoBin, "no-gobin", false, "leave GOBIN/GOPATH/bin off PATH")
 	return cmd

@@ -113,7 +113,8 @@ func (p *Plan) Write(w io.Writer) error {
 	return err
 }
 
-// JSON writes the plan as one JSON document with Schema.
+// JSON writes the plan as one JSON document with Schema, indented, with
+// <, > and & as themselves.
 func (p *Plan) JSON(w io.Writer) error {
 	v := struct {
 		Schema string `json:"schema"`
@@ -127,6 +128,7 @@ func (p *Plan) JSON(w io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // file contents and commands keep their <, > and &
 	return enc.Encode(v)
 }
 

@@ -59,6 +59,11 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v", got)
 	}
 	b.Reset()
+	(&Plan{Steps: []Step{{Action: "write", Target: "f", To: "a && b > c\n"}}}).JSON(&b)
+	if !strings.Contains(b.String(), `"to": "a && b > c\n"`) {
+		t.Errorf("JSON escapes HTML: %s", b.String())
+	}
+	b.Reset()
 	var nilPlan *Plan
 	if err := nilPlan.JSON(&b); err != nil || !strings.Contains(b.String(), `"steps": []`) {
 		t.Errorf("nil plan JSON: %v %s", err, b.String())

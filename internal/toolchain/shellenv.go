@@ -1,6 +1,7 @@
 package toolchain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
 // Shells EnvLines knows.
@@ -40,17 +42,17 @@ func EnvLines(shell, binDir string, after ...string) (string, error) {
 	var b strings.Builder
 	switch shell {
 	case "bash", "zsh":
-		q := shellQuote(binDir)
+		q := ShellQuote(binDir)
 		fmt.Fprintf(&b, "case \":$PATH:\" in\n  *:%s:*) ;;\n  *) export PATH=%s:\"$PATH\" ;;\nesac\n", q, q)
 		for _, d := range after {
-			q := shellQuote(d)
+			q := ShellQuote(d)
 			fmt.Fprintf(&b, "case \":$PATH:\" in\n  *:%s:*) ;;\n  *) export PATH=\"$PATH\":%s ;;\nesac\n", q, q)
 		}
 	case "fish":
-		q := shellQuote(binDir)
+		q := ShellQuote(binDir)
 		fmt.Fprintf(&b, "contains -- %s $PATH; or set -gx PATH %s $PATH\n", q, q)
 		for _, d := range after {
-			q := shellQuote(d)
+			q := ShellQuote(d)
 			fmt.Fprintf(&b, "contains -- %s $PATH; or set -gx PATH $PATH %s\n", q, q)
 		}
 	default:
@@ -59,8 +61,8 @@ func EnvLines(shell, binDir string, after ...string) (string, error) {
 	return b.String(), nil
 }
 
-// shellQuote quotes s for sh and fish alike when it needs quoting.
-func shellQuote(s string) string {
+// ShellQuote quotes s for sh and fish alike when it needs quoting.
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+@%") == "" {
 		return s
 	}
@@ -91,33 +93,40 @@ func RCFile(shell, home string) (string, error) {
 // marker (or the other way round): pitstop will not guess what to replace.
 var ErrUnbalancedBlock = errors.New("has an unbalanced pitstop block: fix the markers by hand")
 
-// SetBlock returns content with the pitstop block replaced by body (or
-// appended, when there is none). body "" removes the block. changed is
-// false when the result equals content.
-func SetBlock(content, body string) (out string, changed bool, err error) {
-	lines := strings.SplitAfter(content, "\n")
-	begin, end := -1, -1
+// findBlock splits content into lines and finds the pitstop block's first
+// and last line; -1, -1 when there is none.
+func findBlock(content string) (lines []string, begin, end int, err error) {
+	lines = strings.SplitAfter(content, "\n")
+	begin, end = -1, -1
 	for i, l := range lines {
 		t := strings.TrimRight(l, "\r\n")
 		if strings.HasPrefix(t, "# >>> pitstop go >>>") {
 			if begin >= 0 {
-				return "", false, ErrUnbalancedBlock
+				return nil, 0, 0, ErrUnbalancedBlock
 			}
 			begin = i
 		} else if t == BlockEnd {
 			if begin < 0 || end >= 0 {
-				return "", false, ErrUnbalancedBlock
+				return nil, 0, 0, ErrUnbalancedBlock
 			}
 			end = i
 		}
 	}
 	if (begin >= 0) != (end >= 0) {
-		return "", false, ErrUnbalancedBlock
+		return nil, 0, 0, ErrUnbalancedBlock
 	}
-	block := ""
-	if body != "" {
-		block = BlockBegin + "\n" + strings.TrimRight(body, "\n") + "\n" + BlockEnd + "\n"
+	return lines, begin, end, nil
+}
+
+// SetBlock returns content with the pitstop block replaced by body (or
+// appended, when there is none). body "" removes the block. changed is
+// false when the result equals content.
+func SetBlock(content, body string) (out string, changed bool, err error) {
+	lines, begin, end, err := findBlock(content)
+	if err != nil {
+		return "", false, err
 	}
+	block := markBlock(body)
 	if begin >= 0 {
 		before := strings.Join(lines[:begin], "")
 		after := strings.Join(lines[end+1:], "")
@@ -140,28 +149,36 @@ func SetBlock(content, body string) (out string, changed bool, err error) {
 	return out, out != content, nil
 }
 
-// RCChange is what WriteRC did (or, with dryRun, would do).
-type RCChange struct {
-	File    string // the rc file (symbolic links followed)
-	Changed bool
-	Block   string // the block written, "" when removed
+// markBlock is body between the markers; "" for no body.
+func markBlock(body string) string {
+	if body == "" {
+		return ""
+	}
+	return BlockBegin + "\n" + strings.TrimRight(body, "\n") + "\n" + BlockEnd + "\n"
 }
 
-// WriteRC writes body into the marked block of the rc file (body ""
-// removes the block), atomically and keeping the file's mode. A symbolic
-// link (dotfile managers) is followed, not replaced. With dryRun nothing
-// is written.
-func WriteRC(file, body string, dryRun bool) (RCChange, error) {
-	ch := RCChange{File: file, Block: body}
+// PlanRC returns the plan that writes body into the marked block of the rc
+// file (body "" removes the block), and the file it edits: a symbolic link
+// (dotfile managers) is followed, not replaced. The plan has one step, from
+// the old block to the new one, or none when the file already reads so.
+// Applied, it writes the whole file atomically, keeping its mode and (run
+// with sudo) its owner, and refuses when the file changed since it was
+// planned; its undo writes the old content back.
+func PlanRC(file, body string) (*plan.Plan, string, error) {
 	if real, err := filepath.EvalSymlinks(file); err == nil {
-		ch.File = real
+		file = real
 	}
-	data, err := os.ReadFile(ch.File)
+	p := &plan.Plan{Title: "write the PATH lines into " + file}
+	if body == "" {
+		p.Title = "remove the pitstop block from " + file
+	}
+	data, err := os.ReadFile(file)
+	existed := err == nil
 	perm := fs.FileMode(0o644)
 	uid, gid := -1, -1
 	switch {
 	case err == nil:
-		if fi, err := os.Stat(ch.File); err == nil {
+		if fi, err := os.Stat(file); err == nil {
 			perm = fi.Mode().Perm()
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 				uid, gid = int(st.Uid), int(st.Gid)
@@ -169,30 +186,68 @@ func WriteRC(file, body string, dryRun bool) (RCChange, error) {
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		if body == "" {
-			return ch, nil
+			p.Title = file + " has no pitstop block"
+			return p, file, nil
 		}
 	default:
-		return ch, err
+		return nil, file, err
 	}
-	out, changed, err := SetBlock(string(data), body)
+	old := string(data)
+	out, changed, err := SetBlock(old, body)
 	if err != nil {
-		return ch, fmt.Errorf("%s %w", ch.File, err)
+		return nil, file, fmt.Errorf("%s %w", file, err)
 	}
-	ch.Changed = changed
-	if !changed || dryRun {
-		return ch, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(ch.File), 0o755); err != nil {
-		return ch, err
-	}
-	return ch, atomicfile.Write(ch.File, perm, func(w io.Writer) error {
-		if f, ok := w.(*os.File); ok && uid >= 0 && os.Geteuid() == 0 {
-			// Run with sudo: the file stays its owner's.
-			if err := f.Chown(uid, gid); err != nil {
-				return err
-			}
+	if !changed {
+		p.Title = file + " already has the PATH lines"
+		if body == "" {
+			p.Title = file + " has no pitstop block"
 		}
-		_, err := io.WriteString(w, out)
-		return err
-	})
+		return p, file, nil
+	}
+	lines, begin, end, _ := findBlock(old)
+	oldBlock := ""
+	if begin >= 0 {
+		oldBlock = strings.Join(lines[begin:end+1], "")
+	}
+	s := plan.Step{Action: "edit", Target: file, From: oldBlock, To: markBlock(body)}
+	switch {
+	case !existed:
+		s.Action, s.Note = "write", "a new file holding the pitstop block"
+	case body == "":
+		s.Note = "remove the pitstop block; the rest stays"
+	case oldBlock != "":
+		s.Note = "replace the pitstop block; the rest stays"
+	default:
+		s.Note = "add the pitstop block at the end"
+	}
+	write := func(content string) error {
+		return atomicfile.Write(file, perm, func(w io.Writer) error {
+			if f, ok := w.(*os.File); ok && uid >= 0 && os.Geteuid() == 0 {
+				// Run with sudo: the file stays its owner's.
+				if err := f.Chown(uid, gid); err != nil {
+					return err
+				}
+			}
+			_, err := io.WriteString(w, content)
+			return err
+		})
+	}
+	s.Do = func(context.Context) error {
+		now, err := os.ReadFile(file)
+		if (err == nil) != existed || string(now) != old {
+			return fmt.Errorf("%s changed since the plan was made: run the command again", file)
+		}
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return err
+		}
+		return write(out)
+	}
+	s.Undo = func(context.Context) error {
+		if !existed {
+			return os.Remove(file)
+		}
+		return write(old)
+	}
+	p.Add(s)
+	return p, file, nil
 }

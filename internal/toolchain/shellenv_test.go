@@ -44,16 +44,22 @@ func TestSetBlock(t *testing.T) {
 	}
 }
 
-func TestWriteRCKeepsModeAndLink(t *testing.T) {
+func TestPlanRCKeepsModeAndLink(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "dotfiles", "bashrc")
 	os.MkdirAll(filepath.Dir(real), 0o755)
 	os.WriteFile(real, []byte("x=1\n"), 0o600)
 	link := filepath.Join(dir, ".bashrc")
 	os.Symlink(real, link)
-	ch, err := WriteRC(link, "export A=1\n", false)
-	if err != nil || !ch.Changed || ch.File != real {
-		t.Fatalf("WriteRC: %+v %v", ch, err)
+	p, file, err := PlanRC(link, "export A=1\n")
+	if err != nil || p.Empty() || file != real || p.Steps[0].Target != real {
+		t.Fatalf("PlanRC: %+v %s %v", p, file, err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "x=1\n" {
+		t.Fatalf("planning wrote %q", b)
+	}
+	if err := p.Apply(t.Context(), nil); err != nil {
+		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatal("the link was replaced by a file")
@@ -62,11 +68,77 @@ func TestWriteRCKeepsModeAndLink(t *testing.T) {
 		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
 	}
 	// Removing from a missing file is a no-op, not an error.
-	if ch, err := WriteRC(filepath.Join(dir, "none"), "", false); err != nil || ch.Changed {
-		t.Fatalf("remove from missing: %+v %v", ch, err)
+	if p, _, err := PlanRC(filepath.Join(dir, "none"), ""); err != nil || !p.Empty() {
+		t.Fatalf("remove from missing: %+v %v", p, err)
+	} else if err := p.Apply(t.Context(), nil); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none")); err == nil {
 		t.Fatal("created a file while removing")
+	}
+}
+
+// TestPlanRCSteps: the step goes from the old block to the new one; undo
+// puts the file back; a file changed since the plan is left alone.
+func TestPlanRCSteps(t *testing.T) {
+	dir := t.TempDir()
+	rc := filepath.Join(dir, ".bashrc")
+	orig := "alias ll='ls -l'\n"
+	os.WriteFile(rc, []byte(orig), 0o644)
+
+	p, _, err := PlanRC(rc, "export A=1\n")
+	if err != nil || len(p.Steps) != 1 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	block := BlockBegin + "\nexport A=1\n" + BlockEnd + "\n"
+	if s := p.Steps[0]; s.Action != "edit" || s.From != "" || s.To != block || s.Note != "add the pitstop block at the end" {
+		t.Errorf("add: %+v", s)
+	}
+	if err := p.Steps[0].Do(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	once, _ := os.ReadFile(rc)
+	if err := p.Steps[0].Undo(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(rc); string(b) != orig {
+		t.Errorf("undo left %q", b)
+	}
+	os.WriteFile(rc, once, 0o644)
+
+	if p, _, _ := PlanRC(rc, "export A=1\n"); !p.Empty() || !strings.Contains(p.Title, "already has the PATH lines") {
+		t.Errorf("again: %+v", p)
+	}
+	p, _, _ = PlanRC(rc, "export A=2\n")
+	if s := p.Steps[0]; s.From != block || !strings.Contains(s.To, "export A=2\n") || s.Note != "replace the pitstop block; the rest stays" {
+		t.Errorf("replace: %+v", s)
+	}
+	p, _, _ = PlanRC(rc, "")
+	if s := p.Steps[0]; s.From != block || s.To != "" || s.Note != "remove the pitstop block; the rest stays" {
+		t.Errorf("remove: %+v", s)
+	}
+	os.WriteFile(rc, append(once, "more\n"...), 0o644)
+	if err := p.Apply(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "changed since the plan was made") {
+		t.Errorf("apply over a changed file = %v", err)
+	}
+	if b, _ := os.ReadFile(rc); string(b) != string(once)+"more\n" {
+		t.Errorf("a changed file was written: %q", b)
+	}
+
+	// A new file: the step writes it, undo removes it.
+	fresh := filepath.Join(dir, "fish", "config.fish")
+	p, _, _ = PlanRC(fresh, "set -gx A 1\n")
+	if s := p.Steps[0]; s.Action != "write" {
+		t.Errorf("new file: %+v", s)
+	}
+	if err := p.Steps[0].Do(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Steps[0].Undo(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Error("undo left the new file")
 	}
 }
 
