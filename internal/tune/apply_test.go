@@ -64,6 +64,18 @@ func (m *fakeMachine) snapshot(t *testing.T) map[string]string {
 	return out
 }
 
+// same fails for every sysctl whose value is not what want says (a
+// snapshot).
+func (m *fakeMachine) same(t *testing.T, what string, want map[string]string) {
+	t.Helper()
+	now := m.snapshot(t)
+	for p, v := range want {
+		if now[p] != v {
+			t.Errorf("%s: %s = %q, want %q", what, p, now[p], v)
+		}
+	}
+}
+
 func (m *fakeMachine) tuner(t *testing.T) (*Tuner, *bytes.Buffer) {
 	var out bytes.Buffer
 	d := t.TempDir()
@@ -169,12 +181,7 @@ func TestApplyRevertFake(t *testing.T) {
 	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatalf("revert: %v\n%s", err, out)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("after revert %s = %q, want %q", p, after[p], v)
-		}
-	}
+	m.same(t, "after revert", before)
 	for _, w := range m.writes {
 		if w == "vm.dirty_bytes=0" || w == "vm.dirty_background_bytes=0" {
 			t.Errorf("revert wrote %s, which the kernel refuses; the ratio must be restored instead", w)
@@ -207,12 +214,7 @@ func TestApplyDryRunFake(t *testing.T) {
 	if len(m.writes) != 0 || len(systemctl) != 0 || out.Len() != 0 {
 		t.Errorf("planning wrote %v, ran systemctl %v, printed %q", m.writes, systemctl, out)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("dry run changed %s", p)
-		}
-	}
+	m.same(t, "after the dry run", before)
 	for _, d := range []string{tu.StateDir, tu.SysctlDir, tu.SystemdDir, tu.LimitsDir} {
 		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("dry run created %s", d)
@@ -303,12 +305,7 @@ func TestApplyRollsBackFake(t *testing.T) {
 	if n < 4 {
 		t.Fatalf("the failure came before any write (%d writes)", n)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("after rollback %s = %q, want %q", p, after[p], v)
-		}
-	}
+	m.same(t, "after rollback", before)
 	if _, err := os.Stat(tu.statePath()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state left after rollback: %v", err)
 	}
@@ -351,12 +348,7 @@ func TestApplyRollbackFailsFake(t *testing.T) {
 	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("after revert %s = %q, want %q", p, after[p], v)
-		}
-	}
+	m.same(t, "after revert", before)
 }
 
 // TestRevertRollsBackFake: a revert that fails half-way puts back what it
@@ -380,12 +372,7 @@ func TestRevertRollsBackFake(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "revert of go-server failed: net.ipv4.tcp_slow_start_after_idle = 1: injected failure restoring net.ipv4.tcp_slow_start_after_idle; put back what it restored (state kept in ") {
 		t.Fatalf("revert = %v\n%s", err, out)
 	}
-	now := m.snapshot(t)
-	for p, v := range applied {
-		if now[p] != v {
-			t.Errorf("after a failed revert %s = %q, want the applied %q", p, now[p], v)
-		}
-	}
+	m.same(t, "after a failed revert", applied)
 	if _, err := os.Stat(filepath.Join(tu.SysctlDir, "60-pitstop-go-server.conf")); err != nil {
 		t.Errorf("persisted file not kept: %v", err)
 	}
@@ -393,12 +380,7 @@ func TestRevertRollsBackFake(t *testing.T) {
 	if _, err := tu.Revert(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("after revert %s = %q, want %q", p, after[p], v)
-		}
-	}
+	m.same(t, "after revert", before)
 }
 
 func TestApplyRefusesBadInput(t *testing.T) {
@@ -429,12 +411,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 	if len(m.writes) != 0 {
 		t.Errorf("bad input wrote %v", m.writes)
 	}
-	after := m.snapshot(t)
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("bad input changed %s", p)
-		}
-	}
+	m.same(t, "after bad input", before)
 }
 
 func TestApplyNotRoot(t *testing.T) {
