@@ -41,6 +41,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 const (
@@ -457,30 +458,18 @@ func wrk(url string) (result, error) {
 	return r, nil
 }
 
+// wrkDuration reads a latency wrk prints (456.78us, 1.23ms, 2.00s, 1.00m),
+// which time.ParseDuration reads; 0 if it cannot.
 func wrkDuration(s string) time.Duration {
-	for _, u := range []struct {
-		suf string
-		d   time.Duration
-	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}} {
-		if v, ok := strings.CutSuffix(s, u.suf); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return time.Duration(f * float64(u.d))
-		}
-	}
-	return 0
+	d, _ := time.ParseDuration(s)
+	return d
 }
 
+// wrkBytes reads a size wrk prints (12.34MB, in powers of 1024); 0 if it
+// cannot.
 func wrkBytes(s string) float64 {
-	for _, u := range []struct {
-		suf string
-		m   float64
-	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
-		if v, ok := strings.CutSuffix(s, u.suf); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f * u.m
-		}
-	}
-	return 0
+	n, _ := units.ParseSize(s)
+	return float64(n)
 }
 
 func peakRSS(pid int) int64 {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Prog is the GOCACHEPROG helper: it answers the go command's requests from
@@ -85,10 +87,10 @@ func (s *Stats) String() string {
 		"%d puts (%s); uploaded %d (%s), %d dropped, %d failed; prefetched %d of %d (%s); "+
 		"%d remote gets (%s), %d remote errors, %d corrupt; %d bad requests, %d local errors; waited %s on the server",
 		s.Gets.Load(), s.LocalHits.Load(), s.PrefetchHits.Load(), s.RemoteHits.Load(), s.Misses.Load(),
-		s.Puts.Load(), FormatSize(s.PutBytes.Load()), s.Uploads.Load(), FormatSize(s.UploadBytes.Load()),
+		s.Puts.Load(), units.HumanSize(s.PutBytes.Load()), s.Uploads.Load(), units.HumanSize(s.UploadBytes.Load()),
 		s.UploadsDropped.Load(), s.UploadErrs.Load(),
-		s.Prefetched.Load(), s.PrefetchWanted.Load(), FormatSize(s.PrefetchBytes.Load()),
-		s.RemoteGets.Load(), FormatSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
+		s.Prefetched.Load(), s.PrefetchWanted.Load(), units.HumanSize(s.PrefetchBytes.Load()),
+		s.RemoteGets.Load(), units.HumanSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
 		s.BadRequests.Load(), s.LocalErrs.Load(),
 		time.Duration(s.WaitNanos.Load()).Round(time.Millisecond))
 }
@@ -107,20 +109,6 @@ func (s *Stats) Map() map[string]int64 {
 		"bad_requests": s.BadRequests.Load(), "local_errors": s.LocalErrs.Load(),
 		"wait_ms": s.WaitNanos.Load() / 1e6,
 	}
-}
-
-// FormatSize prints bytes with a binary unit.
-func FormatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (p *Prog) logger() *slog.Logger {

@@ -13,6 +13,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/pitstop-go/pitstop/internal/units"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
@@ -228,7 +229,7 @@ func newCacheStatsCmd() *cobra.Command {
 				}
 				report["local"] = map[string]any{"dir": d, "usage": u}
 				if !asJSON {
-					fmt.Fprintf(out, "local  %s: %d objects, %s, %d entries\n", d, u.Objects, buildcache.FormatSize(u.Bytes), u.Entries)
+					fmt.Fprintf(out, "local  %s: %d objects, %s, %d entries\n", d, u.Objects, units.HumanSize(u.Bytes), u.Entries)
 				}
 			}
 			if server != "" {
@@ -246,9 +247,9 @@ func newCacheStatsCmd() *cobra.Command {
 				if !asJSON {
 					limit := "unlimited"
 					if st.MaxSize > 0 {
-						limit = buildcache.FormatSize(st.MaxSize)
+						limit = units.HumanSize(st.MaxSize)
 					}
-					fmt.Fprintf(out, "server %s: %d files, %s (cap %s)\n", server, st.Objects, buildcache.FormatSize(st.Bytes), limit)
+					fmt.Fprintf(out, "server %s: %d files, %s (cap %s)\n", server, st.Objects, units.HumanSize(st.Bytes), limit)
 				}
 			}
 			if asJSON {
@@ -303,7 +304,7 @@ func newCacheTrimCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "local  %s: removed %d objects (%s) and %d entries\n", d, r.Objects, buildcache.FormatSize(r.Bytes), r.Entries)
+				fmt.Fprintf(out, "local  %s: removed %d objects (%s) and %d entries\n", d, r.Objects, units.HumanSize(r.Bytes), r.Entries)
 			}
 			if server != "" {
 				cl, err := remoteClient(server, token)
@@ -314,7 +315,7 @@ func newCacheTrimCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("server %s: %w", server, err)
 				}
-				fmt.Fprintf(out, "server %s: removed %d files (%s)\n", server, r.Objects, buildcache.FormatSize(r.Bytes))
+				fmt.Fprintf(out, "server %s: removed %d files (%s)\n", server, r.Objects, units.HumanSize(r.Bytes))
 			}
 			return nil
 		},

@@ -23,6 +23,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 func newProxyCmd() *cobra.Command {
@@ -219,8 +220,8 @@ func newProxyGCCmd() *cobra.Command {
 			}
 			after := st.Usage()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files, %s -> %d files, %s (evicted %d files, %s)\n",
-				d, before.Objects, store.FormatSize(before.Bytes), after.Objects, store.FormatSize(after.Bytes),
-				before.Objects-after.Objects, store.FormatSize(before.Bytes-after.Bytes))
+				d, before.Objects, units.HumanSize(before.Bytes), after.Objects, units.HumanSize(after.Bytes),
+				before.Objects-after.Objects, units.HumanSize(before.Bytes-after.Bytes))
 			// The direct-fetch module cache (VCS clones of GOPRIVATE
 			// modules) is outside the store's count: gc empties it; the next
 			// direct fetch clones again.
@@ -228,7 +229,7 @@ func newProxyGCCmd() *cobra.Command {
 			if n, err := removeTree(direct); err != nil {
 				return fmt.Errorf("direct-fetch cache %s: %v", direct, err)
 			} else if n > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the direct-fetch module cache (%s)\n", direct, store.FormatSize(n))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the direct-fetch module cache (%s)\n", direct, units.HumanSize(n))
 			}
 			return nil
 		},

@@ -20,6 +20,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/ramdisk"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // ramdiskFlags are the flags every ramdisk subcommand shares.
@@ -87,18 +88,14 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 			}
 			var sz, max uint64
 			if size != "" {
-				if sz, err = ramdisk.ParseSize(size); err != nil {
-					return usageError("--size: %v", err)
+				if sz, err = parseRamdiskSize("--size", size); err != nil {
+					return err
 				}
 			}
 			if maxSize != "" {
-				if max, err = ramdisk.ParseSize(maxSize); err != nil {
-					return usageError("--max-size: %v", err)
+				if max, err = parseRamdiskSize("--max-size", maxSize); err != nil {
+					return err
 				}
-			}
-			if sz != 0 && sz < minRamdiskSize {
-				// A bare number is bytes: --size 2 means a 2-byte tmpfs.
-				return usageError("--size %s is %s: too small to hold a Go cache (at least %s); sizes without a unit are bytes, e.g. --size 2G", size, ramdisk.FormatSize(sz), ramdisk.FormatSize(minRamdiskSize))
 			}
 			if sz != 0 && max != 0 && max < sz {
 				return usageError("--max-size %s is smaller than --size %s: give at least --size, or leave --max-size out (twice --size)", maxSize, size)
@@ -156,8 +153,25 @@ func sameDir(a, b string) bool {
 	return ra == rb
 }
 
-// minRamdiskSize is the smallest --size enable takes.
+// minRamdiskSize is the smallest --size (and --max-size) enable takes.
 const minRamdiskSize = 16 << 20
+
+// parseRamdiskSize reads enable's --size or --max-size: at least
+// minRamdiskSize (a bare number is bytes: --size 2 would be a 2-byte
+// tmpfs) and at most ramdisk.SizeLimit.
+func parseRamdiskSize(flag, s string) (uint64, error) {
+	n, err := units.ParseSize(s)
+	if err != nil {
+		return 0, usageError("%s: %v", flag, err)
+	}
+	if n < minRamdiskSize {
+		return 0, usageError("%s %s is %s: too small to hold a Go cache (at least %s); sizes without a unit are bytes, e.g. %s 2G", flag, s, units.HumanSize(n), units.FormatSize(minRamdiskSize), flag)
+	}
+	if n > ramdisk.SizeLimit {
+		return 0, usageError("%s %s is more than %s", flag, s, units.FormatSize(ramdisk.SizeLimit))
+	}
+	return uint64(n), nil
+}
 
 func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
 	var dryRun bool
@@ -197,7 +211,7 @@ func newRamdiskSyncCmd(rf *ramdiskFlags) *cobra.Command {
 			}
 			for _, r := range recs {
 				if r.Result == "ok" {
-					fmt.Fprintf(cmd.OutOrStdout(), "synced %s (generation %d): %d files (%s), %d deletions in %s\n", r.Dir, r.Gen, r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels, r.Duration.Round(time.Millisecond))
+					fmt.Fprintf(cmd.OutOrStdout(), "synced %s (generation %d): %d files (%s), %d deletions in %s\n", r.Dir, r.Gen, r.Files, units.HumanSize(r.Bytes), r.Dels, r.Duration.Round(time.Millisecond))
 				} else {
 					fmt.Fprintf(cmd.OutOrStdout(), "sync %s: %s\n", r.Dir, r.Result)
 				}
@@ -260,24 +274,24 @@ func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
 		fmt.Fprintf(w, "%s: %s (mounted at boot: %s)\n", s.Dir, state, boot)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		if s.Active && s.Partial {
-			fmt.Fprintf(tw, "  RAM:\t%s tmpfs (use, unsynced bytes and last sync attempt: run as root)\n", ramdisk.FormatSize(s.Size))
+			fmt.Fprintf(tw, "  RAM:\t%s tmpfs (use, unsynced bytes and last sync attempt: run as root)\n", units.HumanSize(s.Size))
 		} else if s.Active {
-			fmt.Fprintf(tw, "  RAM:\t%s used of %s (%d%%), may grow to %s; early sync at %d%%\n", ramdisk.FormatSize(s.Used), ramdisk.FormatSize(s.Size), s.UsedPercent, ramdisk.FormatSize(s.MaxSize), s.HighWater)
+			fmt.Fprintf(tw, "  RAM:\t%s used of %s (%d%%), may grow to %s; early sync at %d%%\n", units.HumanSize(s.Used), units.HumanSize(s.Size), s.UsedPercent, units.HumanSize(s.MaxSize), s.HighWater)
 		} else {
-			fmt.Fprintf(tw, "  RAM:\t%s configured, may grow to %s\n", ramdisk.FormatSize(s.Size), ramdisk.FormatSize(s.MaxSize))
+			fmt.Fprintf(tw, "  RAM:\t%s configured, may grow to %s\n", units.HumanSize(s.Size), units.HumanSize(s.MaxSize))
 		}
 		if s.Unsynced != nil {
 			note := ""
 			if s.SkipSync {
 				note = " (skip-sync: never written back)"
 			}
-			fmt.Fprintf(tw, "  not synced:\t%d files (%s), %d deletions%s\n", s.Unsynced.Files, ramdisk.FormatSize(uint64(s.Unsynced.Bytes)), s.Unsynced.Dels, note)
+			fmt.Fprintf(tw, "  not synced:\t%d files (%s), %d deletions%s\n", s.Unsynced.Files, units.HumanSize(s.Unsynced.Bytes), s.Unsynced.Dels, note)
 		}
 		if r := s.LastSync; r != nil {
 			fmt.Fprintf(tw, "  last sync:\t%s (%s ago, %s): %s\n", r.Start.Format(time.RFC3339), now.Sub(r.Start).Round(time.Second), r.Reason, r.Result)
 		}
 		if r := s.LastComplete; r != nil {
-			fmt.Fprintf(tw, "  on disk:\tgeneration %d, complete at %s: %d files (%s), %d deletions\n", r.Gen, r.Start.Format(time.RFC3339), r.Files, ramdisk.FormatSize(uint64(r.Bytes)), r.Dels)
+			fmt.Fprintf(tw, "  on disk:\tgeneration %d, complete at %s: %d files (%s), %d deletions\n", r.Gen, r.Start.Format(time.RFC3339), r.Files, units.HumanSize(r.Bytes), r.Dels)
 		} else {
 			fmt.Fprintf(tw, "  on disk:\tnever synced since enabled (the directory as it was)\n")
 		}

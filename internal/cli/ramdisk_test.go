@@ -67,7 +67,7 @@ func TestRamdiskCLI(t *testing.T) {
 	})
 
 	out := run("enable", "--path", mod, "--path", gocache, "--size", "32M", "--skip-build-cache")
-	if !strings.Contains(out, "enabled "+mod+": changes go to a 32M tmpfs (grows up to 64M") {
+	if !strings.Contains(out, "enabled "+mod+": changes go to a 32 MiB tmpfs (grows up to 64 MiB") {
 		t.Fatalf("enable said:\n%s", out)
 	}
 	os.WriteFile(filepath.Join(mod, "new.txt"), []byte("written in RAM\n"), 0o444)
@@ -82,10 +82,10 @@ func TestRamdiskCLI(t *testing.T) {
 		t.Fatalf("status --json: %+v", sts)
 	}
 	out = run("sync")
-	if !strings.Contains(out, "synced "+mod+" (generation 1): 1 files (15B), 1 deletions") || !strings.Contains(out, "sync "+gocache+": skipped (skip-sync)") {
+	if !strings.Contains(out, "synced "+mod+" (generation 1): 1 files (15 B), 1 deletions") || !strings.Contains(out, "sync "+gocache+": skipped (skip-sync)") {
 		t.Fatalf("sync said:\n%s", out)
 	}
-	if text := run("status"); !strings.Contains(text, "not synced: 0 files (0B), 0 deletions") || !strings.Contains(text, "on disk:    generation 1") {
+	if text := run("status"); !strings.Contains(text, "not synced: 0 files (0 B), 0 deletions") || !strings.Contains(text, "on disk:    generation 1") {
 		t.Fatalf("status said:\n%s", text)
 	}
 	out = run("disable")

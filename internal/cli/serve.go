@@ -10,20 +10,24 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pitstop-go/pitstop/internal/service"
-	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // parseMaxSize parses a store's --max-size. 0 keeps its meaning for the
 // command; a cap under 1 MiB is refused, since a bare number is bytes and
 // "--max-size 10" would empty the store.
 func parseMaxSize(s string) (int64, error) {
-	n, err := store.ParseSize(s)
+	const least = 1 << 20
+	n, err := units.ParseSize(s)
 	if err != nil {
 		return 0, err
 	}
-	if n > 0 && n < 1<<20 {
-		return 0, fmt.Errorf("%q is %d bytes, too small for a store: a bare number is bytes; add a unit such as %sG", s, n, strings.TrimSpace(s))
+	if n > 0 && n < least {
+		if t := strings.TrimSpace(s); strings.Trim(t, "0123456789.") == "" {
+			return 0, fmt.Errorf("%q is %d bytes, too small for a store: a bare number is bytes; add a unit such as %sG", s, n, t)
+		}
+		return 0, fmt.Errorf("%q is %s, too small for a store: give at least %s", s, units.HumanSize(n), units.FormatSize(least))
 	}
 	return n, nil
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Probe names of the board section (recorded in captures).
@@ -78,19 +79,6 @@ func cpuinfoRevision(env *Env) string {
 	return ""
 }
 
-// GiB formats bytes in binary units.
-func humanBytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 func checkRAM(ctx context.Context, env *Env) Result {
 	mi, err := env.Root.MemInfo()
 	if err != nil {
@@ -100,9 +88,9 @@ func checkRAM(ctx context.Context, env *Env) Result {
 	if total == 0 {
 		return Result{Status: Skip, Finding: "/proc/meminfo has no MemTotal"}
 	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%s total, %s available", humanBytes(total), humanBytes(avail))}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%s total, %s available", units.HumanSize(total), units.HumanSize(avail))}
 	if sw := mi["SwapTotal"]; sw > 0 {
-		r.Details = append(r.Details, fmt.Sprintf("swap %s, %s free", humanBytes(sw), humanBytes(mi["SwapFree"])))
+		r.Details = append(r.Details, fmt.Sprintf("swap %s, %s free", units.HumanSize(sw), units.HumanSize(mi["SwapFree"])))
 	}
 	if total < 1<<30 {
 		r.Status = Warn

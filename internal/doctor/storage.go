@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Probe names of the storage section: statfs:<path> and fsync:<path>
@@ -191,8 +192,8 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 			r.Details = append(r.Details, "on-disk layer "+s.Overlay.Lower[0])
 		}
 		if st, err := probeStatFS(env, p); err == nil {
-			r.Finding += fmt.Sprintf(", %s free", humanBytes(st.Free))
-			r.Details = append(r.Details, fmt.Sprintf("%s of %s free at %s", humanBytes(st.Free), humanBytes(st.Total), st.Dir))
+			r.Finding += fmt.Sprintf(", %s free", units.HumanSize(st.Free))
+			r.Details = append(r.Details, fmt.Sprintf("%s of %s free at %s", units.HumanSize(st.Free), units.HumanSize(st.Total), st.Dir))
 			if st.Total > 0 && st.Free < min(1<<30, st.Total/10) {
 				r.Status = Warn
 				r.Finding += " (nearly full)"

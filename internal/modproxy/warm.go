@@ -17,7 +17,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
-	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Warm fills a proxy with module graphs so its clients can work offline.
@@ -85,7 +85,7 @@ func (wm *Warm) Run(ctx context.Context, targets []string) (WarmResult, error) {
 			}
 		}
 	}
-	fmt.Fprintf(out, "warmed %d modules (%s) in %s", res.Modules, store.FormatSize(res.Bytes), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "warmed %d modules (%s) in %s", res.Modules, units.HumanSize(res.Bytes), time.Since(start).Round(time.Millisecond))
 	if res.Failed > 0 {
 		fmt.Fprintf(out, "; %d failed", res.Failed)
 	}
@@ -197,7 +197,7 @@ func (wm *Warm) download(ctx context.Context, dir string, env goenv.Env, tmp str
 		}
 		res.Modules++
 		res.Bytes += size
-		fmt.Fprintf(out, "  [%d] %s %s (%s)\n", res.Modules, d.Path, d.Version, store.FormatSize(size))
+		fmt.Fprintf(out, "  [%d] %s %s (%s)\n", res.Modules, d.Path, d.Version, units.HumanSize(size))
 	}
 	err = cmd.Wait()
 	if err != nil && res.Failed == 0 {

@@ -2,10 +2,10 @@ package ramdisk
 
 import (
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Info is an active pitstop ramdisk as /proc/self/mountinfo shows it, so
@@ -76,20 +76,11 @@ func mountsIn(ms []host.Mount) []Info {
 func tmpfsSizeOption(opts string) uint64 {
 	for _, o := range strings.Split(opts, ",") {
 		if v, ok := strings.CutPrefix(o, "size="); ok {
-			mult := uint64(1)
-			switch {
-			case strings.HasSuffix(v, "k"):
-				mult, v = 1<<10, strings.TrimSuffix(v, "k")
-			case strings.HasSuffix(v, "m"):
-				mult, v = 1<<20, strings.TrimSuffix(v, "m")
-			case strings.HasSuffix(v, "g"):
-				mult, v = 1<<30, strings.TrimSuffix(v, "g")
-			}
-			n, err := strconv.ParseUint(v, 10, 64)
+			n, err := units.ParseSize(v)
 			if err != nil {
 				return 0
 			}
-			return n * mult
+			return uint64(n)
 		}
 	}
 	return 0

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // DefaultConfigFile is where enable records what to mount at boot.
@@ -131,11 +132,11 @@ func ParseConfig(data []byte) (*Config, error) {
 				k, v, hasV := strings.Cut(f, "=")
 				switch {
 				case k == "size" && hasV:
-					if p.Size, err = ParseSize(v); err != nil {
+					if p.Size, err = parseSizeSetting(v); err != nil {
 						return nil, bad("%v", err)
 					}
 				case k == "max-size" && hasV:
-					if p.MaxSize, err = ParseSize(v); err != nil {
+					if p.MaxSize, err = parseSizeSetting(v); err != nil {
 						return nil, bad("%v", err)
 					}
 				case k == "skip-sync" && !hasV:
@@ -170,9 +171,9 @@ func (c *Config) Format() []byte {
 		fmt.Fprintf(&b, "high-water %d\n", c.HighWater)
 	}
 	for _, p := range c.Paths {
-		fmt.Fprintf(&b, "path %s size=%s", strconv.Quote(p.Dir), exactSize(p.Size))
+		fmt.Fprintf(&b, "path %s size=%s", strconv.Quote(p.Dir), units.FormatSize(int64(p.Size)))
 		if p.MaxSize != 0 {
-			fmt.Fprintf(&b, " max-size=%s", exactSize(p.MaxSize))
+			fmt.Fprintf(&b, " max-size=%s", units.FormatSize(int64(p.MaxSize)))
 		}
 		if p.SkipSync {
 			b.WriteString(" skip-sync")
@@ -182,13 +183,22 @@ func (c *Config) Format() []byte {
 	return b.Bytes()
 }
 
-// exactSize prints n with a suffix only when that loses nothing.
-func exactSize(n uint64) string {
-	s := FormatSize(n)
-	if v, err := ParseSize(s); err == nil && v == n {
-		return s
+// SizeLimit is the largest size or max-size a RAM disk takes (1E): far
+// beyond any machine's RAM, and small enough that adding sizes up cannot
+// overflow.
+const SizeLimit = 1 << 60
+
+// parseSizeSetting reads a size= or max-size= value (units.ParseSize's
+// syntax): more than 0 and at most SizeLimit.
+func parseSizeSetting(v string) (uint64, error) {
+	n, err := units.ParseSize(v)
+	if err != nil {
+		return 0, err
 	}
-	return strconv.FormatUint(n, 10)
+	if n <= 0 || n > SizeLimit {
+		return 0, fmt.Errorf("bad size %q: want more than 0 and at most %s (e.g. 512M or 2G)", v, units.FormatSize(SizeLimit))
+	}
+	return uint64(n), nil
 }
 
 // LoadConfig reads file; a missing file is an empty config.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // GoCaches returns GOMODCACHE and GOCACHE as the go command reports them
@@ -84,7 +85,7 @@ func (m *Manager) DefaultSize(n int) (uint64, error) {
 	}
 	s = s / (1 << 20) * (1 << 20)
 	if s < 16<<20 {
-		return 0, fmt.Errorf("this machine has too little RAM to spare for a RAM disk (%s available)", FormatSize(spare*2))
+		return 0, fmt.Errorf("this machine has too little RAM to spare for a RAM disk (%s available)", units.HumanSize(spare*2))
 	}
 	return s, nil
 }

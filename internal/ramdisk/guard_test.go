@@ -56,7 +56,7 @@ func TestGuards(t *testing.T) {
 		{"no overlay", 0, "", "nodev\ttmpfs\n\text4\n", 4000000, Path{Dir: cache, Size: 64 << 20}, "no overlay filesystem"},
 		{"already a mount", 0, "30 22 0:40 / " + cache + " rw - ext4 /dev/sda1 rw\n", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20}, "already a mount point (ext4 from /dev/sda1)"},
 		{"on tmpfs", 0, "31 22 0:41 / " + filepath.Join(dir, "ram") + " rw - tmpfs tmpfs rw,size=1024k\n", fsWithOverlay, 4000000, Path{Dir: inTmpfs, Size: 64 << 20}, "already in RAM"},
-		{"too large", 0, "", fsWithOverlay, 1000000, Path{Dir: cache, Size: 2 << 30}, "more than this machine can spare: 976.6M of RAM is available and at most half of it (488.3M)"},
+		{"too large", 0, "", fsWithOverlay, 1000000, Path{Dir: cache, Size: 2 << 30}, "more than this machine can spare: 976.6 MiB of RAM is available and at most half of it (488.3 MiB)"},
 		{"missing", 0, "", fsWithOverlay, 4000000, Path{Dir: filepath.Join(dir, "nope"), Size: 64 << 20}, "does not exist"},
 		{"not a dir", 0, "", fsWithOverlay, 4000000, Path{Dir: file, Size: 64 << 20}, "not a directory"},
 		{"max below size", 0, "", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20, MaxSize: 1 << 20}, "smaller than --size"},
@@ -98,7 +98,7 @@ func TestEnableDryRun(t *testing.T) {
 	if err := m.Enable(context.Background(), []Path{{Dir: cache, Size: 256 << 20, MaxSize: 512 << 20}}, 80); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"would mount a tmpfs of 256M", "would mount an overlay on " + cache, "would write " + conf, `path "` + cache + `" size=256M max-size=512M`, "high-water 80"} {
+	for _, want := range []string{"would mount a tmpfs of 256 MiB", "would mount an overlay on " + cache, "would write " + conf, `path "` + cache + `" size=256M max-size=512M`, "high-water 80"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out.String())
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Manager enables, syncs, watches and disables ramdisks.
@@ -284,7 +285,7 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 			return fmt.Errorf("%s: no size given", p.Dir)
 		}
 		if p.MaxSize != 0 && p.MaxSize < p.Size {
-			return fmt.Errorf("%s: --max-size %s is smaller than --size %s", p.Dir, FormatSize(p.MaxSize), FormatSize(p.Size))
+			return fmt.Errorf("%s: --max-size %s is smaller than --size %s", p.Dir, units.FormatSize(int64(p.MaxSize)), units.FormatSize(int64(p.Size)))
 		}
 		ours, err := m.check(ms, p, paths)
 		if err != nil {
@@ -302,11 +303,11 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 		return err
 	}
 	if total > spare {
-		what := "a RAM disk of " + FormatSize(total)
+		what := "a RAM disk of " + units.HumanSize(total)
 		if len(todo) > 1 {
-			what = fmt.Sprintf("%d RAM disks of %s in all", len(todo), FormatSize(total))
+			what = fmt.Sprintf("%d RAM disks of %s in all", len(todo), units.HumanSize(total))
 		}
-		return fmt.Errorf("%s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", what, FormatSize(avail), FormatSize(spare))
+		return fmt.Errorf("%s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", what, units.HumanSize(avail), units.HumanSize(spare))
 	}
 	for _, p := range todo {
 		p.Create = false
@@ -322,7 +323,7 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 				m.printf("would create %s\n", p.Dir)
 			}
 			m.printf("would bind-mount %s at %s (private; the disk copy stays reachable there)\n", filepath.Dir(p.Dir), l.DiskParent)
-			m.printf("would mount a tmpfs of %s at %s (exec allowed)\n", FormatSize(p.Size), l.RAM)
+			m.printf("would mount a tmpfs of %s at %s (exec allowed)\n", units.HumanSize(p.Size), l.RAM)
 			m.printf("would mount an overlay on %s (lower %s, upper %s)\n", p.Dir, l.Disk, l.Upper)
 		}
 		m.printf("would write %s:\n%s", m.configFile(), indent(string(cfg.Format())))
@@ -349,7 +350,7 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 		}
 		done = append(done, l)
 		m.printf("enabled %s: changes go to a %s tmpfs (grows up to %s at the %d%% high-water mark); `pitstop ramdisk sync` writes them back\n",
-			p.Dir, FormatSize(p.Size), FormatSize(maxSize(p)), cfg.highWater())
+			p.Dir, units.HumanSize(p.Size), units.HumanSize(maxSize(p)), cfg.highWater())
 	}
 	if err := saveConfig(m.configFile(), cfg); err != nil {
 		return fmt.Errorf("mounted, but writing %s failed (the mounts will not come back after a reboot): %w", m.configFile(), err)
@@ -430,7 +431,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", p.Dir, err))
 			continue
 		}
-		m.printf("mounted %s in RAM (%s)\n", p.Dir, FormatSize(p.Size))
+		m.printf("mounted %s in RAM (%s)\n", p.Dir, units.HumanSize(p.Size))
 	}
 	return errors.Join(errs...)
 }
@@ -569,7 +570,7 @@ func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) e
 				if err != nil {
 					return err
 				}
-				m.printf("would sync %s: %d files (%s), %d deletions\n", l.Dir, p.Files, FormatSize(uint64(p.Bytes)), p.Dels)
+				m.printf("would sync %s: %d files (%s), %d deletions\n", l.Dir, p.Files, units.HumanSize(p.Bytes), p.Dels)
 			}
 			m.printf("would unmount the overlay on %s, the tmpfs %s and the bind mount %s\n", l.Dir, l.RAM, l.DiskParent)
 		}

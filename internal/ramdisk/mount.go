@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // errBusy is returned when the overlay cannot be unmounted because a
@@ -61,7 +62,7 @@ func mountOne(l layout, size uint64) (err error) {
 	// 2. The tmpfs for the upper and work directories; exec allowed
 	// (test binaries and GOTMPDIR may live there).
 	if err := unix.Mount(TmpfsSource, l.RAM, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.FormatUint(size, 10)+",mode=0755"); err != nil {
-		return fmt.Errorf("mounting a tmpfs of %s at %s: %w", FormatSize(size), l.RAM, err)
+		return fmt.Errorf("mounting a tmpfs of %s at %s: %w", units.HumanSize(size), l.RAM, err)
 	}
 	undo = append(undo, func() { unix.Unmount(l.RAM, unix.MNT_DETACH) })
 	if err := unix.Mount("", l.RAM, "", unix.MS_PRIVATE, ""); err != nil {
@@ -175,7 +176,7 @@ func resetUpper(l layout, size uint64) error {
 
 func resizeTmpfs(l layout, size uint64) error {
 	if err := unix.Mount("", l.RAM, "", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.FormatUint(size, 10)); err != nil {
-		return fmt.Errorf("resizing the tmpfs at %s to %s: %w", l.RAM, FormatSize(size), err)
+		return fmt.Errorf("resizing the tmpfs at %s to %s: %w", l.RAM, units.HumanSize(size), err)
 	}
 	return nil
 }

@@ -4,46 +4,33 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
-func TestParseSize(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want uint64
-	}{
-		{"512M", 512 << 20}, {"2G", 2 << 30}, {"2g", 2 << 30}, {"1.5G", 3 << 29}, {"64MiB", 64 << 20},
-		{"64MB", 64 << 20}, {"100", 100}, {"100B", 100}, {"4K", 4096}, {"1T", 1 << 40}, {" 8M ", 8 << 20},
+// Sizes read through units.ParseSize (tested there); a RAM disk's size
+// must be more than 0 and at most SizeLimit, and Format prints it exactly.
+func TestConfigSizes(t *testing.T) {
+	for in, want := range map[string]uint64{
+		"512M": 512 << 20, "2g": 2 << 30, "1.5G": 3 << 29, "64MiB": 64 << 20, "100": 100, "1E": 1 << 60,
 	} {
-		got, err := ParseSize(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		c, err := ParseConfig([]byte(`path "/x" size=` + in))
+		if err != nil || c.Paths[0].Size != want {
+			t.Errorf("size=%s: %+v, %v; want %d", in, c, err, want)
+			continue
+		}
+		if got := string(c.Format()); !strings.Contains(got, "size="+units.FormatSize(int64(want))+"\n") {
+			t.Errorf("size=%s formats as %q", in, got)
 		}
 	}
-	for _, bad := range []string{"", "M", "-1G", "0", "1e9", "abc", "12X", "0.1", "NaN", "Inf", "99999999999T", "1..2G"} {
-		if v, err := ParseSize(bad); err == nil {
-			t.Errorf("ParseSize(%q) = %d, want an error", bad, v)
-		} else if !strings.Contains(err.Error(), bad) {
-			t.Errorf("ParseSize(%q) error %q does not quote the input", bad, err)
+	for _, bad := range []string{"0", "0.1", "-1G", "1e9", "2E", "99999999999T", "1..2G", "NaN"} {
+		for _, opt := range []string{"size=" + bad, "size=1M max-size=" + bad} {
+			_, err := ParseConfig([]byte(`path "/x" ` + opt))
+			if err == nil || !strings.Contains(err.Error(), `bad size "`+bad+`"`) {
+				t.Errorf("%s: error %v, want one quoting the bad size", opt, err)
+			}
 		}
 	}
-	for _, n := range []uint64{512 << 20, 2 << 30, 3 << 29, 100, 4096} {
-		s := FormatSize(n)
-		if v, err := ParseSize(s); err != nil || v != n {
-			t.Errorf("FormatSize(%d) = %q reads back as %d, %v", n, s, v, err)
-		}
-	}
-}
-
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"512M", "2G", "1.5G", "64MiB", "100", "-1", "1e9", "NaN", "0x10M"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseSize(s)
-		if err == nil && (v == 0 || v > 1<<60) {
-			t.Fatalf("ParseSize(%q) = %d", s, v)
-		}
-	})
 }
 
 const sampleConfig = `# comment

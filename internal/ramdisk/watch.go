@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // Check looks at every active ramdisk once and acts on those past the
@@ -126,7 +128,7 @@ func (m *Manager) checkOne(ctx context.Context, l layout, hw int) error {
 		return writeState(l, st)
 	}
 	st.Full = fmt.Sprintf("at %d%% of its maximum %s and busy since %s: new writes may fail with \"no space left on device\"; everything written so far is synced",
-		u.Percent, FormatSize(st.Size), time.Now().UTC().Format(time.RFC3339))
+		u.Percent, units.HumanSize(st.Size), time.Now().UTC().Format(time.RFC3339))
 	log.Error("ramdisk full: " + st.Full + "; raise max-size in " + m.configFile() + " or stop the processes using it so RAM can be reclaimed")
 	return writeState(l, st)
 }

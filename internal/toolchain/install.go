@@ -30,6 +30,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // ErrSumDBOff is returned when the checksum database is disabled for
@@ -304,7 +305,7 @@ func (d *download) run(ctx context.Context) (string, error) {
 		}
 		if i == attempts || ctx.Err() != nil {
 			if n := d.keep(rt); n > 0 {
-				in.say("kept %s of the download in %s; the next pitstop go install continues it", mb(n), d.path)
+				in.say("kept %s of the download in %s; the next pitstop go install continues it", units.HumanSize(n), d.path)
 			}
 			break
 		}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // ProgressBar returns a progress callback that redraws one line on w (a
@@ -14,11 +16,11 @@ func ProgressBar(w io.Writer, label string) (progress func(written, total int64)
 	drawn := false
 	draw := func(written, total int64) {
 		const width = 30
-		line := fmt.Sprintf("\r%s %s", label, mb(written))
+		line := fmt.Sprintf("\r%s %s", label, units.HumanSize(written))
 		if total > 0 {
 			n := int(written * width / total)
 			n = min(max(n, 0), width)
-			line = fmt.Sprintf("\r%s [%s%s] %s / %s", label, strings.Repeat("#", n), strings.Repeat(".", width-n), mb(written), mb(total))
+			line = fmt.Sprintf("\r%s [%s%s] %s / %s", label, strings.Repeat("#", n), strings.Repeat(".", width-n), units.HumanSize(written), units.HumanSize(total))
 		}
 		fmt.Fprint(w, line+"\x1b[K")
 		drawn = true
@@ -36,14 +38,4 @@ func ProgressBar(w io.Writer, label string) (progress func(written, total int64)
 		}
 	}
 	return progress, done
-}
-
-func mb(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
