@@ -60,6 +60,7 @@ var allowedModules = []string{
 	"golang.org/x/sys",                    // unix: mounts, ioctls, syscalls probes
 	"golang.org/x/net",                    // dns/dnsmessage for doctor network.dns
 	"golang.org/x/sync",                   // singleflight, errgroup
+	"golang.org/x/term",                   // IsTerminal: the doctor's colours, go install's progress bar
 	"github.com/prometheus/client_golang", // /metrics
 	"github.com/prometheus/client_model",
 	"github.com/prometheus/common",

@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/doctor"
 )
@@ -33,7 +32,7 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch color {
 			case "auto":
-				cfg.Color = doctorIsTerminal(cmd.OutOrStdout()) && os.Getenv("NO_COLOR") == ""
+				cfg.Color = isTerminal(cmd.OutOrStdout()) && os.Getenv("NO_COLOR") == ""
 			case "always":
 				cfg.Color = true
 			case "never":
@@ -71,14 +70,4 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 	f.DurationVar(&cfg.Timeout, "timeout", doctor.DefaultTimeout, "default timeout of each check")
 	f.StringVar(&color, "color", "auto", "colour the report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	return cmd
-}
-
-// doctorIsTerminal reports whether w is a terminal.
-func doctorIsTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

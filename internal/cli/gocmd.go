@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/toolchain"
@@ -93,16 +92,6 @@ var (
 	knownGOARCH = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm"}
 )
 
-// goIsTerminal reports whether w is a terminal.
-func goIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
 func newGoInstallCmd(o *goOpts) *cobra.Command {
 	var goos, goarch string
 	var insecure, noUse bool
@@ -151,7 +140,7 @@ for another machine without activating it.`,
 				Insecure: insecure, NoUse: noUse, Out: out, Backoff: backoff,
 				Source: toolchain.FetcherSource(toolchain.NewFetcher(env, &toolchain.ResumeTransport{Backoff: backoff})),
 			}
-			if goIsTerminal(errw) {
+			if isTerminal(errw) {
 				in.Progress, in.ProgressDone = toolchain.ProgressBar(errw, "  ")
 			}
 			res, err := in.Install(ctx, q)
