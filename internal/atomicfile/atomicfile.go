@@ -1,6 +1,7 @@
 // Package atomicfile writes files so that a reader, or a crash, sees either
 // the old content or the new, never a mix: a temp file in the same directory,
-// fsync, rename, then fsync of the directory.
+// fsync, rename, then fsync of the directory. SyncDir and SyncFS make other
+// writes durable the same way.
 package atomicfile
 
 import (
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile atomically replaces path with data, created with perm.
@@ -60,6 +63,22 @@ func SyncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// SyncFS flushes the whole filesystem that holds path (syncfs(2)): one call
+// instead of an fsync per file when many files were just written there,
+// such as an unpacked toolchain or a ramdisk's staged sync; far kinder to
+// an SD card.
+func SyncFS(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,5 +48,22 @@ func TestFailedFillKeepsOldAndLeavesNoTemp(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("directory has %d entries, want only f", len(ents))
+	}
+}
+
+func TestSyncFS(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A directory or a file names the filesystem to flush.
+	for _, q := range []string{dir, p} {
+		if err := SyncFS(q); err != nil {
+			t.Errorf("SyncFS(%s) = %v", q, err)
+		}
+	}
+	if err := SyncFS(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("SyncFS of a missing path = %v, want fs.ErrNotExist", err)
 	}
 }

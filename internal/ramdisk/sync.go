@@ -400,7 +400,7 @@ func (s *syncer) run(ctx context.Context, reason string) (SyncRecord, error) {
 	h := journalHeader{Gen: rec.Gen, Start: rec.Start, Reason: reason, Files: p.Files, Bytes: p.Bytes, Dels: p.Dels}
 	if len(ops) > 0 {
 		// Staged files must be on the card before the commit record.
-		if err := syncFS(sd); err != nil {
+		if err := atomicfile.SyncFS(sd); err != nil {
 			os.RemoveAll(sd)
 			return rec, err
 		}
@@ -424,7 +424,7 @@ func (s *syncer) run(ctx context.Context, reason string) (SyncRecord, error) {
 // finish makes applied ops durable, records rec as the last complete sync
 // and removes the journal and the staging area.
 func (s *syncer) finish(rec SyncRecord) error {
-	if err := syncFS(s.disk); err != nil {
+	if err := atomicfile.SyncFS(s.disk); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
@@ -604,20 +604,6 @@ func removeAll(p string) error {
 		return nil
 	})
 	return os.RemoveAll(p)
-}
-
-// syncFS flushes the whole filesystem that holds p: one syncfs instead of
-// an fsync per staged file, far kinder to an SD card.
-func syncFS(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", p, err)
-	}
-	return nil
 }
 
 func readSyncRecord(file string) (SyncRecord, error) {

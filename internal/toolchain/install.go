@@ -252,7 +252,11 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 		}
 		res.Output = out
 	}
-	if err := syncTree(tmp); err != nil {
+	// One syncfs instead of an fsync per file (a toolchain holds
+	// thousands): without it, a power cut soon after an install (a Pi
+	// unplugged) could leave a toolchain whose files are empty but whose
+	// name and `current` link survived.
+	if err := atomicfile.SyncFS(tmp); err != nil {
 		return in.diskError("flushing", tmp, err)
 	}
 	if err := os.Rename(tmp, res.Path); err != nil {

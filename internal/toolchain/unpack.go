@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/pitstop-go/pitstop/internal/atomicfile"
 )
 
 // EntryPath checks one zip entry name of module mv's zip and returns the
@@ -112,14 +112,7 @@ func Unpack(zipFile, mv, dest string) (err error) {
 	}
 	// One syncfs instead of an fsync per file: the tree is durable before
 	// it is renamed into place.
-	if d, err := os.Open(dest); err == nil {
-		serr := unix.Syncfs(int(d.Fd()))
-		d.Close()
-		if serr != nil {
-			return fmt.Errorf("syncing %s: %w", dest, serr)
-		}
-	}
-	return nil
+	return atomicfile.SyncFS(dest)
 }
 
 func writeEntry(f *zip.File, target string, perm fs.FileMode) error {
