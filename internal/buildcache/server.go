@@ -96,15 +96,13 @@ func (s *Server) init() {
 // Collectors returns the server's metrics for registration.
 func (s *Server) Collectors() []prometheus.Collector {
 	s.init()
-	usage := func(name, help string, f func(store.Usage) int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(f(s.Store.Usage())) })
-	}
 	return []prometheus.Collector{s.m.gets, s.m.puts, s.m.bytesOut, s.m.bytesIn, s.m.batchObjs, s.m.corrupt,
-		usage("pitstop_cache_store_bytes", "Bytes stored.", func(u store.Usage) int64 { return u.Bytes }),
-		usage("pitstop_cache_store_objects", "Files stored (objects, entries, manifests).", func(u store.Usage) int64 { return u.Objects }),
-		usage("pitstop_cache_store_max_bytes", "The size cap; 0 is unlimited.", func(u store.Usage) int64 { return u.MaxSize }),
-		usage("pitstop_cache_evictions_total", "Files evicted since start.", func(u store.Usage) int64 { return u.Evictions }),
+		service.StoreUsageCollector(service.MetricPrefix("cache"), s.Store.Usage),
+		// The eviction count under its first name (a gauge), which
+		// dashboards may read; pitstop_cache_store_evictions_total is the
+		// same count as a counter, named like the proxy's.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitstop_cache_evictions_total", Help: "Files evicted since start."},
+			func() float64 { return float64(s.Store.Usage().Evictions) }),
 	}
 }
 

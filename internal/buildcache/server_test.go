@@ -18,6 +18,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func newTestServer(t *testing.T) (*Client, *store.Disk, string) {
@@ -351,5 +352,38 @@ func TestServerBehindServiceWithToken(t *testing.T) {
 	obj.Body.Close()
 	if !bytes.Equal(got, body) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// The cache server's store metrics keep their names (dashboards read them)
+// and gain the proxy's eviction counters.
+func TestServerStoreMetrics(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, MaxSize: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range (&Server{Store: st}).Collectors() {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"pitstop_cache_store_bytes": 0, "pitstop_cache_store_objects": 0, "pitstop_cache_store_max_bytes": 1 << 30,
+		"pitstop_cache_evictions_total": 0, "pitstop_cache_store_evictions_total": 0, "pitstop_cache_store_evicted_bytes_total": 0,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (exported: %v), want %v", name, v, ok, want)
+		}
 	}
 }

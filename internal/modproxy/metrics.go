@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
 
@@ -72,18 +73,7 @@ func newMetrics(reg prometheus.Registerer, st store.Store) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{reqs, hits, misses, served, m.fetches, m.fetchTime}
 	if tr, ok := st.(store.Trimmer); ok {
-		cs = append(cs,
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_bytes", Help: "Bytes in the store."},
-				func() float64 { return float64(tr.Usage().Bytes) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_objects", Help: "Objects in the store."},
-				func() float64 { return float64(tr.Usage().Objects) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: p + "store_max_bytes", Help: "The store's cap (--max-size); 0 is unlimited."},
-				func() float64 { return float64(tr.Usage().MaxSize) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: p + "store_evictions_total", Help: "Objects evicted from the store (LRU)."},
-				func() float64 { return float64(tr.Usage().Evictions) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: p + "store_evicted_bytes_total", Help: "Bytes evicted from the store (LRU)."},
-				func() float64 { return float64(tr.Usage().EvictedBytes) }),
-		)
+		cs = append(cs, service.StoreUsageCollector(p, tr.Usage))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
