@@ -152,18 +152,19 @@ func checkUserland(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Skip, Finding: "cannot read the userland's ELF header: " + env.errText(err)}
 	}
-	ul := fmt.Sprintf("%d-bit %s userland (%s)", u.Class, u.Machine, p)
+	ul := fmt.Sprintf("%s userland (%s)", u, p)
 	m, err := unameMachine(env)
 	if err != nil {
 		return Result{Status: OK, Finding: ul + "; kernel architecture unknown (" + env.errText(err) + ")"}
 	}
-	ka := host.KernelArch(m)
+	kernel, _ := host.ArchByUname(m)
+	ka, ua := kernel.GOARCH, u.GOARCH()
 	r := Result{Status: OK, Finding: fmt.Sprintf("%s, kernel %s", ul, m)}
-	if ka == "arm64" && u.Machine == "arm" {
+	if ka == "arm64" && ua == "arm" {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("64-bit kernel (%s) with 32-bit userland (%s is ELF32 arm): arm64 Go binaries and tarballs do not run here", m, p)
 		r.Fix = "use the linux-armv6l Go download and GOARCH=arm (pitstop go picks it), or install a 64-bit OS"
-	} else if ka == "amd64" && u.Machine == "386" {
+	} else if ka == "amd64" && ua == "386" {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("64-bit kernel (%s) with 32-bit userland (%s is ELF32 386)", m, p)
 		r.Fix = "use the linux-386 Go download and GOARCH=386"

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // cgoChecks returns the cgo section's checks.
@@ -134,21 +137,11 @@ type libcInfo struct {
 	Arch    string // GOARCH the loader's name implies
 }
 
-// loaderArch maps a dynamic loader's file name to a GOARCH.
+// loaderArch is the GOARCH of a dynamic loader's file name
+// (ld-linux-armhf.so.3), "" when the architecture table has no such loader.
 func loaderArch(name string) string {
-	switch {
-	case strings.Contains(name, "x86-64"), strings.Contains(name, "x86_64"):
-		return "amd64"
-	case strings.Contains(name, "aarch64"):
-		return "arm64"
-	case strings.Contains(name, "armhf"), strings.Contains(name, "ld-linux.so.3"), strings.HasPrefix(name, "ld-musl-arm"):
-		return "arm"
-	case strings.Contains(name, "riscv64"):
-		return "riscv64"
-	case name == "ld-linux.so.2", strings.Contains(name, "i386"):
-		return "386"
-	}
-	return ""
+	a, _ := host.ArchByLoader(name)
+	return a.GOARCH
 }
 
 var (
@@ -286,10 +279,26 @@ type crossTarget struct {
 	ZigTarget     string
 }
 
+// newCrossTarget names the cross compilers of an architecture-table row:
+// Debian's are <triplet>-gcc from gcc-<triplet>; musl's (musl-cross-make,
+// zig) go by musl's own triplet.
+func newCrossTarget(goarch string, goarm int, musl string) crossTarget {
+	a, ok := host.ArchFor(goarch, goarm)
+	if !ok {
+		panic("doctor: no architecture " + goarch)
+	}
+	t := crossTarget{GOARCH: a.GOARCH, GNU: a.Triplet + "-gcc", GNUPkg: "gcc-" + strings.ReplaceAll(a.Triplet, "_", "-"),
+		Musl: musl + "-gcc", ZigTarget: musl}
+	if a.GOARM != 0 {
+		t.Extra = "GOARM=" + strconv.Itoa(a.GOARM)
+	}
+	return t
+}
+
 var crossTargets = []crossTarget{
-	{GOARCH: "arm64", GNU: "aarch64-linux-gnu-gcc", GNUPkg: "gcc-aarch64-linux-gnu", Musl: "aarch64-linux-musl-gcc", ZigTarget: "aarch64-linux-musl"},
-	{GOARCH: "arm", Extra: "GOARM=7", GNU: "arm-linux-gnueabihf-gcc", GNUPkg: "gcc-arm-linux-gnueabihf", Musl: "arm-linux-musleabihf-gcc", ZigTarget: "arm-linux-musleabihf"},
-	{GOARCH: "amd64", GNU: "x86_64-linux-gnu-gcc", GNUPkg: "gcc-x86-64-linux-gnu", Musl: "x86_64-linux-musl-gcc", ZigTarget: "x86_64-linux-musl"},
+	newCrossTarget("arm64", 0, "aarch64-linux-musl"),
+	newCrossTarget("arm", 7, "arm-linux-musleabihf"),
+	newCrossTarget("amd64", 0, "x86_64-linux-musl"),
 }
 
 func (t crossTarget) env(cc string) string {
@@ -308,10 +317,10 @@ func nativeCC(cc string) bool {
 }
 
 func runCgoCross(ctx context.Context, env *Env) Result {
-	host := env.Go.Get("GOHOSTARCH")
-	if host == "" {
-		if u, err := userlandArch(env); err == nil {
-			host = u.GOARCH
+	native := env.Go.Get("GOHOSTARCH")
+	if native == "" {
+		if u, _, err := env.Root.Userland(); err == nil {
+			native = u.GOARCH()
 		}
 	}
 	goarch := env.Go.Get("GOARCH")
@@ -319,7 +328,7 @@ func runCgoCross(ctx context.Context, env *Env) Result {
 	var found, missing, details []string
 	var fail *Result
 	for _, t := range crossTargets {
-		if t.GOARCH == host {
+		if t.GOARCH == native {
 			continue
 		}
 		gp, err := lookPath(env, t.GNU)
@@ -341,13 +350,13 @@ func runCgoCross(ctx context.Context, env *Env) Result {
 		} else {
 			details = append(details, fmt.Sprintf("linux/%s musl, static: %s go build -ldflags '-linkmode external -extldflags -static', once a musl cross toolchain (%s; Debian packages none) or zig (CC=\"zig cc -target %s\") is installed", t.GOARCH, t.env(musl), t.Musl, t.ZigTarget))
 		}
-		if goarch == t.GOARCH && goarch != host && env.Go.Get("CGO_ENABLED") == "1" && nativeCC(cc[0]) && fail == nil {
+		if goarch == t.GOARCH && goarch != native && env.Go.Get("CGO_ENABLED") == "1" && nativeCC(cc[0]) && fail == nil {
 			fix := "sudo apt install " + t.GNUPkg + " && go env -w CC=" + t.GNU
 			if err == nil {
 				fix = "go env -w CC=" + t.GNU
 			}
 			fail = &Result{Status: Fail,
-				Finding: fmt.Sprintf("CGO_ENABLED=1 GOARCH=%s with CC=%s (a compiler for %s): builds fail with 'gcc_%s.S: Assembler messages'", goarch, strings.Join(cc, " "), host, goarch),
+				Finding: fmt.Sprintf("CGO_ENABLED=1 GOARCH=%s with CC=%s (a compiler for %s): builds fail with 'gcc_%s.S: Assembler messages'", goarch, strings.Join(cc, " "), native, goarch),
 				Fix:     fix}
 		}
 	}
@@ -356,7 +365,7 @@ func runCgoCross(ctx context.Context, env *Env) Result {
 		return *fail
 	}
 	if len(found) == 0 && len(missing) == 0 {
-		return Result{Status: Skip, Finding: "host architecture " + host + " has no pitstop cross targets"}
+		return Result{Status: Skip, Finding: "host architecture " + native + " has no pitstop cross targets"}
 	}
 	var parts []string
 	if len(found) > 0 {

@@ -39,7 +39,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"go/version"
@@ -59,6 +58,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // goChecks returns the go section's checks.
@@ -615,46 +615,6 @@ func runGoShadow(ctx context.Context, env *Env) Result {
 	return Result{Status: Fail, Finding: f, Fix: fix, Details: details}
 }
 
-// userland describes the architecture of the installed programs
-// (host.Root.Userland: the ELF header of /bin/sh).
-type userland struct {
-	GOARCH string // amd64, arm64, arm, 386, riscv64, ...
-	Bits   int    // 32 or 64
-	HardFP bool   // 32-bit ARM: hard-float ABI (armhf)
-	Path   string // the executable read
-}
-
-func (u userland) String() string {
-	switch {
-	case u.GOARCH == "arm" && u.HardFP:
-		return "32-bit armhf"
-	case u.GOARCH == "arm":
-		return "32-bit armel"
-	}
-	return fmt.Sprintf("%d-bit %s", u.Bits, u.GOARCH)
-}
-
-// armHardFloat reports whether a 32-bit little-endian ARM ELF header has
-// EF_ARM_ABI_FLOAT_HARD in e_flags.
-func armHardFloat(b []byte) bool {
-	return len(b) >= 40 && b[4] == 1 && b[5] == 1 && binary.LittleEndian.Uint32(b[36:40])&0x400 != 0
-}
-
-// userlandArch reads the userland's architecture from env.Root.
-func userlandArch(env *Env) (userland, error) {
-	info, p, err := env.Root.Userland()
-	if err != nil {
-		return userland{}, err
-	}
-	u := userland{GOARCH: info.Machine, Bits: info.Class, Path: p}
-	if u.GOARCH == "arm" {
-		if b, err := env.Root.ReadFile(p); err == nil {
-			u.HardFP = armHardFloat(b)
-		}
-	}
-	return u, nil
-}
-
 // cpuArmVersion returns the ARM architecture version from /proc/cpuinfo
 // ("CPU architecture: 7" or "ARMv6-compatible"), 0 when unknown.
 func cpuArmVersion(env *Env) int {
@@ -685,10 +645,11 @@ func cpuArmVersion(env *Env) int {
 }
 
 func runGoArch(ctx context.Context, env *Env) Result {
-	u, err := userlandArch(env)
+	u, exe, err := env.Root.Userland()
 	if err != nil {
 		return Result{Status: Skip, Finding: "userland architecture unknown: " + err.Error()}
 	}
+	uarch, hardFP := u.GOARCH(), u.Float() == host.FloatHard
 	goarch, hostarch := env.Go.Get("GOARCH"), env.Go.Get("GOHOSTARCH")
 	toolPlatform := ""
 	if gos, r := winner(env); r == nil {
@@ -705,18 +666,18 @@ func runGoArch(ctx context.Context, env *Env) Result {
 	if goarch == "" {
 		return Result{Status: Skip, Finding: "no go command to ask for GOARCH; userland is " + u.String()}
 	}
-	details := []string{"userland (" + u.Path + "): " + u.String(), "GOARCH=" + goarch + " GOHOSTARCH=" + hostarch}
+	details := []string{"userland (" + exe + "): " + u.String(), "GOARCH=" + goarch + " GOHOSTARCH=" + hostarch}
 	if toolPlatform != "" {
 		details = append(details, "go command: "+toolPlatform)
 	}
-	if hostarch != "" && hostarch != u.GOARCH {
+	if hostarch != "" && hostarch != uarch {
 		f := fmt.Sprintf("the go command is %s but the userland is %s", hostarch, u.String())
-		if u.Bits == 32 && hostarch == "arm64" {
+		if u.Class == 32 && hostarch == "arm64" {
 			f += " (64-bit kernel): builds target arm64 and cgo cannot link against the 32-bit C library"
 		}
 		return Result{Status: Warn, Finding: f, Fix: "pitstop go install latest", Details: details}
 	}
-	if goarch != u.GOARCH {
+	if goarch != uarch {
 		return Result{Status: Warn,
 			Finding: fmt.Sprintf("GOARCH=%s is set, but this machine's userland is %s: every build targets %s", goarch, u.String(), goarch),
 			Fix:     "go env -u GOARCH (and unset GOARCH in the environment)", Details: details}
@@ -727,7 +688,7 @@ func runGoArch(ctx context.Context, env *Env) Result {
 		details = append(details, "GOARM="+goarm)
 		cpu := cpuArmVersion(env)
 		switch {
-		case goarm != "" && n == 5 && u.HardFP:
+		case goarm != "" && n == 5 && hardFP:
 			return Result{Status: Warn,
 				Finding: "GOARM=5 (software floating point) on a hard-float armhf userland: floating point is many times slower",
 				Fix:     "go env -w GOARM=6", Details: details}

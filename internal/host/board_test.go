@@ -1,65 +1,11 @@
 package host
 
 import (
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 )
-
-// elfHeader builds the first 64 bytes of an ELF executable.
-func elfHeader(class byte, machine uint16) []byte {
-	b := make([]byte, 64)
-	copy(b, "\x7fELF")
-	b[4], b[5], b[6] = class, 1, 1
-	binary.LittleEndian.PutUint16(b[16:], 2)
-	binary.LittleEndian.PutUint16(b[18:], machine)
-	return b
-}
-
-func TestParseELFHeader(t *testing.T) {
-	for _, tt := range []struct {
-		b    []byte
-		want ELFInfo
-	}{
-		{elfHeader(1, 40), ELFInfo{32, "arm"}},
-		{elfHeader(2, 183), ELFInfo{64, "arm64"}},
-		{elfHeader(2, 62), ELFInfo{64, "amd64"}},
-		{elfHeader(1, 3), ELFInfo{32, "386"}},
-		{elfHeader(2, 9999), ELFInfo{64, "elf-machine-9999"}},
-	} {
-		got, err := ParseELFHeader(tt.b)
-		if err != nil || got != tt.want {
-			t.Errorf("ParseELFHeader(class %d, machine %d) = %+v, %v; want %+v", tt.b[4], binary.LittleEndian.Uint16(tt.b[18:]), got, err, tt.want)
-		}
-	}
-	for _, bad := range [][]byte{nil, []byte("#!/bin/sh\necho hi\n.........."), elfHeader(3, 40), elfHeader(1, 40)[:10]} {
-		if _, err := ParseELFHeader(bad); err == nil {
-			t.Errorf("ParseELFHeader(%q) accepted", bad)
-		}
-	}
-}
-
-func FuzzParseELFHeader(f *testing.F) {
-	f.Add(elfHeader(1, 40))
-	f.Add(elfHeader(2, 183))
-	f.Add([]byte("\x7fELF"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		info, err := ParseELFHeader(b)
-		if err == nil && info.Class != 32 && info.Class != 64 {
-			t.Fatalf("class %d accepted", info.Class)
-		}
-	})
-}
-
-func TestKernelArch(t *testing.T) {
-	for in, want := range map[string]string{"aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "x86_64": "amd64", "i686": "386", "riscv64": "riscv64"} {
-		if got := KernelArch(in); got != want {
-			t.Errorf("KernelArch(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
 
 func TestParseThrottle(t *testing.T) {
 	for _, tt := range []struct {
@@ -136,7 +82,7 @@ func TestBoardFacts(t *testing.T) {
 		"sys/firmware/devicetree/base/model":   "Raspberry Pi 4 Model B Rev 1.4\x00",
 		"proc/device-tree":                     "->../sys/firmware/devicetree/base",
 		"proc/sys/kernel/osrelease":            "6.6.51+rpt-rpi-v8\n",
-		"bin/dash":                             string(elfHeader(1, 40)),
+		"bin/dash":                             string(elfHeader(ELFMachine{emARM, 32, false}, 0x05000400)),
 		"bin/sh":                               "->dash",
 		"sys/class/thermal/thermal_zone0/type": "cpu-thermal\n",
 		"sys/class/thermal/thermal_zone0/temp": "69950\n",
@@ -153,7 +99,7 @@ func TestBoardFacts(t *testing.T) {
 	if rel, _ := r.KernelRelease(); rel != "6.6.51+rpt-rpi-v8" {
 		t.Errorf("KernelRelease = %q", rel)
 	}
-	if u, p, err := r.Userland(); err != nil || u != (ELFInfo{32, "arm"}) || p != "/bin/sh" {
+	if u, p, err := r.Userland(); err != nil || u.String() != "32-bit armhf" || p != "/bin/sh" {
 		t.Errorf("Userland = %+v %s %v", u, p, err)
 	}
 	if th, err := r.CPUTemp(); err != nil || th.Millis != 69950 || th.Type != "cpu-thermal" {

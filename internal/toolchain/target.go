@@ -54,61 +54,14 @@ func ParseModuleVersion(mv string) (Version, Target, bool) {
 	return v, Target{GOOS: goos, GOARCH: goarch}, true
 }
 
-// archAliases maps names users type (uname -m, dpkg, tarball names) to
-// GOARCH.
-var archAliases = map[string]string{
-	"aarch64": "arm64", "armv6l": "arm", "armv7l": "arm", "armhf": "arm", "armel": "arm",
-	"x86_64": "amd64", "x86-64": "amd64", "i386": "386", "i686": "386", "ppc64el": "ppc64le",
-}
-
-// NormalizeArch turns an architecture name such as "armv6l", "aarch64" or
-// "x86_64" into GOARCH.
+// NormalizeArch turns an architecture name such as "armv6l", "aarch64",
+// "armhf" or "x86_64" into GOARCH, through host's architecture table; a
+// name the table lacks comes back lower-cased.
 func NormalizeArch(a string) string {
-	a = strings.ToLower(strings.TrimSpace(a))
-	if g, ok := archAliases[a]; ok {
-		return g
+	if row, ok := host.ArchByName(a); ok {
+		return row.GOARCH
 	}
-	return a
-}
-
-// ELF machine numbers (the tests build headers with them).
-const (
-	emARM       = 40
-	emX86_64    = 62
-	em386       = 3
-	emAARCH64   = 183
-	emRISCV     = 243
-	emPPC64     = 21
-	emS390      = 22
-	emLoongArch = 258
-	emMIPS      = 8
-)
-
-// goarchBits lists the GOARCHes Go publishes toolchains for that an ELF
-// header can name, with their word size.
-var goarchBits = map[string]int{
-	"amd64": 64, "386": 32, "arm64": 64, "arm": 32, "riscv64": 64, "ppc64le": 64, "ppc64": 64,
-	"s390x": 64, "loong64": 64, "mips64le": 64, "mips64": 64, "mipsle": 32, "mips": 32,
-}
-
-// ArchFromELF returns the GOARCH of the ELF executable whose first bytes
-// are hdr (at least 20 bytes), as host.ParseELFHeader reads it; a machine
-// (or word size) Go has no toolchain for is an error.
-func ArchFromELF(hdr []byte) (string, error) {
-	info, err := host.ParseELFHeader(hdr)
-	if err != nil {
-		return "", fmt.Errorf("ELF: %w", err)
-	}
-	return goarchOf(info)
-}
-
-// goarchOf checks that Go publishes toolchains for an ELF machine and word
-// size, and returns its GOARCH.
-func goarchOf(info host.ELFInfo) (string, error) {
-	if bits, ok := goarchBits[info.Machine]; !ok || bits != info.Class {
-		return "", fmt.Errorf("ELF: machine %s (%d-bit) has no Go toolchain", info.Machine, info.Class)
-	}
-	return info.Machine, nil
+	return strings.ToLower(strings.TrimSpace(a))
 }
 
 // DetectTarget returns the target of the machine's userland: the
@@ -125,11 +78,10 @@ func DetectTarget(root *host.Root) (Target, error) {
 	}
 	info, p, err := root.Userland()
 	if err == nil {
-		var arch string
-		if arch, err = goarchOf(info); err == nil {
+		if arch := info.GOARCH(); arch != "" {
 			return Target{GOOS: goos, GOARCH: arch}, nil
 		}
-		err = fmt.Errorf("%s: %w", p, err)
+		err = fmt.Errorf("%s: %s has no Go toolchain", p, info)
 	}
 	if root.IsLive() {
 		// No readable ELF userland (a container with a static busybox
