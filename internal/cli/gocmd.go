@@ -180,7 +180,7 @@ func pathHints(w io.Writer, l toolchain.Layout) {
 			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go env --write puts it first\n", p, bin)
 		}
 	}
-	if d, _ := toolchain.FindDistroGo(nil); d != nil {
+	if d := toolchain.FindDistroGo(nil); d != nil {
 		fmt.Fprintf(w, "note: %s\n", d)
 	}
 }
@@ -303,7 +303,7 @@ func newGoListCmd(o *goOpts) *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s%-24s %s\n", mark, in.Name, in.Path)
 			}
-			if d, _ := toolchain.FindDistroGo(nil); d != nil {
+			if d := toolchain.FindDistroGo(nil); d != nil {
 				fmt.Fprintf(out, "note: %s\n", d)
 			}
 			return nil

@@ -47,7 +47,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -525,41 +524,12 @@ func judgeGoVersion(gv goVersion, releases string, lerr error) Result {
 		Details: details}
 }
 
-var distroGoRE = regexp.MustCompile(`^/usr/lib/go-(1\.[0-9]+)/`)
-
-// distroPackage reports the Debian package that owns the go at g, if any:
-// from /var/lib/dpkg/info/golang-go*.list and golang-1.*-go*.list, else from the path conventions
-// (/usr/bin/go, /usr/lib/go-1.NN/bin/go).
+// distroPackage reports the Debian package that ships the go at g, ""
+// when it is not a distribution's Go or no package is known
+// (host.Root.DistroGoAt: dpkg's file lists, Debian's paths).
 func distroPackage(env *Env, g installedGo) string {
-	if files := globAll(env, "/var/lib/dpkg/info/golang-go*.list", "/var/lib/dpkg/info/golang-1.*-go*.list"); len(files) > 0 {
-		pkg := ""
-		for _, f := range files {
-			b, err := env.Root.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			for _, line := range strings.Split(string(b), "\n") {
-				if line == g.Path || (line == g.Resolved && pkg == "") {
-					name := strings.TrimSuffix(path.Base(f), ".list")
-					name, _, _ = strings.Cut(name, ":")
-					if line == g.Path {
-						return name
-					}
-					pkg = name
-				}
-			}
-		}
-		if pkg != "" {
-			return pkg
-		}
-	}
-	if g.Path == "/usr/bin/go" && (g.Resolved == g.Path || distroGoRE.MatchString(g.Resolved)) {
-		return "golang-go"
-	}
-	for _, p := range []string{g.Path, g.Resolved} {
-		if m := distroGoRE.FindStringSubmatch(p); m != nil {
-			return "golang-" + m[1] + "-go"
-		}
+	if d := env.Root.DistroGoAt(g.Path, g.Resolved); d != nil {
+		return d.Package
 	}
 	return ""
 }

@@ -176,26 +176,8 @@ func TestEnvLines(t *testing.T) {
 	}
 }
 
-func TestDpkgGoPackages(t *testing.T) {
-	status := `Package: golang-1.19-go
-Status: install ok installed
-Version: 1.19.8-2
-
-Package: golang-go
-Status: install ok installed
-
-Package: golang-1.15-go
-Status: deinstall ok config-files
-
-Package: golang-src
-Status: install ok installed
-`
-	got := dpkgGoPackages([]byte(status))
-	if strings.Join(got, " ") != "golang-1.19-go golang-go" {
-		t.Fatalf("got %v", got)
-	}
-}
-
+// The note pitstop go prints about a packaged Go; which Go is packaged is
+// host.Root.DistroGo's business (and its tests').
 func TestFindDistroGo(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
@@ -204,21 +186,29 @@ func TestFindDistroGo(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "usr/lib/go-1.19/VERSION"), []byte("go1.19.8\ntime 2023-04-04T19:42:35Z\n"), 0o644)
 	os.Symlink("../lib/go-1.19/bin/go", filepath.Join(root, "usr/bin/go"))
 	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), []byte("Package: golang-1.19-go\nStatus: install ok installed\n\nPackage: golang-go\nStatus: install ok installed\n"), 0o644)
-	d, err := FindDistroGo(host.At(root))
-	if err != nil || d == nil {
-		t.Fatalf("FindDistroGo = %v, %v", d, err)
+	d := FindDistroGo(host.At(root))
+	if d == nil {
+		t.Fatal("FindDistroGo = nil")
 	}
 	want := "a distribution-managed go1.19.8 is at /usr/bin/go; pitstop leaves it alone (to remove it: sudo apt remove golang-1.19-go golang-go)"
 	if d.String() != want {
 		t.Fatalf("got  %q\nwant %q", d.String(), want)
 	}
+	// Without dpkg (Fedora's /usr/lib/golang): no package to name.
+	os.Remove(filepath.Join(root, "var/lib/dpkg/status"))
+	os.Remove(filepath.Join(root, "usr/bin/go"))
+	os.MkdirAll(filepath.Join(root, "usr/lib/golang/bin"), 0o755)
+	os.Symlink("/usr/lib/golang/bin/go", filepath.Join(root, "usr/bin/go"))
+	if d := FindDistroGo(host.At(root)); d == nil || !strings.HasSuffix(d.String(), "(to remove it: remove it with your package manager)") {
+		t.Fatalf("Fedora: %v", d)
+	}
 	// A link to a Go unpacked by hand is not the distribution's.
 	os.Remove(filepath.Join(root, "usr/bin/go"))
 	os.Symlink("/usr/local/go/bin/go", filepath.Join(root, "usr/bin/go"))
-	if d, _ := FindDistroGo(host.At(root)); d != nil {
+	if d := FindDistroGo(host.At(root)); d != nil {
 		t.Fatalf("hand-made link reported as distro Go: %v", d)
 	}
-	if d, _ := FindDistroGo(host.At(t.TempDir())); d != nil {
+	if d := FindDistroGo(host.At(t.TempDir())); d != nil {
 		t.Fatalf("empty root: %v", d)
 	}
 }
