@@ -57,6 +57,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/goversion"
 	"github.com/pitstop-go/pitstop/internal/host"
 )
 
@@ -281,38 +282,19 @@ func oldGoProblems(v string) string {
 	return "rejects go.mod files with a `toolchain` line or a 3-part `go 1.22.0` version, and cannot switch toolchains"
 }
 
-// toolchainVersionRE matches golang.org/toolchain module versions such as
-// v0.0.1-go1.22.5.linux-arm64.
-var toolchainVersionRE = regexp.MustCompile(`^v0\.0\.1-(go1(?:\.[0-9]+){1,2}(?:(?:rc|beta)[0-9]+)?)\.([a-z0-9]+)-([a-z0-9]+)$`)
-
-// parseToolchainVersion splits "v0.0.1-go1.22.5.linux-arm64" into
-// "go1.22.5", "linux", "arm64".
-func parseToolchainVersion(v string) (gov, goos, goarch string, ok bool) {
-	m := toolchainVersionRE.FindStringSubmatch(strings.TrimSpace(v))
-	if m == nil || !version.IsValid(m[1]) {
-		return "", "", "", false
-	}
-	return m[1], m[2], m[3], true
-}
-
-// isStableGo reports whether v is a release (no rc or beta).
-func isStableGo(v string) bool {
-	return version.IsValid(v) && !strings.Contains(v, "rc") && !strings.Contains(v, "beta")
-}
-
 // newestFromToolchainList returns the newest stable Go versions in a
 // golang.org/toolchain @v/list body, space-separated: the newest point
 // release of each of the three newest minors, newest first.
 func newestFromToolchainList(body string) string {
 	best := map[string]string{} // go1.N -> newest go1.N.x
 	for _, line := range strings.Split(body, "\n") {
-		gov, _, _, ok := parseToolchainVersion(line)
-		if !ok || !isStableGo(gov) {
+		tc, ok := goversion.ParseToolchain(strings.TrimSpace(line))
+		if !ok || !goversion.IsRelease(tc.Go) {
 			continue
 		}
-		lang := version.Lang(gov)
-		if cur, ok := best[lang]; !ok || version.Compare(gov, cur) > 0 {
-			best[lang] = gov
+		lang := version.Lang(tc.Go)
+		if cur, ok := best[lang]; !ok || version.Compare(tc.Go, cur) > 0 {
+			best[lang] = tc.Go
 		}
 	}
 	var vs []string

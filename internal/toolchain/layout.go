@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/goversion"
 )
 
 // Layout is where toolchains live: one directory per version under Dir,
@@ -84,9 +85,9 @@ func ParseName(name string) (v Version, foreign Target, ok bool) {
 	if i < 0 {
 		return Version{}, Target{}, false
 	}
-	goos, goarch, cut := strings.Cut(name[i+1:], "-")
+	goos, goarch, ok := goversion.ParsePlatform(name[i+1:])
 	v, err := ParseVersion(name[:i])
-	if !cut || err != nil || goos == "" || goarch == "" {
+	if !ok || err != nil {
 		return Version{}, Target{}, false
 	}
 	return v, Target{GOOS: goos, GOARCH: goarch}, true

@@ -5,14 +5,12 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/pitstop-go/pitstop/internal/goversion"
 	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // ModulePath is the module every Go release is published as.
-const ModulePath = "golang.org/toolchain"
-
-// moduleVersionPrefix starts every golang.org/toolchain version.
-const moduleVersionPrefix = "v0.0.1-"
+const ModulePath = goversion.ToolchainModule
 
 // Target is the machine a toolchain is built for, with Go's names
 // (GOARCH "arm" is 32-bit ARM, whose tarballs are called armv6l).
@@ -29,29 +27,22 @@ func (t Target) Slash() string { return t.GOOS + "/" + t.GOARCH }
 // ModuleVersion returns the golang.org/toolchain version of Go v for t:
 // "v0.0.1-go1.22.5.linux-arm64".
 func ModuleVersion(v Version, t Target) string {
-	return moduleVersionPrefix + v.Go() + "." + t.String()
+	return goversion.Toolchain{Go: v.Go(), GOOS: t.GOOS, GOARCH: t.GOARCH}.ModuleVersion()
 }
 
 // ParseModuleVersion splits a golang.org/toolchain version such as
-// "v0.0.1-go1.22.5.linux-arm64" into the Go version and the target.
+// "v0.0.1-go1.22.5.linux-arm64" (goversion.ParseToolchain) into a Version
+// and the target.
 func ParseModuleVersion(mv string) (Version, Target, bool) {
-	rest, ok := strings.CutPrefix(mv, moduleVersionPrefix)
+	tc, ok := goversion.ParseToolchain(mv)
 	if !ok {
 		return Version{}, Target{}, false
 	}
-	i := strings.LastIndexByte(rest, '.')
-	if i < 0 {
+	v, err := ParseVersion(tc.Go)
+	if err != nil {
 		return Version{}, Target{}, false
 	}
-	goos, goarch, ok := strings.Cut(rest[i+1:], "-")
-	if !ok || goos == "" || goarch == "" || strings.Contains(goarch, "-") {
-		return Version{}, Target{}, false
-	}
-	v, err := ParseVersion(rest[:i])
-	if err != nil || !strings.HasPrefix(rest[:i], "go") {
-		return Version{}, Target{}, false
-	}
-	return v, Target{GOOS: goos, GOARCH: goarch}, true
+	return v, Target{GOOS: tc.GOOS, GOARCH: tc.GOARCH}, true
 }
 
 // NormalizeArch turns an architecture name such as "armv6l", "aarch64",

@@ -3,6 +3,7 @@ package toolchain
 import (
 	"errors"
 	"fmt"
+	"go/version"
 	"strconv"
 	"strings"
 )
@@ -97,43 +98,10 @@ func (v Version) IsLang() bool {
 	return v.Kind == "" && v.Patch < 0 && (v.Major > 1 || v.Minor >= 21)
 }
 
-// stage orders the versions of one minor release: the language version,
-// then alpha, beta, rc, then the releases. Before Go 1.21 "1.N" was the
-// first release and ranks as "1.N.0".
-func (v Version) stage() (int, int) {
-	switch v.Kind {
-	case "alpha":
-		return 1, v.Pre
-	case "beta":
-		return 2, v.Pre
-	case "rc":
-		return 3, v.Pre
-	}
-	if v.Patch < 0 {
-		if v.IsLang() {
-			return 0, 0
-		}
-		return 4, 0
-	}
-	return 4, v.Patch
-}
-
-// Compare returns -1, 0 or +1 as v sorts before, with or after w.
-func (v Version) Compare(w Version) int {
-	a := [4]int{v.Major, v.Minor}
-	b := [4]int{w.Major, w.Minor}
-	a[2], a[3] = v.stage()
-	b[2], b[3] = w.stage()
-	for i := range a {
-		switch {
-		case a[i] < b[i]:
-			return -1
-		case a[i] > b[i]:
-			return +1
-		}
-	}
-	return 0
-}
+// Compare returns -1, 0 or +1 as v sorts before, with or after w, as the
+// go command sorts them (go/version): the language version 1.22 before
+// 1.22rc1 before 1.22.0; before Go 1.21, "1.20" is the release 1.20.0.
+func (v Version) Compare(w Version) int { return version.Compare(v.Go(), w.Go()) }
 
 // Query is what the user asked to install.
 type Query struct {
