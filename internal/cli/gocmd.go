@@ -33,8 +33,36 @@ func (o *goOpts) layout() (toolchain.Layout, error) {
 	case o.dir != "":
 		return toolchain.DirLayout(o.dir), nil
 	}
-	return toolchain.UserLayout()
+	l, err := toolchain.UserLayout()
+	return l, goError(err)
 }
+
+// goError names the flags behind the settings toolchain's errors name.
+func goError(err error) error {
+	var de *toolchain.DiskError
+	var uv *toolchain.UnknownVersionError
+	switch {
+	case errors.As(err, &de):
+		return &flagError{de.Explain("--dir", "--system"), err}
+	case errors.Is(err, toolchain.ErrNoHome):
+		return &flagError{"cannot find the home directory: set HOME or pass --dir", err}
+	case errors.Is(err, toolchain.ErrSumDBOff):
+		return &flagError{err.Error() + " or pass --insecure", err}
+	case errors.As(err, &uv) && len(uv.Closest) == 0:
+		return &flagError{err.Error() + "; see `pitstop go list --remote`", err}
+	}
+	return err
+}
+
+// flagError is a library error retold with the flags that set what it
+// names.
+type flagError struct {
+	msg string
+	err error
+}
+
+func (e *flagError) Error() string { return e.msg }
+func (e *flagError) Unwrap() error { return e.err }
 
 func newGoCmd() *cobra.Command {
 	o := &goOpts{}
@@ -145,7 +173,7 @@ for another machine without activating it.`,
 			}
 			res, err := in.Install(ctx, q)
 			if err != nil {
-				return err
+				return goError(err)
 			}
 			if res.Active {
 				pathHints(out, l)

@@ -8,8 +8,8 @@
 //
 // Layout (see Layout): ~/.local/share/pitstop/go/<go1.22.5> and a
 // "current" link, so that one PATH entry, current/bin, reaches the active
-// toolchain; --system keeps versions in /usr/local/lib/pitstop/go and
-// makes /usr/local/go the link.
+// toolchain; the system-wide layout keeps versions in
+// /usr/local/lib/pitstop/go and makes /usr/local/go the link.
 package toolchain
 
 import (
@@ -35,7 +35,7 @@ import (
 
 // ErrSumDBOff is returned when the checksum database is disabled for
 // golang.org/toolchain and Installer.Insecure is not set.
-var ErrSumDBOff = errors.New("the checksum database is off for golang.org/toolchain (GOSUMDB=off, or GONOSUMDB/GOPRIVATE match it): pitstop verifies every toolchain, as the go command does; turn it back on (go env -u GOSUMDB) or pass --insecure")
+var ErrSumDBOff = errors.New("the checksum database is off for golang.org/toolchain (GOSUMDB=off, or GONOSUMDB/GOPRIVATE match it): pitstop verifies every toolchain, as the go command does; turn it back on (go env -u GOSUMDB)")
 
 // Installer installs toolchains into a Layout. Set the fields, then call
 // Install; the zero value of each optional field is documented.
@@ -227,7 +227,7 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	defer d.remove()
 	res.Hash = hash
 	if !in.Source.Verified(ModulePath) {
-		in.say("NOT verified (--insecure with the checksum database off): %s", hash)
+		in.say("NOT verified (an insecure install, with the checksum database off): %s", hash)
 	} else {
 		in.say("verified %s with the checksum database", hash)
 	}
@@ -455,16 +455,40 @@ func withoutEnv(env []string, keys ...string) []string {
 	return out
 }
 
-// diskError adds a fix to errors users can act on: a full disk, a
-// read-only or forbidden directory.
+// DiskError is a failure to write a toolchain directory that the user can
+// act on: a full disk, a read-only file system, a directory they may not
+// write. Nothing was changed.
+type DiskError struct {
+	Doing string // "creating", "downloading go1.22.5 into"
+	Path  string
+	Err   error // wraps syscall.ENOSPC, EDQUOT, EROFS or fs.ErrPermission
+}
+
+func (e *DiskError) Error() string { return e.Explain("toolchain directory", "the system-wide layout") }
+
+func (e *DiskError) Unwrap() error { return e.Err }
+
+// Explain says what went wrong and what to do, naming the settings as the
+// user knows them: dir for the one that chooses the toolchain directory
+// (Layout.Dir), system for the one that picks SystemLayout.
+func (e *DiskError) Explain(dir, system string) string {
+	var why string
+	switch {
+	case errors.Is(e.Err, syscall.ENOSPC), errors.Is(e.Err, syscall.EDQUOT):
+		why = "no space left on device (a toolchain needs about 300 MB: free space there or choose another " + dir + ")"
+	case errors.Is(e.Err, syscall.EROFS):
+		why = "read-only file system (choose a writable " + dir + ")"
+	default:
+		why = "permission denied (choose a " + dir + " you can write, or use sudo for " + system + ")"
+	}
+	return fmt.Sprintf("%s %s: %s; nothing was changed", e.Doing, e.Path, why)
+}
+
+// diskError makes the errors users can act on DiskErrors.
 func (in *Installer) diskError(doing, where string, err error) error {
 	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return fmt.Errorf("%s %s: no space left on device (a toolchain needs about 300 MB: free space there or choose another --dir); nothing was changed", doing, where)
-	case errors.Is(err, syscall.EROFS):
-		return fmt.Errorf("%s %s: read-only file system (choose a writable --dir); nothing was changed", doing, where)
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("%s %s: permission denied (choose a --dir you can write, or use sudo for --system); nothing was changed", doing, where)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		return &DiskError{Doing: doing, Path: where, Err: err}
 	}
 	return err
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,5 +422,45 @@ func TestWrongVersionNotActivated(t *testing.T) {
 	}
 	if after := snapshot(t, f.in.Layout.Dir); after != before || f.in.Layout.Active() != "go1.22.4" {
 		t.Fatalf("layout changed:\n%s", after)
+	}
+}
+
+// A full, read-only or forbidden toolchain directory is a DiskError whose
+// message names settings, not flags; the CLI retells it with its flags.
+func TestDiskError(t *testing.T) {
+	in := &Installer{}
+	for _, tt := range []struct {
+		err       error
+		lib, flag string
+	}{
+		{syscall.ENOSPC, "no space left on device (a toolchain needs about 300 MB: free space there or choose another toolchain directory)",
+			"no space left on device (a toolchain needs about 300 MB: free space there or choose another --dir)"},
+		{syscall.EDQUOT, "no space left on device", "choose another --dir"},
+		{syscall.EROFS, "read-only file system (choose a writable toolchain directory)", "read-only file system (choose a writable --dir)"},
+		{fs.ErrPermission, "permission denied (choose a toolchain directory you can write, or use sudo for the system-wide layout)",
+			"permission denied (choose a --dir you can write, or use sudo for --system)"},
+	} {
+		err := in.diskError("creating", "/srv/go", &fs.PathError{Op: "mkdir", Path: "/srv/go", Err: tt.err})
+		var de *DiskError
+		if !errors.As(err, &de) || !errors.Is(err, tt.err) {
+			t.Fatalf("%v: %#v is no DiskError wrapping it", tt.err, err)
+		}
+		if !strings.HasPrefix(err.Error(), "creating /srv/go: ") || !strings.Contains(err.Error(), tt.lib) || !strings.HasSuffix(err.Error(), "; nothing was changed") {
+			t.Errorf("%v: %q lacks %q", tt.err, err, tt.lib)
+		}
+		if strings.Contains(err.Error(), "--") {
+			t.Errorf("%v: library error names a flag: %q", tt.err, err)
+		}
+		if got := de.Explain("--dir", "--system"); !strings.Contains(got, tt.flag) {
+			t.Errorf("%v: Explain = %q, lacks %q", tt.err, got, tt.flag)
+		}
+	}
+	if err := in.diskError("creating", "/srv/go", io.ErrUnexpectedEOF); err != io.ErrUnexpectedEOF {
+		t.Errorf("other errors pass through: %v", err)
+	}
+	for _, err := range []error{ErrSumDBOff, ErrNoHome, &UnknownVersionError{Asked: "go1.99.0", Target: Target{"linux", "arm"}}} {
+		if strings.Contains(err.Error(), "--") {
+			t.Errorf("library error names a flag: %q", err)
+		}
 	}
 }

@@ -27,13 +27,17 @@ type Layout struct {
 	Link string
 }
 
-// SystemDir and SystemLink are the --system layout: versions under
+// SystemDir and SystemLink are the system-wide layout: versions under
 // /usr/local/lib/pitstop/go, and /usr/local/go (where the official
 // instructions unpack Go) a link to the active one.
 const (
 	SystemDir  = "/usr/local/lib/pitstop/go"
 	SystemLink = "/usr/local/go"
 )
+
+// ErrNoHome is UserLayout's error when there is no home directory to keep
+// toolchains in.
+var ErrNoHome = errors.New("cannot find the home directory: set HOME or choose a toolchain directory")
 
 // UserLayout is the per-user layout: $XDG_DATA_HOME/pitstop/go (by
 // default ~/.local/share/pitstop/go) with a "current" link inside.
@@ -42,7 +46,7 @@ func UserLayout() (Layout, error) {
 	if base == "" || !filepath.IsAbs(base) {
 		home, err := os.UserHomeDir()
 		if err != nil || home == "" {
-			return Layout{}, errors.New("cannot find the home directory: set HOME or pass --dir")
+			return Layout{}, ErrNoHome
 		}
 		base = filepath.Join(home, ".local", "share")
 	}
@@ -57,7 +61,7 @@ func DirLayout(dir string) Layout {
 	return Layout{Dir: dir, Link: filepath.Join(dir, "current")}
 }
 
-// SystemLayout is the --system layout.
+// SystemLayout is the system-wide layout.
 func SystemLayout() Layout { return Layout{Dir: SystemDir, Link: SystemLink} }
 
 // BinDir is the one directory to put on PATH.

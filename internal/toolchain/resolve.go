@@ -62,7 +62,8 @@ func (s fetcherSource) resumer() *ResumeTransport {
 }
 
 // UnknownVersionError says the asked-for release is not available for the
-// target; Closest lists real releases near it.
+// target; Closest lists real releases near it (none: the upstream lists
+// nothing near, and the caller may point at its listing).
 type UnknownVersionError struct {
 	Asked   string
 	Target  Target
@@ -77,8 +78,6 @@ func (e *UnknownVersionError) Error() string {
 			s = append(s, v.Go())
 		}
 		msg += "; closest: " + strings.Join(s, ", ")
-	} else {
-		msg += "; see `pitstop go list --remote`"
 	}
 	return msg
 }
