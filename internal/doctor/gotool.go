@@ -36,8 +36,6 @@ package doctor
 // /lib*/ld-*.so* (names only, by glob).
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -567,35 +565,6 @@ func runGoShadow(ctx context.Context, env *Env) Result {
 	return Result{Status: Fail, Finding: f, Fix: fix, Details: details}
 }
 
-// cpuArmVersion returns the ARM architecture version from /proc/cpuinfo
-// ("CPU architecture: 7" or "ARMv6-compatible"), 0 when unknown.
-func cpuArmVersion(env *Env) int {
-	b, err := env.Root.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case k == "CPU architecture":
-			if n, err := strconv.Atoi(strings.TrimPrefix(v, "AArch")); err == nil {
-				return n
-			}
-			if strings.HasPrefix(v, "AArch64") {
-				return 8
-			}
-		case k == "model name" && strings.HasPrefix(v, "ARMv6"):
-			return 6
-		}
-	}
-	return 0
-}
-
 func runGoArch(ctx context.Context, env *Env) Result {
 	u, exe, err := env.Root.Userland()
 	if err != nil {
@@ -638,7 +607,7 @@ func runGoArch(ctx context.Context, env *Env) Result {
 		goarm := env.Go.Get("GOARM")
 		n, _ := strconv.Atoi(strings.SplitN(goarm, ",", 2)[0])
 		details = append(details, "GOARM="+goarm)
-		cpu := cpuArmVersion(env)
+		cpu := env.Root.ARMVersion()
 		switch {
 		case goarm != "" && n == 5 && hardFP:
 			return Result{Status: Warn,

@@ -102,3 +102,33 @@ func (r *Root) CPUFreq(cpu int) (CPUFreq, error) {
 	f.CurKHz = num("scaling_cur_freq")
 	return f, nil
 }
+
+// ARMVersion returns the ARM architecture version of the CPU from
+// /proc/cpuinfo ("CPU architecture: 7", "AArch64" as 8, an ARM11's model
+// name "ARMv6-compatible processor" as 6), 0 when it does not say or the
+// CPU is no ARM. GOARM above it makes binaries die with illegal
+// instruction.
+func (r *Root) ARMVersion() int {
+	b, err := r.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case k == "CPU architecture" && strings.HasPrefix(v, "AArch64"): // arm64 kernels before 3.19
+			return 8
+		case k == "CPU architecture":
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		case k == "model name" && strings.HasPrefix(v, "ARMv6"):
+			return 6
+		}
+	}
+	return 0
+}

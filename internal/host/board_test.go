@@ -121,3 +121,22 @@ func TestBoardFacts(t *testing.T) {
 		t.Error("ThrottleSysfs without sysfs succeeded")
 	}
 }
+
+func TestARMVersion(t *testing.T) {
+	for cpuinfo, want := range map[string]int{
+		"processor\t: 0\nmodel name\t: ARMv7 Processor rev 3 (v7l)\nCPU architecture: 7\n": 7,
+		"processor\t: 0\nBogoMIPS\t: 108.00\nCPU architecture: 8\n":                        8,
+		"Processor\t: AArch64 Processor rev 4 (aarch64)\nCPU architecture: AArch64\n":      8,
+		"processor\t: 0\nmodel name\t: ARMv6-compatible processor rev 7 (v6l)\n":           6,
+		"processor\t: 0\nmodel name\t: Intel(R) Core(TM) i5\nflags\t: fpu\n":               0,
+	} {
+		dir := t.TempDir()
+		tree(t, dir, map[string]string{"proc/cpuinfo": cpuinfo})
+		if got := At(dir).ARMVersion(); got != want {
+			t.Errorf("ARMVersion(%q) = %d, want %d", cpuinfo, got, want)
+		}
+	}
+	if got := At(t.TempDir()).ARMVersion(); got != 0 {
+		t.Errorf("no /proc/cpuinfo: %d", got)
+	}
+}
