@@ -10,11 +10,10 @@ import (
 // architecture Go has a port for, in one place. Go says GOARCH=arm GOARM=6,
 // the kernel says armv6l, the ELF header says EM_ARM with
 // EF_ARM_ABI_FLOAT_HARD, Debian says armhf and arm-linux-gnueabihf, and the
-// golang.org/toolchain module says linux-arm. Everything in pitstop that
-// turns one of these names into another looks it up here: the doctor
-// (userland, C library, cross compilers), pitstop go (the target of a
-// toolchain), and the cross-building and GPU commands to come, which need
-// the triplet, the float ABI and the Debian architecture of a target.
+// golang.org/toolchain module says linux-arm. Whatever in pitstop turns one
+// of these names into another looks it up here, rather than keeping its
+// own map; a fact a new command needs about a target (cross-building needs
+// the triplet, the float ABI and the Debian architecture) is a new column.
 
 // FloatABI is how 32-bit ARM code passes floating-point values: in VFP
 // registers (hard) or in integer registers (soft). The two are not

@@ -1,9 +1,14 @@
 // Package host is the machine as data: a root filesystem (the live "/" or a
-// capture of one) and, on top of it, mountinfo, sysctls, memory and, as the
-// doctor grows, the board, storage and thermal facts. Everything that reads
-// /proc, /sys or /etc goes through a Root, so that tests can point it at a
-// captured tree under testdata/ and a user can send a capture with a bug
-// report.
+// capture of one) and, on top of it, mountinfo, sysctls, memory, the board,
+// storage and thermal facts, the userland's architecture (ELF headers), and
+// a Go installed by the distribution. Everything that reads /proc, /sys or
+// /etc goes through a Root, so that tests can point it at a captured tree
+// under testdata/ and a user can send a capture with a bug report.
+//
+// It also holds the one architecture table (Arches): GOARCH and GOARM,
+// kernel machine names, ELF machine and float ABI, Debian's triplet and
+// architecture, the golang.org/toolchain platform and the dynamic loaders,
+// with a lookup by each.
 package host
 
 import (
