@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/goversion"
+	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
 	"github.com/pitstop-go/pitstop/internal/service"
@@ -257,8 +259,11 @@ Targets default to the current directory.`,
 				if p = strings.TrimSpace(p); p == "" {
 					continue
 				}
-				if !strings.Contains(p, "-") || strings.ContainsAny(p, "/@ ") {
+				if _, _, ok := goversion.ParsePlatform(p); !ok {
 					return usageError("--toolchains %q: want GOOS-GOARCH names such as linux-arm64,linux-arm", platforms)
+				}
+				if _, ok := host.ArchByToolchain(p); strings.HasPrefix(p, "linux-") && !ok {
+					return usageError("--toolchains: %s is no toolchain platform (32-bit ARM is linux-arm; only the release tarballs say armv6l)", p)
 				}
 				plats = append(plats, p)
 			}

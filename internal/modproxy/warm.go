@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/goversion"
 	"github.com/pitstop-go/pitstop/internal/units"
 )
 
@@ -220,16 +222,20 @@ func toolchains(gomod []byte, platforms []string) []string {
 	}
 	v := ""
 	if f.Toolchain != nil {
-		v = strings.TrimPrefix(f.Toolchain.Name, "go")
+		v = f.Toolchain.Name
 	} else if f.Go != nil {
-		v = f.Go.Version
+		v = "go" + f.Go.Version
 	}
-	if strings.Count(v, ".") != 2 || v == "" {
+	if !goversion.IsRelease(v) || version.Lang(v) == v {
 		return nil // "1.22" is a language version, not a toolchain release
 	}
 	var out []string
 	for _, p := range platforms {
-		out = append(out, "golang.org/toolchain@v0.0.1-go"+v+"."+p)
+		goos, goarch, ok := goversion.ParsePlatform(p)
+		if !ok {
+			continue
+		}
+		out = append(out, goversion.ToolchainModule+"@"+goversion.Toolchain{Go: v, GOOS: goos, GOARCH: goarch}.ModuleVersion())
 	}
 	return out
 }
