@@ -178,8 +178,11 @@ func newCacheServeCmd() *cobra.Command {
 			if token == "" {
 				token = os.Getenv("PITSTOP_CACHE_TOKEN")
 			}
-			if err := service.CheckAddr(listen); err != nil {
-				return usageError("%v", err)
+			if err := checkListen("--listen", listen); err != nil {
+				return err
+			}
+			if err := tf.check(); err != nil {
+				return err
 			}
 			st, err := store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
 			if err != nil {
@@ -194,7 +197,7 @@ func newCacheServeCmd() *cobra.Command {
 				}
 			}
 			srv := tf.apply(&service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
-			return srv.Run(cmd.Context())
+			return listenFlag(srv.Run(cmd.Context()))
 		},
 	}
 	f := c.Flags()
@@ -350,9 +353,9 @@ WantedBy=multi-user.target
 
 func newCacheInstallCmd() *cobra.Command {
 	var listen, maxSize, unitDir string
-	var dryRun bool
+	var pf planFlags
 	c := &cobra.Command{
-		Use:   "install-service",
+		Use:   "install-service [--dry-run] [--json]",
 		Short: "Install and start the pitstop-cache systemd service (undo: uninstall-service)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -367,14 +370,13 @@ func newCacheInstallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Install([]systemd.Unit{{Name: cacheUnitName, Content: content}}, cacheUnitName)
+			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: cacheUnitName, Content: content}}, []string{cacheUnitName})
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&listen, "listen", ":3001", "address the service listens on")
 	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	pf.register(f)
 	return c
 }

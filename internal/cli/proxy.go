@@ -162,6 +162,12 @@ proxy in front) and use GOPROXY=https://user:TOKEN@HOST:3000 (or a .netrc
 entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkListen("--listen", listen); err != nil {
+				return err
+			}
+			if err := tf.check(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,
 			// so clients waiting on a zip still get it.
@@ -180,7 +186,7 @@ entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
 			srv := tf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
-			return srv.Run(ctx)
+			return listenFlag(srv.Run(ctx))
 		},
 	}
 	pc.flags(c)
@@ -326,9 +332,9 @@ WantedBy=multi-user.target
 
 func newProxyInstallCmd() *cobra.Command {
 	var listen, maxSize, upstream, unitDir string
-	var dryRun bool
+	var pf planFlags
 	c := &cobra.Command{
-		Use:   "install-service",
+		Use:   "install-service [--dry-run] [--json]",
 		Short: "Install and start the pitstop-proxy systemd service (undo: uninstall-service)",
 		Long: `install-service writes /etc/systemd/system/pitstop-proxy.service and starts it.
 The unit runs "pitstop proxy serve" as a dynamic user with its store in
@@ -369,8 +375,7 @@ now (or --upstream) and written into the unit.`,
 			if err != nil {
 				return err
 			}
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Install([]systemd.Unit{{Name: proxyUnitName, Content: content}}, proxyUnitName)
+			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: proxyUnitName, Content: content}}, []string{proxyUnitName})
 		},
 	}
 	f := c.Flags()
@@ -378,7 +383,7 @@ now (or --upstream) and written into the unit.`,
 	f.StringVar(&maxSize, "max-size", "20G", "size cap of the store")
 	f.StringVar(&upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
+	pf.register(f)
 	return c
 }
 

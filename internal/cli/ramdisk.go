@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -63,7 +63,9 @@ mark, then reclaims RAM or grows the tmpfs within max-size.`,
 	c.AddCommand(
 		newRamdiskEnableCmd(rf), newRamdiskDisableCmd(rf), newRamdiskSyncCmd(rf), newRamdiskStatusCmd(rf),
 		newRamdiskStartCmd(rf), newRamdiskStopCmd(rf), newRamdiskWatchCmd(rf),
-		newRamdiskInstallCmd(rf), newRamdiskUninstallCmd(),
+		newRamdiskInstallCmd(rf),
+		newUninstallServiceCmd("Remove the systemd units (stopping them syncs and unmounts the RAM disks; the config stays)",
+			ramdiskWatchUnit, ramdiskTimerUnit, ramdiskSyncUnit, ramdiskUnit),
 	)
 	return c
 }
@@ -71,10 +73,11 @@ mark, then reclaims RAM or grows the tmpfs within max-size.`,
 func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 	var size, maxSize string
 	var paths []string
-	var skipBuild, dryRun bool
+	var skipBuild bool
+	var pf planFlags
 	var highWater int
 	c := &cobra.Command{
-		Use:   "enable [--size SIZE] [--path DIR ...] [--dry-run]",
+		Use:   "enable [--size SIZE] [--path DIR ...] [--dry-run] [--json]",
 		Short: "Put GOMODCACHE and GOCACHE (or --path DIRs) in RAM, now and at every boot",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,7 +85,9 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m.DryRun = dryRun
+			if err := rf.captured(&pf); err != nil {
+				return err
+			}
 			if highWater != 0 && (highWater < 1 || highWater > 99) {
 				return usageError("--high-water %d: want a percentage from 1 to 99", highWater)
 			}
@@ -128,7 +133,15 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 				abs, _ := filepath.Abs(p)
 				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache), Create: create})
 			}
-			return m.Enable(cmd.Context(), ps, highWater)
+			p, err := m.PlanEnable(cmd.Context(), ps, highWater)
+			var se *ramdisk.SettingError
+			if errors.As(err, &se) && ramdiskEnableFlags[se.Setting] != "" {
+				return errors.New(se.Named(ramdiskEnableFlags[se.Setting]))
+			}
+			if err != nil {
+				return err
+			}
+			return pf.run(cmd, p)
 		},
 	}
 	f := c.Flags()
@@ -137,8 +150,20 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 	f.StringArrayVar(&paths, "path", nil, "directory to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE from `go env`)")
 	f.BoolVar(&skipBuild, "skip-build-cache", false, "never write GOCACHE's changes back to disk (it is disposable)")
 	f.IntVar(&highWater, "high-water", 0, "fill level in percent that triggers an early sync (default 75)")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would be mounted and written; change nothing")
+	pf.register(f)
 	return c
+}
+
+// ramdiskEnableFlags names enable's flags for the settings a
+// ramdisk.SettingError names.
+var ramdiskEnableFlags = map[string]string{"size": "--size"}
+
+// captured refuses a real run on a captured machine (--host-root).
+func (rf *ramdiskFlags) captured(pf *planFlags) error {
+	if rf.hostRoot != "" && !pf.dryRun {
+		return usageError("--host-root reads a captured machine: use it with --dry-run")
+	}
+	return nil
 }
 
 func sameDir(a, b string) bool {
@@ -174,20 +199,26 @@ func parseRamdiskSize(flag, s string) (uint64, error) {
 }
 
 func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
-	var dryRun bool
+	var pf planFlags
 	c := &cobra.Command{
-		Use:   "disable [DIR...] [--dry-run]",
+		Use:   "disable [DIR...] [--dry-run] [--json]",
 		Short: "Sync, unmount and forget the RAM disks (all, or the DIRs named)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := rf.manager(cmd, slog.LevelWarn)
 			if err != nil {
 				return err
 			}
-			m.DryRun = dryRun
-			return m.Disable(cmd.Context(), args, false)
+			if err := rf.captured(&pf); err != nil {
+				return err
+			}
+			p, err := m.PlanDisable(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			return pf.run(cmd, p)
 		},
 	}
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be synced and unmounted; change nothing")
+	pf.register(c.Flags())
 	return c
 }
 
@@ -355,8 +386,8 @@ func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
 				return usageError("--interval %s: want a positive duration such as 10s", interval)
 			}
 			if listen != "" {
-				if err := service.CheckAddr(listen); err != nil {
-					return &ExitError{Code: 2, Err: err}
+				if err := checkListen("--listen", listen); err != nil {
+					return err
 				}
 			}
 			m, err := rf.manager(cmd, slog.LevelInfo)
@@ -373,7 +404,7 @@ func newRamdiskWatchCmd(rf *ramdiskFlags) *cobra.Command {
 			}
 			srv := &service.Server{Name: "ramdisk", Addr: listen, Handler: http.NotFoundHandler(), Logger: m.Log, Registry: reg}
 			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return srv.Run(ctx) })
+			g.Go(func() error { return listenFlag(srv.Run(ctx)) })
 			g.Go(func() error { return m.Watch(ctx, interval) })
 			return g.Wait()
 		},
@@ -451,11 +482,11 @@ WantedBy=pitstop-ramdisk.service
 }
 
 func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
-	var dryRun bool
+	var pf planFlags
 	var every, interval time.Duration
 	var unitDir, listen string
 	c := &cobra.Command{
-		Use:   "install-service [--dry-run]",
+		Use:   "install-service [--dry-run] [--json]",
 		Short: "Install the systemd units: mount at boot, sync hourly and at shutdown, watch the high-water mark",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -466,12 +497,12 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 				return usageError("--watch-interval %s: want a positive duration such as 10s", interval)
 			}
 			if listen != "" {
-				if err := service.CheckAddr(listen); err != nil { // the unit would fail at every boot
+				if service.CheckAddr(listen) != nil { // the unit would fail at every boot
 					return usageError("--metrics-listen %q: want HOST:PORT such as 127.0.0.1:9186, or \"\" for none", listen)
 				}
 			}
-			if !dryRun && os.Geteuid() != 0 {
-				return fmt.Errorf("pitstop ramdisk install-service must run as root (it writes %s): try sudo, or --dry-run", unitDirOr(unitDir))
+			if err := pf.needRoot(cmd, "writes "+unitDir); err != nil {
+				return err
 			}
 			exe, err := pitstopExe()
 			if err != nil {
@@ -486,50 +517,17 @@ func newRamdiskInstallCmd(rf *ramdiskFlags) *cobra.Command {
 				}
 				units = append(units, systemd.Unit{Name: name, Content: text})
 			}
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			if err := in.Install(units, ramdiskUnit, ramdiskTimerUnit, ramdiskWatchUnit); err != nil {
-				return err
-			}
-			if !dryRun {
-				fmt.Fprintf(cmd.OutOrStdout(), "installed: RAM disks from %s mount at boot, sync every %s and at shutdown; undo: pitstop ramdisk uninstall-service\n", rf.config, systemdSpan(every))
-			}
-			return nil
+			return pf.installUnits(cmd, unitDir, units, []string{ramdiskUnit, ramdiskTimerUnit, ramdiskWatchUnit},
+				fmt.Sprintf("RAM disks from %s mount at boot, sync every %s and at shutdown; undo: pitstop ramdisk uninstall-service", rf.config, systemdSpan(every)))
 		},
 	}
 	f := c.Flags()
-	f.BoolVar(&dryRun, "dry-run", false, "print the units and the systemctl commands; change nothing")
+	pf.register(f)
 	f.DurationVar(&every, "sync-every", time.Hour, "how often the timer syncs")
 	f.DurationVar(&interval, "watch-interval", 10*time.Second, "how often the watch looks at the fill level")
-	f.StringVar(&unitDir, "unit-dir", "", "unit directory (default "+systemd.DefaultDir+")")
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	f.StringVar(&listen, "metrics-listen", "127.0.0.1:9186", "where the watch serves /healthz and /metrics (\"\": nowhere)")
 	return c
-}
-
-func newRamdiskUninstallCmd() *cobra.Command {
-	var dryRun bool
-	var unitDir string
-	c := &cobra.Command{
-		Use:   "uninstall-service [--dry-run]",
-		Short: "Remove the systemd units (stopping them syncs and unmounts the RAM disks; the config stays)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !dryRun && os.Geteuid() != 0 {
-				return fmt.Errorf("pitstop ramdisk uninstall-service must run as root (it removes units from %s): try sudo, or --dry-run", unitDirOr(unitDir))
-			}
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Remove(ramdiskWatchUnit, ramdiskTimerUnit, ramdiskSyncUnit, ramdiskUnit)
-		},
-	}
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be removed; change nothing")
-	c.Flags().StringVar(&unitDir, "unit-dir", "", "unit directory (default "+systemd.DefaultDir+")")
-	return c
-}
-
-func unitDirOr(d string) string {
-	if d == "" {
-		return systemd.DefaultDir
-	}
-	return d
 }
 
 // systemdSpan prints a duration as systemd reads it: 1h, 30min, 90s.

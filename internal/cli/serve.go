@@ -1,16 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/pitstop-go/pitstop/internal/service"
-	"github.com/pitstop-go/pitstop/internal/systemd"
 	"github.com/pitstop-go/pitstop/internal/units"
 )
 
@@ -42,32 +41,42 @@ func pitstopExe() (string, error) {
 	return filepath.EvalSymlinks(exe)
 }
 
-// newUninstallServiceCmd is the `uninstall-service` of a service group:
-// stop, disable and remove its units (what install-service wrote).
-func newUninstallServiceCmd(short string, units ...string) *cobra.Command {
-	var unitDir string
-	var dryRun bool
-	c := &cobra.Command{
-		Use:   "uninstall-service",
-		Short: short,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := &systemd.Installer{Dir: unitDir, DryRun: dryRun, Out: cmd.OutOrStdout()}
-			return in.Remove(units...)
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
-	f.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
-	return c
-}
-
 // tlsFlags are the --tls-cert/--tls-key pair both servers take.
 type tlsFlags struct{ cert, key string }
 
 func (t *tlsFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&t.cert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key); the go command sends a token only over HTTPS")
 	f.StringVar(&t.key, "tls-key", "", "the PEM private key of --tls-cert")
+}
+
+// check refuses a bad pair before anything starts.
+func (t *tlsFlags) check() error {
+	err := service.CheckTLS(t.cert, t.key)
+	switch {
+	case errors.Is(err, service.ErrTLSPair):
+		return usageError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+	case err != nil:
+		return usageError("--tls-cert/--tls-key: %v", err)
+	}
+	return nil
+}
+
+// checkListen refuses a malformed --listen (flag names it) before anything
+// starts.
+func checkListen(flag, addr string) error {
+	if err := service.CheckAddr(addr); err != nil {
+		return usageError("%s %q: %v", flag, addr, err)
+	}
+	return nil
+}
+
+// listenFlag names --listen in a server's failure to listen.
+func listenFlag(err error) error {
+	var le *service.ListenError
+	if errors.As(err, &le) {
+		return fmt.Errorf("listen on %s: %v (is another server using the port? choose another with --listen)", le.Addr, le.Err)
+	}
+	return err
 }
 
 func (t *tlsFlags) apply(s *service.Server) *service.Server {

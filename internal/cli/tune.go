@@ -3,12 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/host"
-	"github.com/pitstop-go/pitstop/internal/plan"
 	"github.com/pitstop-go/pitstop/internal/tune"
 )
 
@@ -166,23 +164,6 @@ func tuneError(err error) error {
 		return fmt.Errorf("%w (or use --dry-run to preview)", err)
 	}
 	return err
-}
-
-// printPlan prints a system change's plan: for a dry run the plan and that
-// nothing changed; with asJSON the plan as JSON, dry or after it ran (the
-// run itself printed its steps as it went).
-func printPlan(w io.Writer, p *plan.Plan, asJSON, dry bool) error {
-	switch {
-	case asJSON:
-		return p.JSON(w)
-	case dry:
-		if err := p.Write(w); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintln(w, "dry run: nothing changed")
-		return err
-	}
-	return nil
 }
 
 func joinComma(s []string) string {

@@ -203,18 +203,35 @@ func parseSizeSetting(v string) (uint64, error) {
 
 // LoadConfig reads file; a missing file is an empty config.
 func LoadConfig(file string) (*Config, error) {
+	c, _, err := readConfig(file)
+	return c, err
+}
+
+// readConfig is LoadConfig that also returns the file's text (nil when
+// there is no file), which a plan changes from.
+func readConfig(file string) (*Config, []byte, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Config{}, nil
+		return &Config{}, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if data == nil {
+		data = []byte{}
 	}
 	c, err := ParseConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v (fix or remove the file)", file, err)
+		return nil, nil, fmt.Errorf("%s: %v (fix or remove the file)", file, err)
 	}
-	return c, nil
+	return c, data, nil
+}
+
+// clone returns a copy of c whose Paths can be changed.
+func (c *Config) clone() *Config {
+	n := *c
+	n.Paths = append([]Path(nil), c.Paths...)
+	return &n
 }
 
 // saveConfig writes c to file atomically; an empty config removes the file.

@@ -3,6 +3,7 @@ package ramdisk
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,10 +57,10 @@ func TestGuards(t *testing.T) {
 		{"no overlay", 0, "", "nodev\ttmpfs\n\text4\n", 4000000, Path{Dir: cache, Size: 64 << 20}, "no overlay filesystem"},
 		{"already a mount", 0, "30 22 0:40 / " + cache + " rw - ext4 /dev/sda1 rw\n", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20}, "already a mount point (ext4 from /dev/sda1)"},
 		{"on tmpfs", 0, "31 22 0:41 / " + filepath.Join(dir, "ram") + " rw - tmpfs tmpfs rw,size=1024k\n", fsWithOverlay, 4000000, Path{Dir: inTmpfs, Size: 64 << 20}, "already in RAM"},
-		{"too large", 0, "", fsWithOverlay, 1000000, Path{Dir: cache, Size: 2 << 30}, "more than this machine can spare: 976.6 MiB of RAM is available and at most half of it (488.3 MiB)"},
+		{"too large", 0, "", fsWithOverlay, 1000000, Path{Dir: cache, Size: 2 << 30}, "more than this machine can spare: 976.6 MiB of RAM is available and at most half of it (488.3 MiB) may go to RAM disks; pick a smaller size"},
 		{"missing", 0, "", fsWithOverlay, 4000000, Path{Dir: filepath.Join(dir, "nope"), Size: 64 << 20}, "does not exist"},
 		{"not a dir", 0, "", fsWithOverlay, 4000000, Path{Dir: file, Size: 64 << 20}, "not a directory"},
-		{"max below size", 0, "", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20, MaxSize: 1 << 20}, "smaller than --size"},
+		{"max below size", 0, "", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20, MaxSize: 1 << 20}, "max-size 1M is smaller than size 64M"},
 		{"inside ours", 0, "32 22 0:42 / " + dir + " rw - overlay pitstop-ramdisk rw,lowerdir=/x,upperdir=/run/pitstop/ramdisk/a/ram/upper,workdir=/w\n", fsWithOverlay, 4000000, Path{Dir: cache, Size: 64 << 20}, "inside the pitstop ramdisk"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,27 +87,51 @@ func TestGuards(t *testing.T) {
 	}
 }
 
-// TestEnableDryRun shows the plan and changes nothing.
-func TestEnableDryRun(t *testing.T) {
+// TestPlanEnable shows the plan and changes nothing; the plan of a
+// captured machine refuses to run.
+func TestPlanEnable(t *testing.T) {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "mod")
 	os.Mkdir(cache, 0o755)
+	fresh := filepath.Join(dir, "home", ".cache", "go-build")
 	conf := filepath.Join(dir, "etc", "ramdisk.conf")
 	run := filepath.Join(dir, "run")
 	var out bytes.Buffer
-	m := &Manager{Root: capture(t, "", fsWithOverlay, 4000000), RunDir: run, ConfigFile: conf, Out: &out, DryRun: true, Euid: func() int { return 0 }}
-	if err := m.Enable(context.Background(), []Path{{Dir: cache, Size: 256 << 20, MaxSize: 512 << 20}}, 80); err != nil {
+	m := &Manager{Root: capture(t, "", fsWithOverlay, 4000000), RunDir: run, ConfigFile: conf, Out: &out, Euid: func() int { return 0 }}
+	p, err := m.PlanEnable(context.Background(), []Path{{Dir: cache, Size: 256 << 20, MaxSize: 512 << 20}, {Dir: fresh, Size: 64 << 20, Create: true}}, 80)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"would mount a tmpfs of 256 MiB", "would mount an overlay on " + cache, "would write " + conf, `path "` + cache + `" size=256M max-size=512M`, "high-water 80"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("dry run output lacks %q:\n%s", want, out.String())
+	var b bytes.Buffer
+	p.Write(&b)
+	l := newLayout(run, cache)
+	for _, want := range []string{
+		"keep in RAM: " + cache + ", " + fresh + "\n",
+		"  1. bind-mount " + l.DiskParent + ": " + dir + " (private; the disk copy stays reachable there)\n",
+		"  2. mount " + l.RAM + ": tmpfs of 256 MiB (exec allowed",
+		"  3. mount " + cache + ": overlay (lower " + l.Disk + ", upper " + l.Upper + ") (changes go to a 256 MiB tmpfs, which grows up to 512 MiB at the 80% high-water mark",
+		"  4. mkdir " + fresh + " (owned like its parent, as Go would make it)\n",
+		"  8. write " + conf + "\n",
+		"       high-water 80\n",
+		`       path "` + cache + `" size=256M max-size=512M` + "\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, b.String())
 		}
 	}
-	for _, p := range []string{conf, run} {
+	if err := p.Apply(context.Background(), &out); !errors.Is(err, ErrCaptured) {
+		t.Errorf("applying a captured machine's plan: %v", err)
+	}
+	for _, p := range []string{conf, run, fresh} {
 		if _, err := os.Stat(p); err == nil {
-			t.Errorf("dry run created %s", p)
+			t.Errorf("planning created %s", p)
 		}
+	}
+	// Too large: the error names the setting, which a CLI renames.
+	_, err = m.PlanEnable(context.Background(), []Path{{Dir: cache, Size: 4 << 30}}, 0)
+	var se *SettingError
+	if !errors.As(err, &se) || se.Setting != "size" || !strings.HasSuffix(se.Named("--size"), "may go to RAM disks; pick a smaller --size") {
+		t.Errorf("too large: %v", err)
 	}
 }
 

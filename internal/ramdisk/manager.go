@@ -42,12 +42,9 @@ type Manager struct {
 	ConfigFile string
 	// Log receives what happens (syncs, high-water actions); nil discards.
 	Log *slog.Logger
-	// Out receives one human-readable line per change (and, in a dry
-	// run, per change that would be made); nil discards.
+	// Out receives one human-readable line per change (Enable, Disable
+	// and Start); nil discards.
 	Out io.Writer
-	// DryRun makes Enable and Disable print what they would do and change
-	// nothing.
-	DryRun bool
 	// Euid returns the effective user ID; nil means os.Geteuid.
 	Euid func() int
 
@@ -99,6 +96,8 @@ func (m *Manager) needRoot(what string) error {
 	}
 	return nil
 }
+
+var errNoOverlay = errors.New("this kernel has no overlay filesystem (not in /proc/filesystems, no overlay module): pitstop ramdisk needs CONFIG_OVERLAY_FS")
 
 // liveState is <run>/<id>/state.json.
 type liveState struct {
@@ -249,118 +248,6 @@ func (m *Manager) check(ms []host.Mount, p Path, others []Path) (alreadyOurs boo
 	return false, nil
 }
 
-// Enable puts paths in RAM and records them in the config, so that the
-// boot unit mounts them again. highWater > 0 sets the config's high-water
-// mark. Every path is checked before anything is mounted; if mounting one
-// fails, those mounted before it are unmounted again.
-func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error {
-	if err := m.needRoot("enable"); err != nil {
-		return err
-	}
-	if !hasOverlay(m.root()) {
-		return errors.New("this kernel has no overlay filesystem (not in /proc/filesystems, no overlay module): pitstop ramdisk needs CONFIG_OVERLAY_FS")
-	}
-	if highWater != 0 && (highWater < 1 || highWater > 99) {
-		return fmt.Errorf("high-water %d%%: want 1 to 99", highWater)
-	}
-	cfg, err := LoadConfig(m.configFile())
-	if err != nil {
-		return err
-	}
-	ms, err := m.root().Mounts()
-	if err != nil {
-		return err
-	}
-	var todo []Path
-	var total uint64
-	for i := range paths {
-		d, err := cleanDir(paths[i].Dir)
-		if err != nil {
-			return err
-		}
-		paths[i].Dir = d
-	}
-	for _, p := range paths {
-		if p.Size == 0 {
-			return fmt.Errorf("%s: no size given", p.Dir)
-		}
-		if p.MaxSize != 0 && p.MaxSize < p.Size {
-			return fmt.Errorf("%s: --max-size %s is smaller than --size %s", p.Dir, units.FormatSize(int64(p.MaxSize)), units.FormatSize(int64(p.Size)))
-		}
-		ours, err := m.check(ms, p, paths)
-		if err != nil {
-			return err
-		}
-		if ours {
-			m.printf("%s is already in RAM (pitstop ramdisk status shows it)\n", p.Dir)
-			continue
-		}
-		todo = append(todo, p)
-		total += p.Size
-	}
-	spare, avail, err := m.spare()
-	if err != nil {
-		return err
-	}
-	if total > spare {
-		what := "a RAM disk of " + units.HumanSize(total)
-		if len(todo) > 1 {
-			what = fmt.Sprintf("%d RAM disks of %s in all", len(todo), units.HumanSize(total))
-		}
-		return fmt.Errorf("%s is more than this machine can spare: %s of RAM is available and at most half of it (%s) may go to RAM disks; pick a smaller --size", what, units.HumanSize(avail), units.HumanSize(spare))
-	}
-	for _, p := range todo {
-		p.Create = false
-		cfg.set(p)
-	}
-	if highWater != 0 {
-		cfg.HighWater = highWater
-	}
-	if m.DryRun {
-		for _, p := range todo {
-			l := newLayout(m.runDir(), p.Dir)
-			if _, err := os.Stat(p.Dir); err != nil && p.Create {
-				m.printf("would create %s\n", p.Dir)
-			}
-			m.printf("would bind-mount %s at %s (private; the disk copy stays reachable there)\n", filepath.Dir(p.Dir), l.DiskParent)
-			m.printf("would mount a tmpfs of %s at %s (exec allowed)\n", units.HumanSize(p.Size), l.RAM)
-			m.printf("would mount an overlay on %s (lower %s, upper %s)\n", p.Dir, l.Disk, l.Upper)
-		}
-		m.printf("would write %s:\n%s", m.configFile(), indent(string(cfg.Format())))
-		return nil
-	}
-	if !m.root().IsLive() {
-		return errors.New("a captured machine can only be previewed (--dry-run)")
-	}
-	var done []layout
-	for _, p := range todo {
-		if p.Create {
-			if err := mkdirLikeParent(p.Dir); err != nil {
-				return err
-			}
-		}
-		l := newLayout(m.runDir(), p.Dir)
-		if err := m.mountPath(ctx, l, p); err != nil {
-			for i := len(done) - 1; i >= 0; i-- {
-				if uerr := unmountOverlay(done[i]); uerr == nil {
-					unmountRest(done[i])
-				}
-			}
-			return err
-		}
-		done = append(done, l)
-		m.printf("enabled %s: changes go to a %s tmpfs (grows up to %s at the %d%% high-water mark); `pitstop ramdisk sync` writes them back\n",
-			p.Dir, units.HumanSize(p.Size), units.HumanSize(maxSize(p)), cfg.highWater())
-	}
-	if err := saveConfig(m.configFile(), cfg); err != nil {
-		return fmt.Errorf("mounted, but writing %s failed (the mounts will not come back after a reboot): %w", m.configFile(), err)
-	}
-	if len(todo) > 0 {
-		m.printf("wrote %s\n", m.configFile())
-	}
-	return nil
-}
-
 func maxSize(p Path) uint64 {
 	if p.MaxSize == 0 {
 		return p.Size
@@ -410,7 +297,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return nil
 	}
 	if !hasOverlay(m.root()) {
-		return errors.New("this kernel has no overlay filesystem (not in /proc/filesystems, no overlay module): pitstop ramdisk needs CONFIG_OVERLAY_FS")
+		return errNoOverlay
 	}
 	var errs []error
 	for _, p := range cfg.Paths {
@@ -525,177 +412,13 @@ func (m *Manager) syncOne(ctx context.Context, l layout, reason string) (SyncRec
 	return rec, err
 }
 
-// Disable syncs dirs (every active ramdisk when empty), unmounts them and
-// removes them from the config: the original directory is complete
-// again. keepConfig leaves the config alone (the shutdown path: mount
-// again at boot).
-func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) error {
-	what := "disable"
-	if keepConfig {
-		what = "stop"
-	}
-	if err := m.needRoot(what); err != nil {
-		return err
-	}
-	cfg, err := LoadConfig(m.configFile())
-	if err != nil {
-		return err
-	}
-	// A named directory may be configured without being mounted (after a
-	// failed start): disable then only drops it from the config.
-	var mountedDirs []string
-	for _, d := range dirs {
-		cd, err := cleanDir(d)
-		if err != nil {
-			return err
-		}
-		if _, ok := cfg.Find(cd); ok && !Active(m.root(), cd) {
-			continue
-		}
-		mountedDirs = append(mountedDirs, cd)
-	}
-	var ls []layout
-	if len(dirs) == 0 || len(mountedDirs) > 0 {
-		if ls, err = m.active(mountedDirs); err != nil {
-			return err
-		}
-	}
-	if m.DryRun {
-		for _, l := range ls {
-			st, _ := readState(l)
-			if st != nil && st.SkipSync {
-				m.printf("would discard the changes held in RAM for %s (skip-sync)\n", l.Dir)
-			} else {
-				p, err := m.syncerFor(l, true).pending(ctx)
-				if err != nil {
-					return err
-				}
-				m.printf("would sync %s: %d files (%s), %d deletions\n", l.Dir, p.Files, units.HumanSize(p.Bytes), p.Dels)
-			}
-			m.printf("would unmount the overlay on %s, the tmpfs %s and the bind mount %s\n", l.Dir, l.RAM, l.DiskParent)
-		}
-		if !keepConfig {
-			for _, d := range dirs {
-				cd, _ := cleanDir(d)
-				cfg.remove(cd)
-			}
-			if len(dirs) == 0 {
-				cfg.Paths = nil
-			}
-			if len(cfg.Paths) == 0 {
-				m.printf("would remove %s\n", m.configFile())
-			} else {
-				m.printf("would write %s:\n%s", m.configFile(), indent(string(cfg.Format())))
-			}
-		}
-		return nil
-	}
-	var errs []error
-	// Configured paths whose overlay is gone may still hold changes in a
-	// leftover tmpfs: write them back and unmount the leftovers.
-	for _, p := range cfg.Paths {
-		if containsLayout(ls, p.Dir) || (len(dirs) > 0 && !containsDir(dirs, p.Dir)) {
-			continue
-		}
-		l := newLayout(m.runDir(), p.Dir)
-		if unlock, err := m.lock(ctx, l); err == nil {
-			if err := m.salvage(ctx, l); err != nil {
-				errs = append(errs, err)
-			}
-			unlock()
-		}
-	}
-	for _, l := range ls {
-		if err := m.disableOne(ctx, l, what); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !keepConfig {
-			cfg.remove(l.Dir)
-		}
-	}
-	if !keepConfig {
-		for _, d := range dirs { // configured but not mounted
-			cd, _ := cleanDir(d)
-			if _, ok := cfg.Find(cd); ok && !containsLayout(ls, cd) {
-				cfg.remove(cd)
-			}
-		}
-		if len(dirs) == 0 && len(errs) == 0 {
-			cfg.Paths = nil
-		}
-		if err := saveConfig(m.configFile(), cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func containsLayout(ls []layout, dir string) bool {
-	for _, l := range ls {
-		if l.Dir == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *Manager) disableOne(ctx context.Context, l layout, reason string) error {
-	unlock, err := m.lock(ctx, l)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := readState(l)
-	if err != nil {
-		return err
-	}
-	if !st.SkipSync {
-		if _, err := m.syncOne(ctx, l, reason); err != nil {
-			return fmt.Errorf("%s: sync failed, left mounted: %w", l.Dir, err)
-		}
-	}
-	if err := unmountOverlay(l); err != nil {
-		if errors.Is(err, errBusy) {
-			return fmt.Errorf("%s is busy (a process has a file or its working directory there; `fuser -vm %s` names it): synced, left mounted; stop it and retry", l.Dir, l.Dir)
-		}
-		return err
-	}
-	// Writes that landed between the sync and the unmount.
-	if !st.SkipSync {
-		if _, err := m.syncOne(ctx, l, reason); err != nil {
-			mountOverlay(l) // nothing is lost: the upper directory is intact
-			return fmt.Errorf("%s: final sync failed, mounted again: %w", l.Dir, err)
-		}
-	}
-	if err := unmountRest(l); err != nil {
-		return err
-	}
-	m.log().Info("ramdisk unmounted", "dir", l.Dir, "reason", reason)
-	if st.SkipSync {
-		m.printf("disabled %s (its changes were not synced: skip-sync)\n", l.Dir)
-	} else {
-		m.printf("disabled %s: synced and unmounted; the directory on disk is complete\n", l.Dir)
-	}
-	return nil
-}
-
-func indent(s string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString("    " + l)
-		}
-	}
-	return b.String()
-}
-
 // mkdirLikeParent creates dir and its missing parents (mode 0755), owned
 // by the owner of the nearest existing parent: under sudo, the cache
-// directories Go would have made belong to the user, not to root.
-func mkdirLikeParent(dir string) error {
+// directories Go would have made belong to the user, not to root. It
+// returns the directories it made, outermost first.
+func mkdirLikeParent(dir string) (made []string, err error) {
 	if _, err := os.Stat(dir); err == nil {
-		return nil
+		return nil, nil
 	}
 	var missing []string
 	p := dir
@@ -712,18 +435,19 @@ func mkdirLikeParent(dir string) error {
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	uid, gid := owner(fi)
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+			return made, err
 		}
+		made = append(made, missing[i])
 		if err := os.Lchown(missing[i], uid, gid); err != nil {
-			return err
+			return made, err
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // salvage handles a ramdisk whose overlay is gone but whose tmpfs and bind
@@ -756,14 +480,4 @@ func (m *Manager) salvage(ctx context.Context, l layout) error {
 		}
 	}
 	return os.RemoveAll(l.Run)
-}
-
-// containsDir reports whether dir is among the named dirs (cleaned).
-func containsDir(named []string, dir string) bool {
-	for _, d := range named {
-		if cd, err := cleanDir(d); err == nil && cd == dir {
-			return true
-		}
-	}
-	return false
 }

@@ -20,19 +20,31 @@ import (
 // process has a file or its working directory there.
 var errBusy = errors.New("busy")
 
-// mountOne builds the three mounts of a ramdisk. On failure it undoes what
-// it did, so nothing is left mounted.
-func mountOne(l layout, size uint64) (err error) {
-	var undo []func()
-	defer func() {
-		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
-		}
-	}()
-	fi, err := os.Stat(l.Dir)
-	if err != nil {
+// mountOne builds the three mounts of a ramdisk (Start; an enable plan
+// has a step for each). On failure it undoes what it did, so nothing is
+// left mounted.
+func mountOne(l layout, size uint64) error {
+	if err := bindDisk(l); err != nil {
+		return err
+	}
+	if err := mountTmpfs(l, size); err != nil {
+		unbindDisk(l, unix.MNT_DETACH)
+		return err
+	}
+	if err := mountOverlay(l); err != nil {
+		unmountTmpfs(l, unix.MNT_DETACH)
+		unbindDisk(l, unix.MNT_DETACH)
+		return err
+	}
+	return nil
+}
+
+// bindDisk makes the run directory and keeps the disk copy reachable
+// through a private bind mount of Dir's parent (private, so the overlay
+// mounted on Dir next does not propagate into it). On failure it undoes
+// what it did.
+func bindDisk(l layout) (err error) {
+	if _, err := os.Stat(l.Dir); err != nil {
 		return err
 	}
 	if err := privateRunDir(filepath.Dir(l.Run)); err != nil {
@@ -43,39 +55,47 @@ func mountOne(l layout, size uint64) (err error) {
 	if err := os.Mkdir(l.Run, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	undo = append(undo, func() { os.RemoveAll(l.Run) })
-	for _, d := range []string{l.DiskParent, l.RAM} {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+	defer func() {
+		if err != nil {
+			os.RemoveAll(l.Run)
 		}
+	}()
+	if err := os.Mkdir(l.DiskParent, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
 	}
-	// 1. The disk copy stays reachable through a private bind mount of
-	// the parent (private, so the overlay mounted on Dir next does not
-	// propagate into it).
 	if err := unix.Mount(filepath.Dir(l.Dir), l.DiskParent, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind-mounting %s: %w", filepath.Dir(l.Dir), err)
 	}
-	undo = append(undo, func() { unix.Unmount(l.DiskParent, unix.MNT_DETACH) })
 	if err := unix.Mount("", l.DiskParent, "", unix.MS_PRIVATE, ""); err != nil {
+		unix.Unmount(l.DiskParent, unix.MNT_DETACH)
 		return fmt.Errorf("making %s private: %w", l.DiskParent, err)
 	}
-	// 2. The tmpfs for the upper and work directories; exec allowed
-	// (test binaries and GOTMPDIR may live there).
+	return nil
+}
+
+// mountTmpfs mounts the tmpfs for the upper and work directories, exec
+// allowed (test binaries and GOTMPDIR may live there), and makes them. On
+// failure it unmounts it again.
+func mountTmpfs(l layout, size uint64) (err error) {
+	fi, err := os.Stat(l.Dir)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(l.RAM, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
 	if err := unix.Mount(TmpfsSource, l.RAM, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+strconv.FormatUint(size, 10)+",mode=0755"); err != nil {
 		return fmt.Errorf("mounting a tmpfs of %s at %s: %w", units.HumanSize(size), l.RAM, err)
 	}
-	undo = append(undo, func() { unix.Unmount(l.RAM, unix.MNT_DETACH) })
+	defer func() {
+		if err != nil {
+			unix.Unmount(l.RAM, unix.MNT_DETACH)
+		}
+	}()
 	if err := unix.Mount("", l.RAM, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making %s private: %w", l.RAM, err)
 	}
-	if err := makeUpper(l, fi); err != nil {
-		return err
-	}
-	// 3. The overlay over Dir.
-	if err := mountOverlay(l); err != nil {
-		return err
-	}
-	return nil
+	return makeUpper(l, fi)
 }
 
 // makeUpper creates empty upper and work directories; the upper root
@@ -130,16 +150,31 @@ func unmountOverlay(l layout) error {
 // unmountRest unmounts the tmpfs and the bind mount and removes the run
 // directory; the overlay must be gone.
 func unmountRest(l layout) error {
-	if err := unix.Unmount(l.RAM, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+	if err := unmountTmpfs(l, 0); err != nil {
+		return err
+	}
+	return unbindDisk(l, 0)
+}
+
+// unmountTmpfs unmounts the tmpfs (flags: 0 or unix.MNT_DETACH); what it
+// held is gone.
+func unmountTmpfs(l layout, flags int) error {
+	if err := unix.Unmount(l.RAM, flags); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("unmounting %s: %w", l.RAM, err)
 	}
-	if err := unix.Unmount(l.DiskParent, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+	return nil
+}
+
+// unbindDisk unmounts the bind mount and removes the run directory; when
+// it was the last ramdisk, the run directory's own private bind mount
+// goes too.
+func unbindDisk(l layout, flags int) error {
+	if err := unix.Unmount(l.DiskParent, flags); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("unmounting %s: %w", l.DiskParent, err)
 	}
 	if err := os.RemoveAll(l.Run); err != nil {
 		return err
 	}
-	// The last ramdisk gone: drop the run directory's private bind mount.
 	runDir := filepath.Dir(l.Run)
 	ents, err := os.ReadDir(runDir)
 	if err != nil {

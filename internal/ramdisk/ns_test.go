@@ -24,6 +24,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
 // The tests that mount run as root in a private mount namespace: the test
@@ -725,6 +726,17 @@ func TestEnableCreates(t *testing.T) {
 	must(t, m.Disable(ctx, nil, false))
 }
 
+// smallRamdisk enables an 8M ramdisk for a new directory and returns its
+// manager and the directory.
+func smallRamdisk(t *testing.T) (*Manager, string) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "mod")
+	must(t, os.Mkdir(dir, 0o755))
+	m := testManager(t, base)
+	must(t, m.Enable(context.Background(), []Path{{Dir: dir, Size: 8 << 20}}, 0))
+	return m, dir
+}
+
 // TestStartSalvages: the overlay vanished while its tmpfs still held
 // unsynced changes (a watch killed between unmounting and mounting
 // again). Start syncs those changes before it mounts afresh.
@@ -733,11 +745,7 @@ func TestStartSalvages(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	base := t.TempDir()
-	dir := filepath.Join(base, "mod")
-	must(t, os.Mkdir(dir, 0o755))
-	m := testManager(t, base)
-	must(t, m.Enable(ctx, []Path{{Dir: dir, Size: 8 << 20}}, 0))
+	m, dir := smallRamdisk(t)
 	must(t, os.WriteFile(filepath.Join(dir, "unsynced"), []byte("only in RAM"), 0o644))
 	must(t, syscall.Unmount(dir, 0))
 	if _, err := os.Stat(filepath.Join(dir, "unsynced")); err == nil {
@@ -765,11 +773,53 @@ func TestStartSalvages(t *testing.T) {
 	// The same interruption, then disable: the change reaches the disk too.
 	must(t, os.WriteFile(filepath.Join(dir, "unsynced2"), []byte("also only in RAM"), 0o644))
 	must(t, syscall.Unmount(dir, 0))
-	must(t, m.Disable(ctx, nil, false))
+	// The plan says so (a dry run used to predict only the config's removal).
+	p, err := m.PlanDisable(ctx, nil)
+	must(t, err)
+	if len(p.Steps) != 2 || p.Steps[0].Action != "sync" || p.Steps[0].Target != dir || !strings.Contains(p.Steps[0].Note, "interrupted run left in RAM") ||
+		p.Steps[1].Action != "remove" || p.Steps[1].Target != m.ConfigFile {
+		t.Fatalf("disable plan: %v", p.Steps)
+	}
+	must(t, p.Apply(ctx, tWriter{t}))
 	if b, err := os.ReadFile(filepath.Join(dir, "unsynced2")); err != nil || string(b) != "also only in RAM" {
 		t.Fatalf("disable did not salvage the change left in RAM: %q, %v", b, err)
 	}
 	if isMount(t, l.RAM) || isMount(t, l.DiskParent) {
 		t.Error("leftover mounts after disable")
+	}
+}
+
+// TestDisableBusy: a process working in the directory keeps it in RAM:
+// disable stops at the overlay's unmount, synced, mounted, configured,
+// and says which step failed; once the process is gone it completes.
+func TestDisableBusy(t *testing.T) {
+	if !inNamespace(t) {
+		return
+	}
+	ctx := context.Background()
+	m, dir := smallRamdisk(t)
+	must(t, os.WriteFile(filepath.Join(dir, "a"), []byte("in RAM"), 0o644))
+	f, err := os.Open(filepath.Join(dir, "a"))
+	must(t, err)
+	err = m.Disable(ctx, nil, false)
+	t.Logf("disable said: %v", err)
+	var pe *plan.Error
+	if !errors.As(err, &pe) || pe.Failed.Action != "unmount" || pe.Failed.Target != dir || !strings.Contains(err.Error(), "is busy") || !strings.Contains(err.Error(), "synced, left mounted") {
+		t.Fatalf("disable of a busy directory: %v", err)
+	}
+	l := newLayout(m.RunDir, dir)
+	if b, err := os.ReadFile(filepath.Join(l.Disk, "a")); err != nil || string(b) != "in RAM" {
+		t.Errorf("not synced before the busy unmount: %q, %v", b, err)
+	}
+	if !Active(host.Live(), dir) {
+		t.Error("a busy directory was taken out of RAM")
+	}
+	if cfg, err := LoadConfig(m.ConfigFile); err != nil || len(cfg.Paths) != 1 {
+		t.Errorf("config after a failed disable: %+v, %v", cfg, err)
+	}
+	f.Close()
+	must(t, m.Disable(ctx, nil, false))
+	if Active(host.Live(), dir) || isMount(t, l.RAM) {
+		t.Error("still mounted")
 	}
 }

@@ -26,5 +26,5 @@ func NewLoggerLevel(format string, w io.Writer, level slog.Leveler) (*slog.Logge
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("bad log format %q: want text or json (--log-format text|json)", format)
+	return nil, fmt.Errorf("bad log format %q: want text or json", format)
 }

@@ -123,16 +123,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	h := s.wrap(log, m, reg)
 
-	var tlsConfig *tls.Config
-	if s.TLSCertFile != "" || s.TLSKeyFile != "" {
-		if s.TLSCertFile == "" || s.TLSKeyFile == "" {
-			return errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
-		}
-		cert, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile)
-		if err != nil {
-			return fmt.Errorf("--tls-cert/--tls-key: %v (want PEM files: the certificate chain and its private key)", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := loadTLS(s.TLSCertFile, s.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("TLSCertFile %q, TLSKeyFile %q: %w", s.TLSCertFile, s.TLSKeyFile, err)
 	}
 
 	ln := s.Listener
@@ -142,12 +135,12 @@ func (s *Server) Run(ctx context.Context) error {
 			addr = DefaultAddr
 		}
 		if err := CheckAddr(addr); err != nil {
-			return err
+			return fmt.Errorf("listen address %q: %w", addr, err)
 		}
 		var lc net.ListenConfig
 		ln, err = lc.Listen(ctx, "tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w (is another server using the port? choose another with --listen)", addr, err)
+			return &ListenError{Addr: addr, Err: err}
 		}
 	}
 	rht := s.ReadHeaderTimeout
@@ -168,7 +161,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "", "tls", tlsConfig != nil)
 	if s.AuthToken == "" && !loopback(ln.Addr()) {
-		log.Warn(name + " is open to the network without --auth-token: anyone who can reach " + ln.Addr().String() + " can use it, and can write to it where it accepts uploads")
+		log.Warn(name + " is open to the network without an auth token: anyone who can reach " + ln.Addr().String() + " can use it, and can write to it where it accepts uploads")
 	}
 	if s.Ready != nil {
 		s.Ready(ln.Addr())
@@ -207,16 +200,57 @@ func (s *Server) Run(ctx context.Context) error {
 
 // CheckAddr reports whether addr is a listen address (HOST:PORT, :PORT),
 // with an error that says how to write one; a CLI calls it to refuse a bad
-// --listen before starting anything.
+// flag before starting anything, and names the flag.
 func CheckAddr(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err == nil {
 		_, err = net.LookupPort("tcp", port) // a number up to 65535, or a service name
 	}
 	if err != nil {
-		return fmt.Errorf("--listen %q: %v: want HOST:PORT such as 127.0.0.1:9186 (or :9186 for every interface)", addr, err)
+		return fmt.Errorf("%v: want HOST:PORT such as 127.0.0.1:9186 (or :9186 for every interface)", err)
 	}
 	return nil
+}
+
+// ListenError is a listen address Run could not listen on (in use, say).
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("listen on %s: %v (is another server using the port? choose another address)", e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// ErrTLSPair is CheckTLS's answer to a certificate without its key, or a
+// key without its certificate.
+var ErrTLSPair = errors.New("a certificate and its key go together: give both, or neither for plain HTTP")
+
+// CheckTLS reports whether certFile and keyFile (both "", or PEM files of
+// a certificate chain and its private key) make a TLS configuration, as
+// TLSCertFile and TLSKeyFile; a CLI calls it to refuse bad flags before
+// starting anything, and names the flags.
+func CheckTLS(certFile, keyFile string) error {
+	_, err := loadTLS(certFile, keyFile)
+	return err
+}
+
+// loadTLS returns the TLS configuration of certFile and keyFile; nil when
+// both are "".
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, ErrTLSPair
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%v (want PEM files: the certificate chain and its private key)", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // loopback reports whether a listener's address accepts only local

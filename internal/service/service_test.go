@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -314,8 +315,9 @@ func TestListenerAndErrors(t *testing.T) {
 	}
 	// The port is taken: a clear error, not a hang.
 	err = (&Server{Addr: ln.Addr().String(), Handler: http.HandlerFunc(hello), Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "--listen") {
-		t.Errorf("Run on a busy port = %v, want an error suggesting --listen", err)
+	var le *ListenError
+	if !errors.As(err, &le) || le.Addr != ln.Addr().String() || !strings.Contains(err.Error(), "choose another address") || strings.Contains(err.Error(), "--") {
+		t.Errorf("Run on a busy port = %v, want a ListenError suggesting another address", err)
 	}
 	if err := (&Server{}).Run(context.Background()); err == nil {
 		t.Errorf("Run without a Handler succeeded")
@@ -324,7 +326,7 @@ func TestListenerAndErrors(t *testing.T) {
 	for _, addr := range []string{"nope", "127.0.0.1:99999", "127.0.0.1:port-x", "[::1"} {
 		err := (&Server{Addr: addr, Handler: http.HandlerFunc(hello), Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "want HOST:PORT such as 127.0.0.1:9186") || strings.Contains(err.Error(), "another server") {
-			t.Errorf("Run with --listen %q = %v, want an error showing HOST:PORT", addr, err)
+			t.Errorf("Run with Addr %q = %v, want an error showing HOST:PORT", addr, err)
 		}
 		if CheckAddr(addr) == nil {
 			t.Errorf("CheckAddr(%q) = nil", addr)
@@ -501,5 +503,25 @@ func TestLoopback(t *testing.T) {
 		if got := loopback(a); got != tt.want {
 			t.Errorf("loopback(%s) = %v, want %v", tt.addr, got, tt.want)
 		}
+	}
+}
+
+// A bad TLS pair is refused before listening, naming the settings (a CLI
+// names its flags through CheckTLS and ErrTLSPair).
+func TestBadTLS(t *testing.T) {
+	dir := t.TempDir()
+	missing := dir + "/missing.pem"
+	if err := CheckTLS(missing, ""); !errors.Is(err, ErrTLSPair) {
+		t.Errorf("CheckTLS(cert only) = %v", err)
+	}
+	if err := CheckTLS(missing, missing); err == nil || !strings.Contains(err.Error(), "want PEM files") {
+		t.Errorf("CheckTLS(missing files) = %v", err)
+	}
+	if err := CheckTLS("", ""); err != nil {
+		t.Errorf("CheckTLS(none) = %v", err)
+	}
+	err := (&Server{Addr: "127.0.0.1:0", TLSKeyFile: missing, Handler: http.HandlerFunc(hello), Logger: slog.New(slog.DiscardHandler)}).Run(context.Background())
+	if !errors.Is(err, ErrTLSPair) || !strings.Contains(err.Error(), "TLSCertFile") || strings.Contains(err.Error(), "--") {
+		t.Errorf("Run with a key alone = %v", err)
 	}
 }

@@ -1,13 +1,13 @@
-// Package systemd renders, installs and removes systemd unit files for
-// pitstop's services, timers and drop-ins. Every change can be previewed
-// (DryRun) and is undone by Remove.
+// Package systemd renders systemd unit files for pitstop's services,
+// timers and drop-ins, and plans their installation and removal (see
+// internal/plan): a dry run prints the plan, a real run applies exactly it.
 package systemd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,6 +16,7 @@ import (
 	"text/template"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
 // DefaultDir is where administrators' unit files live.
@@ -57,17 +58,17 @@ func Render(text string, data any) (string, error) {
 	return b.String(), nil
 }
 
-// Installer writes and removes units.
+// Installer plans the installation and removal of unit files in Dir:
+// PlanInstall and PlanRemove inspect the directory and return the steps
+// (write a file from its old content to the new, run systemctl ...) that
+// a dry run prints and a real run applies. The zero Installer works on
+// DefaultDir with the real systemctl.
 type Installer struct {
 	// Dir is the unit directory; "" means DefaultDir.
 	Dir string
-	// DryRun prints what would change to Out and changes nothing.
-	DryRun bool
-	// Out receives a line per change (and the content, in a dry run);
-	// nil discards.
-	Out io.Writer
-	// Systemctl runs systemctl with args; nil runs the real one when it is
-	// installed and systemd is running, and otherwise does nothing.
+	// Systemctl runs systemctl with args; nil runs the real one when
+	// systemd is running. When it is not (a container, a chroot), the
+	// plan still lists the systemctl steps, as records that do nothing.
 	Systemctl func(args ...string) error
 }
 
@@ -78,23 +79,18 @@ func (in *Installer) dir() string {
 	return in.Dir
 }
 
-func (in *Installer) out() io.Writer {
-	if in.Out == nil {
-		return io.Discard
+// running reports whether the systemctl steps can run.
+func (in *Installer) running() bool {
+	if in.Systemctl != nil {
+		return true
 	}
-	return in.Out
+	_, err := os.Stat("/run/systemd/system")
+	return err == nil
 }
 
 func (in *Installer) systemctl(args ...string) error {
-	if in.DryRun {
-		fmt.Fprintf(in.out(), "would run: systemctl %s\n", strings.Join(args, " "))
-		return nil
-	}
 	if in.Systemctl != nil {
 		return in.Systemctl(args...)
-	}
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return nil // systemd is not running (a container, a test)
 	}
 	out, err := exec.Command("systemctl", args...).CombinedOutput()
 	if err != nil {
@@ -103,59 +99,118 @@ func (in *Installer) systemctl(args ...string) error {
 	return nil
 }
 
-// Install writes each unit atomically (skipping those already identical)
-// and reloads systemd. enable names units to `systemctl enable --now`.
-func (in *Installer) Install(units []Unit, enable ...string) error {
-	changed := false
+// systemctlStep runs systemctl with args; with ignoreErr its failure is
+// not one of the plan's (disabling units that were never enabled).
+func (in *Installer) systemctlStep(note string, ignoreErr bool, args ...string) plan.Step {
+	s := plan.Step{Action: "run", Target: "systemctl " + strings.Join(args, " "), Note: note}
+	if !in.running() {
+		s.Note = "systemd is not running here: skipped"
+		return s
+	}
+	s.Do = func(context.Context) error {
+		err := in.systemctl(args...)
+		if ignoreErr {
+			return nil
+		}
+		return err
+	}
+	return s
+}
+
+// PlanInstall plans writing each unit (those already identical are left
+// alone and said so in a note), reloading systemd when a file changes, and
+// `systemctl enable --now` of the units named by enable. Its Steps can be
+// appended to a larger plan.
+func (in *Installer) PlanInstall(units []Unit, enable ...string) (*plan.Plan, error) {
+	p := &plan.Plan{Title: "install systemd units in " + in.dir()}
 	for _, u := range units {
 		if err := checkName(u.Name); err != nil {
-			return err
+			return nil, err
 		}
-		p := filepath.Join(in.dir(), u.Name)
-		old, err := os.ReadFile(p)
-		if err == nil && string(old) == u.Content {
-			fmt.Fprintf(in.out(), "unchanged %s\n", p)
+		path := filepath.Join(in.dir(), u.Name)
+		old, err := os.ReadFile(path)
+		switch {
+		case err == nil && string(old) == u.Content:
+			p.Note("unchanged %s", path)
 			continue
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return nil, err
 		}
-		changed = true
-		if in.DryRun {
-			fmt.Fprintf(in.out(), "would write %s:\n%s", p, indent(u.Content))
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(p, []byte(u.Content), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(in.out(), "wrote %s\n", p)
+		p.Add(writeStep(path, old, err == nil, u.Content))
 	}
-	if changed {
-		if err := in.systemctl("daemon-reload"); err != nil {
-			return err
+	if !p.Empty() {
+		p.Add(in.systemctlStep("unit files changed", false, "daemon-reload"))
+	}
+	for _, n := range enable {
+		if err := checkName(n); err != nil {
+			return nil, err
 		}
 	}
 	if len(enable) > 0 {
-		return in.systemctl(append([]string{"enable", "--now"}, enable...)...)
+		s := in.systemctlStep("start now and at every boot", false, append([]string{"enable", "--now"}, enable...)...)
+		if s.Do != nil {
+			disable := append([]string{"disable", "--now"}, enable...)
+			s.Undo = func(context.Context) error { return in.systemctl(disable...) }
+		}
+		p.Add(s)
+	}
+	return p, nil
+}
+
+// writeStep writes content to path, which held old (had) before; undo
+// puts old back or removes the file.
+func writeStep(path string, old []byte, had bool, content string) plan.Step {
+	return plan.Step{Action: "write", Target: path, From: string(old), To: content,
+		Do: func(context.Context) error {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			return atomicfile.WriteFile(path, []byte(content), 0o644)
+		},
+		Undo: func(context.Context) error {
+			if had {
+				return atomicfile.WriteFile(path, old, 0o644)
+			}
+			return removeUnitFile(path)
+		},
+	}
+}
+
+// removeUnitFile removes path (a missing file is not an error) and its
+// drop-in directory when that is left empty.
+func removeUnitFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if d := filepath.Dir(path); strings.HasSuffix(d, ".d") {
+		os.Remove(d) // only if empty
 	}
 	return nil
 }
 
-// Remove disables and stops the named units, deletes their files (a
-// missing file is not an error) and reloads systemd.
-func (in *Installer) Remove(names ...string) error {
+// PlanRemove plans disabling and stopping the named units, deleting
+// their files (those that exist) and reloading systemd. With none of
+// them installed the plan is empty.
+func (in *Installer) PlanRemove(names ...string) (*plan.Plan, error) {
+	p := &plan.Plan{Title: "remove systemd units from " + in.dir()}
 	var present []string
+	var contents [][]byte
 	for _, n := range names {
 		if err := checkName(n); err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := os.Stat(filepath.Join(in.dir(), n)); err == nil {
-			present = append(present, n)
+		b, err := os.ReadFile(filepath.Join(in.dir(), n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		present = append(present, n)
+		contents = append(contents, b)
 	}
 	if len(present) == 0 {
-		fmt.Fprintf(in.out(), "nothing to remove in %s\n", in.dir())
-		return nil
+		return p, nil
 	}
 	var enabled []string
 	for _, n := range present {
@@ -165,23 +220,40 @@ func (in *Installer) Remove(names ...string) error {
 	}
 	if len(enabled) > 0 {
 		// Units may never have been enabled: ignore the answer.
-		_ = in.systemctl(append([]string{"disable", "--now"}, enabled...)...)
+		p.Add(in.systemctlStep("stop them; units that were not enabled are fine", true, append([]string{"disable", "--now"}, enabled...)...))
 	}
-	for _, n := range present {
-		p := filepath.Join(in.dir(), n)
-		if in.DryRun {
-			fmt.Fprintf(in.out(), "would remove %s\n", p)
-			continue
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		fmt.Fprintf(in.out(), "removed %s\n", p)
-		if d := filepath.Dir(p); strings.HasSuffix(d, ".d") {
-			os.Remove(d) // only if empty
-		}
+	for i, n := range present {
+		path, old := filepath.Join(in.dir(), n), contents[i]
+		p.Add(plan.Step{Action: "remove", Target: path, From: string(old),
+			Do: func(context.Context) error { return removeUnitFile(path) },
+			Undo: func(context.Context) error {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					return err
+				}
+				return atomicfile.WriteFile(path, old, 0o644)
+			}})
 	}
-	return in.systemctl("daemon-reload")
+	p.Add(in.systemctlStep("unit files changed", false, "daemon-reload"))
+	return p, nil
+}
+
+// Install applies PlanInstall's plan without a word: for a step of a
+// larger plan that installs units as one change.
+func (in *Installer) Install(ctx context.Context, units []Unit, enable ...string) error {
+	p, err := in.PlanInstall(units, enable...)
+	if err != nil {
+		return err
+	}
+	return p.Apply(ctx, nil)
+}
+
+// Remove applies PlanRemove's plan without a word.
+func (in *Installer) Remove(ctx context.Context, names ...string) error {
+	p, err := in.PlanRemove(names...)
+	if err != nil {
+		return err
+	}
+	return p.Apply(ctx, nil)
 }
 
 func checkName(n string) error {
@@ -189,17 +261,4 @@ func checkName(n string) error {
 		return fmt.Errorf("invalid unit name %q", n)
 	}
 	return nil
-}
-
-func indent(s string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString("    " + l)
-		}
-	}
-	if !strings.HasSuffix(s, "\n") {
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -260,8 +260,8 @@ func (t *Tuner) removeStep(f, content string) plan.Step {
 // undo removes it.
 func (t *Tuner) installStep(dir string, u systemd.Unit) plan.Step {
 	return plan.Step{Action: "write", Target: filepath.Join(dir, u.Name), To: u.Content, Note: "then systemctl daemon-reload",
-		Do:   func(context.Context) error { return t.installer(dir).Install([]systemd.Unit{u}) },
-		Undo: func(context.Context) error { return t.installer(dir).Remove(u.Name) }}
+		Do:   func(ctx context.Context) error { return t.installer(dir).Install(ctx, []systemd.Unit{u}) },
+		Undo: func(ctx context.Context) error { return t.installer(dir).Remove(ctx, u.Name) }}
 }
 
 // uninstallStep removes a systemd drop-in in dir that holds content and
