@@ -135,6 +135,39 @@ func TestPlanEnable(t *testing.T) {
 	}
 }
 
+// TestPlanDisableConfiguredOnly: a directory that is configured but not
+// mounted (after a failed start) is only dropped from the config, and the
+// plan says so.
+func TestPlanDisableConfiguredOnly(t *testing.T) {
+	dir := t.TempDir()
+	cache, other := filepath.Join(dir, "mod"), filepath.Join(dir, "build")
+	conf := filepath.Join(dir, "ramdisk.conf")
+	text := "path \"" + cache + "\" size=64M\npath \"" + other + "\" size=64M\n"
+	os.WriteFile(conf, []byte(text), 0o644)
+	m := &Manager{Root: capture(t, "", fsWithOverlay, 4000000), RunDir: filepath.Join(dir, "run"), ConfigFile: conf, Euid: func() int { return 0 }}
+	p, err := m.PlanDisable(context.Background(), []string{cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Title != "take out of RAM: "+cache || len(p.Steps) != 1 || p.Steps[0].Action != "write" || p.Steps[0].Target != conf ||
+		p.Steps[0].From != text || strings.Contains(p.Steps[0].To, cache) || !strings.Contains(p.Steps[0].To, other) {
+		t.Fatalf("plan %q: %+v", p.Title, p.Steps)
+	}
+	p, err = m.PlanDisable(context.Background(), nil)
+	if err != nil || p.Title != "take out of RAM: "+cache+", "+other || len(p.Steps) != 1 || p.Steps[0].Action != "remove" {
+		t.Fatalf("disable all: %v %q %+v", err, p.Title, p.Steps)
+	}
+	if err := p.Apply(context.Background(), nil); !errors.Is(err, ErrCaptured) {
+		t.Errorf("applying a captured machine's plan: %v", err)
+	}
+	if b, _ := os.ReadFile(conf); string(b) != text {
+		t.Errorf("config changed: %q", b)
+	}
+	if _, err := m.PlanDisable(context.Background(), []string{filepath.Join(dir, "nope")}); err == nil || !strings.Contains(err.Error(), "is not a pitstop ramdisk") {
+		t.Errorf("disable of an unknown directory: %v", err)
+	}
+}
+
 func TestActiveFromCapture(t *testing.T) {
 	mi := `40 22 0:50 / /run/pitstop/ramdisk/home-pi-go-pkg-mod.1a2b3c4d/disk rw - ext4 /dev/mmcblk0p2 rw
 41 22 0:51 / /run/pitstop/ramdisk/home-pi-go-pkg-mod.1a2b3c4d/ram rw,nosuid,nodev - tmpfs pitstop-ramdisk-tmpfs rw,size=524288k,mode=755

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -293,7 +294,7 @@ func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) e
 		}
 		return p.Apply(ctx, m.Out)
 	}
-	parts, err := m.disablePlans(ctx, dirs, true)
+	parts, _, err := m.disablePlans(ctx, dirs, true)
 	if err != nil {
 		return err
 	}
@@ -311,45 +312,40 @@ func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) e
 // the config; what an interrupted run left of it is synced and unmounted
 // first.
 func (m *Manager) PlanDisable(ctx context.Context, dirs []string) (*plan.Plan, error) {
-	parts, err := m.disablePlans(ctx, dirs, false)
+	parts, names, err := m.disablePlans(ctx, dirs, false)
 	if err != nil {
 		return nil, err
 	}
-	p := &plan.Plan{}
-	var names []string
-	for _, part := range parts {
-		if part.Title != "" {
-			names = append(names, part.Title)
-		}
-		p.Add(part.Steps...)
-	}
-	p.Title = "take out of RAM: " + strings.Join(names, ", ")
+	p := &plan.Plan{Title: "take out of RAM: " + strings.Join(names, ", ")}
 	if len(names) == 0 {
 		p.Title = "take out of RAM: no RAM disk is mounted or configured"
+	}
+	for _, part := range parts {
+		p.Add(part.Steps...)
 	}
 	return p, nil
 }
 
-// disablePlans returns a plan for each ramdisk to take out of RAM (titled
-// with its directory) and, unless keepConfig, a last one that writes the
-// config.
-func (m *Manager) disablePlans(ctx context.Context, dirs []string, keepConfig bool) ([]*plan.Plan, error) {
+// disablePlans returns a plan for each ramdisk to take out of RAM and,
+// unless keepConfig, a last one that writes the config; and the
+// directories they take out of RAM or of the config.
+func (m *Manager) disablePlans(ctx context.Context, dirs []string, keepConfig bool) (parts []*plan.Plan, names []string, err error) {
 	what := "disable"
 	if keepConfig {
 		what = "stop"
 	}
 	if err := m.needRoot(what); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, raw, ms, err := m.snapshot()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var named, mountedDirs []string
 	for _, d := range dirs {
 		cd, err := cleanDir(d)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		named = append(named, cd)
 		if _, ok := cfg.Find(cd); ok && !Active(m.root(), cd) {
@@ -360,26 +356,35 @@ func (m *Manager) disablePlans(ctx context.Context, dirs []string, keepConfig bo
 	var ls []layout
 	if len(dirs) == 0 || len(mountedDirs) > 0 {
 		if ls, err = m.active(mountedDirs); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var parts []*plan.Plan
+	name := func(dir string) {
+		if !slices.Contains(names, dir) {
+			names = append(names, dir)
+		}
+	}
 	// Configured paths whose overlay is gone may still hold changes in a
 	// leftover tmpfs: write them back and unmount the leftovers.
 	for _, p := range cfg.Paths {
-		if containsLayout(ls, p.Dir) || (len(dirs) > 0 && !containsDir(named, p.Dir)) {
+		if containsLayout(ls, p.Dir) || (len(dirs) > 0 && !slices.Contains(named, p.Dir)) {
 			continue
 		}
+		if !keepConfig {
+			name(p.Dir)
+		}
 		if steps := m.leftoverSteps(ms, newLayout(m.runDir(), p.Dir)); len(steps) > 0 {
-			parts = append(parts, &plan.Plan{Title: p.Dir, Steps: steps})
+			name(p.Dir)
+			parts = append(parts, &plan.Plan{Steps: steps})
 		}
 	}
 	for _, l := range ls {
 		steps, err := m.unmountSteps(ctx, l, what)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		parts = append(parts, &plan.Plan{Title: l.Dir, Steps: steps})
+		name(l.Dir)
+		parts = append(parts, &plan.Plan{Steps: steps})
 	}
 	if !keepConfig {
 		next := cfg.clone()
@@ -399,22 +404,12 @@ func (m *Manager) disablePlans(ctx context.Context, dirs []string, keepConfig bo
 	for _, p := range parts {
 		m.onlyHere(p)
 	}
-	return parts, nil
+	return parts, names, nil
 }
 
 func containsLayout(ls []layout, dir string) bool {
 	for _, l := range ls {
 		if l.Dir == dir {
-			return true
-		}
-	}
-	return false
-}
-
-// containsDir reports whether dir is among the named dirs.
-func containsDir(named []string, dir string) bool {
-	for _, d := range named {
-		if d == dir {
 			return true
 		}
 	}
