@@ -226,7 +226,8 @@ type attempt struct {
 // on to the next entry when the failed entry was followed by "|", or by ","
 // and the error is a not-found answer (fs.ErrNotExist: 404 or 410); any
 // other error, or a cancelled or expired context, stops it and is
-// returned. Reaching "off" stops it with ErrProxyOff. When every entry
+// returned (a *RequestTimeoutError is not the context's: it is an answer
+// like any other). Reaching "off" stops it with ErrProxyOff. When every entry
 // fell through, Walk returns the last one's error; an empty list,
 // goenv.ErrNoProxy.
 func Walk(list []goenv.Proxy, try func(goenv.Proxy) error) error {
@@ -243,14 +244,22 @@ func Walk(list []goenv.Proxy, try func(goenv.Proxy) error) error {
 			return nil
 		}
 		last = err
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		if !errors.Is(err, fs.ErrNotExist) && !p.FallBackOnError {
+		if !FallsThrough(p, err) {
 			return err
 		}
 	}
 	return last
+}
+
+// FallsThrough reports whether a GOPROXY walk moves on from entry p after
+// it failed with err: on a not-found answer (fs.ErrNotExist) when p was
+// followed by ",", on any error when it was followed by "|", never on a
+// cancelled or expired context.
+func FallsThrough(p goenv.Proxy, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return errors.Is(err, fs.ErrNotExist) || p.FallBackOnError
 }
 
 // walk runs a over the proxy list (or direct only for GONOPROXY modules)
@@ -325,7 +334,7 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 		}
 		return fh, st.Size(), nil
 	}
-	cancel := context.CancelFunc(func() {})
+	parent, cancel := ctx, context.CancelFunc(func() {})
 	if f.RequestTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, f.RequestTimeout)
 	}
@@ -343,7 +352,11 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 	resp, err := f.client.Do(req)
 	if err != nil {
 		cancel()
-		return nil, 0, err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = Redact(ue.URL) // net/http keeps the user name
+		}
+		return nil, 0, f.timedOut(parent, ctx, u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -351,18 +364,55 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 		cancel()
 		return nil, 0, &UpstreamError{URL: u, Status: resp.StatusCode, Body: firstLine(string(b))}
 	}
-	return cancelOnClose{resp.Body, cancel}, resp.ContentLength, nil
+	if f.RequestTimeout <= 0 {
+		cancel() // a no-op: the request has no context of its own
+		return resp.Body, resp.ContentLength, nil
+	}
+	return &timedBody{ReadCloser: resp.Body, f: f, parent: parent, ctx: ctx, cancel: cancel, url: u}, resp.ContentLength, nil
 }
 
-// cancelOnClose ends a request's RequestTimeout context with its body.
-type cancelOnClose struct {
+// RequestTimeoutError is a request to an upstream that ran out of the
+// Fetcher's RequestTimeout (while its caller's context had time left): an
+// error like any other answer, after which "|" in GOPROXY moves on.
+type RequestTimeoutError struct {
+	URL     string
+	Timeout time.Duration
+}
+
+func (e *RequestTimeoutError) Error() string {
+	return fmt.Sprintf("%s: no answer within %v", Redact(e.URL), e.Timeout)
+}
+
+// timedOut turns err into a *RequestTimeoutError when the request's own
+// context ctx ran out but the caller's parent did not.
+func (f *Fetcher) timedOut(parent, ctx context.Context, u string, err error) error {
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &RequestTimeoutError{URL: u, Timeout: f.RequestTimeout}
+	}
+	return err
+}
+
+// timedBody is the body of a request bounded by RequestTimeout: closing it
+// ends the request's context.
+type timedBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	f           *Fetcher
+	parent, ctx context.Context
+	cancel      context.CancelFunc
+	url         string
 }
 
-func (c cancelOnClose) Close() error {
-	defer c.cancel()
-	return c.ReadCloser.Close()
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.f.timedOut(b.parent, b.ctx, b.url, err)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
 }
 
 func firstLine(s string) string {

@@ -94,8 +94,10 @@ func TestGet(t *testing.T) {
 	up.SetFault("/golang.org/toolchain/@v/list", testupstream.Fault{Delay: 5 * time.Second})
 	slow := &Fetcher{Env: goenv.Env{"GOPROXY": "off"}, RequestTimeout: 100 * time.Millisecond}
 	t0 := time.Now()
-	if _, err := slow.Get(ctx, up.URL, "golang.org/toolchain/@v/list"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("slow answer: %v, want a deadline error", err)
+	_, err = slow.Get(ctx, up.URL, "golang.org/toolchain/@v/list")
+	var te *RequestTimeoutError
+	if !errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Errorf("slow answer: %v, want a RequestTimeoutError", err)
 	}
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Errorf("RequestTimeout 100ms took %v", d)
@@ -103,8 +105,21 @@ func TestGet(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
 	up.SetFault("/golang.org/toolchain/@v/list", testupstream.Fault{Hold: hold, HoldAfter: 5})
-	if _, err := slow.Get(ctx, up.URL, "golang.org/toolchain/@v/list"); err == nil {
-		t.Error("a body stalled past RequestTimeout was accepted")
+	if _, err := slow.Get(ctx, up.URL, "golang.org/toolchain/@v/list"); !errors.As(err, &te) {
+		t.Errorf("a body stalled past RequestTimeout: %v, want a RequestTimeoutError", err)
+	}
+	// A request timeout is an answer like any other: "|" moves on.
+	list := goenv.Env{"GOPROXY": up.URL + "|file://" + filepath.ToSlash(dir), "GOSUMDB": "off"}
+	slow = &Fetcher{Env: list, RequestTimeout: 100 * time.Millisecond}
+	if b, err := slow.ListRaw(ctx, "golang.org/toolchain"); err != nil || len(b) == 0 {
+		t.Errorf("timeout then '|': %q, %v", b, err)
+	}
+	// The caller's own deadline stops the walk.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	slow2 := &Fetcher{Env: list, RequestTimeout: time.Second}
+	if _, err := slow2.ListRaw(short, "golang.org/toolchain"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller's deadline: %v", err)
 	}
 }
 
