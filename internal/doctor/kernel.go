@@ -11,9 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Probe names of the kernel section. syscall.* record "present", "absent"
-// (ENOSYS) or "blocked" (EPERM: seccomp or a sysctl), with the errno after
-// a space; rlimit.nofile records "soft hard" ("unlimited" for RLIM_INFINITY).
+// Probe names of the kernel section. syscall.* record a syscallAnswer,
+// rlimit.nofile a nofileLimits.
 const (
 	ProbeClone3       = "syscall.clone3"
 	ProbeStatx        = "syscall.statx"
@@ -36,38 +35,47 @@ func kernelChecks() []Check {
 	}
 }
 
+// syscallAnswer is what probing a system call found.
+type syscallAnswer struct {
+	// State is "present", "absent" (ENOSYS) or "blocked" (EPERM: seccomp or
+	// a sysctl).
+	State string `json:"state"`
+	// Errno is the error the call returned ("EINVAL"), "" for none.
+	Errno string `json:"errno,omitempty"`
+}
+
 // classifyErrno turns a probing system call's errno into the recorded
 // answer: ENOSYS means the kernel lacks the call, EPERM that a seccomp
 // filter or a sysctl refuses it; any other error (EINVAL, EFAULT from the
 // deliberately bad arguments) proves the call exists.
-func classifyErrno(err error) string {
+func classifyErrno(err error) syscallAnswer {
 	var en syscall.Errno
 	if err == nil {
-		return "present"
+		return syscallAnswer{State: "present"}
 	}
 	if !errors.As(err, &en) {
-		return "present " + err.Error()
+		return syscallAnswer{State: "present", Errno: err.Error()}
 	}
 	switch en {
 	case unix.ENOSYS:
-		return "absent ENOSYS"
+		return syscallAnswer{State: "absent", Errno: "ENOSYS"}
 	case unix.EPERM, unix.EACCES:
-		return "blocked " + unix.ErrnoName(en)
+		return syscallAnswer{State: "blocked", Errno: unix.ErrnoName(en)}
 	}
-	return "present " + unix.ErrnoName(en)
+	return syscallAnswer{State: "present", Errno: unix.ErrnoName(en)}
 }
 
 // probeClone3 calls clone3 with a NULL argument and size 0: a kernel that
 // has it answers EINVAL without creating anything.
-func probeClone3() (string, error) {
+func probeClone3() (syscallAnswer, error) {
 	_, _, e := unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
 	if e == 0 {
-		return "present", nil
+		return syscallAnswer{State: "present"}, nil
 	}
 	return classifyErrno(e), nil
 }
 
-func probeStatx() (string, error) {
+func probeStatx() (syscallAnswer, error) {
 	var st unix.Statx_t
 	return classifyErrno(unix.Statx(unix.AT_FDCWD, "/", 0, unix.STATX_BASIC_STATS, &st)), nil
 }
@@ -75,22 +83,22 @@ func probeStatx() (string, error) {
 // probeIOUring calls io_uring_setup(0, NULL): EINVAL (zero entries) or
 // EFAULT (NULL params) when the kernel has io_uring, ENOSYS when not, EPERM
 // when kernel.io_uring_disabled or seccomp forbids it.
-func probeIOUring() (string, error) {
+func probeIOUring() (syscallAnswer, error) {
 	fd, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 0, 0, 0)
 	if e == 0 {
 		unix.Close(int(fd))
-		return "present", nil
+		return syscallAnswer{State: "present"}, nil
 	}
 	return classifyErrno(e), nil
 }
 
-func syscallCheck(probe, name string, fn func() (string, error)) func(context.Context, *Env) Result {
+func syscallCheck(probe, name string, fn func() (syscallAnswer, error)) func(context.Context, *Env) Result {
 	return func(ctx context.Context, env *Env) Result {
-		v, err := env.Probe(probe, fn)
+		v, err := Probe(env, probe, fn)
 		if err != nil {
 			return probeSkip(err)
 		}
-		state, errno, _ := strings.Cut(v, " ")
+		state, errno := v.State, v.Errno
 		r := Result{Status: OK}
 		if errno != "" {
 			r.Details = append(r.Details, "probe answered "+errno)
@@ -135,7 +143,7 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 			}
 		default:
 			r.Status = Skip
-			r.Finding = fmt.Sprintf("recorded answer %q not understood", v)
+			r.Finding = fmt.Sprintf("recorded answer %q not understood", state)
 		}
 		return r
 	}
@@ -237,10 +245,17 @@ func checkPortRange(ctx context.Context, env *Env) Result {
 	return r
 }
 
-func probeNofile() (string, error) {
+// nofileLimits is RLIMIT_NOFILE: each limit a decimal number or
+// "unlimited" (RLIM_INFINITY).
+type nofileLimits struct {
+	Soft string `json:"soft"`
+	Hard string `json:"hard"`
+}
+
+func probeNofile() (nofileLimits, error) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return "", err
+		return nofileLimits{}, err
 	}
 	f := func(v uint64) string {
 		if v == unix.RLIM_INFINITY {
@@ -248,24 +263,20 @@ func probeNofile() (string, error) {
 		}
 		return strconv.FormatUint(v, 10)
 	}
-	return f(uint64(rl.Cur)) + " " + f(uint64(rl.Max)), nil
+	return nofileLimits{Soft: f(uint64(rl.Cur)), Hard: f(uint64(rl.Max))}, nil
 }
 
 func checkNofile(ctx context.Context, env *Env) Result {
-	v, err := env.Probe(ProbeNofile, probeNofile)
+	v, err := Probe(env, ProbeNofile, probeNofile)
 	if err != nil {
 		return probeSkip(err)
 	}
-	f := strings.Fields(v)
-	if len(f) != 2 {
-		return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
-	}
-	hard := f[1]
+	hard := v.Hard
 	r := Result{Status: OK, Finding: fmt.Sprintf("hard limit %s (recommended ≥ 65536; Go raises its soft limit to the hard one)", hard)}
 	if hard != "unlimited" {
 		n, err := strconv.ParseUint(hard, 10, 64)
 		if err != nil {
-			return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
+			return Result{Status: Skip, Finding: fmt.Sprintf("recorded hard limit %q not understood", hard)}
 		}
 		if n < 65536 {
 			r.Status = Warn

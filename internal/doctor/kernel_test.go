@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,17 +18,17 @@ import (
 func TestClassifyErrno(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
-		want string
+		want syscallAnswer
 	}{
-		{nil, "present"},
-		{unix.ENOSYS, "absent ENOSYS"},
-		{unix.EPERM, "blocked EPERM"},
-		{unix.EINVAL, "present EINVAL"},
-		{unix.EFAULT, "present EFAULT"},
-		{fmt.Errorf("wrapped: %w", unix.ENOSYS), "absent ENOSYS"},
+		{nil, syscallAnswer{"present", ""}},
+		{unix.ENOSYS, syscallAnswer{"absent", "ENOSYS"}},
+		{unix.EPERM, syscallAnswer{"blocked", "EPERM"}},
+		{unix.EINVAL, syscallAnswer{"present", "EINVAL"}},
+		{unix.EFAULT, syscallAnswer{"present", "EFAULT"}},
+		{fmt.Errorf("wrapped: %w", unix.ENOSYS), syscallAnswer{"absent", "ENOSYS"}},
 	} {
 		if got := classifyErrno(tt.err); got != tt.want {
-			t.Errorf("classifyErrno(%v) = %q, want %q", tt.err, got, tt.want)
+			t.Errorf("classifyErrno(%v) = %+v, want %+v", tt.err, got, tt.want)
 		}
 	}
 }
@@ -36,39 +37,36 @@ func TestClassifyErrno(t *testing.T) {
 // the check understands (whatever this kernel, seccomp filter or emulator
 // says).
 func TestSyscallProbesLive(t *testing.T) {
-	for name, fn := range map[string]func() (string, error){"clone3": probeClone3, "statx": probeStatx, "io_uring": probeIOUring, "nofile": probeNofile} {
+	for name, fn := range map[string]func() (syscallAnswer, error){"clone3": probeClone3, "statx": probeStatx, "io_uring": probeIOUring} {
 		v, err := fn()
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		state, _, _ := strings.Cut(v, " ")
-		if name == "nofile" {
-			if len(strings.Fields(v)) != 2 {
-				t.Errorf("nofile = %q", v)
-			}
-			continue
+		if v.State != "present" && v.State != "absent" && v.State != "blocked" {
+			t.Errorf("%s = %+v", name, v)
 		}
-		if state != "present" && state != "absent" && state != "blocked" {
-			t.Errorf("%s = %q", name, v)
-		}
-		t.Logf("%s: %s", name, v)
+		t.Logf("%s: %+v", name, v)
+	}
+	nf, err := probeNofile()
+	if _, perr := strconv.ParseUint(nf.Soft, 10, 64); err != nil || perr != nil && nf.Soft != "unlimited" || nf.Hard == "" {
+		t.Errorf("nofile = %+v, %v", nf, err)
 	}
 	// statx has been in every kernel Go supports since 4.11; the test
 	// machine has it.
-	if v, _ := probeStatx(); !strings.HasPrefix(v, "present") {
-		t.Errorf("statx = %q on this machine", v)
+	if v, _ := probeStatx(); v.State != "present" {
+		t.Errorf("statx = %+v on this machine", v)
 	}
 }
 
 func TestKernelChecksOnRecordedProbes(t *testing.T) {
 	env := testEnv(t)
-	env.probes = map[string]ProbeResult{
-		ProbeClone3:       {Value: "absent ENOSYS"},
-		ProbeStatx:        {Value: "blocked EPERM"},
-		ProbeIOUringSetup: {Value: "blocked EPERM"},
-		ProbeNofile:       {Value: "1024 4096"},
-	}
+	env.replayProbes(map[string]ProbeResult{
+		ProbeClone3:       rec(syscallAnswer{"absent", "ENOSYS"}),
+		ProbeStatx:        rec(syscallAnswer{"blocked", "EPERM"}),
+		ProbeIOUringSetup: rec(syscallAnswer{"blocked", "EPERM"}),
+		ProbeNofile:       rec(nofileLimits{Soft: "1024", Hard: "4096"}),
+	})
 	checks, _ := Select(All(), []string{"kernel"})
 	rep := Run(context.Background(), env, checks)
 	assertFindings(t, rep, []expect{
