@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/doctor"
+	"github.com/pitstop-go/pitstop/internal/ramdisk"
+	"github.com/pitstop-go/pitstop/internal/tune"
 )
 
 func newDoctorCmd() *cobra.Command {
@@ -46,6 +48,7 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 			if cfg.Capture != "" && cfg.List {
 				return usageError("--capture and --list do not go together: --list runs nothing to capture")
 			}
+			cfg.Tuning, cfg.RamdiskActive = doctorTuning(), ramdisk.Active
 			code, err := cfg.Execute(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ue *doctor.UsageError
 			if errors.As(err, &ue) {
@@ -70,4 +73,16 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 	f.DurationVar(&cfg.Timeout, "timeout", doctor.DefaultTimeout, "default timeout of each check")
 	f.StringVar(&color, "color", "auto", "colour the report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	return cmd
+}
+
+// doctorProfile is the tune profile the doctor's kernel checks recommend.
+const doctorProfile = "go-server"
+
+// doctorTuning hands the doctor the values of doctorProfile.
+func doctorTuning() doctor.Tuning {
+	t := doctor.Tuning{Profile: doctorProfile, Values: map[string]string{}}
+	for k, s := range tune.Recommended(doctorProfile) {
+		t.Values[k] = s.Value
+	}
+	return t
 }

@@ -63,6 +63,13 @@ type Env struct {
 	// HTTP is the client for network checks; nil means modfetch's default
 	// client.
 	HTTP *http.Client
+	// Tuning is the profile of kernel settings the kernel checks recommend
+	// (see Tuning); the zero value names none.
+	Tuning Tuning
+	// RamdiskActive reports whether path on root is kept in RAM by pitstop
+	// ramdisk; nil recognises no ramdisk (an overlay whose upper layer is on
+	// tmpfs is still reported as in RAM).
+	RamdiskActive func(root *host.Root, path string) bool
 
 	mu     sync.Mutex
 	fetch  *modfetch.Fetcher     // see fetcher

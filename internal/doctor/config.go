@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // Config is one `pitstop doctor` invocation. The zero value runs every
@@ -34,6 +36,10 @@ type Config struct {
 	Timeout time.Duration
 	// Checks to choose from; nil means All().
 	Checks []Check
+	// Tuning and RamdiskActive are handed to the checks (see Env): what
+	// other parts of pitstop know, which the doctor does not import.
+	Tuning        Tuning
+	RamdiskActive func(root *host.Root, path string) bool
 }
 
 // UsageError is bad input (an unknown check, a missing or corrupt
@@ -80,6 +86,7 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 	} else {
 		env = NewLive(ctx)
 	}
+	env.Tuning, env.RamdiskActive = c.Tuning, c.RamdiskActive
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout

@@ -20,7 +20,49 @@ const (
 	ProbeNofile       = "rlimit.nofile"
 )
 
-const tuneFix = "pitstop tune apply go-server"
+// Tuning is a profile of kernel settings, handed to the kernel checks by
+// their caller (the CLI takes it from internal/tune): the checks judge by
+// their own thresholds and name the profile's values and command.
+type Tuning struct {
+	// Profile names the profile; the fixes apply it
+	// ("pitstop tune apply <Profile>"). "" names none: the fixes say what
+	// to raise by hand.
+	Profile string
+	// Values maps a sysctl key ("net.core.somaxconn") or "limit:nofile" to
+	// the value the profile sets, without ">=": "8192", "10240 65535",
+	// "1024:1048576". A key without a value goes unmentioned.
+	Values map[string]string
+}
+
+// fix is the fix for a setting below what the checks recommend: applying
+// the profile, or manual without one.
+func (t Tuning) fix(manual string) string {
+	if t.Profile == "" {
+		return manual
+	}
+	return "pitstop tune apply " + t.Profile
+}
+
+// sets is what the profile sets key to, for a finding:
+// "; the go-server profile sets 8192", or "".
+func (t Tuning) sets(key string) string {
+	v := t.Values[key]
+	if t.Profile == "" || v == "" {
+		return ""
+	}
+	return fmt.Sprintf("; the %s profile sets %s", t.Profile, v)
+}
+
+// portRange parses "lo hi" (net.ipv4.ip_local_port_range).
+func portRange(v string) (lo, hi int, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	return lo, hi, err1 == nil && err2 == nil && lo <= hi
+}
 
 func kernelChecks() []Check {
 	return []Check{
@@ -181,12 +223,12 @@ func checkSomaxconn(ctx context.Context, env *Env) Result {
 	if skip != nil {
 		return *skip
 	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 4096; the go-server profile sets 8192)", n),
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 4096%s)", n, env.Tuning.sets("net.core.somaxconn")),
 		Details: []string{"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted"}}
 	if n < 4096 {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("%d: below 4096 (the default since Linux 5.4), bursts of connections are refused", n)
-		r.Fix = tuneFix
+		r.Fix = env.Tuning.fix("sudo sysctl -w net.core.somaxconn=4096")
 	}
 	return r
 }
@@ -196,12 +238,12 @@ func checkSynBacklog(ctx context.Context, env *Env) Result {
 	if skip != nil {
 		return *skip
 	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 1024; the go-server profile sets 8192)", n),
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 1024%s)", n, env.Tuning.sets("net.ipv4.tcp_max_syn_backlog")),
 		Details: []string{"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs"}}
 	if n < 1024 {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("%d: below 1024, a burst of new connections overflows the SYN queue", n)
-		r.Fix = tuneFix
+		r.Fix = env.Tuning.fix("sudo sysctl -w net.ipv4.tcp_max_syn_backlog=1024")
 	}
 	return r
 }
@@ -215,7 +257,7 @@ func checkSlowStart(ctx context.Context, env *Env) Result {
 		return Result{Status: OK, Finding: "0: idle keep-alive and HTTP/2 connections keep their congestion window"}
 	}
 	return Result{Status: Warn, Finding: fmt.Sprintf("%d: idle keep-alive and HTTP/2 connections restart in slow start (recommended 0)", n),
-		Fix: tuneFix}
+		Fix: env.Tuning.fix("sudo sysctl -w net.ipv4.tcp_slow_start_after_idle=0")}
 }
 
 func checkPortRange(ctx context.Context, env *Env) Result {
@@ -223,24 +265,21 @@ func checkPortRange(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Skip, Finding: "cannot read net.ipv4.ip_local_port_range: " + env.errText(err)}
 	}
-	f := strings.Fields(v)
-	var lo, hi int
-	if len(f) == 2 {
-		lo, err = strconv.Atoi(f[0])
-		if err == nil {
-			hi, err = strconv.Atoi(f[1])
-		}
-	}
-	if len(f) != 2 || err != nil || hi < lo {
+	lo, hi, ok := portRange(v)
+	if !ok {
 		return Result{Status: Skip, Finding: fmt.Sprintf("net.ipv4.ip_local_port_range = %q not understood", v)}
 	}
 	n := hi - lo + 1
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d-%d: %d ephemeral ports (recommended ≥ 28232; the go-server profile gives 55296)", lo, hi, n),
+	gives := ""
+	if plo, phi, ok := portRange(env.Tuning.Values["net.ipv4.ip_local_port_range"]); ok && env.Tuning.Profile != "" {
+		gives = fmt.Sprintf("; the %s profile gives %d", env.Tuning.Profile, phi-plo+1)
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d-%d: %d ephemeral ports (recommended ≥ 28232%s)", lo, hi, n, gives),
 		Details: []string{"every outgoing connection holds a port per destination through TIME_WAIT's 60 s"}}
 	if n < 28232 {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("%d-%d: only %d ephemeral ports, fewer than the default 28232", lo, hi, n)
-		r.Fix = tuneFix
+		r.Fix = env.Tuning.fix(`sudo sysctl -w net.ipv4.ip_local_port_range="32768 60999"`)
 	}
 	return r
 }
@@ -281,7 +320,7 @@ func checkNofile(ctx context.Context, env *Env) Result {
 		if n < 65536 {
 			r.Status = Warn
 			r.Finding = fmt.Sprintf("hard limit %d: a Go server runs out of file descriptors past that many connections", n)
-			r.Fix = tuneFix
+			r.Fix = env.Tuning.fix("raise the hard open-files limit to at least 65536 (DefaultLimitNOFILE= in /etc/systemd/system.conf, or LimitNOFILE= in the service's unit)")
 		}
 	}
 	return r

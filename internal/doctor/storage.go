@@ -160,7 +160,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 		r := Result{Status: OK}
 		inRAM := s.Class == host.Overlay && s.Overlay.UpperOnTmpfs()
 		switch {
-		case inRAM && s.Mount.Source == "pitstop-ramdisk":
+		case inRAM && env.RamdiskActive != nil && env.RamdiskActive(env.Root, p):
 			r.Finding = fmt.Sprintf("%s %s is in RAM: pitstop ramdisk is active (upper layer %s on tmpfs)", label, p, s.Overlay.Upper)
 		case inRAM:
 			r.Finding = fmt.Sprintf("%s %s is in RAM: an overlay with its upper layer %s on tmpfs", label, p, s.Overlay.Upper)
