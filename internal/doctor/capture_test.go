@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,15 +163,17 @@ func TestOpenCaptureErrors(t *testing.T) {
 	emptyDir := t.TempDir()
 	for _, tt := range []struct {
 		root, want string
+		is         error
 	}{
-		{filepath.Join(dir, "missing.tar.gz"), "no such file or directory"},
-		{notCapture, "not a pitstop capture"},
-		{emptyDir, "not a pitstop capture"},
+		{filepath.Join(dir, "missing.tar.gz"), "no such file or directory", fs.ErrNotExist},
+		{notCapture, "not a pitstop capture", ErrNotCapture},
+		{emptyDir, "not a pitstop capture", ErrNotCapture},
 	} {
 		_, err := Config{Root: tt.root}.Execute(context.Background(), &bytes.Buffer{}, &bytes.Buffer{})
 		var ue *UsageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--capture") || strings.Contains(err.Error(), "\n") {
-			t.Errorf("--root %s: %v", tt.root, err)
+		if !errors.As(err, &ue) || ue.Setting != "Root" || ue.Value != tt.root || !errors.Is(err, tt.is) ||
+			!strings.Contains(ue.Err.Error(), tt.want) || strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Root %s: %v", tt.root, err)
 		}
 	}
 }
