@@ -267,9 +267,9 @@ func oldGoProblems(v string) string {
 }
 
 // newestFromToolchainList returns the newest stable Go versions in a
-// golang.org/toolchain @v/list body, space-separated: the newest point
-// release of each of the three newest minors, newest first.
-func newestFromToolchainList(body string) string {
+// golang.org/toolchain @v/list body: the newest point release of each of
+// the three newest minors, newest first.
+func newestFromToolchainList(body string) []string {
 	best := map[string]string{} // go1.N -> newest go1.N.x
 	for _, line := range strings.Split(body, "\n") {
 		tc, ok := goversion.ParseToolchain(strings.TrimSpace(line))
@@ -289,7 +289,7 @@ func newestFromToolchainList(body string) string {
 	if len(vs) > 3 {
 		vs = vs[:3]
 	}
-	return strings.Join(vs, " ")
+	return vs
 }
 
 // latestGo asks the user's GOPROXY list for golang.org/toolchain/@v/list
@@ -304,7 +304,7 @@ func latestGo(ctx context.Context, env *Env) ([]string, error) {
 		if err != nil {
 			return nil, errors.New("toolchain list unavailable: " + upstreamErr(err))
 		}
-		if v := strings.Fields(newestFromToolchainList(string(list))); len(v) > 0 {
+		if v := newestFromToolchainList(string(list)); len(v) > 0 {
 			return v, nil
 		}
 		return nil, errors.New("no stable Go release in the golang.org/toolchain list")

@@ -289,7 +289,7 @@ func TestJudgeGoVersion(t *testing.T) {
 
 func TestNewestFromToolchainList(t *testing.T) {
 	list := "v0.0.1-go1.21.0.linux-arm64\nv0.0.1-go1.23.4.linux-armv6l\nv0.0.1-go1.24rc1.linux-arm64\nv0.0.1-go1.9.2.linux-amd64\n v0.0.1-go1.20.linux-amd64 \nv1.0.0\nv0.0.1-gox.linux-arm64\n"
-	if got := newestFromToolchainList(list); got != "go1.23.4 go1.21.0 go1.20" {
+	if got := strings.Join(newestFromToolchainList(list), " "); got != "go1.23.4 go1.21.0 go1.20" {
 		t.Errorf("newest = %q, want go1.23.4 go1.21.0 go1.20 (rc excluded)", got)
 	}
 }
