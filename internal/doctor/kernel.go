@@ -69,8 +69,12 @@ func kernelChecks() []Check {
 		{ID: "kernel.clone3", Section: "kernel", Title: "clone3 system call", Run: syscallCheck(ProbeClone3, "clone3", probeClone3)},
 		{ID: "kernel.statx", Section: "kernel", Title: "statx system call", Run: syscallCheck(ProbeStatx, "statx", probeStatx)},
 		{ID: "kernel.io_uring", Section: "kernel", Title: "io_uring", Run: syscallCheck(ProbeIOUringSetup, "io_uring", probeIOUring)},
-		{ID: "kernel.somaxconn", Section: "kernel", Title: "net.core.somaxconn (listen backlog)", Run: checkSomaxconn},
-		{ID: "kernel.tcp_max_syn_backlog", Section: "kernel", Title: "net.ipv4.tcp_max_syn_backlog", Run: checkSynBacklog},
+		{ID: "kernel.somaxconn", Section: "kernel", Title: "net.core.somaxconn (listen backlog)", Run: sysctlAtLeast("net.core.somaxconn", 4096,
+			"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted",
+			"below 4096 (the default since Linux 5.4), bursts of connections are refused")},
+		{ID: "kernel.tcp_max_syn_backlog", Section: "kernel", Title: "net.ipv4.tcp_max_syn_backlog", Run: sysctlAtLeast("net.ipv4.tcp_max_syn_backlog", 1024,
+			"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs",
+			"below 1024, a burst of new connections overflows the SYN queue")},
 		{ID: "kernel.tcp_slow_start_after_idle", Section: "kernel", Title: "net.ipv4.tcp_slow_start_after_idle", Run: checkSlowStart},
 		{ID: "kernel.ip_local_port_range", Section: "kernel", Title: "net.ipv4.ip_local_port_range (ephemeral ports)", Run: checkPortRange},
 		{ID: "kernel.nofile", Section: "kernel", Title: "Open-files limit (RLIMIT_NOFILE)", Run: checkNofile},
@@ -218,34 +222,23 @@ func sysctlInt(env *Env, key string) (int64, *Result) {
 	return n, nil
 }
 
-func checkSomaxconn(ctx context.Context, env *Env) Result {
-	n, skip := sysctlInt(env, "net.core.somaxconn")
-	if skip != nil {
-		return *skip
+// sysctlAtLeast checks an integer sysctl against the least value the
+// checks recommend: detail says what it does, low (with the value) what
+// goes wrong below min.
+func sysctlAtLeast(key string, min int64, detail, low string) func(context.Context, *Env) Result {
+	return func(ctx context.Context, env *Env) Result {
+		n, skip := sysctlInt(env, key)
+		if skip != nil {
+			return *skip
+		}
+		r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ %d%s)", n, min, env.Tuning.sets(key)), Details: []string{detail}}
+		if n < min {
+			r.Status = Warn
+			r.Finding = fmt.Sprintf("%d: %s", n, low)
+			r.Fix = env.Tuning.fix(fmt.Sprintf("sudo sysctl -w %s=%d", key, min))
+		}
+		return r
 	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 4096%s)", n, env.Tuning.sets("net.core.somaxconn")),
-		Details: []string{"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted"}}
-	if n < 4096 {
-		r.Status = Warn
-		r.Finding = fmt.Sprintf("%d: below 4096 (the default since Linux 5.4), bursts of connections are refused", n)
-		r.Fix = env.Tuning.fix("sudo sysctl -w net.core.somaxconn=4096")
-	}
-	return r
-}
-
-func checkSynBacklog(ctx context.Context, env *Env) Result {
-	n, skip := sysctlInt(env, "net.ipv4.tcp_max_syn_backlog")
-	if skip != nil {
-		return *skip
-	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 1024%s)", n, env.Tuning.sets("net.ipv4.tcp_max_syn_backlog")),
-		Details: []string{"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs"}}
-	if n < 1024 {
-		r.Status = Warn
-		r.Finding = fmt.Sprintf("%d: below 1024, a burst of new connections overflows the SYN queue", n)
-		r.Fix = env.Tuning.fix("sudo sysctl -w net.ipv4.tcp_max_syn_backlog=1024")
-	}
-	return r
 }
 
 func checkSlowStart(ctx context.Context, env *Env) Result {
