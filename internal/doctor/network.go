@@ -129,7 +129,6 @@ type proxyProbe struct {
 	Err error
 }
 
-func (p proxyProbe) good() bool { return p.Err == nil && p.Status == http.StatusOK }
 func (p proxyProbe) notFound() bool {
 	return p.Err == nil && (p.Status == http.StatusNotFound || p.Status == http.StatusGone)
 }
