@@ -2,11 +2,14 @@ package cli
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/doctor"
+	"github.com/pitstop-go/pitstop/internal/ramdisk"
+	"github.com/pitstop-go/pitstop/internal/tune"
 )
 
 func newDoctorCmd() *cobra.Command {
@@ -46,10 +49,11 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 			if cfg.Capture != "" && cfg.List {
 				return usageError("--capture and --list do not go together: --list runs nothing to capture")
 			}
+			cfg.Tuning, cfg.RamdiskActive = doctorTuning(), ramdisk.Active
 			code, err := cfg.Execute(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ue *doctor.UsageError
 			if errors.As(err, &ue) {
-				return &ExitError{Code: 2, Err: ue}
+				return doctorUsageError(ue)
 			}
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
@@ -70,4 +74,35 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 	f.DurationVar(&cfg.Timeout, "timeout", doctor.DefaultTimeout, "default timeout of each check")
 	f.StringVar(&color, "color", "auto", "colour the report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	return cmd
+}
+
+// doctorUsageError words a doctor.UsageError with the flag of its setting
+// and the hints of this command; it exits 2.
+func doctorUsageError(ue *doctor.UsageError) error {
+	var uc *doctor.UnknownCheckError
+	switch {
+	case ue.Setting == "Only" && errors.As(ue.Err, &uc):
+		return usageError("%v: see `pitstop doctor --list` for the IDs and sections", uc)
+	case ue.Setting == "Only":
+		return usageError("--only %q %v (see `pitstop doctor --list`)", ue.Value, ue.Err)
+	case ue.Setting == "Root" && (errors.Is(ue.Err, fs.ErrNotExist) || errors.Is(ue.Err, doctor.ErrNotCapture)):
+		return usageError("--root %s: %v; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", ue.Value, ue.Err)
+	case ue.Setting == "Root":
+		return usageError("--root %s: %v; give a readable capture directory or .tar.gz", ue.Value, ue.Err)
+	case ue.Setting == "Capture":
+		return usageError("--capture %s: %v", ue.Value, ue.Err)
+	}
+	return &ExitError{Code: 2, Err: ue}
+}
+
+// doctorProfile is the tune profile the doctor's kernel checks recommend.
+const doctorProfile = "go-server"
+
+// doctorTuning hands the doctor the values of doctorProfile.
+func doctorTuning() doctor.Tuning {
+	t := doctor.Tuning{Profile: doctorProfile, Values: map[string]string{}}
+	for k, s := range tune.Recommended(doctorProfile) {
+		t.Values[k] = s.Value
+	}
+	return t
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pitstop-go/pitstop/internal/tune"
 )
 
 // The doctor_*.txtar scripts find the committed captures in
@@ -76,5 +78,41 @@ func TestDoctorLive(t *testing.T) {
 		if c.Status == "" || c.Finding == "" || strings.Contains(c.Finding, "crashed") || strings.Contains(c.Finding, "did not finish") {
 			t.Errorf("%s: %s %q", c.ID, c.Status, c.Finding)
 		}
+	}
+}
+
+// TestDoctorHandedIn: the doctor's kernel findings name the values of
+// tune's go-server profile and its storage findings pitstop ramdisk, both
+// handed in by the wiring (the doctor imports neither).
+func TestDoctorHandedIn(t *testing.T) {
+	capture := filepath.Join("..", "doctor", "testdata", "pi5-sd.tar.gz")
+	var stdout, stderr bytes.Buffer
+	Main(context.Background(), []string{"doctor", "--json", "--root", capture, "--only", "kernel.somaxconn,kernel.tcp_slow_start_after_idle,storage.gocache"},
+		strings.NewReader(""), &stdout, &stderr)
+	var rep struct {
+		Checks []struct{ ID, Finding, Fix string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	rec := tune.Recommended("go-server")
+	want := map[string]string{
+		"kernel.somaxconn":                 "the go-server profile sets " + rec["net.core.somaxconn"].Value,
+		"kernel.tcp_slow_start_after_idle": "pitstop tune apply go-server",
+		"storage.gocache":                  "in RAM: pitstop ramdisk is active",
+	}
+	if rec["net.core.somaxconn"].Value == "" {
+		t.Fatal("tune's go-server profile sets no net.core.somaxconn")
+	}
+	for _, c := range rep.Checks {
+		if w, ok := want[c.ID]; ok {
+			if !strings.Contains(c.Finding+" | "+c.Fix, w) {
+				t.Errorf("%s: %q | %q lacks %q", c.ID, c.Finding, c.Fix, w)
+			}
+			delete(want, c.ID)
+		}
+	}
+	for id := range want {
+		t.Errorf("%s: no result", id)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -101,7 +100,7 @@ func checkRAM(ctx context.Context, env *Env) Result {
 }
 
 func unameMachine(env *Env) (string, error) {
-	return env.Probe(ProbeUnameMachine, func() (string, error) {
+	return Probe(env, ProbeUnameMachine, func() (string, error) {
 		var u unix.Utsname
 		if err := unix.Uname(&u); err != nil {
 			return "", err
@@ -129,13 +128,12 @@ func checkKernel(ctx context.Context, env *Env) Result {
 }
 
 func checkPageSize(ctx context.Context, env *Env) Result {
-	v, err := env.Probe(ProbePageSize, func() (string, error) { return strconv.Itoa(os.Getpagesize()), nil })
+	n, err := Probe(env, ProbePageSize, func() (int, error) { return os.Getpagesize(), nil })
 	if err != nil {
 		return probeSkip(err)
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return Result{Status: Fail, Finding: fmt.Sprintf("recorded page size %q is not a number", v)}
+	if n <= 0 {
+		return Result{Status: Fail, Finding: fmt.Sprintf("recorded page size %d is not positive", n)}
 	}
 	r := Result{Status: OK, Finding: fmt.Sprintf("%d KiB", n/1024)}
 	if n > 4096 {
@@ -199,7 +197,7 @@ func readThrottle(ctx context.Context, env *Env) (host.Throttle, string, error) 
 	if err == nil {
 		return t, p, nil
 	}
-	out, perr := env.Probe(ProbeVcgencmd, func() (string, error) {
+	out, perr := Probe(env, ProbeVcgencmd, func() (string, error) {
 		path, err := exec.LookPath("vcgencmd")
 		if err != nil {
 			return "", err
@@ -277,8 +275,13 @@ func checkCPUFreq(ctx context.Context, env *Env) Result {
 }
 
 // probeSkip turns a probe's error into a result: skip for a capture that
-// did not record it, fail otherwise.
+// did not record it (or recorded what this check cannot read), fail
+// otherwise.
 func probeSkip(err error) Result {
+	var de *ProbeDecodeError
+	if errors.As(err, &de) {
+		return Result{Status: Skip, Finding: de.Error()}
+	}
 	if errors.Is(err, ErrNoLiveHost) {
 		return Result{Status: Skip, Finding: "needs the live host: not recorded in this capture"}
 	}

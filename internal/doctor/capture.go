@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // A capture is a tar.gz (or a directory) that mirrors "/" for every file the
@@ -28,7 +28,8 @@ import (
 // inside the capture), plus pitstop's own records under .pitstop/:
 //
 //	.pitstop/capture.json  CaptureInfo
-//	.pitstop/probes.json   every Env.Probe result: name → {"value", "err"}
+//	.pitstop/probes.json   every probe's result: name → {"value": JSON of the
+//	                       probe's type (see Probe), "err": its error}
 //	.pitstop/environ.json  the captured variables (CapturedVar): name → value
 //	.pitstop/goenv.json    `go env -json` of the go command that won on PATH
 //
@@ -38,12 +39,15 @@ const metaDir = ".pitstop"
 
 // CaptureInfo describes a capture.
 type CaptureInfo struct {
-	Version int       `json:"version"` // 1
+	Version int       `json:"version"` // 2 (1: probe values were all strings)
 	Created time.Time `json:"created"`
 	GOOS    string    `json:"goos"`   // of the pitstop binary that captured
 	GOARCH  string    `json:"goarch"` // of the pitstop binary that captured
 	Source  string    `json:"source"` // "live" or the capture it was made from
 }
+
+// captureVersion is the CaptureInfo.Version that WriteCapture writes.
+const captureVersion = 2
 
 const elfKeep = 64
 
@@ -136,20 +140,20 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 		src = env.Root.Dir()
 	}
 	c.entries[metaDir+"/capture.json"] = capEntry{typ: tar.TypeReg, data: js(CaptureInfo{
-		Version: 1, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src})}
+		Version: captureVersion, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src})}
 	probes := map[string]ProbeResult{}
 	for k, v := range env.Probes() {
-		probes[redactURLs(k)] = ProbeResult{Value: redactURLs(v.Value), Err: redactURLs(v.Err)}
+		probes[modfetch.Redact(k)] = ProbeResult{Value: redactJSON(v.Value), Err: modfetch.Redact(v.Err)}
 	}
 	c.entries[metaDir+"/probes.json"] = capEntry{typ: tar.TypeReg, data: js(probes)}
 	vars := env.environ()
 	for k, v := range vars {
-		vars[k] = redactURLs(v)
+		vars[k] = modfetch.Redact(v)
 	}
 	c.entries[metaDir+"/environ.json"] = capEntry{typ: tar.TypeReg, data: js(vars)}
 	goe := goenv.Env{}
 	for k, v := range env.Go {
-		goe[k] = redactURLs(v)
+		goe[k] = modfetch.Redact(v)
 	}
 	c.entries[metaDir+"/goenv.json"] = capEntry{typ: tar.TypeReg, data: js(goe)}
 
@@ -187,14 +191,43 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 	return n, zw.Close()
 }
 
-// userinfoRE matches the user:password@ part of a URL.
-var userinfoRE = regexp.MustCompile(`://[^/@\s,|]+@`)
-
-// redactURLs replaces credentials in URLs (GOPROXY=https://user:token@host)
-// with "redacted", the same way everywhere in a capture, so that probe
-// names that contain a URL still match the captured go env.
-func redactURLs(s string) string {
-	return userinfoRE.ReplaceAllString(s, "://redacted@")
+// redactJSON redacts every string in a probe's JSON value (modfetch.Redact
+// replaces credentials in URLs the same way everywhere in a capture, so
+// that probe names and values that hold a URL still match the captured go
+// env).
+func redactJSON(raw json.RawMessage) json.RawMessage {
+	if raw == nil {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return json.RawMessage(modfetch.Redact(string(raw)))
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return modfetch.Redact(v)
+		case []any:
+			for i := range v {
+				v[i] = walk(v[i])
+			}
+		case map[string]any:
+			out := make(map[string]any, len(v))
+			for k, x := range v {
+				out[modfetch.Redact(k)] = walk(x)
+			}
+			return out
+		}
+		return v
+	}
+	b, err := json.Marshal(walk(v))
+	if err != nil {
+		return json.RawMessage(modfetch.Redact(string(raw)))
+	}
+	return b
 }
 
 // WriteCaptureFile writes env's capture to file atomically.
@@ -260,7 +293,8 @@ func loadCaptureDir(dir string) (*Env, error) {
 		// A hand-made tree without records: files only.
 		for _, d := range []string{"proc", "sys", "etc"} {
 			if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
-				env := &Env{Root: host.At(dir), Go: goenv.Env{}, vars: map[string]string{}, replay: true, probes: map[string]ProbeResult{}}
+				env := &Env{Root: host.At(dir), Go: goenv.Env{}, vars: map[string]string{}}
+				env.replayProbes(nil)
 				env.Getenv = env.lookupVar
 				return env, nil
 			}
@@ -297,7 +331,7 @@ func loadCaptureDir(dir string) (*Env, error) {
 	if env.vars == nil {
 		env.vars = map[string]string{}
 	}
-	env.probes, env.replay = probes, true
+	env.replayProbes(probes)
 	env.Getenv = env.lookupVar
 	return env, nil
 }

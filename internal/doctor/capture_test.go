@@ -6,10 +6,16 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 type member struct {
@@ -157,15 +163,17 @@ func TestOpenCaptureErrors(t *testing.T) {
 	emptyDir := t.TempDir()
 	for _, tt := range []struct {
 		root, want string
+		is         error
 	}{
-		{filepath.Join(dir, "missing.tar.gz"), "no such file or directory"},
-		{notCapture, "not a pitstop capture"},
-		{emptyDir, "not a pitstop capture"},
+		{filepath.Join(dir, "missing.tar.gz"), "no such file or directory", fs.ErrNotExist},
+		{notCapture, "not a pitstop capture", ErrNotCapture},
+		{emptyDir, "not a pitstop capture", ErrNotCapture},
 	} {
 		_, err := Config{Root: tt.root}.Execute(context.Background(), &bytes.Buffer{}, &bytes.Buffer{})
 		var ue *UsageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--capture") || strings.Contains(err.Error(), "\n") {
-			t.Errorf("--root %s: %v", tt.root, err)
+		if !errors.As(err, &ue) || ue.Setting != "Root" || ue.Value != tt.root || !errors.Is(err, tt.is) ||
+			!strings.Contains(ue.Err.Error(), tt.want) || strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Root %s: %v", tt.root, err)
 		}
 	}
 }
@@ -214,15 +222,56 @@ func TestCaptureRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRedactURLs(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://user:tok3n@proxy.lan/x,direct":            "https://redacted@proxy.lan/x,direct",
-		"http://a@h|https://b:c@i":                         "http://redacted@h|https://redacted@i",
-		"network.proxy:https://u:p@proxy.lan":              "network.proxy:https://redacted@proxy.lan",
-		"git@example.test:x/y.git and https://example.org": "git@example.test:x/y.git and https://example.org",
-	} {
-		if got := redactURLs(in); got != want {
-			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
+// TestCaptureRedactsCredentials: credentials in URLs leave no trace in a
+// capture (go env, environment, probe names, probe values of any type),
+// and the redacted probe names still match the redacted go env on replay.
+func TestCaptureRedactsCredentials(t *testing.T) {
+	const creds = "https://pi:s3cret@proxy.lan"
+	env := &Env{Root: host.At(t.TempDir()), Go: goenv.Env{"GOPROXY": creds + ",direct", "GOSUMDB": "off"},
+		Getenv: func(k string) string { return map[string]string{"GOPROXY": creds}[k] }}
+	env.vars = map[string]string{"GOPROXY": creds}
+	Probe(env, "network.proxy:"+modfetch.Redact(creds), func() (proxyAnswer, error) { return proxyAnswer{Status: 200, MS: 3}, nil })
+	Probe(env, "network.sumdb", func() (sumdbAnswer, error) {
+		return sumdbAnswer{Base: creds + "/sumdb/sum.golang.org", Via: creds, Status: 200, Verified: true}, nil
+	})
+	Probe(env, "go.latest", func() ([]string, error) {
+		return nil, errors.New("toolchain list unavailable: Get \"" + creds + "/x\": refused")
+	})
+	var buf bytes.Buffer
+	if _, err := WriteCapture(&buf, env); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var all strings.Builder
+	for {
+		if _, err := tr.Next(); err != nil {
+			break
 		}
+		b, _ := io.ReadAll(tr)
+		all.Write(b)
+	}
+	if strings.Contains(all.String(), "s3cret") || strings.Contains(all.String(), "pi:") {
+		t.Fatalf("credentials in the capture:\n%s", all.String())
+	}
+	if !strings.Contains(all.String(), "https://redacted@proxy.lan") {
+		t.Errorf("no redacted URL in the capture:\n%s", all.String())
+	}
+	dir := t.TempDir()
+	if err := ExtractTarGz(bytes.NewReader(buf.Bytes()), dir); err != nil {
+		t.Fatal(err)
+	}
+	replay, err := loadCaptureDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCk(t, networkChecks(), "network.proxy", replay)
+	expectCk(t, r, OK, "https://redacted@proxy.lan HTTP 200 in 3 ms")
+	a, err := Probe(replay, "network.sumdb", func() (sumdbAnswer, error) { return sumdbAnswer{}, nil })
+	if err != nil || a.Base != "https://redacted@proxy.lan/sumdb/sum.golang.org" || !a.Verified {
+		t.Errorf("replayed network.sumdb = %+v, %v", a, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // replay runs every check on a committed capture.
@@ -17,7 +19,7 @@ func replay(t *testing.T, name string) *Report {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	return Run(context.Background(), env, All())
+	return Run(context.Background(), handIn(env), All())
 }
 
 type expect struct {
@@ -216,5 +218,31 @@ func TestSparseCapture(t *testing.T) {
 		{"board.pagesize", Skip, []string{"live host"}, ""},
 		{"kernel.clone3", Skip, []string{"live host"}, ""},
 		{"kernel.somaxconn", Skip, []string{"/proc/sys/net/core/somaxconn missing"}, ""},
+	})
+}
+
+// TestRamdiskHandedIn: the storage checks name pitstop ramdisk only when
+// the caller's RamdiskActive (the CLI hands in ramdisk.Active) says so.
+func TestRamdiskHandedIn(t *testing.T) {
+	env, cleanup, err := OpenCapture(filepath.Join("testdata", "pi5-sd.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	checks, _ := Select(All(), []string{"storage.gocache"})
+	var asked []string
+	env.RamdiskActive = func(root *host.Root, p string) bool {
+		asked = append(asked, p)
+		return false
+	}
+	assertFindings(t, Run(context.Background(), env, checks), []expect{
+		{"storage.gocache", OK, []string{"in RAM: an overlay with its upper layer /run/pitstop/ramdisk/6c1f0e4a2b9d/ram/upper on tmpfs"}, ""},
+	})
+	if len(asked) != 1 || asked[0] != "/home/pi/.cache/go-build" {
+		t.Errorf("RamdiskActive asked about %q", asked)
+	}
+	env.RamdiskActive = func(*host.Root, string) bool { return true }
+	assertFindings(t, Run(context.Background(), env, checks), []expect{
+		{"storage.gocache", OK, []string{"in RAM: pitstop ramdisk is active"}, ""},
 	})
 }

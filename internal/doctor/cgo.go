@@ -110,7 +110,7 @@ func runCgoCC(ctx context.Context, env *Env) Result {
 			Finding: fmt.Sprintf("C compiler %s not found: cgo is off, packages that need it (e.g. go-sqlite3) fail to build", cc[0]),
 			Fix:     "sudo apt install gcc"}
 	}
-	v, err := probe(env, "cgo.run:"+ccName, func() (string, error) { return compileAndRun(ctx, env, cc, ccPath) })
+	v, err := Probe(env, "cgo.run:"+ccName, func() (string, error) { return compileAndRun(ctx, env, cc, ccPath) })
 	if errors.Is(err, ErrNoLiveHost) {
 		return skipResult(err)
 	}
@@ -186,7 +186,7 @@ func globAll(env *Env, patterns ...string) []string {
 func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	if m := globAll(env, "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1"); len(m) > 0 {
 		li := libcInfo{Kind: "musl", Loader: m[0], Arch: loaderArch(path.Base(m[0]))}
-		out, err := probe(env, "cgo.libc:musl", func() (string, error) {
+		out, err := Probe(env, "cgo.libc:musl", func() (string, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			// The loader prints its usage and version to stderr and exits 1.
@@ -216,7 +216,7 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 			return li, nil
 		}
 	}
-	out, err := probe(env, "cgo.libc:glibc", func() (string, error) {
+	out, err := Probe(env, "cgo.libc:glibc", func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if ldd, err := lookPath(env, "ldd"); err == nil {

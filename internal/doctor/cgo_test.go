@@ -19,10 +19,10 @@ func TestCgoCCLive(t *testing.T) {
 	env.Go["CC"] = "gcc"
 	r := runCk(t, cgoChecks(), "cgo.cc", env)
 	expectCk(t, r, OK, "gcc compiles, links and runs C")
-	if p := env.Probes()["cgo.run:gcc"]; p.Err != "" || p.Value == "" {
+	if p := env.Probes()["cgo.run:gcc"]; p.Err != "" || len(p.Value) == 0 {
 		t.Errorf("probe cgo.run:gcc = %+v", p)
 	}
-	if p := env.Probes()["lookpath:gcc"]; p.Value != gcc {
+	if p := env.Probes()["lookpath:gcc"]; string(p.Value) != string(rec(gcc).Value) {
 		t.Errorf("lookpath:gcc = %+v, want %s", p, gcc)
 	}
 

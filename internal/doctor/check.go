@@ -6,14 +6,13 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // Status is a check's verdict.
@@ -61,85 +60,20 @@ type Env struct {
 	// Getenv reads the process environment (PATH, HOME, GODEBUG, ...);
 	// a capture replays the captured values.
 	Getenv func(string) string
-	// HTTP is the client for network checks.
+	// HTTP is the client for network checks; nil means modfetch's default
+	// client.
 	HTTP *http.Client
+	// Tuning is the profile of kernel settings the kernel checks recommend
+	// (see Tuning); the zero value names none.
+	Tuning Tuning
+	// RamdiskActive reports whether path on root is kept in RAM by pitstop
+	// ramdisk; nil recognises no ramdisk (an overlay whose upper layer is on
+	// tmpfs is still reported as in RAM).
+	RamdiskActive func(root *host.Root, path string) bool
 
 	mu     sync.Mutex
-	probes map[string]ProbeResult
+	fetch  *modfetch.Fetcher     // see fetcher
+	probes map[string]*probeCall // the memo of Probe: one run per name
 	replay bool
 	vars   map[string]string // a capture's environment, when replaying
-}
-
-// ProbeResult is the recorded outcome of a live probe.
-type ProbeResult struct {
-	Value string `json:"value"`
-	Err   string `json:"err,omitempty"`
-}
-
-// ErrNoLiveHost is returned by Probe when replaying a capture that did not
-// record that probe: the check should report skip.
-var ErrNoLiveHost = errors.New("needs the live host (not in this capture)")
-
-// Probe returns the result of a fact that cannot be read back from files
-// (page size, uname, a syscall probe, a command's output). Live, it runs fn
-// once per name and records the answer for capture; replaying a capture it
-// returns the recorded answer, or ErrNoLiveHost.
-func (e *Env) Probe(name string, fn func() (string, error)) (string, error) {
-	e.mu.Lock()
-	if e.probes == nil {
-		e.probes = map[string]ProbeResult{}
-	}
-	if r, ok := e.probes[name]; ok {
-		e.mu.Unlock()
-		return r.Value, probeErr(r.Err)
-	}
-	replay := e.replay
-	e.mu.Unlock()
-	if replay {
-		return "", ErrNoLiveHost
-	}
-	v, err := fn()
-	r := ProbeResult{Value: v}
-	if err != nil {
-		r.Err = err.Error()
-	}
-	e.mu.Lock()
-	e.probes[name] = r
-	e.mu.Unlock()
-	return v, err
-}
-
-// Probes returns every probe result recorded so far.
-func (e *Env) Probes() map[string]ProbeResult {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[string]ProbeResult, len(e.probes))
-	for k, v := range e.probes {
-		out[k] = v
-	}
-	return out
-}
-
-// LoadProbes switches e to replay mode with recorded probe results (the
-// JSON of a map from name to ProbeResult).
-func (e *Env) LoadProbes(data []byte) error {
-	m := map[string]ProbeResult{}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.probes, e.replay = m, true
-	e.mu.Unlock()
-	return nil
-}
-
-type recordedError string
-
-func (r recordedError) Error() string { return string(r) }
-
-func probeErr(s string) error {
-	if s == "" {
-		return nil
-	}
-	return recordedError(s)
 }

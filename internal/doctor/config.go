@@ -8,7 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // Config is one `pitstop doctor` invocation. The zero value runs every
@@ -34,13 +37,24 @@ type Config struct {
 	Timeout time.Duration
 	// Checks to choose from; nil means All().
 	Checks []Check
+	// Tuning and RamdiskActive are handed to the checks (see Env): what
+	// other parts of pitstop know, which the doctor does not import.
+	Tuning        Tuning
+	RamdiskActive func(root *host.Root, path string) bool
 }
 
-// UsageError is bad input (an unknown check, a missing or corrupt
-// capture): the CLI prints it on one line and exits 2.
-type UsageError struct{ Err error }
+// UsageError is a Config setting the doctor cannot use (an unknown check
+// in Only, a Root that is no capture, a Capture file in no directory),
+// found before any check runs. Setting names the Config field ("Only",
+// "Root", "Capture"), Value its value and Err what is wrong with it; the
+// CLI words it with its flag and exits 2.
+type UsageError struct {
+	Setting string
+	Value   string
+	Err     error
+}
 
-func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Error() string { return fmt.Sprintf("%s %q: %v", e.Setting, e.Value, e.Err) }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // Execute runs the doctor as c says, writes the report to stdout and
@@ -53,7 +67,7 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 	}
 	checks, err := Select(all, c.Only)
 	if err != nil {
-		return 2, &UsageError{err}
+		return 2, &UsageError{Setting: "Only", Value: strings.Join(c.Only, ","), Err: err}
 	}
 	if c.List {
 		if c.JSON {
@@ -63,23 +77,26 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 	}
 	if c.Capture != "" {
 		if fi, err := os.Stat(filepath.Dir(c.Capture)); err != nil || !fi.IsDir() {
-			return 2, &UsageError{fmt.Errorf("--capture %s: directory %s does not exist; name a file in an existing directory", c.Capture, filepath.Dir(c.Capture))}
+			return 2, &UsageError{Setting: "Capture", Value: c.Capture,
+				Err: fmt.Errorf("directory %s does not exist; name a file in an existing directory", filepath.Dir(c.Capture))}
 		}
 		if fi, err := os.Stat(c.Capture); err == nil && fi.IsDir() {
-			return 2, &UsageError{fmt.Errorf("--capture %s is a directory: name a file in it, e.g. --capture %s", c.Capture, filepath.Join(c.Capture, "doctor.tar.gz"))}
+			return 2, &UsageError{Setting: "Capture", Value: c.Capture,
+				Err: fmt.Errorf("is a directory: name a file in it, e.g. %s", filepath.Join(c.Capture, "doctor.tar.gz"))}
 		}
 	}
 	var env *Env
 	if c.Root != "" {
 		e, cleanup, err := OpenCapture(c.Root)
 		if err != nil {
-			return 2, &UsageError{rootError(c.Root, err)}
+			return 2, rootError(c.Root, err)
 		}
 		defer cleanup()
 		env = e
 	} else {
 		env = NewLive(ctx)
 	}
+	env.Tuning, env.RamdiskActive = c.Tuning, c.RamdiskActive
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -99,7 +116,7 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 	if c.Capture != "" {
 		n, err := WriteCaptureFile(c.Capture, env)
 		if err != nil {
-			return 2, fmt.Errorf("--capture %s: %v", c.Capture, err)
+			return 2, fmt.Errorf("writing the capture %s: %v", c.Capture, err)
 		}
 		fmt.Fprintf(stderr, "capture written to %s (%d files and links, %d probes); attach it to a bug report, replay it with: pitstop doctor --root %s\n",
 			c.Capture, n, len(env.Probes()), c.Capture)
@@ -107,12 +124,13 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 	return rep.ExitCode(), nil
 }
 
-func rootError(root string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("--root %s: no such file or directory; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", root)
-	case errors.Is(err, ErrNotCapture):
-		return fmt.Errorf("--root %s: %v; give a capture directory or a .tar.gz written by `pitstop doctor --capture FILE.tar.gz`", root, err)
+// rootError is the UsageError of a Root that cannot be replayed: err
+// matches fs.ErrNotExist for a missing one, ErrNotCapture for one that is
+// no capture.
+func rootError(root string, err error) *UsageError {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == root {
+		err = pe.Err // "no such file or directory": Value names the path
 	}
-	return fmt.Errorf("--root %s: %v; give a readable capture directory or .tar.gz", root, err)
+	return &UsageError{Setting: "Root", Value: root, Err: err}
 }

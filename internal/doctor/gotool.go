@@ -4,30 +4,36 @@ package doctor
 // behind the newest release it is, distro-packaged Go shadowing a newer one,
 // GOARCH/GOARM against the userland, and the go command's environment.
 //
-// Facts that are not files go through Env.Probe, so a capture records them
-// and a replay answers them. The probe names and value formats used by the
-// go, network and cgo sections (a capture must carry these):
+// Facts that are not files go through Probe, so a capture records them
+// and a replay answers them. The probe names and value types used by the
+// go, network and cgo sections (a capture must carry these), with their
+// JSON:
 //
-//	go.path                   every executable "go" on PATH, in PATH order,
-//	                          one per line: "/usr/bin/go -> /usr/lib/go-1.19/bin/go"
-//	                          (" -> resolved" only when it is a symlink)
-//	go.version:<path>         output of `<path> version`,
+//	go.path                   every executable "go" on PATH, in PATH order
+//	                          ([]installedGo): [{"path": "/usr/bin/go",
+//	                          "resolved": "/usr/lib/go-1.19/bin/go"}]
+//	                          ("resolved" only when it is a symlink)
+//	go.version:<path>         output of `<path> version` (a string),
 //	                          e.g. "go version go1.19.8 linux/arm64"
 //	go.latest                 newest stable Go releases in GOPROXY's
 //	                          golang.org/toolchain version list: the newest
 //	                          first, then the newest point release of each
-//	                          older minor, e.g. "go1.23.4 go1.22.10 go1.21.13"
-//	                          (a single version is accepted)
+//	                          older minor, e.g. ["go1.23.4", "go1.22.10"]
 //	lookpath:<name>           absolute path of the first executable <name> on
-//	                          PATH (err "not found" when absent)
+//	                          PATH (a string; err "not found" when absent)
 //	cgo.run:<CC>              "CC --version" first line after compiling,
 //	                          linking and running a one-line C program with CC
 //	cgo.libc:glibc            first line of `ldd --version`
 //	cgo.libc:musl             output of running /lib/ld-musl-<arch>.so.1
-//	network.proxy:<url>       "status=200 ms=35" for GET <url>/golang.org/toolchain/@v/list
-//	network.sumdb             "base=<url> via=<proxy-url|gosumdb|direct> status=200 ms=40 tree=<size> verified=yes|no"
-//	network.dns:<ns>:edns     "q=<name> type=A rcode=NOERROR tc=0 an=2 udp=1232 ms=12"
-//	network.dns:<ns>:noedns   same, for the query without an OPT record (udp=0)
+//	network.proxy:<url>       GET <url>/golang.org/toolchain/@v/list
+//	                          (proxyAnswer): {"status": 200, "ms": 35}
+//	network.sumdb             the checksum database's /latest (sumdbAnswer):
+//	                          {"base": URL, "via": "<proxy URL>|gosumdb|direct",
+//	                          "status": 200, "ms": 40, "tree": 123, "verified": true}
+//	network.dns:<ns>:edns     a DNS query with EDNS0 (dnsResult): {"q": NAME,
+//	                          "type": "A", "rcode": "NOERROR", "tc": false,
+//	                          "an": 2, "udp": 1232, "ms": 12}
+//	network.dns:<ns>:noedns   same, for the query without an OPT record (udp 0)
 //
 // Files are read through Env.Root: /bin/sh (ELF header: the userland),
 // /proc/cpuinfo, /proc/self/mountinfo, /var/lib/dpkg/info/golang-go*.list
@@ -40,9 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"go/version"
-	"io"
-	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,11 +55,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/goversion"
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // goChecks returns the go section's checks.
@@ -74,36 +76,24 @@ func goChecks() []Check {
 	}
 }
 
-var probeFlight singleflight.Group
-
-// probe is env.Probe with concurrent callers of the same name sharing one
-// run (several checks ask for the same `go version` or DNS answer).
-func probe(env *Env, name string, fn func() (string, error)) (string, error) {
-	v, err, _ := probeFlight.Do(fmt.Sprintf("%p\x00%s", env, name), func() (any, error) {
-		return env.Probe(name, fn)
-	})
-	s, _ := v.(string)
-	return s, err
-}
-
 // installedGo is one executable named go on PATH.
 type installedGo struct {
-	Path     string // as found on PATH
-	Resolved string // after symlinks; == Path when not a link
+	Path     string `json:"path"`               // as found on PATH
+	Resolved string `json:"resolved,omitempty"` // after symlinks; == Path when not a link
 }
 
 // probeGoPath returns every go on PATH in PATH order (the first one wins).
 func probeGoPath(env *Env) ([]installedGo, error) {
-	v, err := probe(env, "go.path", func() (string, error) {
-		var lines []string
+	found, err := Probe(env, "go.path", func() ([]installedGo, error) {
+		var out []installedGo
 		for _, p := range lookPathAll("go", env.getenv("PATH")) {
-			line := p
+			g := installedGo{Path: p}
 			if r, err := filepath.EvalSymlinks(p); err == nil && r != p {
-				line += " -> " + r
+				g.Resolved = r
 			}
-			lines = append(lines, line)
+			out = append(out, g)
 		}
-		return strings.Join(lines, "\n"), nil
+		return out, nil
 	})
 	if err != nil {
 		return nil, err
@@ -112,29 +102,16 @@ func probeGoPath(env *Env) ([]installedGo, error) {
 	// is one go command.
 	var out []installedGo
 	seen := map[string]bool{}
-	for _, g := range parseGoPathProbe(v) {
+	for _, g := range found {
+		if g.Resolved == "" {
+			g.Resolved = g.Path
+		}
 		if !seen[g.Resolved] {
 			seen[g.Resolved] = true
 			out = append(out, g)
 		}
 	}
 	return out, nil
-}
-
-func parseGoPathProbe(v string) []installedGo {
-	var out []installedGo
-	for _, line := range strings.Split(v, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		p, r, ok := strings.Cut(line, " -> ")
-		if !ok {
-			r = p
-		}
-		out = append(out, installedGo{Path: strings.TrimSpace(p), Resolved: strings.TrimSpace(r)})
-	}
-	return out
 }
 
 // lookPathAll returns every executable regular file called name in the
@@ -168,7 +145,7 @@ func lookPathAll(name, pathList string) []string {
 // lookPath finds the first executable name on PATH, through a probe.
 func lookPath(env *Env, name string) (string, error) {
 	if strings.Contains(name, "/") {
-		return probe(env, "lookpath:"+name, func() (string, error) {
+		return Probe(env, "lookpath:"+name, func() (string, error) {
 			fi, err := os.Stat(name)
 			if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 				return "", errors.New("not found")
@@ -176,7 +153,7 @@ func lookPath(env *Env, name string) (string, error) {
 			return name, nil
 		})
 	}
-	return probe(env, "lookpath:"+name, func() (string, error) {
+	return Probe(env, "lookpath:"+name, func() (string, error) {
 		if all := lookPathAll(name, env.getenv("PATH")); len(all) > 0 {
 			return all[0], nil
 		}
@@ -192,16 +169,25 @@ func (e *Env) getenv(k string) string {
 	return os.Getenv(k)
 }
 
-func (e *Env) httpClient() *http.Client {
-	if e.HTTP != nil {
-		return e.HTTP
+// fetcher returns the Env's modfetch.Fetcher: GOPROXY and GOSUMDB from
+// e.Go, e.HTTP's client, every request bounded by netRequestTimeout, and
+// never direct (the doctor asks proxies only).
+func (e *Env) fetcher() *modfetch.Fetcher {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fetch == nil {
+		g := e.Go
+		if g == nil {
+			g = goenv.Env{}
+		}
+		e.fetch = &modfetch.Fetcher{Env: g, Client: e.HTTP, RequestTimeout: netRequestTimeout, NoDirect: true}
 	}
-	return http.DefaultClient
+	return e.fetch
 }
 
 // goVersionOf runs `<path> version` through a probe and parses it.
 func goVersionOf(ctx context.Context, env *Env, p string) (goVersion, error) {
-	out, err := probe(env, "go.version:"+p, func() (string, error) {
+	out, err := Probe(env, "go.version:"+p, func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, p, "version")
@@ -281,9 +267,9 @@ func oldGoProblems(v string) string {
 }
 
 // newestFromToolchainList returns the newest stable Go versions in a
-// golang.org/toolchain @v/list body, space-separated: the newest point
-// release of each of the three newest minors, newest first.
-func newestFromToolchainList(body string) string {
+// golang.org/toolchain @v/list body: the newest point release of each of
+// the three newest minors, newest first.
+func newestFromToolchainList(body string) []string {
 	best := map[string]string{} // go1.N -> newest go1.N.x
 	for _, line := range strings.Split(body, "\n") {
 		tc, ok := goversion.ParseToolchain(strings.TrimSpace(line))
@@ -303,85 +289,26 @@ func newestFromToolchainList(body string) string {
 	if len(vs) > 3 {
 		vs = vs[:3]
 	}
-	return strings.Join(vs, " ")
+	return vs
 }
 
-// errFallThrough is a proxy answer that moves on to the next entry under
-// ',' (404 and 410).
-var errFallThrough = errors.New("not found")
-
-// latestGo asks the user's GOPROXY list for golang.org/toolchain/@v/list,
-// honouring its ',' and '|' fallback rules, and returns the newest stable
-// release and the proxy that answered.
-func latestGo(ctx context.Context, env *Env) (string, error) {
-	return probe(env, "go.latest", func() (string, error) {
-		list, err := goenv.ParseProxyList(env.Go.Get("GOPROXY"))
+// latestGo asks the user's GOPROXY list for golang.org/toolchain/@v/list
+// (modfetch's walk: its ',' and '|' rules; never direct) and returns the
+// newest stable releases, newest first.
+func latestGo(ctx context.Context, env *Env) ([]string, error) {
+	return Probe(env, "go.latest", func() ([]string, error) {
+		list, err := env.fetcher().ListRaw(ctx, "golang.org/toolchain")
+		if errors.Is(err, modfetch.ErrDirect) {
+			return nil, errors.New("GOPROXY reached direct (a proxy is needed to list toolchains)")
+		}
 		if err != nil {
-			return "", err
+			return nil, errors.New("toolchain list unavailable: " + upstreamErr(err))
 		}
-		var errs []string
-		for _, p := range list {
-			switch {
-			case p.Off():
-				return "", fmt.Errorf("GOPROXY reached off: %s", strings.Join(append(errs, "no proxy to ask"), "; "))
-			case p.Direct():
-				return "", fmt.Errorf("GOPROXY reached direct (a proxy is needed to list toolchains)%s", joinErrs(errs))
-			}
-			body, err := fetchProxyFile(ctx, env, p.URL, "golang.org/toolchain/@v/list")
-			if err == nil {
-				if v := newestFromToolchainList(body); v != "" {
-					return v, nil
-				}
-				err = fmt.Errorf("%w: no stable release in the list", errFallThrough)
-			}
-			errs = append(errs, redact(p.URL)+": "+err.Error())
-			if !p.FallBackOnError && !errors.Is(err, errFallThrough) {
-				break
-			}
+		if v := newestFromToolchainList(string(list)); len(v) > 0 {
+			return v, nil
 		}
-		return "", fmt.Errorf("toolchain list unavailable%s", joinErrs(errs))
+		return nil, errors.New("no stable Go release in the golang.org/toolchain list")
 	})
-}
-
-func joinErrs(errs []string) string {
-	if len(errs) == 0 {
-		return ""
-	}
-	return ": " + strings.Join(errs, "; ")
-}
-
-// fetchProxyFile GETs base/rel (http, https or file URL) with a short
-// timeout. A 404 or 410 wraps errFallThrough.
-func fetchProxyFile(ctx context.Context, env *Env, base, rel string) (string, error) {
-	if strings.HasPrefix(base, "file://") {
-		b, err := os.ReadFile(filepath.Join(strings.TrimPrefix(base, "file://"), filepath.FromSlash(rel)))
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: %v", errFallThrough, err)
-		}
-		return string(b), err
-	}
-	ctx, cancel := context.WithTimeout(ctx, netRequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+rel, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := env.httpClient().Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return "", err
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return string(b), nil
-	case http.StatusNotFound, http.StatusGone:
-		return "", fmt.Errorf("%w (HTTP %d)", errFallThrough, resp.StatusCode)
-	}
-	return "", fmt.Errorf("HTTP %s", resp.Status)
 }
 
 // winner returns the go on PATH that runs, or a result to report.
@@ -457,11 +384,10 @@ func runGoVersion(ctx context.Context, env *Env) Result {
 // judgeGoVersion compares the winning go's version with the newest
 // releases (a go.latest probe value: newest first, then the newest point
 // release of older minors).
-func judgeGoVersion(gv goVersion, releases string, lerr error) Result {
+func judgeGoVersion(gv goVersion, rel []string, lerr error) Result {
 	if gv.Version == "" {
 		return Result{Status: OK, Finding: "development build " + gv.Raw + " " + gv.Platform}
 	}
-	rel := strings.Fields(releases)
 	latest, sameMinor := "", ""
 	if len(rel) > 0 {
 		latest = rel[0]
@@ -737,7 +663,7 @@ func runGoProxy(ctx context.Context, env *Env) Result {
 	g := env.Go
 	details := []string{}
 	for _, k := range []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE"} {
-		details = append(details, k+"="+redactList(g.Get(k)))
+		details = append(details, k+"="+modfetch.Redact(g.Get(k)))
 	}
 	proxies, err := g.Proxies()
 	if err != nil {
@@ -748,7 +674,7 @@ func runGoProxy(ctx context.Context, env *Env) Result {
 	fix := ""
 	var urls []string
 	for _, p := range proxies {
-		urls = append(urls, redact(p.URL))
+		urls = append(urls, modfetch.Redact(p.URL))
 	}
 	switch {
 	case proxies[0].Off():

@@ -121,8 +121,27 @@ var (
 	elfAmd64 = elfHeader(2, 62, 0)
 )
 
-func rec(v string) ProbeResult    { return ProbeResult{Value: v} }
+// rec is a probe recorded with value v, as Probe records it.
+func rec(v any) ProbeResult {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return ProbeResult{Value: b}
+}
+
+// recErr is a probe recorded with an error.
 func recErr(e string) ProbeResult { return ProbeResult{Err: e} }
+
+// goPath is a recorded go.path: each entry "path" or "path -> resolved".
+func goPath(entries ...string) ProbeResult {
+	out := []installedGo{}
+	for _, e := range entries {
+		p, r, _ := strings.Cut(e, " -> ")
+		out = append(out, installedGo{Path: p, Resolved: r})
+	}
+	return rec(out)
+}
 
 // pi4Shadowed is a Pi 4 with a 64-bit kernel, 32-bit userland, distro Go
 // 1.19 at /usr/bin/go first on PATH and Go 1.23 in /usr/local/go.
@@ -136,10 +155,10 @@ func pi4Shadowed() fakeHost {
 			"/proc/self/mountinfo":                   "22 1 179:2 / / rw,noatime shared:1 - ext4 /dev/mmcblk0p2 rw\n40 22 0:35 / /tmp rw,nosuid,nodev shared:20 - tmpfs tmpfs rw\n",
 		},
 		probes: map[string]ProbeResult{
-			"go.path":                         rec("/usr/bin/go -> /usr/lib/go-1.19/bin/go\n/bin/go -> /usr/lib/go-1.19/bin/go\n/usr/local/go/bin/go"),
+			"go.path":                         goPath("/usr/bin/go -> /usr/lib/go-1.19/bin/go", "/bin/go -> /usr/lib/go-1.19/bin/go", "/usr/local/go/bin/go"),
 			"go.version:/usr/bin/go":          rec("go version go1.19.8 linux/arm"),
 			"go.version:/usr/local/go/bin/go": rec("go version go1.23.4 linux/arm"),
-			"go.latest":                       rec("go1.25.4"),
+			"go.latest":                       rec([]string{"go1.25.4"}),
 		},
 		goenv: goenv.Env{"GOARCH": "arm", "GOHOSTARCH": "arm", "GOARM": "6", "GOROOT": "/usr/lib/go-1.19",
 			"GOPATH": "/home/pi/go", "GOPROXY": "https://proxy.example,direct", "GOSUMDB": "", "GOTOOLCHAIN": ""},
@@ -179,7 +198,7 @@ func TestGoShadowNotDistro(t *testing.T) {
 	te := pi4Shadowed()
 	delete(te.files, "/var/lib/dpkg/info/golang-go.list")
 	delete(te.files, "/var/lib/dpkg/info/golang-1.19-go.list")
-	te.probes["go.path"] = rec("/opt/go1.19/bin/go\n/usr/local/go/bin/go")
+	te.probes["go.path"] = goPath("/opt/go1.19/bin/go", "/usr/local/go/bin/go")
 	te.probes["go.version:/opt/go1.19/bin/go"] = rec("go version go1.21.3 linux/arm")
 	r := runCk(t, goChecks(), "go.shadow", te.build(t))
 	expectCk(t, r, Fail, "/opt/go1.19/bin/go go1.21.3 shadows /usr/local/go/bin/go go1.23.4", `export PATH="/usr/local/go/bin:$PATH"`)
@@ -190,7 +209,7 @@ func TestGoShadowNotDistro(t *testing.T) {
 
 func TestGoShadowOlderLater(t *testing.T) {
 	te := pi4Shadowed()
-	te.probes["go.path"] = rec("/usr/local/go/bin/go\n/usr/bin/go -> /usr/lib/go-1.19/bin/go")
+	te.probes["go.path"] = goPath("/usr/local/go/bin/go", "/usr/bin/go -> /usr/lib/go-1.19/bin/go")
 	env := te.build(t)
 	expectCk(t, runCk(t, goChecks(), "go.shadow", env), OK, "/usr/local/go/bin/go (go1.23.4) wins")
 	expectCk(t, runCk(t, goChecks(), "go.version", env), Warn, "go1.23.4 is 2 releases behind go1.25.4")
@@ -198,7 +217,7 @@ func TestGoShadowOlderLater(t *testing.T) {
 
 func TestGoArchArm64ToolOn32BitUserland(t *testing.T) {
 	te := pi4Shadowed()
-	te.probes["go.path"] = rec("/usr/local/go/bin/go")
+	te.probes["go.path"] = goPath("/usr/local/go/bin/go")
 	te.probes["go.version:/usr/local/go/bin/go"] = rec("go version go1.23.4 linux/arm64")
 	te.goenv["GOARCH"], te.goenv["GOHOSTARCH"] = "arm64", "arm64"
 	r := runCk(t, goChecks(), "go.arch", te.build(t))
@@ -225,7 +244,7 @@ func TestGoArchCases(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			te := fakeHost{files: map[string]string{}, goenv: tt.goenv,
-				probes: map[string]ProbeResult{"go.path": rec("")}}
+				probes: map[string]ProbeResult{"go.path": goPath()}}
 			if tt.sh != "" {
 				te.files["/bin/sh"] = tt.sh
 			}
@@ -258,7 +277,7 @@ func TestJudgeGoVersion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", tt.out, err)
 		}
-		r := judgeGoVersion(gv, tt.latest, nil)
+		r := judgeGoVersion(gv, strings.Fields(tt.latest), nil)
 		if r.Status != tt.status || !strings.Contains(r.Finding, tt.contains) {
 			t.Errorf("%q vs %q: %s %q; want %s containing %q", tt.out, tt.latest, r.Status, r.Finding, tt.status, tt.contains)
 		}
@@ -270,7 +289,7 @@ func TestJudgeGoVersion(t *testing.T) {
 
 func TestNewestFromToolchainList(t *testing.T) {
 	list := "v0.0.1-go1.21.0.linux-arm64\nv0.0.1-go1.23.4.linux-armv6l\nv0.0.1-go1.24rc1.linux-arm64\nv0.0.1-go1.9.2.linux-amd64\n v0.0.1-go1.20.linux-amd64 \nv1.0.0\nv0.0.1-gox.linux-arm64\n"
-	if got := newestFromToolchainList(list); got != "go1.23.4 go1.21.0 go1.20" {
+	if got := strings.Join(newestFromToolchainList(list), " "); got != "go1.23.4 go1.21.0 go1.20" {
 		t.Errorf("newest = %q, want go1.23.4 go1.21.0 go1.20 (rc excluded)", got)
 	}
 }
@@ -325,12 +344,14 @@ func TestLatestGoFallback(t *testing.T) {
 		{"off", "", "off"},
 	} {
 		env := &Env{Root: host.At(t.TempDir()), Go: goenv.Env{"GOPROXY": tt.goproxy}, Getenv: func(string) string { return "" }}
-		got, err := latestGo(context.Background(), env)
+		latest, err := latestGo(context.Background(), env)
+		got := strings.Join(latest, " ")
 		if got != tt.want || (tt.errText == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.errText)) {
 			t.Errorf("GOPROXY=%s: %q, %v; want %q, error containing %q", tt.goproxy, got, err, tt.want, tt.errText)
 		}
-		if p := env.Probes()["go.latest"]; p.Value != got {
-			t.Errorf("probe not recorded: %+v", p)
+		p := env.Probes()["go.latest"]
+		if want := rec(latest); err == nil && string(p.Value) != string(want.Value) || err != nil && p.Err != err.Error() {
+			t.Errorf("probe not recorded: %s %q", p.Value, p.Err)
 		}
 	}
 }
@@ -360,7 +381,7 @@ func TestGoEnvProblems(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			te := fakeHost{goenv: tt.goenv, vars: tt.vars,
-				probes: map[string]ProbeResult{"go.path": rec("/usr/bin/go -> /usr/lib/go-1.19/bin/go")}}
+				probes: map[string]ProbeResult{"go.path": goPath("/usr/bin/go -> /usr/lib/go-1.19/bin/go")}}
 			expectCk(t, runCk(t, goChecks(), "go.env", te.build(t)), tt.status, tt.want)
 		})
 	}
@@ -373,7 +394,7 @@ func TestGoToolchainAndProxy(t *testing.T) {
 			g[kv[i]] = kv[i+1]
 		}
 		return fakeHost{goenv: g, probes: map[string]ProbeResult{
-			"go.path": rec("/usr/local/go/bin/go"), "go.version:/usr/local/go/bin/go": rec("go version go1.25.4 linux/arm64")}}
+			"go.path": goPath("/usr/local/go/bin/go"), "go.version:/usr/local/go/bin/go": rec("go version go1.25.4 linux/arm64")}}
 	}
 	for _, tt := range []struct {
 		id     string
@@ -402,7 +423,7 @@ func TestGoToolchainAndProxy(t *testing.T) {
 }
 
 func TestGoNoGoOnPath(t *testing.T) {
-	te := fakeHost{probes: map[string]ProbeResult{"go.path": rec("")}, files: map[string]string{"/bin/sh": elfArm64}}
+	te := fakeHost{probes: map[string]ProbeResult{"go.path": goPath()}, files: map[string]string{"/bin/sh": elfArm64}}
 	env := te.build(t)
 	expectCk(t, runCk(t, goChecks(), "go.path", env), Fail, "no go command on PATH", "pitstop go install latest")
 	expectCk(t, runCk(t, goChecks(), "go.version", env), Fail, "no go command")
@@ -467,8 +488,10 @@ func TestGoChecksLive(t *testing.T) {
 			t.Errorf("%s fails on this machine: %s", id, r.Finding)
 		}
 	}
-	if p := env.Probes(); p["go.path"].Value == "" || p["go.version:"+strings.Split(p["go.path"].Value, " ")[0]].Value == "" {
-		t.Errorf("probes not recorded: %v", p)
+	p := env.Probes()
+	var found []installedGo
+	if err := json.Unmarshal(p["go.path"].Value, &found); err != nil || len(found) == 0 || len(p["go.version:"+found[0].Path].Value) == 0 {
+		t.Errorf("probes not recorded: %v (%v)", p, err)
 	}
 }
 
@@ -481,9 +504,8 @@ func FuzzParseGoVersionOutput(f *testing.F) {
 		if err == nil && gv.Platform == "" {
 			t.Errorf("%q: no platform", s)
 		}
-		parseGoPathProbe(s)
 		newestFromToolchainList(s)
-		judgeGoVersion(gv, "go1.25.0", nil)
+		judgeGoVersion(gv, []string{"go1.25.0"}, nil)
 	})
 }
 

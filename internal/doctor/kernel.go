@@ -11,9 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Probe names of the kernel section. syscall.* record "present", "absent"
-// (ENOSYS) or "blocked" (EPERM: seccomp or a sysctl), with the errno after
-// a space; rlimit.nofile records "soft hard" ("unlimited" for RLIM_INFINITY).
+// Probe names of the kernel section. syscall.* record a syscallAnswer,
+// rlimit.nofile a nofileLimits.
 const (
 	ProbeClone3       = "syscall.clone3"
 	ProbeStatx        = "syscall.statx"
@@ -21,53 +20,108 @@ const (
 	ProbeNofile       = "rlimit.nofile"
 )
 
-const tuneFix = "pitstop tune apply go-server"
+// Tuning is a profile of kernel settings, handed to the kernel checks by
+// their caller (the CLI takes it from internal/tune): the checks judge by
+// their own thresholds and name the profile's values and command.
+type Tuning struct {
+	// Profile names the profile; the fixes apply it
+	// ("pitstop tune apply <Profile>"). "" names none: the fixes say what
+	// to raise by hand.
+	Profile string
+	// Values maps a sysctl key ("net.core.somaxconn") or "limit:nofile" to
+	// the value the profile sets, without ">=": "8192", "10240 65535",
+	// "1024:1048576". A key without a value goes unmentioned.
+	Values map[string]string
+}
+
+// fix is the fix for a setting below what the checks recommend: applying
+// the profile, or manual without one.
+func (t Tuning) fix(manual string) string {
+	if t.Profile == "" {
+		return manual
+	}
+	return "pitstop tune apply " + t.Profile
+}
+
+// sets is what the profile sets key to, for a finding:
+// "; the go-server profile sets 8192", or "".
+func (t Tuning) sets(key string) string {
+	v := t.Values[key]
+	if t.Profile == "" || v == "" {
+		return ""
+	}
+	return fmt.Sprintf("; the %s profile sets %s", t.Profile, v)
+}
+
+// portRange parses "lo hi" (net.ipv4.ip_local_port_range).
+func portRange(v string) (lo, hi int, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	return lo, hi, err1 == nil && err2 == nil && lo <= hi
+}
 
 func kernelChecks() []Check {
 	return []Check{
 		{ID: "kernel.clone3", Section: "kernel", Title: "clone3 system call", Run: syscallCheck(ProbeClone3, "clone3", probeClone3)},
 		{ID: "kernel.statx", Section: "kernel", Title: "statx system call", Run: syscallCheck(ProbeStatx, "statx", probeStatx)},
 		{ID: "kernel.io_uring", Section: "kernel", Title: "io_uring", Run: syscallCheck(ProbeIOUringSetup, "io_uring", probeIOUring)},
-		{ID: "kernel.somaxconn", Section: "kernel", Title: "net.core.somaxconn (listen backlog)", Run: checkSomaxconn},
-		{ID: "kernel.tcp_max_syn_backlog", Section: "kernel", Title: "net.ipv4.tcp_max_syn_backlog", Run: checkSynBacklog},
+		{ID: "kernel.somaxconn", Section: "kernel", Title: "net.core.somaxconn (listen backlog)", Run: sysctlAtLeast("net.core.somaxconn", 4096,
+			"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted",
+			"below 4096 (the default since Linux 5.4), bursts of connections are refused")},
+		{ID: "kernel.tcp_max_syn_backlog", Section: "kernel", Title: "net.ipv4.tcp_max_syn_backlog", Run: sysctlAtLeast("net.ipv4.tcp_max_syn_backlog", 1024,
+			"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs",
+			"below 1024, a burst of new connections overflows the SYN queue")},
 		{ID: "kernel.tcp_slow_start_after_idle", Section: "kernel", Title: "net.ipv4.tcp_slow_start_after_idle", Run: checkSlowStart},
 		{ID: "kernel.ip_local_port_range", Section: "kernel", Title: "net.ipv4.ip_local_port_range (ephemeral ports)", Run: checkPortRange},
 		{ID: "kernel.nofile", Section: "kernel", Title: "Open-files limit (RLIMIT_NOFILE)", Run: checkNofile},
 	}
 }
 
+// syscallAnswer is what probing a system call found.
+type syscallAnswer struct {
+	// State is "present", "absent" (ENOSYS) or "blocked" (EPERM: seccomp or
+	// a sysctl).
+	State string `json:"state"`
+	// Errno is the error the call returned ("EINVAL"), "" for none.
+	Errno string `json:"errno,omitempty"`
+}
+
 // classifyErrno turns a probing system call's errno into the recorded
 // answer: ENOSYS means the kernel lacks the call, EPERM that a seccomp
 // filter or a sysctl refuses it; any other error (EINVAL, EFAULT from the
 // deliberately bad arguments) proves the call exists.
-func classifyErrno(err error) string {
+func classifyErrno(err error) syscallAnswer {
 	var en syscall.Errno
 	if err == nil {
-		return "present"
+		return syscallAnswer{State: "present"}
 	}
 	if !errors.As(err, &en) {
-		return "present " + err.Error()
+		return syscallAnswer{State: "present", Errno: err.Error()}
 	}
 	switch en {
 	case unix.ENOSYS:
-		return "absent ENOSYS"
+		return syscallAnswer{State: "absent", Errno: "ENOSYS"}
 	case unix.EPERM, unix.EACCES:
-		return "blocked " + unix.ErrnoName(en)
+		return syscallAnswer{State: "blocked", Errno: unix.ErrnoName(en)}
 	}
-	return "present " + unix.ErrnoName(en)
+	return syscallAnswer{State: "present", Errno: unix.ErrnoName(en)}
 }
 
 // probeClone3 calls clone3 with a NULL argument and size 0: a kernel that
 // has it answers EINVAL without creating anything.
-func probeClone3() (string, error) {
+func probeClone3() (syscallAnswer, error) {
 	_, _, e := unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
 	if e == 0 {
-		return "present", nil
+		return syscallAnswer{State: "present"}, nil
 	}
 	return classifyErrno(e), nil
 }
 
-func probeStatx() (string, error) {
+func probeStatx() (syscallAnswer, error) {
 	var st unix.Statx_t
 	return classifyErrno(unix.Statx(unix.AT_FDCWD, "/", 0, unix.STATX_BASIC_STATS, &st)), nil
 }
@@ -75,22 +129,22 @@ func probeStatx() (string, error) {
 // probeIOUring calls io_uring_setup(0, NULL): EINVAL (zero entries) or
 // EFAULT (NULL params) when the kernel has io_uring, ENOSYS when not, EPERM
 // when kernel.io_uring_disabled or seccomp forbids it.
-func probeIOUring() (string, error) {
+func probeIOUring() (syscallAnswer, error) {
 	fd, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 0, 0, 0)
 	if e == 0 {
 		unix.Close(int(fd))
-		return "present", nil
+		return syscallAnswer{State: "present"}, nil
 	}
 	return classifyErrno(e), nil
 }
 
-func syscallCheck(probe, name string, fn func() (string, error)) func(context.Context, *Env) Result {
+func syscallCheck(probe, name string, fn func() (syscallAnswer, error)) func(context.Context, *Env) Result {
 	return func(ctx context.Context, env *Env) Result {
-		v, err := env.Probe(probe, fn)
+		v, err := Probe(env, probe, fn)
 		if err != nil {
 			return probeSkip(err)
 		}
-		state, errno, _ := strings.Cut(v, " ")
+		state, errno := v.State, v.Errno
 		r := Result{Status: OK}
 		if errno != "" {
 			r.Details = append(r.Details, "probe answered "+errno)
@@ -135,7 +189,7 @@ func syscallCheck(probe, name string, fn func() (string, error)) func(context.Co
 			}
 		default:
 			r.Status = Skip
-			r.Finding = fmt.Sprintf("recorded answer %q not understood", v)
+			r.Finding = fmt.Sprintf("recorded answer %q not understood", state)
 		}
 		return r
 	}
@@ -168,34 +222,23 @@ func sysctlInt(env *Env, key string) (int64, *Result) {
 	return n, nil
 }
 
-func checkSomaxconn(ctx context.Context, env *Env) Result {
-	n, skip := sysctlInt(env, "net.core.somaxconn")
-	if skip != nil {
-		return *skip
+// sysctlAtLeast checks an integer sysctl against the least value the
+// checks recommend: detail says what it does, low (with the value) what
+// goes wrong below min.
+func sysctlAtLeast(key string, min int64, detail, low string) func(context.Context, *Env) Result {
+	return func(ctx context.Context, env *Env) Result {
+		n, skip := sysctlInt(env, key)
+		if skip != nil {
+			return *skip
+		}
+		r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ %d%s)", n, min, env.Tuning.sets(key)), Details: []string{detail}}
+		if n < min {
+			r.Status = Warn
+			r.Finding = fmt.Sprintf("%d: %s", n, low)
+			r.Fix = env.Tuning.fix(fmt.Sprintf("sudo sysctl -w %s=%d", key, min))
+		}
+		return r
 	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 4096; the go-server profile sets 8192)", n),
-		Details: []string{"caps every listen() backlog; Go reads it once per process, so running servers keep the old value until restarted"}}
-	if n < 4096 {
-		r.Status = Warn
-		r.Finding = fmt.Sprintf("%d: below 4096 (the default since Linux 5.4), bursts of connections are refused", n)
-		r.Fix = tuneFix
-	}
-	return r
-}
-
-func checkSynBacklog(ctx context.Context, env *Env) Result {
-	n, skip := sysctlInt(env, "net.ipv4.tcp_max_syn_backlog")
-	if skip != nil {
-		return *skip
-	}
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d (recommended ≥ 1024; the go-server profile sets 8192)", n),
-		Details: []string{"the queue of half-open connections; past it the kernel falls back to SYN cookies or drops SYNs"}}
-	if n < 1024 {
-		r.Status = Warn
-		r.Finding = fmt.Sprintf("%d: below 1024, a burst of new connections overflows the SYN queue", n)
-		r.Fix = tuneFix
-	}
-	return r
 }
 
 func checkSlowStart(ctx context.Context, env *Env) Result {
@@ -207,7 +250,7 @@ func checkSlowStart(ctx context.Context, env *Env) Result {
 		return Result{Status: OK, Finding: "0: idle keep-alive and HTTP/2 connections keep their congestion window"}
 	}
 	return Result{Status: Warn, Finding: fmt.Sprintf("%d: idle keep-alive and HTTP/2 connections restart in slow start (recommended 0)", n),
-		Fix: tuneFix}
+		Fix: env.Tuning.fix("sudo sysctl -w net.ipv4.tcp_slow_start_after_idle=0")}
 }
 
 func checkPortRange(ctx context.Context, env *Env) Result {
@@ -215,32 +258,36 @@ func checkPortRange(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Skip, Finding: "cannot read net.ipv4.ip_local_port_range: " + env.errText(err)}
 	}
-	f := strings.Fields(v)
-	var lo, hi int
-	if len(f) == 2 {
-		lo, err = strconv.Atoi(f[0])
-		if err == nil {
-			hi, err = strconv.Atoi(f[1])
-		}
-	}
-	if len(f) != 2 || err != nil || hi < lo {
+	lo, hi, ok := portRange(v)
+	if !ok {
 		return Result{Status: Skip, Finding: fmt.Sprintf("net.ipv4.ip_local_port_range = %q not understood", v)}
 	}
 	n := hi - lo + 1
-	r := Result{Status: OK, Finding: fmt.Sprintf("%d-%d: %d ephemeral ports (recommended ≥ 28232; the go-server profile gives 55296)", lo, hi, n),
+	gives := ""
+	if plo, phi, ok := portRange(env.Tuning.Values["net.ipv4.ip_local_port_range"]); ok && env.Tuning.Profile != "" {
+		gives = fmt.Sprintf("; the %s profile gives %d", env.Tuning.Profile, phi-plo+1)
+	}
+	r := Result{Status: OK, Finding: fmt.Sprintf("%d-%d: %d ephemeral ports (recommended ≥ 28232%s)", lo, hi, n, gives),
 		Details: []string{"every outgoing connection holds a port per destination through TIME_WAIT's 60 s"}}
 	if n < 28232 {
 		r.Status = Warn
 		r.Finding = fmt.Sprintf("%d-%d: only %d ephemeral ports, fewer than the default 28232", lo, hi, n)
-		r.Fix = tuneFix
+		r.Fix = env.Tuning.fix(`sudo sysctl -w net.ipv4.ip_local_port_range="32768 60999"`)
 	}
 	return r
 }
 
-func probeNofile() (string, error) {
+// nofileLimits is RLIMIT_NOFILE: each limit a decimal number or
+// "unlimited" (RLIM_INFINITY).
+type nofileLimits struct {
+	Soft string `json:"soft"`
+	Hard string `json:"hard"`
+}
+
+func probeNofile() (nofileLimits, error) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return "", err
+		return nofileLimits{}, err
 	}
 	f := func(v uint64) string {
 		if v == unix.RLIM_INFINITY {
@@ -248,29 +295,25 @@ func probeNofile() (string, error) {
 		}
 		return strconv.FormatUint(v, 10)
 	}
-	return f(uint64(rl.Cur)) + " " + f(uint64(rl.Max)), nil
+	return nofileLimits{Soft: f(uint64(rl.Cur)), Hard: f(uint64(rl.Max))}, nil
 }
 
 func checkNofile(ctx context.Context, env *Env) Result {
-	v, err := env.Probe(ProbeNofile, probeNofile)
+	v, err := Probe(env, ProbeNofile, probeNofile)
 	if err != nil {
 		return probeSkip(err)
 	}
-	f := strings.Fields(v)
-	if len(f) != 2 {
-		return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
-	}
-	hard := f[1]
+	hard := v.Hard
 	r := Result{Status: OK, Finding: fmt.Sprintf("hard limit %s (recommended ≥ 65536; Go raises its soft limit to the hard one)", hard)}
 	if hard != "unlimited" {
 		n, err := strconv.ParseUint(hard, 10, 64)
 		if err != nil {
-			return Result{Status: Skip, Finding: fmt.Sprintf("recorded limit %q not understood", v)}
+			return Result{Status: Skip, Finding: fmt.Sprintf("recorded hard limit %q not understood", hard)}
 		}
 		if n < 65536 {
 			r.Status = Warn
 			r.Finding = fmt.Sprintf("hard limit %d: a Go server runs out of file descriptors past that many connections", n)
-			r.Fix = tuneFix
+			r.Fix = env.Tuning.fix("raise the hard open-files limit to at least 65536 (DefaultLimitNOFILE= in /etc/systemd/system.conf, or LimitNOFILE= in the service's unit)")
 		}
 	}
 	return r

@@ -14,12 +14,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // netConfig holds what tests change about the network checks.
@@ -82,66 +81,14 @@ func netChecks(c netConfig) []Check {
 	}
 }
 
-// kvEncode renders probe values as "k=v k=v" (values must not hold spaces).
-func kvEncode(kv ...string) string {
-	var b strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(kv[i] + "=" + strings.ReplaceAll(kv[i+1], " ", "_"))
-	}
-	return b.String()
-}
-
-func kvParse(s string) map[string]string {
-	m := map[string]string{}
-	for _, f := range strings.Fields(s) {
-		if k, v, ok := strings.Cut(f, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-// getURL fetches u (http, https or file) with a 3 s bound and returns the
-// status (200 for a file that exists, 404 for one that does not).
-func getURL(ctx context.Context, env *Env, u string, limit int64) (int, []byte, error) {
-	if p, ok := strings.CutPrefix(u, "file://"); ok {
-		b, err := os.ReadFile(filepath.FromSlash(p))
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return http.StatusNotFound, nil, nil
-			}
-			return 0, nil, err
-		}
-		return http.StatusOK, b, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, netRequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := env.httpClient().Do(req)
-	if err != nil {
-		return 0, nil, shortNetErr(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	if err != nil {
-		return resp.StatusCode, nil, shortNetErr(err)
-	}
-	return resp.StatusCode, b, nil
-}
-
-// shortNetErr drops the "Get URL:" prefix the URL is already named.
+// shortNetErr words a failed request for a finding that names its URL
+// already: without net/http's "Get URL:" prefix, a request timeout as "no
+// answer within 1.5s".
 func shortNetErr(err error) error {
+	var te *modfetch.RequestTimeoutError
+	if errors.As(err, &te) {
+		return fmt.Errorf("no answer within %v", te.Timeout)
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err
@@ -149,17 +96,52 @@ func shortNetErr(err error) error {
 	return err
 }
 
-// proxyProbe is the recorded answer of one GOPROXY entry.
-type proxyProbe struct {
-	URL    string
-	Status int
-	MS     int
-	Err    error
+// upstreamErr words a failed request for a finding, naming its URL once:
+// "URL: HTTP 500" for an answer, "URL: connection refused" for a network
+// error.
+func upstreamErr(err error) string {
+	var he *modfetch.UpstreamError
+	if errors.As(err, &he) {
+		return fmt.Sprintf("%s: HTTP %d", modfetch.Redact(he.URL), he.Status)
+	}
+	var te *modfetch.RequestTimeoutError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return modfetch.Redact(ue.URL) + ": " + ue.Err.Error()
+	}
+	return modfetch.Redact(err.Error())
 }
 
-func (p proxyProbe) good() bool { return p.Err == nil && p.Status == http.StatusOK }
-func (p proxyProbe) fallThrough() bool {
+// proxyAnswer is a GOPROXY entry's answer to GET
+// <url>/golang.org/toolchain/@v/list: the network.proxy:<url> probe.
+type proxyAnswer struct {
+	Status int   `json:"status"` // HTTP status; a file:// proxy answers 200 or 404
+	MS     int64 `json:"ms"`
+}
+
+// proxyProbe is what one GOPROXY entry answered.
+type proxyProbe struct {
+	URL string // redacted
+	proxyAnswer
+	Err error
+}
+
+func (p proxyProbe) notFound() bool {
 	return p.Err == nil && (p.Status == http.StatusNotFound || p.Status == http.StatusGone)
+}
+
+// err is the answer as an error for modfetch.Walk (nil for 200).
+func (p proxyProbe) err() error {
+	switch {
+	case p.Err != nil:
+		return p.Err
+	case p.Status != http.StatusOK:
+		return &modfetch.UpstreamError{URL: p.URL, Status: p.Status}
+	}
+	return nil
 }
 
 func (p proxyProbe) String() string {
@@ -170,19 +152,21 @@ func (p proxyProbe) String() string {
 }
 
 func probeProxy(ctx context.Context, env *Env, u string) proxyProbe {
-	v, err := probe(env, "network.proxy:"+redact(u), func() (string, error) {
+	pr := proxyProbe{URL: modfetch.Redact(u)}
+	pr.proxyAnswer, pr.Err = Probe(env, "network.proxy:"+pr.URL, func() (proxyAnswer, error) {
 		t0 := time.Now()
-		status, _, err := getURL(ctx, env, u+"/golang.org/toolchain/@v/list", 1<<20)
-		if err != nil {
-			return "", err
+		_, err := env.fetcher().Get(ctx, u, "golang.org/toolchain/@v/list")
+		a := proxyAnswer{Status: http.StatusOK, MS: time.Since(t0).Milliseconds()}
+		var ue *modfetch.UpstreamError
+		switch {
+		case errors.As(err, &ue):
+			a.Status = ue.Status
+		case err != nil:
+			return proxyAnswer{}, shortNetErr(err)
 		}
-		return kvEncode("status", strconv.Itoa(status), "ms", strconv.FormatInt(time.Since(t0).Milliseconds(), 10)), nil
+		return a, nil
 	})
-	if err != nil {
-		return proxyProbe{URL: redact(u), Err: err}
-	}
-	kv := kvParse(v)
-	return proxyProbe{URL: redact(u), Status: atoi(kv["status"]), MS: atoi(kv["ms"])}
+	return pr
 }
 
 func runNetProxy(ctx context.Context, env *Env) Result {
@@ -206,98 +190,87 @@ func runNetProxy(ctx context.Context, env *Env) Result {
 	var details []string
 	for i, p := range proxies {
 		if p.Off() || p.Direct() {
-			details = append(details, redact(p.URL)+" (not probed)")
+			details = append(details, p.URL+" (not probed)")
 			continue
 		}
 		details = append(details, probes[i].String())
 		if errors.Is(probes[i].Err, ErrNoLiveHost) {
-			return Result{Status: Skip, Finding: ErrNoLiveHost.Error(), Details: details}
+			return Result{Status: Skip, Finding: probes[i].Err.Error(), Details: details}
 		}
 	}
-	// Walk the list as the go command does.
+	// Walk the list as the go command does, on the answers: the entries
+	// before the last one tried fell through.
+	tried := 0
+	werr := modfetch.Walk(proxies, func(p goenv.Proxy) error {
+		i := tried
+		tried++
+		if p.Direct() {
+			return nil // the go command goes to the VCS hosts
+		}
+		return probes[i].err()
+	})
+	last := tried - 1
 	var skipped []string
 	degraded := false // an entry failed and the list fell through it
-	for i, p := range proxies {
-		pr := probes[i]
-		switch {
-		case p.Off():
-			return Result{Status: Fail, Finding: joinNonEmpty(skipped, "GOPROXY ends in off: module downloads fail"),
-				Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
-		case p.Direct():
-			st := OK
-			if degraded {
-				st = Warn
+	fellThrough := func(n int) {
+		for _, pr := range probes[:n] {
+			if pr.notFound() {
+				skipped = append(skipped, fmt.Sprintf("%s has no toolchain list (HTTP %d)", pr.URL, pr.Status))
+			} else {
+				skipped, degraded = append(skipped, pr.String()), true
 			}
-			if i == 0 {
-				return Result{Status: Warn, Finding: "GOPROXY=direct: no proxy to probe; modules come from their VCS hosts",
-					Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
-			}
-			r := Result{Status: st, Finding: joinNonEmpty(skipped, "falls back to direct"), Details: details}
-			if degraded {
-				r.Fix = "remove the failing entries from GOPROXY (go env -w GOPROXY=...)"
-			}
-			return r
-		case pr.good():
-			if degraded {
-				return Result{Status: Warn, Finding: joinNonEmpty(skipped, pr.String()),
-					Fix: "remove the failing entries: go env -w GOPROXY=" + strings.Join(urlsFrom(proxies[i:]), ","), Details: details}
-			}
-			f := pr.String()
-			if len(proxies) > i+1 {
-				f += fmt.Sprintf(" (+%d fallback)", len(proxies)-i-1)
-			}
-			return Result{Status: OK, Finding: joinNonEmpty(skipped, f), Details: details}
-		case pr.fallThrough():
-			skipped = append(skipped, fmt.Sprintf("%s has no toolchain list (HTTP %d)", pr.URL, pr.Status))
-		case p.FallBackOnError:
-			skipped, degraded = append(skipped, pr.String()), true
-		default:
-			fix := "check the network path to " + hostOf(pr.URL) + ", or go env -w GOPROXY=<a reachable proxy>,direct"
-			return Result{Status: Fail,
-				Finding: joinNonEmpty(skipped, pr.String()+"; with ',' the go command stops here"),
-				Fix:     fix, Details: details}
 		}
 	}
-	return Result{Status: Fail, Finding: joinNonEmpty(skipped, "no GOPROXY entry answers"), Fix: "go env -w GOPROXY=<a reachable proxy>,direct", Details: details}
+	switch {
+	case errors.Is(werr, modfetch.ErrProxyOff):
+		fellThrough(tried)
+		return Result{Status: Fail, Finding: joinNonEmpty(skipped, "GOPROXY ends in off: module downloads fail"),
+			Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
+	case werr == nil && proxies[last].Direct():
+		if last == 0 {
+			return Result{Status: Warn, Finding: "GOPROXY=direct: no proxy to probe; modules come from their VCS hosts",
+				Fix: "go env -w GOPROXY=<your proxy>,direct", Details: details}
+		}
+		fellThrough(last)
+		r := Result{Status: OK, Finding: joinNonEmpty(skipped, "falls back to direct"), Details: details}
+		if degraded {
+			r.Status, r.Fix = Warn, "remove the failing entries from GOPROXY (go env -w GOPROXY=...)"
+		}
+		return r
+	case werr == nil:
+		fellThrough(last)
+		pr := probes[last]
+		if degraded {
+			return Result{Status: Warn, Finding: joinNonEmpty(skipped, pr.String()),
+				Fix: "remove the failing entries: go env -w GOPROXY=" + strings.Join(urlsFrom(proxies[last:]), ","), Details: details}
+		}
+		f := pr.String()
+		if len(proxies) > last+1 {
+			f += fmt.Sprintf(" (+%d fallback)", len(proxies)-last-1)
+		}
+		return Result{Status: OK, Finding: joinNonEmpty(skipped, f), Details: details}
+	case modfetch.FallsThrough(proxies[last], werr):
+		// The list ran out.
+		fellThrough(tried)
+		return Result{Status: Fail, Finding: joinNonEmpty(skipped, "no GOPROXY entry answers"), Fix: "go env -w GOPROXY=<a reachable proxy>,direct", Details: details}
+	}
+	fellThrough(last)
+	pr := probes[last]
+	return Result{Status: Fail,
+		Finding: joinNonEmpty(skipped, pr.String()+"; with ',' the go command stops here"),
+		Fix:     "check the network path to " + hostOf(pr.URL) + ", or go env -w GOPROXY=<a reachable proxy>,direct", Details: details}
 }
 
 func urlsFrom(ps []goenv.Proxy) []string {
 	var out []string
 	for _, p := range ps {
-		out = append(out, redact(p.URL))
+		out = append(out, modfetch.Redact(p.URL))
 	}
 	return out
 }
 
 func joinNonEmpty(before []string, last string) string {
 	return strings.Join(append(slices.Clone(before), last), "; ")
-}
-
-// redact hides the password of a URL with credentials (a GOPROXY entry
-// like https://user:token@host): probe names, findings and captures never
-// carry it.
-func redact(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || pu.User == nil {
-		return u
-	}
-	return pu.Redacted()
-}
-
-// redactList redacts every entry of a GOPROXY value, keeping separators.
-func redactList(s string) string {
-	var b strings.Builder
-	for s != "" {
-		i := strings.IndexAny(s, ",|")
-		if i < 0 {
-			b.WriteString(redact(s))
-			break
-		}
-		b.WriteString(redact(s[:i]))
-		b.WriteByte(s[i])
-		s = s[i+1:]
-	}
-	return b.String()
 }
 
 func hostOf(u string) string {
@@ -307,38 +280,15 @@ func hostOf(u string) string {
 	return u
 }
 
-// sumdbBase finds where the go command would reach the checksum database:
-// GOSUMDB's explicit URL, else the first proxy answering 200 to
-// /sumdb/<name>/supported (404/410, or any error after '|', moves on), else
-// https://<name> once the list ends or reaches direct/off.
-func sumdbBase(ctx context.Context, env *Env, db goenv.SumDB) (base, via string, err error) {
-	if db.URL != "" {
-		return db.URL, "gosumdb", nil
-	}
-	proxies, err := env.Go.Proxies()
-	if err != nil {
-		return "", "", err
-	}
-	direct := "https://" + db.Name
-	for _, p := range proxies {
-		if p.Off() || p.Direct() {
-			return direct, "direct", nil
-		}
-		status, _, err := getURL(ctx, env, p.URL+"/sumdb/"+db.Name+"/supported", 1<<16)
-		switch {
-		case err == nil && status == http.StatusOK:
-			return p.URL + "/sumdb/" + db.Name, redact(p.URL), nil
-		case err == nil && (status == http.StatusNotFound || status == http.StatusGone):
-			continue
-		case p.FallBackOnError:
-			continue
-		case err == nil:
-			return "", "", fmt.Errorf("%s/sumdb/%s/supported: HTTP %d", redact(p.URL), db.Name, status)
-		default:
-			return "", "", fmt.Errorf("%s/sumdb/%s/supported: %v", redact(p.URL), db.Name, err)
-		}
-	}
-	return direct, "direct", nil
+// sumdbAnswer is the checksum database's answer to GET <base>/latest:
+// the network.sumdb probe.
+type sumdbAnswer struct {
+	Base     string `json:"base"` // where the go command reaches it (redacted)
+	Via      string `json:"via"`  // the proxy's URL (redacted), "gosumdb" or "direct"
+	Status   int    `json:"status"`
+	MS       int64  `json:"ms"`
+	Tree     int64  `json:"tree,omitempty"` // the signed tree's size
+	Verified bool   `json:"verified"`       // signed with GOSUMDB's key
 }
 
 func runNetSumDB(ctx context.Context, env *Env) Result {
@@ -349,30 +299,39 @@ func runNetSumDB(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return Result{Status: Skip, Finding: "GOSUMDB unusable (see go.proxy): " + err.Error()}
 	}
-	v, err := probe(env, "network.sumdb", func() (string, error) {
-		base, via, err := sumdbBase(ctx, env, db)
+	a, err := Probe(env, "network.sumdb", func() (sumdbAnswer, error) {
+		f := env.fetcher()
+		base, err := f.SumDBURL(ctx)
 		if err != nil {
-			return "", err
+			return sumdbAnswer{}, errors.New(upstreamErr(err))
+		}
+		a := sumdbAnswer{Base: modfetch.Redact(base), Via: "direct", Status: http.StatusOK}
+		switch {
+		case db.URL != "":
+			a.Via = "gosumdb"
+		case base != "https://"+db.Name:
+			a.Via = modfetch.Redact(strings.TrimSuffix(base, "/sumdb/"+db.Name))
 		}
 		t0 := time.Now()
-		status, body, err := getURL(ctx, env, base+"/latest", 1<<16)
-		if err != nil {
-			return "", fmt.Errorf("%s/latest: %v", redact(base), err)
+		body, err := f.Get(ctx, base, "latest")
+		a.MS = time.Since(t0).Milliseconds()
+		var ue *modfetch.UpstreamError
+		switch {
+		case errors.As(err, &ue):
+			a.Status = ue.Status
+			return a, nil
+		case err != nil:
+			return sumdbAnswer{}, errors.New(upstreamErr(err))
 		}
-		kv := []string{"base", redact(base), "via", via, "status", strconv.Itoa(status), "ms", strconv.FormatInt(time.Since(t0).Milliseconds(), 10)}
-		if status == http.StatusOK {
-			verified, tree := "no", "0"
-			if vf, err := note.NewVerifier(db.Key); err == nil {
-				if n, err := note.Open(body, note.VerifierList(vf)); err == nil {
-					verified = "yes"
-					if t, err := tlog.ParseTree([]byte(n.Text)); err == nil {
-						tree = strconv.FormatInt(t.N, 10)
-					}
+		if vf, err := note.NewVerifier(db.Key); err == nil {
+			if n, err := note.Open(body, note.VerifierList(vf)); err == nil {
+				a.Verified = true
+				if t, err := tlog.ParseTree([]byte(n.Text)); err == nil {
+					a.Tree = t.N
 				}
 			}
-			kv = append(kv, "tree", tree, "verified", verified)
 		}
-		return kvEncode(kv...), nil
+		return a, nil
 	})
 	if errors.Is(err, ErrNoLiveHost) {
 		return skipResult(err)
@@ -381,25 +340,24 @@ func runNetSumDB(ctx context.Context, env *Env) Result {
 		return Result{Status: Fail, Finding: "checksum database " + db.Name + " unreachable: " + err.Error() + " (new modules fail to verify)",
 			Fix: "check the network path to the proxy, or set GONOSUMDB for private modules only"}
 	}
-	kv := kvParse(v)
-	details := []string{"base " + kv["base"], "via " + kv["via"]}
-	if kv["status"] != "200" {
-		return Result{Status: Fail, Finding: fmt.Sprintf("checksum database %s answered HTTP %s at %s/latest", db.Name, kv["status"], kv["base"]),
+	details := []string{"base " + a.Base, "via " + a.Via}
+	if a.Status != http.StatusOK {
+		return Result{Status: Fail, Finding: fmt.Sprintf("checksum database %s answered HTTP %d at %s/latest", db.Name, a.Status, a.Base),
 			Fix: "check the proxy's sumdb support, or set GOSUMDB to a reachable database URL", Details: details}
 	}
-	if kv["verified"] != "yes" {
-		return Result{Status: Fail, Finding: fmt.Sprintf("checksum database %s at %s signs its tree with a key that does not match GOSUMDB", db.Name, kv["base"]),
+	if !a.Verified {
+		return Result{Status: Fail, Finding: fmt.Sprintf("checksum database %s at %s signs its tree with a key that does not match GOSUMDB", db.Name, a.Base),
 			Fix: "check GOSUMDB (go env GOSUMDB) and the proxy in between", Details: details}
 	}
 	how := "directly"
-	switch kv["via"] {
+	switch a.Via {
 	case "gosumdb":
 		how = "at GOSUMDB's URL"
 	case "direct":
 	default:
-		how = "through " + kv["via"]
+		how = "through " + a.Via
 	}
-	return Result{Status: OK, Finding: fmt.Sprintf("%s reachable %s, tree size %s verified, %s ms", db.Name, how, kv["tree"], kv["ms"]), Details: details}
+	return Result{Status: OK, Finding: fmt.Sprintf("%s reachable %s, tree size %d verified, %d ms", db.Name, how, a.Tree, a.MS), Details: details}
 }
 
 // resolvConf is what matters of /etc/resolv.conf.
@@ -448,31 +406,17 @@ func parseResolvConf(b []byte) resolvConf {
 	return rc
 }
 
-// dnsResult is one query's outcome.
+// dnsResult is one query's outcome: the network.dns:<ns>:edns and
+// network.dns:<ns>:noedns probes.
 type dnsResult struct {
-	Q      string
-	Type   string
-	RCode  string
-	TC     bool
-	AN     int
-	UDP    int // advertised by the server's OPT record; 0 without one
-	MS     int
-	Err    error
-	Probed bool
-}
-
-func (d dnsResult) encode() string {
-	tc := "0"
-	if d.TC {
-		tc = "1"
-	}
-	return kvEncode("q", d.Q, "type", d.Type, "rcode", d.RCode, "tc", tc, "an", strconv.Itoa(d.AN), "udp", strconv.Itoa(d.UDP), "ms", strconv.Itoa(d.MS))
-}
-
-func decodeDNSResult(v string) dnsResult {
-	kv := kvParse(v)
-	return dnsResult{Q: kv["q"], Type: kv["type"], RCode: kv["rcode"], TC: kv["tc"] == "1",
-		AN: atoi(kv["an"]), UDP: atoi(kv["udp"]), MS: atoi(kv["ms"]), Probed: true}
+	Q     string `json:"q"`    // the name asked
+	Type  string `json:"type"` // A, SOA
+	RCode string `json:"rcode"`
+	TC    bool   `json:"tc"`
+	AN    int    `json:"an"`  // answer records
+	UDP   int    `json:"udp"` // advertised by the server's OPT record; 0 without one
+	MS    int64  `json:"ms"`
+	Err   error  `json:"-"`
 }
 
 func (d dnsResult) String() string {
@@ -569,7 +513,7 @@ func dnsQuery(ctx context.Context, addr, name string, qtype dnsmessage.Type, edn
 			}
 			return res, err
 		}
-		res.MS = int(time.Since(t0).Milliseconds())
+		res.MS = time.Since(t0).Milliseconds()
 		if ok := parseDNSAnswer(buf[:n], id, &res); ok {
 			return res, nil
 		}
@@ -648,17 +592,13 @@ func probeDNS(ctx context.Context, env *Env, c netConfig, ns string, edns bool) 
 	if edns {
 		kind = "edns"
 	}
-	v, err := probe(env, "network.dns:"+ns+":"+kind, func() (string, error) {
-		r, err := dnsQuery(ctx, c.addr(ns), name, qtype, edns, c.timeout())
-		if err != nil {
-			return "", err
-		}
-		return r.encode(), nil
+	r, err := Probe(env, "network.dns:"+ns+":"+kind, func() (dnsResult, error) {
+		return dnsQuery(ctx, c.addr(ns), name, qtype, edns, c.timeout())
 	})
 	if err != nil {
 		return dnsResult{Q: name, Err: err}
 	}
-	return decodeDNSResult(v)
+	return r
 }
 
 func queryServers(ctx context.Context, env *Env, c netConfig, servers []string) []serverDNS {
@@ -748,7 +688,7 @@ func runNetDNS(ctx context.Context, env *Env, c netConfig) Result {
 	for _, s := range res {
 		details = append(details, s.details()...)
 		if errors.Is(s.EDNS.Err, ErrNoLiveHost) {
-			return Result{Status: Skip, Finding: ErrNoLiveHost.Error()}
+			return Result{Status: Skip, Finding: s.EDNS.Err.Error()}
 		}
 		st, note, f := s.judge()
 		notes = append(notes, note)
@@ -804,7 +744,7 @@ func runNetResolved(ctx context.Context, env *Env, c netConfig) Result {
 	s := queryServers(ctx, env, c, []string{ns})[0]
 	details = append(details, s.details()...)
 	if errors.Is(s.EDNS.Err, ErrNoLiveHost) {
-		return Result{Status: Skip, Finding: ErrNoLiveHost.Error(), Details: details}
+		return Result{Status: Skip, Finding: s.EDNS.Err.Error(), Details: details}
 	}
 	st, note, _ := s.judge()
 	switch {

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -147,9 +148,18 @@ func panicDetails() []string {
 	return out
 }
 
+// UnknownCheckError names the entries of Select's only that are neither a
+// check's ID nor a section.
+type UnknownCheckError struct{ Names []string }
+
+func (e *UnknownCheckError) Error() string {
+	return "unknown check " + strings.Join(quoteAll(e.Names), ", ")
+}
+
 // Select returns the checks whose ID, or whose section name, is in only
 // (all checks when only is empty), in their original order. An unknown
-// name is an error that lists what exists.
+// name is an *UnknownCheckError; an only that holds nothing but empty
+// names is an error too.
 func Select(checks []Check, only []string) ([]Check, error) {
 	if len(only) == 0 {
 		return checks, nil
@@ -161,7 +171,7 @@ func Select(checks []Check, only []string) ([]Check, error) {
 		}
 	}
 	if len(want) == 0 {
-		return nil, fmt.Errorf("--only %q names no check: give IDs or sections, e.g. --only board,storage (see `pitstop doctor --list`)", strings.Join(only, ","))
+		return nil, errors.New("names no check: give IDs or sections, e.g. board,storage")
 	}
 	known := map[string]bool{}
 	for _, c := range checks {
@@ -175,7 +185,7 @@ func Select(checks []Check, only []string) ([]Check, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown check %s: see `pitstop doctor --list` for the IDs and sections", strings.Join(quoteAll(unknown), ", "))
+		return nil, &UnknownCheckError{Names: unknown}
 	}
 	var out []Check
 	for _, c := range checks {

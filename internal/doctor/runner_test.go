@@ -15,6 +15,25 @@ func testEnv(t *testing.T) *Env {
 	return &Env{Root: host.At(t.TempDir()), Go: goenv.Env{}, Getenv: func(string) string { return "" }, replay: true}
 }
 
+// goServer stands in for what the CLI hands in from
+// tune.Recommended("go-server") (internal/cli checks the real wiring).
+var goServer = Tuning{Profile: "go-server", Values: map[string]string{
+	"net.core.somaxconn": "8192", "net.ipv4.tcp_max_syn_backlog": "8192", "net.ipv4.tcp_slow_start_after_idle": "0",
+	"net.ipv4.ip_local_port_range": "10240 65535", "limit:nofile": "1024:1048576"}}
+
+// ramdiskBySource stands in for ramdisk.Active, which the CLI hands in:
+// an overlay mounted with pitstop ramdisk's source name.
+func ramdiskBySource(root *host.Root, p string) bool {
+	s, err := root.StorageOf(p)
+	return err == nil && s.Mount.Source == "pitstop-ramdisk"
+}
+
+// handIn gives env what the CLI hands to the doctor.
+func handIn(env *Env) *Env {
+	env.Tuning, env.RamdiskActive = goServer, ramdiskBySource
+	return env
+}
+
 func TestRunBadChecks(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
@@ -116,8 +135,9 @@ func TestSelect(t *testing.T) {
 			t.Errorf("Select returned %s", c.ID)
 		}
 	}
+	// (The CLI adds where to find the IDs: see internal/cli's doctor_usage.txtar.)
 	if _, err := Select(all, []string{"board.model", "board.nope", "zzz"}); err == nil ||
-		!strings.Contains(err.Error(), `"board.nope", "zzz"`) || !strings.Contains(err.Error(), "--list") {
+		!strings.Contains(err.Error(), `"board.nope", "zzz"`) {
 		t.Errorf("unknown IDs: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,7 +16,7 @@ import (
 )
 
 // Probe names of the storage section: statfs:<path> and fsync:<path>
-// record JSON (StatFS, FsyncLatency); cwd the working directory.
+// record a StatFS and an FsyncLatency, cwd the working directory.
 const (
 	ProbeCwd    = "cwd"
 	probeStatfs = "statfs:"
@@ -72,36 +71,20 @@ func existingDir(p string) string {
 }
 
 func probeStatFS(env *Env, p string) (StatFS, error) {
-	v, err := env.Probe(probeStatfs+p, func() (string, error) {
+	return Probe(env, probeStatfs+p, func() (StatFS, error) {
 		dir := existingDir(p)
 		var st unix.Statfs_t
 		if err := unix.Statfs(dir, &st); err != nil {
-			return "", err
+			return StatFS{}, err
 		}
-		b, err := json.Marshal(StatFS{Dir: dir, Free: uint64(st.Bavail) * uint64(st.Bsize), Total: uint64(st.Blocks) * uint64(st.Bsize)})
-		return string(b), err
+		return StatFS{Dir: dir, Free: uint64(st.Bavail) * uint64(st.Bsize), Total: uint64(st.Blocks) * uint64(st.Bsize)}, nil
 	})
-	var s StatFS
-	if err == nil {
-		err = json.Unmarshal([]byte(v), &s)
-	}
-	return s, err
 }
 
 func probeFsyncLatency(ctx context.Context, env *Env, p string) (FsyncLatency, error) {
-	v, err := env.Probe(probeFsync+p, func() (string, error) {
-		l, err := measureFsync(ctx, existingDir(p))
-		if err != nil {
-			return "", err
-		}
-		b, err := json.Marshal(l)
-		return string(b), err
+	return Probe(env, probeFsync+p, func() (FsyncLatency, error) {
+		return measureFsync(ctx, existingDir(p))
 	})
-	var l FsyncLatency
-	if err == nil {
-		err = json.Unmarshal([]byte(v), &l)
-	}
-	return l, err
 }
 
 // measureFsync writes and fsyncs a 4 KiB temporary file in dir up to 5
@@ -135,7 +118,7 @@ func measureFsync(ctx context.Context, dir string) (FsyncLatency, error) {
 func storagePath(env *Env, what string) (string, string, error) {
 	switch what {
 	case "cwd":
-		p, err := env.Probe(ProbeCwd, os.Getwd)
+		p, err := Probe(env, ProbeCwd, os.Getwd)
 		return p, "current directory", err
 	case "GOTMPDIR":
 		if p := env.Go.Get("GOTMPDIR"); p != "" {
@@ -177,7 +160,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 		r := Result{Status: OK}
 		inRAM := s.Class == host.Overlay && s.Overlay.UpperOnTmpfs()
 		switch {
-		case inRAM && s.Mount.Source == "pitstop-ramdisk":
+		case inRAM && env.RamdiskActive != nil && env.RamdiskActive(env.Root, p):
 			r.Finding = fmt.Sprintf("%s %s is in RAM: pitstop ramdisk is active (upper layer %s on tmpfs)", label, p, s.Overlay.Upper)
 		case inRAM:
 			r.Finding = fmt.Sprintf("%s %s is in RAM: an overlay with its upper layer %s on tmpfs", label, p, s.Overlay.Upper)
@@ -206,7 +189,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 					r.Fix = "free space on " + s.Mount.MountPoint
 				}
 			}
-		} else if !errors.Is(err, ErrNoLiveHost) {
+		} else if !unrecorded(err) {
 			r.Details = append(r.Details, "free space unknown: "+err.Error())
 		}
 		if l, err := probeFsyncLatency(ctx, env, p); err == nil {
@@ -217,7 +200,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 				r.Finding += " (slow)"
 				r.Fix = "pitstop ramdisk enable"
 			}
-		} else if !errors.Is(err, ErrNoLiveHost) {
+		} else if !unrecorded(err) {
 			r.Details = append(r.Details, "fsync probe: "+err.Error())
 		}
 		switch {

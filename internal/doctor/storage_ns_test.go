@@ -71,7 +71,7 @@ func TestStorageRealMounts(t *testing.T) {
 		t.Fatalf("overlay: %+v, %v", s, err)
 	}
 
-	env := &Env{Root: host.Live(), Go: goenv.Env{"GOCACHE": cache, "GOMODCACHE": filepath.Join(ram, "mod")}, Getenv: os.Getenv}
+	env := handIn(&Env{Root: host.Live(), Go: goenv.Env{"GOCACHE": cache, "GOMODCACHE": filepath.Join(ram, "mod")}, Getenv: os.Getenv})
 	checks, _ := Select(All(), []string{"storage.gocache", "storage.gomodcache"})
 	rep := Run(context.Background(), env, checks)
 	gc, _ := rep.Find("storage.gocache")

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,14 @@ type Fetcher struct {
 	// Header is added to every HTTP request to an upstream (e.g. a proxy's
 	// loop-detection token); nil adds nothing but a User-Agent.
 	Header http.Header
+	// RequestTimeout bounds each request to an upstream, its body
+	// included; 0 leaves requests bounded by their context only.
+	RequestTimeout time.Duration
+	// NoDirect makes "direct" entries and GONOPROXY modules fail with
+	// ErrDirect instead of running the go command, for callers that may
+	// only ask proxies (the doctor); false fetches direct as the go
+	// command does.
+	NoDirect bool
 
 	initOnce  sync.Once
 	initErr   error
@@ -141,7 +150,7 @@ type UpstreamError struct {
 }
 
 func (e *UpstreamError) Error() string {
-	msg := fmt.Sprintf("%s: %d %s", redact(e.URL), e.Status, http.StatusText(e.Status))
+	msg := fmt.Sprintf("%s: %d %s", Redact(e.URL), e.Status, http.StatusText(e.Status))
 	if b := strings.TrimSpace(e.Body); b != "" {
 		msg += ": " + b
 	}
@@ -156,6 +165,10 @@ func (e *UpstreamError) Is(target error) bool {
 // ErrProxyOff is returned when GOPROXY=off (or GONOPROXY with GOPROXY=off)
 // forbids the fetch.
 var ErrProxyOff = errors.New("module lookup disabled by GOPROXY=off")
+
+// ErrDirect is returned when a Fetcher with NoDirect reaches "direct" in
+// GOPROXY, or is asked for a GONOPROXY module.
+var ErrDirect = errors.New("GOPROXY reached direct, which this fetch does not use")
 
 // NotFoundError says a module or version is not available anywhere; it
 // matches fs.ErrNotExist. Err is the last upstream's answer.
@@ -173,13 +186,15 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Unwrap() error        { return e.Err }
 func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
-// redact drops user information from a URL for messages.
-func redact(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || pu.User == nil {
-		return u
-	}
-	return pu.Redacted()
+// userinfoRE matches the user:password@ part of a URL.
+var userinfoRE = regexp.MustCompile(`://[^/@\s,|]+@`)
+
+// Redact hides the credentials of every URL in s: a URL, a GOPROXY list
+// or a message. The whole user information goes, since a token is as often
+// the user name as the password:
+// https://user:token@host → https://redacted@host.
+func Redact(s string) string {
+	return userinfoRE.ReplaceAllString(s, "://redacted@")
 }
 
 // escaped returns the escaped path and (when vers != "") version.
@@ -198,10 +213,53 @@ func escaped(path, vers string) (string, string, error) {
 	return ep, ev, nil
 }
 
-// proxyFunc tries one proxy entry; direct is called for "direct".
+// attempt is one fetch: proxy tries a proxy's base URL, direct (nil when
+// the fetch has no direct form) the go command.
 type attempt struct {
 	proxy  func(base string) error
 	direct func() error
+}
+
+// Walk tries the entries of a GOPROXY list in order, as the go command
+// does: try is called with each entry, "direct" included, from the first
+// until one succeeds, and Walk returns nil. After an error the walk moves
+// on to the next entry when the failed entry was followed by "|", or by ","
+// and the error is a not-found answer (fs.ErrNotExist: 404 or 410); any
+// other error, or a cancelled or expired context, stops it and is
+// returned (a *RequestTimeoutError is not the context's: it is an answer
+// like any other). Reaching "off" stops it with ErrProxyOff. When every entry
+// fell through, Walk returns the last one's error; an empty list,
+// goenv.ErrNoProxy.
+func Walk(list []goenv.Proxy, try func(goenv.Proxy) error) error {
+	if len(list) == 0 {
+		return goenv.ErrNoProxy
+	}
+	var last error
+	for _, p := range list {
+		if p.Off() {
+			return ErrProxyOff
+		}
+		err := try(p)
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !FallsThrough(p, err) {
+			return err
+		}
+	}
+	return last
+}
+
+// FallsThrough reports whether a GOPROXY walk moves on from entry p after
+// it failed with err: on a not-found answer (fs.ErrNotExist) when p was
+// followed by ",", on any error when it was followed by "|", never on a
+// cancelled or expired context.
+func FallsThrough(p goenv.Proxy, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return errors.Is(err, fs.ErrNotExist) || p.FallBackOnError
 }
 
 // walk runs a over the proxy list (or direct only for GONOPROXY modules)
@@ -210,58 +268,47 @@ func (f *Fetcher) walk(modPath, what string, a attempt) error {
 	if err := f.init(); err != nil {
 		return err
 	}
+	direct := func() error {
+		switch {
+		case a.direct == nil:
+			return &NotFoundError{What: what}
+		case f.NoDirect:
+			return ErrDirect
+		}
+		return a.direct()
+	}
 	if f.env.NoProxy(modPath) {
 		for _, p := range f.proxies {
 			if p.Off() {
 				return ErrProxyOff
 			}
 		}
-		if a.direct == nil {
-			return &NotFoundError{What: what}
-		}
-		return a.direct()
+		return direct()
 	}
 	var last error
-	for _, p := range f.proxies {
-		var err error
-		switch {
-		case p.Off():
-			if last != nil {
-				return last
-			}
-			return ErrProxyOff
-		case p.Direct():
-			if a.direct == nil {
-				err = &NotFoundError{What: what}
-			} else {
-				err = a.direct()
-			}
-		default:
-			err = a.proxy(p.URL)
+	err := Walk(f.proxies, func(p goenv.Proxy) error {
+		if p.Direct() {
+			last = direct()
+		} else {
+			last = a.proxy(p.URL)
 		}
-		if err == nil {
-			return nil
-		}
-		last = err
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return last
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrProxyOff) && last != nil:
+		// "off" after entries that failed: their answer says more.
+		err = last
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		var nf *NotFoundError
+		if errors.As(err, &nf) {
 			return err
 		}
-		if errors.Is(err, fs.ErrNotExist) || p.FallBackOnError {
-			continue
-		}
-		return err
+		return &NotFoundError{What: what, Err: err}
 	}
-	if last == nil {
-		return &NotFoundError{What: what}
-	}
-	if errors.Is(last, fs.ErrNotExist) {
-		var nf *NotFoundError
-		if errors.As(last, &nf) {
-			return last
-		}
-		return &NotFoundError{What: what, Err: last}
-	}
-	return last
+	return err
 }
 
 // get fetches base+"/"+rel from an http(s) or file proxy into a reader.
@@ -287,8 +334,13 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 		}
 		return fh, st.Size(), nil
 	}
+	parent, cancel := ctx, context.CancelFunc(func() {})
+	if f.RequestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.RequestTimeout)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
+		cancel()
 		return nil, 0, err
 	}
 	for k, v := range f.Header {
@@ -299,14 +351,68 @@ func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		cancel()
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = Redact(ue.URL) // net/http keeps the user name
+		}
+		return nil, 0, f.timedOut(parent, ctx, u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
+		cancel()
 		return nil, 0, &UpstreamError{URL: u, Status: resp.StatusCode, Body: firstLine(string(b))}
 	}
-	return resp.Body, resp.ContentLength, nil
+	if f.RequestTimeout <= 0 {
+		cancel() // a no-op: the request has no context of its own
+		return resp.Body, resp.ContentLength, nil
+	}
+	return &timedBody{ReadCloser: resp.Body, f: f, parent: parent, ctx: ctx, cancel: cancel, url: u}, resp.ContentLength, nil
+}
+
+// RequestTimeoutError is a request to an upstream that ran out of the
+// Fetcher's RequestTimeout (while its caller's context had time left): an
+// error like any other answer, after which "|" in GOPROXY moves on.
+type RequestTimeoutError struct {
+	URL     string
+	Timeout time.Duration
+}
+
+func (e *RequestTimeoutError) Error() string {
+	return fmt.Sprintf("%s: no answer within %v", Redact(e.URL), e.Timeout)
+}
+
+// timedOut turns err into a *RequestTimeoutError when the request's own
+// context ctx ran out but the caller's parent did not.
+func (f *Fetcher) timedOut(parent, ctx context.Context, u string, err error) error {
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &RequestTimeoutError{URL: u, Timeout: f.RequestTimeout}
+	}
+	return err
+}
+
+// timedBody is the body of a request bounded by RequestTimeout: closing it
+// ends the request's context.
+type timedBody struct {
+	io.ReadCloser
+	f           *Fetcher
+	parent, ctx context.Context
+	cancel      context.CancelFunc
+	url         string
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.f.timedOut(b.parent, b.ctx, b.url, err)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
 }
 
 func firstLine(s string) string {
@@ -317,25 +423,32 @@ func firstLine(s string) string {
 	return s
 }
 
-// getBytes fetches a small file, bounded by MaxMetaSize.
-func (f *Fetcher) getBytes(ctx context.Context, base, rel string) ([]byte, error) {
+// Get fetches base+"/"+rel from one upstream, not through the GOPROXY
+// list: base is an http, https or file URL (a proxy, a checksum database).
+// An answer other than 200 is an *UpstreamError (a missing file is a 404);
+// the answer is bounded by MaxMetaSize, the request by RequestTimeout and
+// ctx, and it carries Header.
+func (f *Fetcher) Get(ctx context.Context, base, rel string) ([]byte, error) {
+	// Get needs only the client, which init sets even when GOPROXY is
+	// unusable (the walks report that).
+	_ = f.init()
 	body, size, err := f.get(ctx, base, rel)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
 	if size > MaxMetaSize {
-		return nil, fmt.Errorf("%s/%s: answer too large (%d bytes)", redact(base), rel, size)
+		return nil, fmt.Errorf("%s/%s: answer too large (%d bytes)", Redact(base), rel, size)
 	}
 	b, err := io.ReadAll(io.LimitReader(body, MaxMetaSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s: %w", redact(base), rel, err)
+		return nil, fmt.Errorf("%s/%s: %w", Redact(base), rel, err)
 	}
 	if len(b) > MaxMetaSize {
-		return nil, fmt.Errorf("%s/%s: answer too large", redact(base), rel)
+		return nil, fmt.Errorf("%s/%s: answer too large", Redact(base), rel)
 	}
 	if size >= 0 && int64(len(b)) != size {
-		return nil, fmt.Errorf("%s/%s: truncated answer (%d of %d bytes)", redact(base), rel, len(b), size)
+		return nil, fmt.Errorf("%s/%s: truncated answer (%d of %d bytes)", Redact(base), rel, len(b), size)
 	}
 	return b, nil
 }
@@ -373,7 +486,7 @@ func (f *Fetcher) ListRaw(ctx context.Context, path string) ([]byte, error) {
 	var out []byte
 	err = f.walk(path, path+"@v/list", attempt{
 		proxy: func(base string) (err error) {
-			out, err = f.getBytes(ctx, base, ep+"/@v/list")
+			out, err = f.Get(ctx, base, ep+"/@v/list")
 			return err
 		},
 		direct: func() (err error) {
@@ -393,7 +506,7 @@ func (f *Fetcher) Latest(ctx context.Context, path string) (*RevInfo, []byte, er
 	var raw []byte
 	err = f.walk(path, path+"@latest", attempt{
 		proxy: func(base string) (err error) {
-			raw, err = f.getBytes(ctx, base, ep+"/@latest")
+			raw, err = f.Get(ctx, base, ep+"/@latest")
 			return err
 		},
 		direct: func() (err error) {
@@ -429,7 +542,7 @@ func (f *Fetcher) InfoRaw(ctx context.Context, path, vers string) ([]byte, error
 	var raw []byte
 	err = f.walk(path, path+"@"+vers, attempt{
 		proxy: func(base string) (err error) {
-			raw, err = f.getBytes(ctx, base, ep+"/@v/"+ev+".info")
+			raw, err = f.Get(ctx, base, ep+"/@v/"+ev+".info")
 			return err
 		},
 		direct: func() (err error) {
@@ -459,7 +572,7 @@ func (f *Fetcher) GoMod(ctx context.Context, path, vers string) ([]byte, error) 
 	var data []byte
 	err = f.walk(path, path+"@"+vers+" go.mod", attempt{
 		proxy: func(base string) (err error) {
-			data, err = f.getBytes(ctx, base, ep+"/@v/"+ev+".mod")
+			data, err = f.Get(ctx, base, ep+"/@v/"+ev+".mod")
 			return err
 		},
 		direct: func() (err error) {
@@ -635,6 +748,22 @@ func (f *Fetcher) SumDBRaw(ctx context.Context, name, rel string) ([]byte, error
 		return nil, err
 	}
 	return f.sumdb.raw(ctx, name, rel)
+}
+
+// SumDBURL returns the URL at which the checksum database GOSUMDB selects
+// is reached, as the go command finds it: GOSUMDB's own URL when it names
+// one, else the first proxy in GOPROXY that serves it
+// (<proxy>/sumdb/<name>, asking <proxy>/sumdb/<name>/supported), else
+// https://<name>. The answer is kept for the Fetcher's life, until a
+// request to that URL fails.
+func (f *Fetcher) SumDBURL(ctx context.Context) (string, error) {
+	if err := f.init(); err != nil {
+		return "", err
+	}
+	if f.sumdb.dbErr != nil {
+		return "", f.sumdb.dbErr
+	}
+	return f.sumdb.baseURL(ctx, f.sumdb.db.Name)
 }
 
 // SumDBName returns the name of the checksum database GOSUMDB selects, or

@@ -165,7 +165,11 @@ func (s *sumDB) lookup(ctx context.Context, path, vers, file string) (string, st
 	return "", s.db.Name, fmt.Errorf("checksum database %s has no %s hash for %s@%s", s.db.Name, file, path, vers)
 }
 
-// baseURL finds how to reach the database name, as the go command does.
+// baseURL finds how to reach the database name, as the go command does:
+// GOSUMDB's URL when it names one, else the first proxy whose
+// /sumdb/<name>/supported answers (the GOPROXY list's fallback rules
+// apply), else https://<name> once the list reaches direct or off, or
+// every proxy said not found.
 func (s *sumDB) baseURL(ctx context.Context, name string) (string, error) {
 	if name == s.db.Name && s.db.URL != "" {
 		return s.db.URL, nil
@@ -178,25 +182,22 @@ func (s *sumDB) baseURL(ctx context.Context, name string) (string, error) {
 			return b, nil
 		}
 	}
-	direct := "https://" + name
-	var found string
-	for _, p := range s.f.proxies {
-		if p.Off() || p.Direct() {
-			break
+	found := "https://" + name
+	var failed goenv.Proxy
+	err := Walk(s.f.proxies, func(p goenv.Proxy) error {
+		if p.Direct() {
+			return nil
 		}
 		base := p.URL + "/sumdb/" + name
-		_, err := s.f.getBytes(ctx, base, "supported")
-		if err == nil {
-			found = base
-			break
+		if _, err := s.f.Get(ctx, base, "supported"); err != nil {
+			failed = p
+			return err
 		}
-		if errors.Is(err, fs.ErrNotExist) || p.FallBackOnError {
-			continue
-		}
-		return "", fmt.Errorf("checksum database %s through %s: %w", name, redact(p.URL), err)
-	}
-	if found == "" {
-		found = direct
+		found = base
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrProxyOff) && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("checksum database %s through %s: %w", name, Redact(failed.URL), err)
 	}
 	if name == s.db.Name {
 		s.mu.Lock()
@@ -211,7 +212,7 @@ func (s *sumDB) raw(ctx context.Context, name, rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.f.getBytes(ctx, base, rel)
+	b, err := s.f.Get(ctx, base, rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && name == s.db.Name {
 		s.mu.Lock()
 		s.base = ""

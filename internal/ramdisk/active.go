@@ -88,7 +88,6 @@ func tmpfsSizeOption(opts string) uint64 {
 
 // Lookup returns the active pitstop ramdisk that holds path (path itself
 // or a directory below it), as the innermost mount of path shows it.
-// The doctor's storage check uses it to report GOMODCACHE and GOCACHE.
 func Lookup(r *host.Root, path string) (Info, bool) {
 	ms, err := r.Mounts()
 	if err != nil {

@@ -155,8 +155,8 @@ func (c *Catalog) Resolve(name string) ([]Setting, error) {
 }
 
 // Recommended returns the settings of an embedded profile (includes
-// expanded), keyed by sysctl key or, for limits, "limit:KEY" (limit:nofile).
-// The doctor compares the live machine with Recommended("go-server"); use
+// expanded), keyed by sysctl key or, for limits, "limit:KEY" (limit:nofile),
+// for callers that compare a machine with a profile; use
 // Setting.Satisfied to compare a current value. It returns nil for a name
 // that is not embedded.
 func Recommended(profile string) map[string]Setting {

@@ -9,7 +9,8 @@
 // Apply runs exactly that plan: it sets all of them or, when the kernel
 // refuses one, puts back the ones already set. PlanRevert and Revert
 // restore exactly the recorded values and remove the files written with
-// persist. Recommended exposes the embedded values to the doctor.
+// persist. Recommended exposes the embedded values to callers that compare
+// a machine with a profile.
 package tune
 
 import (
