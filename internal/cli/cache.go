@@ -228,7 +228,7 @@ func newCacheStatsCmd() *cobra.Command {
 				}
 				report["local"] = map[string]any{"dir": d, "usage": u}
 				if !asJSON {
-					fmt.Fprintf(out, "local  %s: %d objects, %s, %d entries\n", d, u.Objects, buildcache.FormatSize(u.Bytes), u.Entries)
+					fmt.Fprintf(out, "local  %s: %d files, %s\n", d, u.Objects, buildcache.FormatSize(u.Bytes))
 				}
 			}
 			if server != "" {
@@ -303,7 +303,7 @@ func newCacheTrimCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "local  %s: removed %d objects (%s) and %d entries\n", d, r.Objects, buildcache.FormatSize(r.Bytes), r.Entries)
+				fmt.Fprintf(out, "local  %s: removed %d files (%s)\n", d, r.Objects, buildcache.FormatSize(r.Bytes))
 			}
 			if server != "" {
 				cl, err := remoteClient(server, token)

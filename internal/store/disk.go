@@ -333,12 +333,13 @@ const markInterval = time.Hour
 // from the index (written by another process) is added if the file at p is
 // still the one read. A lazy store also marks the use on disk.
 func (d *Disk) touch(key, p string, st fileStat) {
-	now := d.now()
-	if d.opt.Lazy && now-st.lastUse() > int64(markInterval) {
-		// Set the access time only: the modification time is when the
-		// object was stored. A failure only costs eviction order.
-		ts := []unix.Timespec{unix.NsecToTimespec(now), {Nsec: unix.UTIME_OMIT}}
-		unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+	if d.opt.Lazy {
+		if now := time.Now().UnixNano(); now-st.lastUse() > int64(markInterval) {
+			// Set the access time only: the modification time is when
+			// the object was stored. A failure only costs eviction order.
+			ts := []unix.Timespec{unix.NsecToTimespec(now), {Nsec: unix.UTIME_OMIT}}
+			unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
 	}
 	d.mu.RLock()
 	e, loaded := d.index[key], d.loaded
@@ -346,6 +347,7 @@ func (d *Disk) touch(key, p string, st fileStat) {
 	if !loaded {
 		return // a lazy store's index is built from the disk when needed
 	}
+	now := d.now()
 	if e != nil && e.size == st.size && e.mtime == st.mtime {
 		e.lastUse.Store(now)
 		return
