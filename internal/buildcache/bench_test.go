@@ -89,6 +89,21 @@ func replay(b *testing.B, dir string, stream []byte) *countingDiscard {
 	return out
 }
 
+// benchReplay replays stream to a fresh helper per iteration over the tier
+// in dir; every one of its replayActions requests must be answered with a
+// path. It reports time per request (unit).
+func benchReplay(b *testing.B, dir string, stream []byte, unit string) {
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	start, cpu0 := time.Now(), cpuNanos()
+	for b.Loop() {
+		if out := replay(b, dir, stream); out.hits != replayActions {
+			b.Fatalf("%d of %d %ss answered with a path", out.hits, replayActions, unit)
+		}
+	}
+	perOp(b, start, cpu0, replayActions, unit)
+}
+
 // BenchmarkWarmTierReplay is the helper's side of a warm build from its
 // local tier: a fresh helper answers replayActions gets, all local hits
 // (the "warm tier" row of bench/cache/run.sh without the go command).
@@ -98,15 +113,7 @@ func BenchmarkWarmTierReplay(b *testing.B) {
 	if out := replay(b, dir, putStream()); out.hits != replayActions {
 		b.Fatalf("%d of %d puts answered with a path", out.hits, replayActions)
 	}
-	gets := getStream()
-	b.ReportAllocs()
-	start, cpu0 := time.Now(), cpuNanos()
-	for b.Loop() {
-		if out := replay(b, dir, gets); out.hits != replayActions {
-			b.Fatalf("%d hits of %d gets", out.hits, replayActions)
-		}
-	}
-	perOp(b, start, cpu0, replayActions, "get")
+	benchReplay(b, dir, getStream(), "get")
 }
 
 // BenchmarkColdTierPuts is the helper's side of a cold build: a fresh
@@ -114,17 +121,7 @@ func BenchmarkWarmTierReplay(b *testing.B) {
 // entries) in the local tier. Objects are rewritten in place after the
 // first round, which costs the same as writing new ones.
 func BenchmarkColdTierPuts(b *testing.B) {
-	dir := b.TempDir()
-	puts := putStream()
-	b.SetBytes(int64(len(puts)))
-	b.ReportAllocs()
-	start, cpu0 := time.Now(), cpuNanos()
-	for b.Loop() {
-		if out := replay(b, dir, puts); out.hits != replayActions {
-			b.Fatalf("%d of %d puts answered with a path", out.hits, replayActions)
-		}
-	}
-	perOp(b, start, cpu0, replayActions, "put")
+	benchReplay(b, b.TempDir(), putStream(), "put")
 }
 
 // BenchmarkLocalLookup is one local hit without the protocol around it:
