@@ -53,10 +53,10 @@ type Options struct {
 	// built the first time it is needed, by Usage, Trim, Walk, LoadIndex
 	// or a Commit under MaxSize. Crash leftovers are removed then too.
 	// Because the order of uses in memory dies with such a process, a lazy
-	// store also records uses on disk: a read sets the file's access time
-	// when its last recorded use is over an hour old (at most one small
-	// write per object an hour; the modification time stays the time the
-	// object was stored).
+	// store also records uses on disk: a use (Get, GetFile, ReadSmall,
+	// Touch) sets the file's access time when its last recorded use is
+	// over an hour old (at most one small write per object an hour; the
+	// modification time stays the time the object was stored).
 	Lazy bool
 }
 
@@ -68,10 +68,11 @@ type Options struct {
 // index them (last use starting from the file's mtime or atime, whichever is
 // later) and reads update them in memory only, so reads never write to the
 // disk (an SD card). A store opened with Options.Lazy builds the index on
-// first need instead and marks uses on disk (see Options.Lazy). Several processes may share a directory (each go
-// command starts its own GOCACHEPROG helper): writes stay atomic, a process
-// notices objects other processes wrote when it reads them, and eviction in
-// one process shows up as misses in the others.
+// first need instead and marks uses on disk (see Options.Lazy). Several
+// processes may share a directory (each go command starts its own
+// GOCACHEPROG helper): writes stay atomic, a process notices objects other
+// processes wrote when it reads them, and eviction in one process shows up
+// as misses in the others.
 type Disk struct {
 	dir string
 	opt Options
