@@ -143,6 +143,8 @@ func (d *Disk) LoadIndex() error {
 	if d.loaded {
 		return nil
 	}
+	clear(d.index) // nothing is indexed before; a failed walk starts over
+	d.bytes = 0
 	if err := d.load(); err != nil {
 		clear(d.index)
 		d.bytes = 0

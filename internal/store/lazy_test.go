@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -226,5 +228,39 @@ func TestReadSmallRecordsUse(t *testing.T) {
 	wantMiss(t, d, "b")
 	if _, err := d.Stat(ctx, "a"); err != nil {
 		t.Errorf("the object read was evicted: %v", err)
+	}
+}
+
+// Building the index while other goroutines write and read loses nothing:
+// every Commit lands either in the walk or in the index after it.
+func TestLazyIndexWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	lz := openDisk(t, dir, store.Options{Lazy: true, NoSync: true})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			buf := make([]byte, 8)
+			for i := range 50 {
+				key := fmt.Sprintf("k/%d/%d", g, i)
+				if err := lz.Put(ctx, key, strings.NewReader("abc")); err != nil {
+					t.Error(err)
+					return
+				}
+				if data, _, err := lz.ReadSmall(ctx, key, buf); err != nil || string(data) != "abc" {
+					t.Errorf("ReadSmall(%s) = %q, %v", key, data, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		time.Sleep(time.Millisecond)
+		lz.Usage()
+	})
+	wg.Wait()
+	u := lz.Usage()
+	if u.Objects != 200 || u.Bytes != 600 || len(listFiles(t, dir)) != 200 {
+		t.Errorf("Usage = %+v with %d files on disk, want 600 bytes in 200 objects", u, len(listFiles(t, dir)))
 	}
 }
