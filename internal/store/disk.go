@@ -79,7 +79,7 @@ type Disk struct {
 	log *slog.Logger
 
 	mu     sync.RWMutex
-	loaded bool // the index reflects the directory; always true unless Lazy
+	loaded bool // the index reflects the directory; until then (Lazy) it is empty
 	index  map[string]*entry
 	bytes  int64
 
@@ -143,8 +143,6 @@ func (d *Disk) LoadIndex() error {
 	if d.loaded {
 		return nil
 	}
-	clear(d.index) // nothing is indexed before; a failed walk starts over
-	d.bytes = 0
 	if err := d.load(); err != nil {
 		clear(d.index)
 		d.bytes = 0
