@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/store"
 )
 
 // Client talks to a `pitstop cache serve` server. Its zero value is not
@@ -398,18 +400,11 @@ func parseIDList(r io.Reader) ([]ID, error) {
 	return ids, sc.Err()
 }
 
-// ServerStats is what GET /v1/stats answers.
-type ServerStats struct {
-	Usage
-	MaxSize   int64 `json:"max_size"`
-	Manifests int64 `json:"manifests"`
-}
-
-// Stats asks the server how much it holds.
-func (c *Client) Stats(ctx context.Context) (ServerStats, error) {
-	var s ServerStats
-	err := c.jsonCall(ctx, "GET", "/v1/stats", &s)
-	return s, err
+// Stats asks the server how much its store holds (GET /v1/stats).
+func (c *Client) Stats(ctx context.Context) (store.Usage, error) {
+	var u store.Usage
+	err := c.jsonCall(ctx, "GET", "/v1/stats", &u)
+	return u, err
 }
 
 // Trim asks the server to shrink to maxSize bytes.

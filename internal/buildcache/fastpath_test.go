@@ -69,7 +69,7 @@ func FuzzAppendResponse(f *testing.F) {
 	})
 }
 
-// Lookup reads entries with raw system calls: a missing entry is still
+// Lookup reads entries with the store's ReadSmall: a missing entry is
 // fs.ErrNotExist, and an entry longer than any valid one is dropped even
 // if its first bytes parse.
 func TestLookupRawRead(t *testing.T) {
@@ -82,13 +82,14 @@ func TestLookupRawRead(t *testing.T) {
 	if _, _, err := l.Lookup(a); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing entry: %v, want not-exist", err)
 	}
-	w, err := l.NewObject()
+	out := ID(sha256.Sum256([]byte("hello")))
+	w, err := l.NewObject(out, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Write([]byte("hello"))
-	out := ID(sha256.Sum256([]byte("hello")))
-	if _, err := w.Commit(out, 5); err != nil {
+	objPath, err := w.Commit()
+	if err != nil {
 		t.Fatal(err)
 	}
 	e := Entry{OutputID: out, Size: 5, Time: time.Unix(0, 1764000000123456789)}
@@ -96,13 +97,13 @@ func TestLookupRawRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, path, err := l.Lookup(a)
-	if err != nil || got.OutputID != out || got.Size != 5 || !got.Time.Equal(e.Time) || path != l.ObjectPath(out) {
+	if err != nil || got.OutputID != out || got.Size != 5 || !got.Time.Equal(e.Time) || path != objPath {
 		t.Fatalf("Lookup = %+v %q %v", got, path, err)
 	}
 	// Valid first 128 bytes, then more digits: a different number.
 	long := string(formatEntry(Entry{OutputID: out, Size: 5, Time: time.Unix(0, 1)}))
 	long = strings.TrimSuffix(long, "\n") + strings.Repeat(" ", maxEntryLen) + "9\n"
-	ep := l.entryPath(a2)
+	ep := tierPath(t, l, entryKey(a2))
 	os.MkdirAll(filepath.Dir(ep), 0o755)
 	if err := os.WriteFile(ep, []byte(long), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package buildcache
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -8,13 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/pitstop-go/pitstop/internal/store"
 )
 
 // ID is an ActionID or an OutputID: 32 bytes (64 hex digits).
@@ -44,6 +45,23 @@ func ParseHexID(s string) (ID, error) {
 	return id, nil
 }
 
+// idKey is where an ID lives in a store, the one layout of the local tier
+// and the server: kind/xx/<64 hex digits>, xx being the first two, so that
+// no directory holds more than a 256th of them.
+func idKey(kind byte, id ID) string {
+	var b [2 + 3 + 2*len(id)]byte
+	b[0], b[1] = kind, '/'
+	hex.Encode(b[5:], id[:])
+	b[2], b[3], b[4] = b[5], b[6], '/'
+	return string(b[:])
+}
+
+// objectKey is where the object with OutputID out lives.
+func objectKey(out ID) string { return idKey('o', out) }
+
+// entryKey is where the entry of action a lives.
+func entryKey(a ID) string { return idKey('a', a) }
+
 // Entry is what an ActionID maps to.
 type Entry struct {
 	OutputID ID
@@ -54,116 +72,83 @@ type Entry struct {
 // Local is the local tier: a directory holding objects named by their
 // OutputID (o/xx/<hex>, no file extension, so the path can be handed to the
 // go command as DiskPath) and action entries (a/xx/<hex>, one line
-// "v1 <outputid> <size> <unixnano>"). Several helpers may share it: every
-// file appears by rename.
+// "v1 <outputid> <size> <unixnano>"), the same keys the server's store
+// uses. It is a store.Disk opened lazily (the go command starts a helper
+// per command, so opening it must not walk the directory; uses are marked
+// on disk hourly, and the index is built only by Usage and Trim). Several
+// helpers may share it: every file appears by rename.
 //
 // Files are not fsynced: like the go command's own GOCACHE, the tier is
 // disposable, and a file torn by a power cut is caught by the size check
 // every hit makes (an empty or short object is a miss).
 type Local struct {
 	Dir string
+
+	once sync.Once
+	st   *store.Disk
+	err  error
 }
 
-// markInterval is how stale a file's mtime may get before a hit refreshes
-// it; mtimes drive Trim's least-recently-used order.
-const markInterval = time.Hour
+// disk opens the tier's store once.
+func (l *Local) disk() (*store.Disk, error) {
+	l.once.Do(func() {
+		l.st, l.err = store.Open(l.Dir, store.Options{Lazy: true, NoSync: true})
+	})
+	return l.st, l.err
+}
 
-// Init creates the directory layout.
+// Init opens the tier, creating its directory if needed.
 func (l *Local) Init() error {
-	for _, d := range []string{"o", "a", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(l.Dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ObjectPath is where the object with OutputID out lives.
-func (l *Local) ObjectPath(out ID) string {
-	h := out.String()
-	return filepath.Join(l.Dir, "o", h[:2], h)
-}
-
-func (l *Local) entryPath(action ID) string {
-	h := action.String()
-	return filepath.Join(l.Dir, "a", h[:2], h)
+	_, err := l.disk()
+	return err
 }
 
 // Lookup returns the entry for action and the path of its object. A miss,
 // including an entry whose object is gone or has the wrong size, is an
-// error wrapping fs.ErrNotExist.
+// error wrapping fs.ErrNotExist. Both files count as used.
 func (l *Local) Lookup(action ID) (Entry, string, error) {
-	ep := l.entryPath(action)
+	st, err := l.disk()
+	if err != nil {
+		return Entry{}, "", err
+	}
+	ctx := context.Background()
+	ek := entryKey(action)
 	var buf [maxEntryLen + 1]byte
-	data, err := readSmall(ep, buf[:])
+	data, info, err := st.ReadSmall(ctx, ek, buf[:])
 	if err != nil {
 		return Entry{}, "", err
 	}
 	e, err := parseEntry(data)
-	if err == nil && len(data) > maxEntryLen {
+	if err == nil && info.Size > maxEntryLen {
 		err = errors.New("entry too long")
 	}
 	if err != nil {
-		os.Remove(ep)
-		return Entry{}, "", fmt.Errorf("%w: %s: %v", fs.ErrNotExist, ep, err)
+		st.Delete(ctx, ek)
+		return Entry{}, "", fmt.Errorf("%w: %s: %v", fs.ErrNotExist, ek, err)
 	}
-	op := l.ObjectPath(e.OutputID)
-	fi, err := os.Stat(op)
+	ok := objectKey(e.OutputID)
+	oi, err := st.Touch(ctx, ok)
 	if err != nil {
 		return Entry{}, "", err
 	}
-	if fi.Size() != e.Size {
-		return Entry{}, "", fmt.Errorf("%w: %s is %d bytes, entry says %d", fs.ErrNotExist, op, fi.Size(), e.Size)
+	if oi.Size != e.Size {
+		return Entry{}, "", fmt.Errorf("%w: %s is %d bytes, entry says %d", fs.ErrNotExist, ok, oi.Size, e.Size)
 	}
-	now := time.Now()
-	if now.Sub(fi.ModTime()) > markInterval {
-		os.Chtimes(op, now, now)
-		os.Chtimes(ep, now, now)
-	}
-	return e, op, nil
+	p, err := st.Path(ok)
+	return e, p, err
 }
 
 // maxEntryLen bounds an entry file: "v1 <64 hex> <size> <unixnano>\n" is
 // at most 108 bytes.
 const maxEntryLen = 128
 
-// readSmall reads the file at name into buf with plain open, read and
-// close system calls: os.ReadFile also stats the file, registers it with
-// the poller and sets its flags, which is most of the cost of a local hit.
-// A file that does not fit in buf is returned cut to len(buf).
-func readSmall(name string, buf []byte) ([]byte, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return buf[:n], nil
-}
-
 // Has reports whether an entry for action exists, without checking it.
 func (l *Local) Has(action ID) bool {
-	_, err := os.Stat(l.entryPath(action))
+	st, err := l.disk()
+	if err != nil {
+		return false
+	}
+	_, err = st.Stat(context.Background(), entryKey(action))
 	return err == nil
 }
 
@@ -191,9 +176,10 @@ func formatEntry(e Entry) []byte {
 	return fmt.Appendf(nil, "v1 %s %d %d\n", e.OutputID, e.Size, e.Time.UnixNano())
 }
 
-// ObjectWriter receives an object's bytes in the local tier's temp
-// directory; Commit checks them against the expected OutputID and size and
-// renames them into place.
+// ObjectWriter receives an object's bytes in the local tier (a store
+// Writer: a temp file beside the object's place); Commit checks them
+// against the OutputID and size they were promised and renames them into
+// place.
 //
 // If the tier's disk is full (or the directory unusable), the bytes go to
 // an anonymous memory file instead (memfd), whose /proc path stays valid
@@ -201,7 +187,9 @@ func formatEntry(e Entry) []byte {
 // or its build fails.
 type ObjectWriter struct {
 	l    *Local
-	f    *os.File
+	out  ID
+	size int64
+	w    store.Writer
 	mem  *os.File // memory fallback, once the disk failed
 	h    hashWriter
 	n    int64
@@ -215,24 +203,20 @@ type hashWriter interface {
 	Sum([]byte) []byte
 }
 
-// NewObject starts writing an object. It fails only if neither the disk
-// nor memory can take it.
-func (l *Local) NewObject() (*ObjectWriter, error) {
-	w := &ObjectWriter{l: l, h: sha256.New()}
-	f, err := os.CreateTemp(filepath.Join(l.Dir, "tmp"), "obj-*")
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = l.Init(); err == nil {
-			f, err = os.CreateTemp(filepath.Join(l.Dir, "tmp"), "obj-*")
-		}
+// NewObject starts writing the object out, which must be size bytes long.
+// It fails only if neither the disk nor memory can take it.
+func (l *Local) NewObject(out ID, size int64) (*ObjectWriter, error) {
+	w := &ObjectWriter{l: l, out: out, size: size, h: sha256.New()}
+	st, err := l.disk()
+	if err == nil {
+		w.w, err = st.Create(context.Background(), objectKey(out))
 	}
 	if err != nil {
 		w.Err = err
 		if w.mem, err = memFile(); err != nil {
 			return nil, fmt.Errorf("%v; and in memory: %v", w.Err, err)
 		}
-		return w, nil
 	}
-	w.f = f
 	return w, nil
 }
 
@@ -241,7 +225,7 @@ func (w *ObjectWriter) InMemory() bool { return w.mem != nil }
 
 func (w *ObjectWriter) Write(p []byte) (int, error) {
 	if w.mem == nil {
-		n, err := w.f.Write(p)
+		n, err := w.w.Write(p)
 		w.h.Write(p[:n])
 		w.n += int64(n)
 		if err == nil {
@@ -266,13 +250,12 @@ func (w *ObjectWriter) toMemory() error {
 	if err != nil {
 		return fmt.Errorf("%v; and in memory: %v", w.Err, err)
 	}
-	if _, err := io.Copy(m, io.NewSectionReader(w.f, 0, w.n)); err != nil {
+	if _, err := io.Copy(m, io.NewSectionReader(w.w, 0, w.n)); err != nil {
 		m.Close()
 		return fmt.Errorf("%v; and moving to memory: %v", w.Err, err)
 	}
-	w.f.Close()
-	os.Remove(w.f.Name())
-	w.f = nil
+	w.w.Abort()
+	w.w = nil
 	w.mem = m
 	return nil
 }
@@ -281,40 +264,36 @@ func (w *ObjectWriter) toMemory() error {
 // promised.
 var ErrCorrupt = errors.New("corrupt object")
 
-// Commit verifies the bytes written and moves them to ObjectPath(out).
-func (w *ObjectWriter) Commit(out ID, size int64) (string, error) {
+// Commit verifies the bytes written and stores them under their OutputID;
+// it returns the object's path.
+func (w *ObjectWriter) Commit() (string, error) {
 	defer w.Abort()
-	if w.n != size {
-		return "", fmt.Errorf("%w: got %d bytes, want %d", ErrCorrupt, w.n, size)
+	if w.n != w.size {
+		return "", fmt.Errorf("%w: got %d bytes, want %d", ErrCorrupt, w.n, w.size)
 	}
 	var sum ID
 	w.h.Sum(sum[:0])
-	if sum != out {
-		return "", fmt.Errorf("%w: sha256 %s, want %s", ErrCorrupt, sum, out)
+	if sum != w.out {
+		return "", fmt.Errorf("%w: sha256 %s, want %s", ErrCorrupt, sum, w.out)
 	}
 	if w.mem != nil {
 		// Kept open (and so alive) until the helper exits.
 		w.done = true
 		return memPath(w.mem), nil
 	}
-	if err := w.f.Close(); err != nil {
-		return "", err
-	}
-	p := w.l.ObjectPath(out)
-	if err := renameMkdir(w.f.Name(), p); err != nil {
+	if err := w.w.Commit(); err != nil {
 		return "", err
 	}
 	w.done = true
-	return p, nil
+	return w.l.st.Path(objectKey(w.out))
 }
 
 // Abort discards an uncommitted object.
 func (w *ObjectWriter) Abort() {
 	if !w.done {
 		w.done = true
-		if w.f != nil {
-			w.f.Close()
-			os.Remove(w.f.Name())
+		if w.w != nil {
+			w.w.Abort()
 		}
 		if w.mem != nil {
 			w.mem.Close()
@@ -322,134 +301,99 @@ func (w *ObjectWriter) Abort() {
 	}
 }
 
-func renameMkdir(from, to string) error {
-	err := os.Rename(from, to)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			return err
-		}
-		err = os.Rename(from, to)
-	}
-	return err
-}
-
 // PutEntry records that action produced e.
 func (l *Local) PutEntry(action ID, e Entry) error {
-	f, err := os.CreateTemp(filepath.Join(l.Dir, "tmp"), "ent-*")
+	st, err := l.disk()
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(formatEntry(e))
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	return st.Put(context.Background(), entryKey(action), bytes.NewReader(formatEntry(e)))
+}
+
+// exists reports whether the tier's directory exists: stats and trims of a
+// tier never used report nothing rather than create it.
+func (l *Local) exists() bool {
+	_, err := os.Stat(l.Dir)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// Usage walks the tier (its store's index) and reports what it holds:
+// objects and entries alike count as objects. It has no cap.
+func (l *Local) Usage() (store.Usage, error) {
+	if !l.exists() {
+		return store.Usage{}, nil
 	}
-	if err == nil {
-		err = renameMkdir(f.Name(), l.entryPath(action))
-	}
+	st, err := l.disk()
 	if err != nil {
-		os.Remove(f.Name())
+		return store.Usage{}, err
 	}
-	return err
-}
-
-// Usage is how much a tier holds.
-type Usage struct {
-	Objects int64 `json:"objects"`
-	Bytes   int64 `json:"bytes"`
-	Entries int64 `json:"entries"`
-}
-
-// Usage walks the tier.
-func (l *Local) Usage() (Usage, error) {
-	var u Usage
-	err := walkFiles(filepath.Join(l.Dir, "o"), func(_ string, fi fs.FileInfo) {
-		u.Objects++
-		u.Bytes += fi.Size()
-	})
-	if err != nil {
-		return u, err
+	if err := st.LoadIndex(); err != nil {
+		return store.Usage{}, err
 	}
-	err = walkFiles(filepath.Join(l.Dir, "a"), func(string, fs.FileInfo) { u.Entries++ })
-	return u, err
+	return st.Usage(), nil
 }
 
-// TrimResult says what Trim removed.
+// TrimResult says what a trim removed.
 type TrimResult struct {
-	Objects int64 `json:"objects"`
+	Objects int64 `json:"objects"` // store objects (files: objects, entries, manifests)
 	Bytes   int64 `json:"bytes"`
-	Entries int64 `json:"entries"`
 }
 
-// Trim removes the least recently used objects until the tier holds at
-// most maxSize bytes (0 empties it), then the entries whose objects are
-// gone and temporary files older than a day.
+// Trim evicts the least recently used objects and entries until the tier
+// holds at most maxSize bytes (0 empties it), then removes the entries
+// whose objects are gone and temporary files older than a day that
+// versions of pitstop before the tier was a store left in tmp/.
 func (l *Local) Trim(maxSize int64) (TrimResult, error) {
 	var r TrimResult
-	type obj struct {
-		path string
-		size int64
-		mt   time.Time
+	if !l.exists() {
+		return r, nil
 	}
-	var objs []obj
-	var total int64
-	err := walkFiles(filepath.Join(l.Dir, "o"), func(p string, fi fs.FileInfo) {
-		objs = append(objs, obj{p, fi.Size(), fi.ModTime()})
-		total += fi.Size()
-	})
+	st, err := l.disk()
 	if err != nil {
 		return r, err
 	}
-	sort.Slice(objs, func(i, j int) bool { return objs[i].mt.Before(objs[j].mt) })
-	for _, o := range objs {
-		if total <= maxSize && maxSize > 0 {
-			break
-		}
-		if err := os.Remove(o.path); err == nil {
-			total -= o.size
+	ctx := context.Background()
+	if err := st.LoadIndex(); err != nil {
+		return r, err
+	}
+	before := st.Usage()
+	if err := st.Trim(ctx, maxSize); err != nil {
+		return r, err
+	}
+	after := st.Usage()
+	r.Objects, r.Bytes = after.Evictions-before.Evictions, after.EvictedBytes-before.EvictedBytes
+	remove := func(in store.Info) {
+		if st.Delete(ctx, in.Key) == nil {
 			r.Objects++
-			r.Bytes += o.size
+			r.Bytes += in.Size
 		}
 	}
 	if r.Objects > 0 {
-		err = walkFiles(filepath.Join(l.Dir, "a"), func(p string, _ fs.FileInfo) {
+		err = st.Walk(ctx, "a/", func(in store.Info) error {
+			// Read the file, not the object: a sweep is not a use.
+			p, err := st.Path(in.Key)
+			if err != nil {
+				return err
+			}
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return
+				return nil // gone meanwhile
 			}
-			e, err := parseEntry(data)
-			if err == nil {
-				if _, err = os.Stat(l.ObjectPath(e.OutputID)); err == nil {
-					return
+			if e, err := parseEntry(data); err == nil {
+				if _, err := st.Stat(ctx, objectKey(e.OutputID)); err == nil {
+					return nil
 				}
 			}
-			if os.Remove(p) == nil {
-				r.Entries++
-			}
+			remove(in)
+			return nil
 		})
 	}
 	old := time.Now().Add(-24 * time.Hour)
-	walkFiles(filepath.Join(l.Dir, "tmp"), func(p string, fi fs.FileInfo) {
-		if fi.ModTime().Before(old) {
-			os.Remove(p)
-		}
-	})
-	return r, err
-}
-
-func walkFiles(root string, fn func(string, fs.FileInfo)) error {
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				fn(p, fi)
-			}
+	st.Walk(ctx, "tmp/", func(in store.Info) error {
+		if in.ModTime.Before(old) {
+			remove(in)
 		}
 		return nil
 	})
-	return err
+	return r, err
 }

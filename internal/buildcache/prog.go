@@ -404,7 +404,7 @@ func (p *Prog) fetch(ctx context.Context, a ID) (Entry, string, error) {
 // store writes body (which must be e.Size bytes hashing to e.OutputID) and
 // the entry for a into the local tier.
 func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
-	w, err := p.Local.NewObject()
+	w, err := p.Local.NewObject(e.OutputID, e.Size)
 	if err != nil {
 		p.Stats.LocalErrs.Add(1)
 		return "", fmt.Errorf("local tier: %w", err)
@@ -422,7 +422,7 @@ func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
 		}
 		return "", fmt.Errorf("%w: %w: %v", ErrCorrupt, errCutShort, err)
 	}
-	path, err := w.Commit(e.OutputID, e.Size)
+	path, err := w.Commit()
 	if err != nil {
 		return "", err
 	}
@@ -479,10 +479,13 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 	}
 	a, errA := ParseID(req.ActionID)
 	out, errO := ParseID(req.OutputID)
-	w, errW := p.Local.NewObject()
+	var w *ObjectWriter
+	var errW error
 	var dst io.Writer = io.Discard
-	if errW == nil {
-		dst = w
+	if errA == nil && errO == nil {
+		if w, errW = p.Local.NewObject(out, req.BodySize); errW == nil {
+			dst = w
+		}
 	}
 	if req.BodySize > 0 {
 		if err := rr.Body(dst, req.BodySize); err != nil {
@@ -497,9 +500,6 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 		}
 	}
 	if errA != nil || errO != nil {
-		if w != nil {
-			w.Abort()
-		}
 		p.Stats.BadRequests.Add(1)
 		return fail("bad put: ActionID: %v, OutputID: %v", errA, errO), nil
 	}
@@ -511,7 +511,7 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 		p.Stats.LocalErrs.Add(1)
 		return fail("storing %s: %v", out, errW), nil
 	}
-	path, err := w.Commit(out, req.BodySize)
+	path, err := w.Commit()
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			p.Stats.BadRequests.Add(1)

@@ -35,7 +35,7 @@ import (
 //	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked
 //	POST /v1/batch            body = action IDs, one a line; answer = a stream of header line + bytes
 //	GET|PUT /v1/manifest/{key} the action IDs the last builds of key used
-//	GET  /v1/stats            usage as JSON
+//	GET  /v1/stats            the store's usage as JSON (store.Usage)
 //	POST /v1/trim?max-size=N  evict down to N bytes
 type Server struct {
 	// Store holds everything; required.
@@ -116,16 +116,6 @@ func (s *Server) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
-}
-
-func objectKey(out ID) string {
-	h := out.String()
-	return "o/" + h[:2] + "/" + h
-}
-
-func entryKey(a ID) string {
-	h := a.String()
-	return "a/" + h[:2] + "/" + h
 }
 
 func manifestKey(key string) string {
@@ -457,10 +447,8 @@ func (s *Server) handlePutManifest(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	service.SetRoute(w, "stats")
-	u := s.Store.Usage()
-	st := ServerStats{Usage: Usage{Objects: u.Objects, Bytes: u.Bytes}, MaxSize: u.MaxSize}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(st)
+	json.NewEncoder(w).Encode(s.Store.Usage())
 }
 
 func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {

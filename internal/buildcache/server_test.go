@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -195,19 +196,33 @@ func TestClientBreaker(t *testing.T) {
 	}
 }
 
+// tierPath is the file that holds key in the tier.
+func tierPath(t testing.TB, l *Local, key string) string {
+	t.Helper()
+	st, err := l.disk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.Path(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestLocalTier(t *testing.T) {
 	l := &Local{Dir: t.TempDir()}
 	if err := l.Init(); err != nil {
 		t.Fatal(err)
 	}
 	put := func(a string, body []byte) string {
-		w, err := l.NewObject()
+		out := ID(sha256.Sum256(body))
+		w, err := l.NewObject(out, int64(len(body)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.Write(body)
-		out := ID(sha256.Sum256(body))
-		p, err := w.Commit(out, int64(len(body)))
+		p, err := w.Commit()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,43 +235,142 @@ func TestLocalTier(t *testing.T) {
 	if filepath.Ext(p) != "" || filepath.Base(p) != ID(sha256.Sum256([]byte("hello"))).String() {
 		t.Fatalf("object path %s: want the OutputID with no extension", p)
 	}
+	// The server's store and the tier share one layout.
+	if rel, _ := filepath.Rel(l.Dir, p); rel != filepath.FromSlash(objectKey(ID(sha256.Sum256([]byte("hello"))))) {
+		t.Errorf("object at %s in the tier, want the store key %s", rel, objectKey(ID(sha256.Sum256([]byte("hello")))))
+	}
 	e, path, err := l.Lookup(id("a"))
 	if err != nil || path != p || e.Size != 5 {
 		t.Fatalf("lookup = %+v %s %v", e, path, err)
 	}
-	// A wrong body never commits.
-	w, _ := l.NewObject()
+	// A wrong body never commits, nor one of the wrong length.
+	w, _ := l.NewObject(ID(sha256.Sum256([]byte("good"))), 4)
 	w.Write([]byte("evil"))
-	if _, err := w.Commit(ID(sha256.Sum256([]byte("good"))), 4); !errors.Is(err, ErrCorrupt) {
+	if _, err := w.Commit(); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("commit of wrong bytes: %v", err)
+	}
+	w, _ = l.NewObject(ID(sha256.Sum256([]byte("good"))), 5)
+	w.Write([]byte("good"))
+	if _, err := w.Commit(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("commit of 4 bytes promised as 5: %v", err)
+	}
+	if _, err := os.Stat(tierPath(t, l, objectKey(ID(sha256.Sum256([]byte("good")))))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a rejected object landed in the tier: %v", err)
 	}
 	// A torn object (wrong size) is a miss.
 	os.Truncate(p, 2)
-	if _, _, err := l.Lookup(id("a")); err == nil {
-		t.Fatal("torn object was a hit")
+	if _, _, err := l.Lookup(id("a")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("torn object: %v, want a miss", err)
 	}
 	// Garbage entry is a miss and is removed.
-	os.WriteFile(l.entryPath(id("g")), []byte("garbage"), 0o644)
-	if _, _, err := l.Lookup(id("g")); err == nil {
-		t.Fatal("garbage entry was a hit")
+	gp := tierPath(t, l, entryKey(id("g")))
+	os.MkdirAll(filepath.Dir(gp), 0o755)
+	if err := os.WriteFile(gp, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if _, _, err := l.Lookup(id("g")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("garbage entry: %v, want a miss", err)
+	}
+	if _, err := os.Stat(gp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("garbage entry not removed: %v", err)
+	}
+
+	// Trim evicts the least recently used files (objects and entries
+	// alike) and then the entries whose objects went.
+	os.Remove(p)
+	os.Remove(tierPath(t, l, entryKey(id("a"))))
+	bOut := ID(sha256.Sum256(bytes.Repeat([]byte("b"), 100)))
 	put("b", bytes.Repeat([]byte("b"), 100))
 	put("c", bytes.Repeat([]byte("c"), 100))
-	old := time.Now().Add(-48 * time.Hour)
-	os.Chtimes(l.ObjectPath(ID(sha256.Sum256(bytes.Repeat([]byte("b"), 100)))), old, old)
-	r, err := l.Trim(150)
-	if err != nil || r.Objects < 1 {
-		t.Fatalf("trim = %+v, %v", r, err)
+	u, err := l.Usage()
+	entryLen := int64(len(formatEntry(Entry{OutputID: bOut, Size: 100, Time: time.Now()})))
+	if err != nil || u.Objects != 4 || u.Bytes != 200+2*entryLen {
+		t.Fatalf("usage = %+v, %v; want 2 objects of 100 bytes and 2 entries of %d", u, err, entryLen)
 	}
-	if _, _, err := l.Lookup(id("b")); err == nil {
-		t.Fatal("least recently used object survived the trim")
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(tierPath(t, l, objectKey(bOut)), old, old)
+	// Legacy temp files of an older pitstop: the stale one goes.
+	os.MkdirAll(filepath.Join(l.Dir, "tmp"), 0o755)
+	os.WriteFile(filepath.Join(l.Dir, "tmp", "obj-1"), []byte("x"), 0o644)
+	os.Chtimes(filepath.Join(l.Dir, "tmp", "obj-1"), old, old)
+	os.WriteFile(filepath.Join(l.Dir, "tmp", "obj-2"), []byte("y"), 0o644)
+
+	l = &Local{Dir: l.Dir} // as `pitstop cache trim` does
+	r, err := l.Trim(u.Bytes)
+	if want := (TrimResult{Objects: 3, Bytes: 100 + entryLen + 1}); err != nil || r != want {
+		t.Fatalf("trim = %+v, %v; want %+v: b's object, then b's entry and the stale temp file", r, err, want)
+	}
+	if _, _, err := l.Lookup(id("b")); err == nil || l.Has(id("b")) {
+		t.Fatal("least recently used object or its entry survived the trim")
 	}
 	if _, _, err := l.Lookup(id("c")); err != nil {
 		t.Fatalf("recent object trimmed: %v", err)
 	}
-	u, _ := l.Usage()
-	if u.Bytes > 150 {
-		t.Fatalf("usage after trim %+v", u)
+	if _, err := os.Stat(filepath.Join(l.Dir, "tmp", "obj-2")); err != nil {
+		t.Errorf("fresh temp file removed: %v", err)
+	}
+	if r, err := l.Trim(0); err != nil || r.Objects != 3 {
+		t.Fatalf("trim to 0 = %+v, %v; want c's object and entry and the temp file", r, err)
+	}
+	if u, err := l.Usage(); err != nil || u.Objects != 0 || u.Bytes != 0 {
+		t.Fatalf("usage after trim to 0 = %+v, %v", u, err)
+	}
+}
+
+// A hit in one helper keeps its files over older unused ones in a later
+// trim, although each helper is a new process: the tier marks uses on disk.
+func TestLocalTierHitOutlivesHelper(t *testing.T) {
+	dir := t.TempDir()
+	helper := &Local{Dir: dir}
+	var keys []string
+	for _, a := range []string{"x", "y"} {
+		body := []byte("output of " + a)
+		out := ID(sha256.Sum256(body))
+		w, err := helper.NewObject(out, int64(len(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := helper.PutEntry(id(a), Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, objectKey(out), entryKey(id(a)))
+	}
+	// x was stored first, both long ago.
+	for i, k := range keys {
+		old := time.Now().Add(-3*time.Hour + time.Duration(i)*time.Minute)
+		os.Chtimes(tierPath(t, helper, k), old, old)
+	}
+	if _, _, err := (&Local{Dir: dir}).Lookup(id("x")); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := (&Local{Dir: dir}).Usage()
+	trim := &Local{Dir: dir}
+	if _, err := trim.Trim(u.Bytes / 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := trim.Lookup(id("x")); err != nil {
+		t.Errorf("the action used last was trimmed: %v", err)
+	}
+	if trim.Has(id("y")) {
+		t.Errorf("the action unused for 3 hours survived a trim to half")
+	}
+}
+
+// Stats and trims of a tier that was never used neither fail nor create it.
+func TestLocalTierMissing(t *testing.T) {
+	l := &Local{Dir: filepath.Join(t.TempDir(), "never")}
+	if u, err := l.Usage(); err != nil || u != (store.Usage{}) {
+		t.Errorf("Usage = %+v, %v", u, err)
+	}
+	if r, err := l.Trim(0); err != nil || r != (TrimResult{}) {
+		t.Errorf("Trim = %+v, %v", r, err)
+	}
+	if _, err := os.Stat(l.Dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the tier was created: %v", err)
 	}
 }
 

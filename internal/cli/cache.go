@@ -232,7 +232,7 @@ func newCacheStatsCmd() *cobra.Command {
 				}
 				report["local"] = map[string]any{"dir": d, "usage": u}
 				if !asJSON {
-					fmt.Fprintf(out, "local  %s: %d objects, %s, %d entries\n", d, u.Objects, units.HumanSize(u.Bytes), u.Entries)
+					fmt.Fprintf(out, "local  %s: %d files, %s\n", d, u.Objects, units.HumanSize(u.Bytes))
 				}
 			}
 			if server != "" {
@@ -307,7 +307,7 @@ func newCacheTrimCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "local  %s: removed %d objects (%s) and %d entries\n", d, r.Objects, units.HumanSize(r.Bytes), r.Entries)
+				fmt.Fprintf(out, "local  %s: removed %d files (%s)\n", d, r.Objects, units.HumanSize(r.Bytes))
 			}
 			if server != "" {
 				cl, err := remoteClient(server, token)

@@ -46,6 +46,18 @@ type Options struct {
 	// Logger receives evictions and crash leftovers removed by Open;
 	// nil discards.
 	Logger *slog.Logger
+
+	// Lazy skips Open's walk of the directory, for a process that lives
+	// for a few reads and writes (a GOCACHEPROG helper, which the go
+	// command starts per command): the index of sizes and last uses is
+	// built the first time it is needed, by Usage, Trim, Walk, LoadIndex
+	// or a Commit under MaxSize. Crash leftovers are removed then too.
+	// Because the order of uses in memory dies with such a process, a lazy
+	// store also records uses on disk: a use (Get, GetFile, ReadSmall,
+	// Touch) sets the file's access time when its last recorded use is
+	// over an hour old (at most one small write per object an hour; the
+	// modification time stays the time the object was stored).
+	Lazy bool
 }
 
 // Disk is the directory-backed Store. Each object is one regular file at
@@ -55,18 +67,21 @@ type Options struct {
 // Sizes and last-use times are kept in memory: Open walks the directory to
 // index them (last use starting from the file's mtime or atime, whichever is
 // later) and reads update them in memory only, so reads never write to the
-// disk (an SD card). Several processes may share a directory (each go
-// command starts its own GOCACHEPROG helper): writes stay atomic, a process
-// notices objects other processes wrote when it reads them, and eviction in
-// one process shows up as misses in the others.
+// disk (an SD card). A store opened with Options.Lazy builds the index on
+// first need instead and marks uses on disk (see Options.Lazy). Several
+// processes may share a directory (each go command starts its own
+// GOCACHEPROG helper): writes stay atomic, a process notices objects other
+// processes wrote when it reads them, and eviction in one process shows up
+// as misses in the others.
 type Disk struct {
 	dir string
 	opt Options
 	log *slog.Logger
 
-	mu    sync.RWMutex
-	index map[string]*entry
-	bytes int64
+	mu     sync.RWMutex
+	loaded bool // the index reflects the directory; until then (Lazy) it is empty
+	index  map[string]*entry
+	bytes  int64
 
 	clock atomic.Int64 // last use time handed out, unix nanoseconds
 
@@ -102,11 +117,39 @@ func Open(dir string, opt Options) (*Disk, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if err := d.load(); err != nil {
-		return nil, fmt.Errorf("store: indexing %s: %w", abs, err)
+	if opt.Lazy {
+		return d, nil
+	}
+	if err := d.LoadIndex(); err != nil {
+		return nil, err
 	}
 	d.maybeEvict()
 	return d, nil
+}
+
+// LoadIndex builds the index of sizes and last uses if it is not built yet:
+// Open does it for stores that are not Lazy; for lazy ones Usage, Trim,
+// Walk and capped Commits call it. Call it to see the walk's error (Usage
+// can only log it).
+func (d *Disk) LoadIndex() error {
+	d.mu.RLock()
+	loaded := d.loaded
+	d.mu.RUnlock()
+	if loaded {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.loaded {
+		return nil
+	}
+	if err := d.load(); err != nil {
+		clear(d.index)
+		d.bytes = 0
+		return fmt.Errorf("store: indexing %s: %w", d.dir, err)
+	}
+	d.loaded = true
+	return nil
 }
 
 // Dir returns the store's directory, as an absolute path.
@@ -116,6 +159,7 @@ func (d *Disk) Dir() string { return d.dir }
 // exists to satisfy callers that close every store.
 func (d *Disk) Close() error { return nil }
 
+// load walks the directory into the index; d.mu must be held.
 func (d *Disk) load() error {
 	return filepath.WalkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -156,7 +200,7 @@ func (d *Disk) load() error {
 			}
 			return err
 		}
-		e := newEntry(fi)
+		e := newEntry(statOf(fi))
 		d.index[key] = e
 		d.bytes += e.size
 		if lu := e.lastUse.Load(); lu > d.clock.Load() {
@@ -166,15 +210,33 @@ func (d *Disk) load() error {
 	})
 }
 
-func newEntry(fi fs.FileInfo) *entry {
-	e := &entry{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	last := e.mtime
+// fileStat is what the index needs to know of an object's file.
+type fileStat struct {
+	size, mtime, atime int64 // times in unix nanoseconds
+	dev, ino           uint64
+}
+
+func statOf(fi fs.FileInfo) fileStat {
+	s := fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if at := time.Unix(int64(st.Atim.Sec), int64(st.Atim.Nsec)).UnixNano(); at > last {
-			last = at
-		}
+		s.atime = st.Atim.Nano()
+		s.dev, s.ino = uint64(st.Dev), uint64(st.Ino)
 	}
-	e.lastUse.Store(last)
+	return s
+}
+
+func statOfUnix(st *unix.Stat_t) fileStat {
+	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), atime: st.Atim.Nano(), dev: uint64(st.Dev), ino: uint64(st.Ino)}
+}
+
+func (s fileStat) sameFile(o fileStat) bool { return s.dev == o.dev && s.ino == o.ino }
+
+// lastUse is the file's last recorded use: the later of its times.
+func (s fileStat) lastUse() int64 { return max(s.mtime, s.atime) }
+
+func newEntry(s fileStat) *entry {
+	e := &entry{size: s.size, mtime: s.mtime}
+	e.lastUse.Store(s.lastUse())
 	return e
 }
 
@@ -244,7 +306,7 @@ func (d *Disk) opened(key, p string, f *os.File) (Object, error) {
 		f.Close()
 		return Object{}, notExist(key)
 	}
-	d.touch(key, p, fi)
+	d.touch(key, p, statOf(fi))
 	return Object{Body: f, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
@@ -264,14 +326,30 @@ func (d *Disk) now() int64 {
 	}
 }
 
-// touch records a use of key. A key missing from the index (written by
-// another process) is added if the file at p is still the one read.
-func (d *Disk) touch(key, p string, fi fs.FileInfo) {
-	now := d.now()
+// markInterval is how stale a lazy store lets a file's last recorded use
+// get on disk before a read refreshes it.
+const markInterval = time.Hour
+
+// touch records a use of key, whose file at p was read as st. A key missing
+// from the index (written by another process) is added if the file at p is
+// still the one read. A lazy store also marks the use on disk.
+func (d *Disk) touch(key, p string, st fileStat) {
+	if d.opt.Lazy {
+		if now := time.Now().UnixNano(); now-st.lastUse() > int64(markInterval) {
+			// Set the access time only: the modification time is when
+			// the object was stored. A failure only costs eviction order.
+			ts := []unix.Timespec{unix.NsecToTimespec(now), {Nsec: unix.UTIME_OMIT}}
+			unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
+	}
 	d.mu.RLock()
-	e := d.index[key]
+	e, loaded := d.index[key], d.loaded
 	d.mu.RUnlock()
-	if e != nil && e.size == fi.Size() && e.mtime == fi.ModTime().UnixNano() {
+	if !loaded {
+		return // a lazy store's index is built from the disk when needed
+	}
+	now := d.now()
+	if e != nil && e.size == st.size && e.mtime == st.mtime {
 		e.lastUse.Store(now)
 		return
 	}
@@ -280,11 +358,11 @@ func (d *Disk) touch(key, p string, fi fs.FileInfo) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e = d.index[key]
-	if e != nil && e.size == fi.Size() && e.mtime == fi.ModTime().UnixNano() {
+	if e != nil && e.size == st.size && e.mtime == st.mtime {
 		e.lastUse.Store(now)
 		return
 	}
-	if cur, err := os.Lstat(p); err != nil || !os.SameFile(cur, fi) {
+	if cur, err := os.Lstat(p); err != nil || !st.sameFile(statOf(cur)) {
 		if e != nil {
 			e.lastUse.Store(now)
 		}
@@ -293,7 +371,7 @@ func (d *Disk) touch(key, p string, fi fs.FileInfo) {
 	if e != nil {
 		d.bytes -= e.size
 	}
-	e = newEntry(fi)
+	e = newEntry(st)
 	e.lastUse.Store(now)
 	d.index[key] = e
 	d.bytes += e.size
@@ -493,8 +571,8 @@ func (w *diskWriter) Commit() (err error) {
 	// Renaming while still holding the temp file's lock keeps another
 	// process's Open from removing it first.
 	err = os.Rename(w.f.Name(), w.final)
-	if err == nil {
-		e := newEntry(fi)
+	if err == nil && d.loaded {
+		e := newEntry(statOf(fi))
 		e.lastUse.Store(d.now())
 		if old := d.index[w.key]; old != nil {
 			d.bytes -= old.size
@@ -562,8 +640,12 @@ func (d *Disk) removeEmptyDirs(dir string) {
 	}
 }
 
-// Usage implements Trimmer.
+// Usage implements Trimmer. A lazy store builds its index first; if that
+// fails, the error is logged and Usage reports what it knows.
 func (d *Disk) Usage() Usage {
+	if err := d.LoadIndex(); err != nil {
+		d.log.Warn("store: usage", "err", err)
+	}
 	d.mu.RLock()
 	u := Usage{Bytes: d.bytes, Objects: int64(len(d.index)), MaxSize: d.opt.MaxSize}
 	d.mu.RUnlock()
@@ -575,6 +657,10 @@ func (d *Disk) Usage() Usage {
 func (d *Disk) maybeEvict() {
 	max := d.opt.MaxSize
 	if max == 0 {
+		return
+	}
+	if err := d.LoadIndex(); err != nil {
+		d.log.Warn("store: eviction", "err", err)
 		return
 	}
 	d.mu.RLock()
@@ -590,6 +676,9 @@ func (d *Disk) maybeEvict() {
 // Trim implements Trimmer: it evicts least-recently-used objects that are
 // not pinned until the store holds at most target bytes.
 func (d *Disk) Trim(ctx context.Context, target int64) error {
+	if err := d.LoadIndex(); err != nil {
+		return err
+	}
 	d.evictMu.Lock()
 	defer d.evictMu.Unlock()
 	// Objects used while a pass runs are spared, so a pass may fall short
@@ -685,6 +774,9 @@ func (d *Disk) trimPass(ctx context.Context, target int64) (done bool, err error
 // order, as the in-memory index knows them. Stopping early: return an error
 // from fn, which Walk returns.
 func (d *Disk) Walk(ctx context.Context, prefix string, fn func(Info) error) error {
+	if err := d.LoadIndex(); err != nil {
+		return err
+	}
 	var infos []Info
 	d.mu.RLock()
 	for k, e := range d.index {

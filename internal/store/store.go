@@ -127,13 +127,16 @@ type Writer interface {
 	Abort() error
 }
 
-// Usage is a snapshot of a store's size and eviction counters.
+// Usage is a snapshot of a store's size and eviction counters. It is the
+// one usage figure of every store in pitstop (the module proxy's, the
+// cache server's, a cache helper's local tier); the JSON names are what
+// `pitstop cache stats --json` and the cache server's /v1/stats print.
 type Usage struct {
-	Bytes        int64 // bytes stored
-	Objects      int64 // objects stored
-	MaxSize      int64 // the cap in bytes; 0 means unlimited
-	Evictions    int64 // objects evicted since Open (by the cap or Trim)
-	EvictedBytes int64 // bytes evicted since Open
+	Bytes        int64 `json:"bytes"`         // bytes stored
+	Objects      int64 `json:"objects"`       // objects stored (files, for the disk store)
+	MaxSize      int64 `json:"max_size"`      // the cap in bytes; 0 means unlimited
+	Evictions    int64 `json:"evictions"`     // objects evicted since Open (by the cap or Trim)
+	EvictedBytes int64 `json:"evicted_bytes"` // bytes evicted since Open
 }
 
 // ErrTooLarge is returned (wrapped) when a single object is larger than the
