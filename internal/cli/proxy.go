@@ -73,6 +73,9 @@ func proxyDirFlag(dir string) (string, error) {
 type proxyConfig struct {
 	dir, upstream, gosumdb, maxSize, logFormat string
 	listTTL                                    time.Duration
+	// serve-only: clients choose module paths, so direct is limited
+	// unless these allow it.
+	serve, allowDirect, allowPrivateHosts bool
 }
 
 func (pc *proxyConfig) flags(c *cobra.Command) {
@@ -133,6 +136,14 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		DirectDir: filepath.Join(d, ".direct"),
 		SumDBDir:  filepath.Join(d, ".sumdb-client"),
 		Logger:    log,
+
+		DirectNoProxyOnly:     pc.serve && !pc.allowDirect,
+		DirectPublicHostsOnly: pc.serve && !pc.allowPrivateHosts,
+	}
+	if max > 0 {
+		// The VCS clones of direct fetches sit outside the store: bound
+		// them by a quarter of its cap (at most the default 1 GiB).
+		f.DirectMaxSize = min(modfetch.DefaultDirectMaxSize, max/4)
 	}
 	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
 	if err := h.Init(); err != nil {
@@ -190,7 +201,10 @@ entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 		},
 	}
 	pc.flags(c)
+	pc.serve = true
 	f := c.Flags()
+	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host (default: only GOPRIVATE/GONOPROXY modules)")
+	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches of modules whose host is an IP address or resolves to a loopback, link-local or private address")
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
 	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
 	tf.register(f)
