@@ -170,7 +170,14 @@ With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
 open). The go command sends credentials only over https, never to an http://
 GOPROXY, so for go clients add --tls-cert and --tls-key (or put a TLS reverse
 proxy in front) and use GOPROXY=https://user:TOKEN@HOST:3000 (or a .netrc
-entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
+entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.
+
+Clients choose module paths, so serve fetches "direct" (from version control,
+with the go command) only the modules GOPRIVATE/GONOPROXY match, and never
+from a host that is an IP address or resolves to a loopback, link-local or
+private address; --allow-direct and --allow-private-hosts lift these limits.
+A checksum-database lookup for a GOPRIVATE/GONOSUMDB path is answered here,
+never forwarded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkListen("--listen", listen); err != nil {

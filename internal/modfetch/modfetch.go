@@ -17,6 +17,11 @@
 //
 // Not-found answers (404/410 from every upstream) satisfy
 // errors.Is(err, fs.ErrNotExist).
+//
+// A server whose clients choose module paths limits "direct"
+// (DirectNoProxyOnly, DirectPublicHostsOnly, DirectMaxSize) and answers
+// its clients' checksum-database requests through SumDB, which verifies
+// lookups and tiles before they are kept.
 package modfetch
 
 import (

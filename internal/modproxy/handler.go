@@ -5,7 +5,12 @@
 // checksum database before anything is stored.
 //
 //   - Immutable answers (.mod, .zip, .info of a canonical version,
-//     checksum-database lookups and tiles) are kept until evicted.
+//     checksum-database lookups and tiles) are kept until evicted. Lookups
+//     and tiles are kept only once verified (modfetch's Fetcher.SumDB), in
+//     the store that is also the Fetcher's own verification cache; an
+//     unverifiable one is served and kept in memory for ListTTL only. A
+//     lookup for a path the Fetcher's GOPRIVATE/GONOSUMDB match is answered
+//     here and never forwarded.
 //   - @v/list, @latest, .info queries and the database's latest tree head
 //     are refreshed after ListTTL and served stale, with an
 //     X-Pitstop-Stale header, when the upstream fails.
