@@ -230,14 +230,7 @@ func TestBadSumDBLookupNeverKept(t *testing.T) {
 	}
 	lookup := "/sumdb/" + up.SumDBName + "/lookup/example.com/dep@v1.1.0"
 	up.SetFault(lookup, testupstream.Fault{Body: forged})
-	for i := 0; i < 2; i++ {
-		if code, body := get(t, p.URL+lookup); code == http.StatusOK {
-			t.Fatalf("forged lookup served (attempt %d): %s", i, body)
-		}
-	}
-	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(lookup, "/")); err == nil {
-		t.Fatal("forged lookup stored")
-	}
+	refusedNotKept(t, p, lookup)
 	out, err := goCmd(t, writeApp(t), p.URL, up.GOSUMDB, nil, "build", "./...")
 	if err == nil {
 		t.Fatalf("build with a forged checksum database answer succeeded:\n%s", out)
@@ -251,13 +244,7 @@ func TestBadSumDBLookupNeverKept(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(body, record+"\ngo.sum database tree\n") || !strings.Contains(body, zipHash) {
 		t.Fatalf("after recovery: %d\n%s\nwant the record\n%s", code, body, record)
 	}
-	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(lookup, "/")); err != nil {
-		t.Fatalf("verified lookup not kept: %v", err)
-	}
-	out, err = goCmd(t, writeApp(t), p.URL, up.GOSUMDB, nil, "build", "./...")
-	if err != nil {
-		t.Fatalf("build after the upstream recovered: %v\n%s", err, out)
-	}
+	keptAndBuilds(t, p, up, lookup)
 }
 
 // TestBadSumDBTileNeverKept: a tile that does not hash to the signed tree
@@ -289,24 +276,37 @@ func TestBadSumDBTileNeverKept(t *testing.T) {
 	forged := []byte(honest)
 	forged[0] ^= 0xff
 	up.SetFault(rel, testupstream.Fault{Body: forged})
-	for i := 0; i < 2; i++ {
-		if code, body := get(t, p.URL+rel); code == http.StatusOK {
-			t.Fatalf("forged tile served (attempt %d): %q", i, body)
-		}
-	}
-	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(rel, "/")); err == nil {
-		t.Fatal("forged tile stored")
-	}
+	refusedNotKept(t, p, rel)
 	up.SetFault(rel, testupstream.Fault{})
 	code, body := get(t, p.URL+rel)
 	if code != http.StatusOK || body != honest {
 		t.Fatalf("after recovery: %d %q, want the honest tile", code, body)
 	}
-	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(rel, "/")); err != nil {
-		t.Fatalf("verified tile not kept: %v", err)
+	keptAndBuilds(t, p, up, rel)
+}
+
+// refusedNotKept asserts that the proxy refuses a forged answer at rel
+// (twice: no refusal is remembered as a hit either) and keeps nothing.
+func refusedNotKept(t *testing.T, p *proxy, rel string) {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		if code, body := get(t, p.URL+rel); code == http.StatusOK {
+			t.Fatalf("forged %s served (attempt %d): %q", rel, i, body)
+		}
 	}
-	out, err := goCmd(t, writeApp(t), p.URL, up.GOSUMDB, nil, "build", "./...")
-	if err != nil {
+	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(rel, "/")); err == nil {
+		t.Fatalf("forged %s stored", rel)
+	}
+}
+
+// keptAndBuilds asserts that the verified answer at rel is kept and that a
+// board builds through the proxy.
+func keptAndBuilds(t *testing.T, p *proxy, up *testupstream.Server, rel string) {
+	t.Helper()
+	if _, err := p.Store.Stat(context.Background(), strings.TrimPrefix(rel, "/")); err != nil {
+		t.Fatalf("verified %s not kept: %v", rel, err)
+	}
+	if out, err := goCmd(t, writeApp(t), p.URL, up.GOSUMDB, nil, "build", "./..."); err != nil {
 		t.Fatalf("build after the upstream recovered: %v\n%s", err, out)
 	}
 }
