@@ -91,8 +91,7 @@ func (f *Fetcher) directAllowed(ctx context.Context, modPath string) error {
 func (f *Fetcher) privateHost(ctx context.Context, modPath string) string {
 	host, _, _ := strings.Cut(modPath, "/")
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if a, err := netip.ParseAddr(host); err == nil {
-		_ = a
+	if _, err := netip.ParseAddr(host); err == nil {
 		return "an IP address"
 	}
 	// Every top-level domain is alphabetic; a host ending in a digit is
