@@ -27,10 +27,12 @@ func TestHiddenFrom(t *testing.T) {
 // directory by the step (executable, same bytes), the step's undo removes
 // the copy, and a copy already in place needs no step.
 func TestExecutableCopies(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "pitstop") // under /tmp: hidden
-	if HiddenFrom(src) == "" {
-		t.Skipf("TMPDIR %s is visible to units; the copy is not needed", filepath.Dir(src))
+	dir, err := os.MkdirTemp("/tmp", "pitstop-exe-") // hidden: PrivateTmp=yes
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	src := filepath.Join(dir, "pitstop")
 	if err := os.WriteFile(src, []byte("#!/bin/sh\necho new\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
