@@ -11,6 +11,7 @@ package version
 import (
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Set by the linker (-X) in release builds; empty otherwise.
@@ -66,9 +67,12 @@ func get(v, c string, bi *debug.BuildInfo) Info {
 func (in Info) String() string {
 	s := "pitstop " + in.Version
 	if in.Commit != "" {
-		c := in.Commit
+		c, dirty := strings.CutSuffix(in.Commit, "-dirty")
 		if len(c) > 12 {
 			c = c[:12]
+		}
+		if dirty {
+			c += "-dirty"
 		}
 		s += " (" + c + ")"
 	}

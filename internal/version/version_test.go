@@ -13,6 +13,10 @@ func TestStampedWins(t *testing.T) {
 	if got.Version != "v1.2.3" || got.Commit != "abc1234" || got.GoVersion != "go1.26.0" {
 		t.Errorf("stamped build: %+v", got)
 	}
+	got = get("v1.2.3", "7357d29f2c38143c437843f899faa4d632ffcf31-dirty", nil)
+	if s := got.String(); s != "pitstop v1.2.3 (7357d29f2c38-dirty) "+runtime.Version()+" "+got.Platform {
+		t.Errorf("String() = %q", s)
+	}
 }
 
 func TestBuildInfoFallback(t *testing.T) {
