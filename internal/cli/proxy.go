@@ -331,7 +331,6 @@ const proxyUnitName = "pitstop-proxy.service"
 
 const proxyUnit = `[Unit]
 Description=pitstop caching Go module proxy
-Documentation=man:pitstop(1)
 After=network-online.target
 Wants=network-online.target
 

@@ -424,7 +424,6 @@ const (
 var ramdiskUnits = map[string]string{
 	ramdiskUnit: `[Unit]
 Description=pitstop ramdisk: Go caches in RAM (tmpfs under an overlay)
-Documentation=man:pitstop(1)
 DefaultDependencies=no
 After=local-fs.target
 Before=systemd-user-sessions.service multi-user.target shutdown.target

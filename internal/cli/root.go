@@ -144,7 +144,9 @@ the kernel for Go servers and builds (tune).`,
 		newCacheCmd(),
 		newRamdiskCmd(),
 		newTuneCmd(),
+		newVersionCmd(),
 	)
+	setVersion(root)
 	guardGroups(root)
 	return root
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pitstop-go/pitstop/internal/plan"
 	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/systemd"
 	"github.com/pitstop-go/pitstop/internal/units"
 )
 
@@ -31,14 +33,34 @@ func parseMaxSize(s string) (int64, error) {
 	return n, nil
 }
 
+// unitBinDir is where install-service copies pitstop when units cannot
+// see the running binary (tests point it at a scratch directory).
+var unitBinDir = systemd.BinDir
+
 // pitstopExe is the path a systemd unit runs: this binary, with symbolic
-// links resolved.
+// links resolved, or its copy in unitBinDir when units cannot see it
+// (exeStep plans that copy).
 func pitstopExe() (string, error) {
+	exe, _, err := unitExe()
+	return exe, err
+}
+
+// exeStep is the plan step that copies this binary where units can run it,
+// or nil when they can run it where it is.
+func exeStep() (*plan.Step, error) {
+	_, step, err := unitExe()
+	return step, err
+}
+
+func unitExe() (string, *plan.Step, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return filepath.EvalSymlinks(exe)
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", nil, err
+	}
+	return systemd.Executable(exe, unitBinDir)
 }
 
 // tlsFlags are the --tls-cert/--tls-key pair both servers take.

@@ -21,6 +21,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/version"
 )
 
 // A capture is a tar.gz (or a directory) that mirrors "/" for every file the
@@ -44,6 +45,9 @@ type CaptureInfo struct {
 	GOOS    string    `json:"goos"`   // of the pitstop binary that captured
 	GOARCH  string    `json:"goarch"` // of the pitstop binary that captured
 	Source  string    `json:"source"` // "live" or the capture it was made from
+	// Pitstop is the pitstop that captured; captures made before it was
+	// recorded have none.
+	Pitstop *version.Info `json:"pitstop,omitempty"`
 }
 
 // captureVersion is the CaptureInfo.Version that WriteCapture writes.
@@ -135,12 +139,13 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 		b, _ := json.MarshalIndent(v, "", "  ")
 		return append(b, '\n')
 	}
+	pv := version.Get()
 	src := "live"
 	if !env.Root.IsLive() {
 		src = env.Root.Dir()
 	}
 	c.entries[metaDir+"/capture.json"] = capEntry{typ: tar.TypeReg, data: js(CaptureInfo{
-		Version: captureVersion, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src})}
+		Version: captureVersion, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src, Pitstop: &pv})}
 	probes := map[string]ProbeResult{}
 	for k, v := range env.Probes() {
 		probes[modfetch.Redact(k)] = ProbeResult{Value: redactJSON(v.Value), Err: modfetch.Redact(v.Err)}
