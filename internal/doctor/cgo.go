@@ -208,7 +208,8 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	}
 	li := libcInfo{Kind: "glibc"}
 	if len(loaders) > 0 {
-		li.Loader, li.Arch = loaders[0], loaderArch(path.Base(loaders[0]))
+		li.Loader = pickLoader(env, loaders)
+		li.Arch = loaderArch(path.Base(li.Loader))
 	}
 	for _, l := range libcs {
 		if m := glibcFileRE.FindStringSubmatch(path.Base(l)); m != nil {
@@ -238,6 +239,20 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	}
 	li.Version = parseGlibcVersion(out)
 	return li, nil
+}
+
+// pickLoader prefers the loader of the go command's own architecture: a
+// multiarch system (an amd64 machine with libc6:arm64 installed for cross
+// builds) has several, and the first by name need not be the native one.
+func pickLoader(env *Env, loaders []string) string {
+	for _, want := range []string{env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH")} {
+		for _, l := range loaders {
+			if want != "" && loaderArch(path.Base(l)) == want {
+				return l
+			}
+		}
+	}
+	return loaders[0]
 }
 
 func runCgoLibc(ctx context.Context, env *Env) Result {
