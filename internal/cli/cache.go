@@ -406,6 +406,9 @@ func newCacheInstallCmd() *cobra.Command {
 			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
+			if err := checkListen("--listen", listen); err != nil {
+				return err
+			}
 			exe, err := pitstopExe()
 			if err != nil {
 				return err
