@@ -133,6 +133,9 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 				abs, _ := filepath.Abs(p)
 				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache), Create: create})
 			}
+			if err := pf.needRoot(cmd, "mounts filesystems and writes under /etc and /run"); err != nil {
+				return err
+			}
 			p, err := m.PlanEnable(cmd.Context(), ps, highWater)
 			var se *ramdisk.SettingError
 			if errors.As(err, &se) && ramdiskEnableFlags[se.Setting] != "" {
@@ -147,7 +150,7 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&size, "size", "", "tmpfs size per directory, e.g. 512M or 2G (default: a quarter of available RAM shared out, at most 1G each)")
 	f.StringVar(&maxSize, "max-size", "", "how far the watch may grow a busy tmpfs past the high-water mark (default: twice --size)")
-	f.StringArrayVar(&paths, "path", nil, "directory to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE from `go env`)")
+	f.StringArrayVar(&paths, "path", nil, "`DIR` to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE as go env reports them)")
 	f.BoolVar(&skipBuild, "skip-build-cache", false, "never write GOCACHE's changes back to disk (it is disposable)")
 	f.IntVar(&highWater, "high-water", 0, "fill level in percent that triggers an early sync (default 75)")
 	pf.register(f)
@@ -209,6 +212,9 @@ func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
 				return err
 			}
 			if err := rf.captured(&pf); err != nil {
+				return err
+			}
+			if err := pf.needRoot(cmd, "unmounts filesystems and writes under /etc and /run"); err != nil {
 				return err
 			}
 			p, err := m.PlanDisable(cmd.Context(), args)
