@@ -213,6 +213,23 @@ func pathHints(w io.Writer, l toolchain.Layout) {
 	}
 }
 
+// activeRemoveError says how to remove the active toolchain name: switch to
+// another installed one, or to none when it is the only one.
+func activeRemoveError(l toolchain.Layout, name string) error {
+	var others []string
+	if all, err := l.List(); err == nil {
+		for _, in := range all {
+			if in.Name != name && in.Foreign == (toolchain.Target{}) {
+				others = append(others, in.Name)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("%s is the active toolchain and the only one installed: make none active first (pitstop go use --none%s), then remove it", name, dirFlags(l))
+	}
+	return fmt.Errorf("%s is the active toolchain: switch first (pitstop go use %s%s) or make none active (pitstop go use --none%s), then remove it", name, others[len(others)-1], dirFlags(l), dirFlags(l))
+}
+
 // dirFlags repeats --dir/--system for commands printed as advice.
 func dirFlags(l toolchain.Layout) string {
 	if l == toolchain.SystemLayout() {
@@ -239,11 +256,39 @@ func (o *goOpts) find(version string) (toolchain.Layout, toolchain.Installed, er
 }
 
 func newGoUseCmd(o *goOpts) *cobra.Command {
-	return &cobra.Command{
-		Use:   "use VERSION",
-		Short: "Switch the active toolchain (atomically) to an installed version",
-		Args:  cobra.ExactArgs(1),
+	var none bool
+	c := &cobra.Command{
+		Use:   "use VERSION | --none",
+		Short: "Switch the active toolchain (atomically) to an installed version, or to none",
+		Long: `use points <dir>/current at an installed version. With --none it removes the
+link, so that no pitstop toolchain is active (the versions stay installed;
+go remove can then remove the last one).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if none {
+				if len(args) > 0 {
+					return usageError("--none takes no VERSION: give one or the other")
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if none {
+				l, err := o.layout()
+				if err != nil {
+					return err
+				}
+				was, err := l.Unuse()
+				if err != nil {
+					return err
+				}
+				if was == "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "no toolchain was active (%s does not exist)\n", l.Link)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "no toolchain is active: removed %s (it pointed at %s, which stays installed; undo: pitstop go use %s%s)\n", l.Link, was, was, dirFlags(l))
+				return nil
+			}
 			l, in, err := o.find(args[0])
 			if err != nil {
 				return err
@@ -271,6 +316,8 @@ func newGoUseCmd(o *goOpts) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&none, "none", false, "make no toolchain active: remove the current link")
+	return c
 }
 
 func newGoListCmd(o *goOpts) *cobra.Command {
@@ -353,7 +400,9 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := l.Remove(in.Name); err != nil {
+			if err := l.Remove(in.Name); errors.Is(err, toolchain.ErrActive) {
+				return activeRemoveError(l, in.Name)
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %s (%s)\n", in.Name, in.Path)
