@@ -170,6 +170,7 @@ for another machine without activating it.`,
 			}
 			if isTerminal(errw) {
 				in.Progress, in.ProgressDone = toolchain.ProgressBar(errw, "  ")
+				in.UnpackProgress, in.UnpackProgressDone = toolchain.ProgressBar(errw, "  unpacking")
 			}
 			res, err := in.Install(ctx, q)
 			if err != nil {
