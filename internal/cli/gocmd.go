@@ -75,13 +75,13 @@ board), verified against the checksum database as the go command does.
 
 Toolchains live in ~/.local/share/pitstop/go/<version> (--dir to choose,
 --system for /usr/local/go); the active one is reached through one PATH
-entry, <dir>/current/bin (see pitstop go env).`,
+entry, <dir>/current/bin (see pitstop go shellenv).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&o.dir, "dir", "", "keep toolchains in `DIR` (default ~/.local/share/pitstop/go)")
 	cmd.PersistentFlags().BoolVar(&o.system, "system", false, "system-wide: versions in "+toolchain.SystemDir+", "+toolchain.SystemLink+" links to the active one")
-	cmd.AddCommand(newGoInstallCmd(o), newGoUseCmd(o), newGoListCmd(o), newGoRemoveCmd(o), newGoEnvCmd(o))
+	cmd.AddCommand(newGoInstallCmd(o), newGoUseCmd(o), newGoListCmd(o), newGoRemoveCmd(o), newGoShellenvCmd(o), newGoEnvCmd(o))
 	return cmd
 }
 
@@ -203,10 +203,10 @@ func pathHints(w io.Writer, l toolchain.Layout) {
 		}
 	}
 	if !onPath {
-		fmt.Fprintf(w, "to put %s on PATH: pitstop go env --write%s (then open a new shell)\n", bin, dirFlags(l))
+		fmt.Fprintf(w, "to put %s on PATH: pitstop go shellenv --write%s (then open a new shell)\n", bin, dirFlags(l))
 	} else if p, err := exec.LookPath("go"); err == nil {
 		if rp, _ := filepath.EvalSymlinks(p); !strings.HasPrefix(p, bin+"/") && !strings.HasPrefix(rp, l.Dir+"/") {
-			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go env --write puts it first\n", p, bin)
+			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go shellenv --write puts it first\n", p, bin)
 		}
 	}
 	if d := toolchain.FindDistroGo(nil); d != nil {
@@ -412,21 +412,38 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 	}
 }
 
+// newGoEnvCmd is shellenv's old name, kept working: it says so on stderr
+// (stdout is what eval reads).
 func newGoEnvCmd(o *goOpts) *cobra.Command {
+	c := newGoShellenvCmd(o)
+	c.Use = "env"
+	c.Short = "Old name of shellenv (prints the PATH lines, not Go's settings as go env does)"
+	run := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note: pitstop go env is now pitstop go shellenv (go env prints Go's settings; this prints PATH lines); the old name keeps working")
+		return run(cmd, args)
+	}
+	return c
+}
+
+func newGoShellenvCmd(o *goOpts) *cobra.Command {
 	var shell, rc string
 	var write, remove, dryRun, asJSON, noGoBin bool
 	cmd := &cobra.Command{
-		Use:   "env",
+		Use:   "shellenv",
 		Short: "Print (or --write into your shell's rc file) the PATH lines for the active toolchain",
 		Long: `Print the lines that put the active toolchain's bin directory first on
 PATH (and GOBIN, or GOPATH/bin, at its end, so that commands from
 go install run by name), for bash, zsh or fish (default: $SHELL).
 
-  eval "$(pitstop go env)"        this shell only
-  pitstop go env --write          add them to ~/.bashrc (~/.zshrc, fish's
-                                  config.fish) inside a marked block;
-                                  running it again changes nothing
-  pitstop go env --remove         take the block out again
+  eval "$(pitstop go shellenv)"        this shell only
+  pitstop go shellenv --write          add them to ~/.bashrc (~/.zshrc,
+                                       fish's config.fish) inside a marked
+                                       block; running it again changes
+                                       nothing
+  pitstop go shellenv --remove         take the block out again
+
+(pitstop go env is its old name and still works.)
   --dry-run                       print the plan of --write/--remove
   --json                          print that plan as JSON (with --dry-run),
                                   or the plan that ran`,
@@ -495,7 +512,7 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
 			default:
 				// The undo names the same rc file: --rc as given, else
 				// --shell when it was given.
-				undo := "pitstop go env --remove"
+				undo := "pitstop go shellenv --remove"
 				if cmd.Flags().Changed("rc") {
 					abs, err := filepath.Abs(rc)
 					if err != nil {
