@@ -67,12 +67,12 @@ func goChecks() []Check {
 		{ID: "go.path", Section: "go", Title: "go on PATH", Run: runGoPath},
 		{ID: "go.version", Section: "go", Title: "Go version", Timeout: netCheckTimeout, Run: runGoVersion},
 		{ID: "go.shadow", Section: "go", Title: "shadowed go commands", Run: runGoShadow},
-		{ID: "go.arch", Section: "go", Title: "GOARCH/GOARM against the userland", Run: runGoArch},
-		{ID: "go.env", Section: "go", Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
-		{ID: "go.gobin", Section: "go", Title: "GOBIN on PATH", Run: runGoBin},
-		{ID: "go.toolchain", Section: "go", Title: "GOTOOLCHAIN", Run: runGoToolchain},
-		{ID: "go.proxy", Section: "go", Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
-		{ID: "go.tmpdir", Section: "go", Title: "GOTMPDIR mount", Run: runGoTmpdir},
+		{ID: "go.arch", Section: "go", GoEnv: true, Title: "GOARCH/GOARM against the userland", Run: runGoArch},
+		{ID: "go.env", Section: "go", GoEnv: true, Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
+		{ID: "go.gobin", Section: "go", GoEnv: true, Title: "GOBIN on PATH", Run: runGoBin},
+		{ID: "go.toolchain", Section: "go", GoEnv: true, Title: "GOTOOLCHAIN", Run: runGoToolchain},
+		{ID: "go.proxy", Section: "go", GoEnv: true, Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
+		{ID: "go.tmpdir", Section: "go", GoEnv: true, Title: "GOTMPDIR mount", Run: runGoTmpdir},
 	}
 }
 
