@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets testscript run this test binary as the `pitstop` command.
@@ -21,6 +25,15 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "cap_sys_resource":
+				// root may raise hard limits (prlimit): some containers
+				// drop the capability even for root.
+				return hasCapability(unix.CAP_SYS_RESOURCE), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			// Scripts must not depend on the developer's go env.
 			env.Setenv("GOFLAGS", "-buildvcs=false")
@@ -32,4 +45,20 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// hasCapability reports whether this process has capability c in its
+// effective set (/proc/self/status, CapEff).
+func hasCapability(c int) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && n&(1<<uint(c)) != 0
+		}
+	}
+	return false
 }
