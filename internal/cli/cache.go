@@ -204,9 +204,6 @@ func newCacheServeCmd() *cobra.Command {
 		Short: "Serve a shared build cache over HTTP",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if isTerminalReader(cmd.InOrStdin()) {
-				return usageError("cache prog is the GOCACHEPROG helper the go command starts, speaking JSON on stdin/stdout, not a command to type: set go env -w GOCACHEPROG=%q and run go build", gocacheprogValue(""))
-			}
 			d, err := cacheDirFlag(dir)
 			if err != nil {
 				return err

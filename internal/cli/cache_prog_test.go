@@ -62,3 +62,14 @@ func TestCacheProgOnTerminal(t *testing.T) {
 		t.Errorf("tier %s created (%v)", dir, err)
 	}
 }
+
+// TestCacheServeOnTerminal: only prog refuses a terminal; serve, typed by
+// hand, gets as far as its flags (here a bad --listen, exit 2).
+func TestCacheServeOnTerminal(t *testing.T) {
+	pts := openPTY(t)
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"cache", "serve", "--listen", ":abc", "--dir", t.TempDir()}, pts, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), `--listen ":abc"`) {
+		t.Fatalf("exit %d, stderr %q: want the --listen error", code, stderr.String())
+	}
+}
