@@ -73,6 +73,7 @@ func goChecks() []Check {
 		{ID: "go.toolchain", Section: "go", GoEnv: true, Title: "GOTOOLCHAIN", Run: runGoToolchain},
 		{ID: "go.proxy", Section: "go", GoEnv: true, Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
 		{ID: "go.tmpdir", Section: "go", GoEnv: true, Title: "GOTMPDIR mount", Run: runGoTmpdir},
+		{ID: "go.cacheprog", Section: "go", GoEnv: true, Title: "GOCACHEPROG helper and its server", Timeout: netCheckTimeout, Run: runGoCacheProg},
 	}
 }
 
