@@ -418,6 +418,7 @@ func newGoEnvCmd(o *goOpts) *cobra.Command {
 	c := newGoShellenvCmd(o)
 	c.Use = "env"
 	c.Short = "Old name of shellenv (prints the PATH lines, not Go's settings as go env does)"
+	c.Hidden = true // help and completion offer shellenv
 	run := c.RunE
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(cmd.ErrOrStderr(), "note: pitstop go env is now pitstop go shellenv (go env prints Go's settings; this prints PATH lines); the old name keeps working")
