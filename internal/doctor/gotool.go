@@ -624,7 +624,7 @@ func runGoBin(ctx context.Context, env *Env) Result {
 	}
 	return Result{Status: Warn,
 		Finding: fmt.Sprintf("%s %s is not on PATH: commands from `go install` don't run by name", src, dir),
-		Fix:     fmt.Sprintf(`pitstop go shellenv --write (or add export PATH="$PATH:%s" to ~/.profile)`, dir)}
+		Fix:     fmt.Sprintf(`pitstop go shellenv --write (then open a new shell; or add export PATH="$PATH:%s" to ~/.profile)`, dir)}
 }
 
 var goToolchainRE = regexp.MustCompile(`^(auto|local|path|go1(\.[0-9]+){0,2}((rc|beta)[0-9]+)?(\+(auto|path))?|local\+(auto|path))$`)
