@@ -25,9 +25,11 @@ func newCacheCmd() *cobra.Command {
 		Long: `pitstop cache shares compiled packages between boards. Run "pitstop cache serve"
 on one machine and point every go command at it:
 
-  go env -w GOCACHEPROG="pitstop cache prog --server http://pi5.local:3001"
+  go env -w GOCACHEPROG="` + gocacheprogValue("--server http://pi5.local:3001") + `"
 
-Build with -trimpath so that builds from other checkout paths share entries.`,
+GOCACHEPROG names this binary by its absolute path: the go command runs it
+with its own PATH, where pitstop may not be. Build with -trimpath so that
+builds from other checkout paths share entries.`,
 	}
 	c.AddCommand(newCacheProgCmd(), newCacheServeCmd(), newCacheStatsCmd(), newCacheTrimCmd(),
 		newCacheInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-cache systemd service (the cached data stays)", cacheUnitName))
@@ -73,6 +75,9 @@ command; PITSTOP_CACHE_STATS=json prints it as JSON. PITSTOP_CACHE_SERVER and PI
 flags are not given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if isTerminalReader(cmd.InOrStdin()) {
+				return usageError("cache prog is the GOCACHEPROG helper the go command starts, speaking JSON on stdin/stdout, not a command to type: set go env -w GOCACHEPROG=%q and run go build", gocacheprogValue(""))
+			}
 			d, err := cacheDirFlag(dir)
 			if err != nil {
 				return err
@@ -125,8 +130,25 @@ flags are not given.`,
 				p.StatsOut = cmd.ErrOrStderr()
 			}
 			// The go command closes our stdin when it is done; a signal
-			// must not cut an answer in half, so ignore ctx here.
-			return p.Run(context.WithoutCancel(cmd.Context()), cmd.InOrStdin(), cmd.OutOrStdout())
+			// must not cut an answer in half, so the helper runs on
+			// without ctx. Ctrl-C reaches the go command too, which then
+			// closes stdin; a helper whose stdin stays open (started by
+			// hand) is left behind once that grace has passed.
+			done := make(chan error, 1)
+			go func() {
+				done <- p.Run(context.WithoutCancel(cmd.Context()), cmd.InOrStdin(), cmd.OutOrStdout())
+			}()
+			select {
+			case err := <-done:
+				return err
+			case <-cmd.Context().Done():
+			}
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(progStopGrace):
+				return context.Cause(cmd.Context())
+			}
 		},
 	}
 	f := c.Flags()
@@ -140,6 +162,25 @@ flags are not given.`,
 	f.DurationVar(&timeout, "timeout", 5*time.Second, "give up on one server get after this long (a miss)")
 	f.DurationVar(&flush, "flush-timeout", 10*time.Second, "how long close waits for pending uploads")
 	return c
+}
+
+// progStopGrace is how long cache prog, once signalled, waits for the go
+// command to close its stdin before it gives up on the session.
+const progStopGrace = 2 * time.Second
+
+// gocacheprogValue is a GOCACHEPROG value that runs this binary's cache
+// prog with args: the binary by its absolute path, since the go command
+// looks GOCACHEPROG up on its own PATH.
+func gocacheprogValue(args string) string {
+	exe, err := pitstopExe()
+	if err != nil {
+		exe = "pitstop"
+	}
+	v := exe + " cache prog"
+	if args != "" {
+		v += " " + args
+	}
+	return v
 }
 
 // defaultServeDir is where the server keeps its store.
@@ -361,6 +402,9 @@ func newCacheInstallCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
+			}
+			if err := checkListen("--listen", listen); err != nil {
+				return err
 			}
 			exe, err := pitstopExe()
 			if err != nil {

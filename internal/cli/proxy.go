@@ -365,8 +365,8 @@ now (or --upstream) and written into the unit.`,
 			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
-			if _, _, err := net.SplitHostPort(listen); err != nil {
-				return usageError("--listen %q: %v (want HOST:PORT or :PORT)", listen, err)
+			if err := checkListen("--listen", listen); err != nil {
+				return err
 			}
 			env := goenv.Load(cmd.Context())
 			if upstream == "" {

@@ -298,7 +298,7 @@ func loadCaptureDir(dir string) (*Env, error) {
 		// A hand-made tree without records: files only.
 		for _, d := range []string{"proc", "sys", "etc"} {
 			if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
-				env := &Env{Root: host.At(dir), Go: goenv.Env{}, vars: map[string]string{}}
+				env := &Env{Root: host.At(dir), Go: goenv.Env{}, NoGoEnv: true, vars: map[string]string{}}
 				env.replayProbes(nil)
 				env.Getenv = env.lookupVar
 				return env, nil
@@ -332,6 +332,9 @@ func loadCaptureDir(dir string) (*Env, error) {
 	}
 	if env.Go == nil {
 		env.Go = goenv.Env{}
+	}
+	if _, err := os.Stat(filepath.Join(meta, "goenv.json")); errors.Is(err, fs.ErrNotExist) {
+		env.NoGoEnv = true
 	}
 	if env.vars == nil {
 		env.vars = map[string]string{}
