@@ -40,7 +40,7 @@ func TestThrottleEachBitAlone(t *testing.T) {
 		t.Run(fmt.Sprintf("0x%x", tc.word), func(t *testing.T) {
 			dir := t.TempDir()
 			files := map[string]string{
-				"proc/device-tree/model": "Raspberry Pi 5 Model B Rev 1.0\x00",
+				"proc/device-tree/model":                              "Raspberry Pi 5 Model B Rev 1.0\x00",
 				"sys/devices/platform/soc/soc:firmware/get_throttled": fmt.Sprintf("%x\n", tc.word),
 			}
 			for p, data := range files {
