@@ -140,3 +140,33 @@ func TestWholeObjectFetched(t *testing.T) {
 		t.Fatalf("fetch: %v, %+v, %q", err, e, path)
 	}
 }
+
+// TestUnauthorizedIsTyped: a server's 401 is ErrUnauthorized for Put and
+// Get (callers act on it: the helper warns once and stops using the
+// server), not only a message that mentions the token.
+func TestUnauthorizedIsTyped(t *testing.T) {
+	var gets atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		http.Error(w, "bad token", http.StatusUnauthorized)
+	}))
+	defer ts.Close()
+	cl, err := NewClient(ts.URL, "wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.OpenFor = time.Hour
+	body := []byte("x")
+	e := Entry{OutputID: ID(sha256.Sum256(body)), Size: 1}
+	if err := cl.Put(context.Background(), id("k"), e, bytes.NewReader(body)); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("put refused with 401: %v, want ErrUnauthorized", err)
+	}
+	if _, err := cl.Get(context.Background(), id("k")); !errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrMiss) {
+		t.Fatalf("get refused with 401: %v, want ErrUnauthorized", err)
+	}
+	// A refusal is a failure for the breaker, not a miss.
+	cl.Get(context.Background(), id("k"))
+	if _, err := cl.Get(context.Background(), id("k")); !errors.Is(err, ErrUnavailable) || gets.Load() != 3 {
+		t.Fatalf("after three refusals: %v, %d requests; want ErrUnavailable after 3", err, gets.Load())
+	}
+}

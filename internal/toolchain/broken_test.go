@@ -57,3 +57,27 @@ func TestInstallOfBrokenInstalledVersionKeepsCurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveActiveKeepsIt: removing the active toolchain is refused and
+// leaves it installed and active (not only an error that says so).
+func TestRemoveActiveKeepsIt(t *testing.T) {
+	f := newFixture(t, "1.22.4")
+	res, err := f.in.Install(context.Background(), mustQuery(t, "1.22.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := f.in.Layout
+	before := snapshot(t, l.Dir)
+	if err := l.Remove(res.Name); err == nil {
+		t.Fatal("removing the active toolchain succeeded")
+	}
+	if after := snapshot(t, l.Dir); after != before {
+		t.Fatalf("layout changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if a := l.Active(); a != res.Name {
+		t.Fatalf("active = %q, want %q", a, res.Name)
+	}
+	if got := runGo(t, filepath.Join(l.BinDir(), "go")); got != "go version go1.22.4 "+f.native.Slash() {
+		t.Fatalf("current/bin/go version = %q", got)
+	}
+}
