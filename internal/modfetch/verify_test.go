@@ -1,8 +1,11 @@
 package modfetch
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"testing"
 
@@ -60,5 +63,37 @@ func TestZipOverAnnouncedLimitReadsNothing(t *testing.T) {
 	}
 	if n, err := zip(size); err != nil || n != size {
 		t.Fatalf("zip of %d bytes under a limit of %d: err %v, %d bytes written", size, size, err, n)
+	}
+}
+
+// TestVouchedButInvalidZipRefused: a zip the checksum database vouches for
+// (its hash is recorded) but whose structure is invalid (a path escaping
+// the module) is still refused: the structure check is its own guard, not
+// a message on top of the hash check.
+func TestVouchedButInvalidZipRefused(t *testing.T) {
+	p, v := "example.com/escape", "v1.0.0"
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{p + "@" + v + "/go.mod", p + "@" + v + "/../../evil.go"} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, "module "+p+"\n")
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	up := testupstream.NewForTest(t, testupstream.Module{Path: p, Version: v, Zip: buf.Bytes(),
+		Files: map[string]string{"go.mod": "module " + p + "\n"}})
+	dst, err := os.CreateTemp(t.TempDir(), "zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	hash, err := fetcher(t, up.URL, up).Zip(context.Background(), p, v, dst, nil)
+	var ce *ChecksumError
+	if err == nil || hash != "" || errors.As(err, &ce) {
+		t.Fatalf("vouched zip with an escaping path: hash %q, err %v; want refused as invalid, not as a checksum mismatch", hash, err)
 	}
 }

@@ -61,6 +61,7 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Minute, "go test -timeout per mutant")
 	keep := flag.Bool("keep", false, "keep the copy of the tree and print where it is")
 	list := flag.Bool("list", false, "list the mutants and exit")
+	skip := flag.String("skip", "", "go test -skip: tests not to run (say why in the report: e.g. a live test broken by this machine)")
 	flag.Parse()
 	ms := selectMutants(*pkgs, *name)
 	if *list {
@@ -99,7 +100,7 @@ func main() {
 	for _, m := range ms {
 		if _, done := baseline[m.Pkg]; !done {
 			fmt.Fprintf(os.Stderr, "%s: tests without mutants... ", m.Pkg)
-			out, err := goTest(tmp, m.Pkg, *timeout)
+			out, err := goTest(tmp, m.Pkg, *skip, *timeout)
 			baseline[m.Pkg] = err
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "FAIL\n%s\n", tail(out, 40))
@@ -111,7 +112,7 @@ func main() {
 			results = append(results, result{m: m, outcome: "error: tests fail without mutants"})
 			continue
 		}
-		r := runMutant(tmp, m, *timeout)
+		r := runMutant(tmp, m, *skip, *timeout)
 		fmt.Fprintf(os.Stderr, "%-10s %-55s %s %s (%v)\n", m.Pkg, m.Name, r.outcome, strings.Join(r.failed, ","), r.dur.Round(time.Second))
 		results = append(results, r)
 	}
@@ -137,7 +138,7 @@ func selectMutants(pkgs, name string) []mutant {
 	return out
 }
 
-func runMutant(tree string, m mutant, timeout time.Duration) result {
+func runMutant(tree string, m mutant, skip string, timeout time.Duration) result {
 	r := result{m: m}
 	file := filepath.Join(tree, "internal", m.Pkg, m.File)
 	orig, err := os.ReadFile(file)
@@ -162,7 +163,7 @@ func runMutant(tree string, m mutant, timeout time.Duration) result {
 	}
 	defer os.WriteFile(file, orig, 0o644)
 	start := time.Now()
-	out, err := goTest(tree, m.Pkg, timeout)
+	out, err := goTest(tree, m.Pkg, skip, timeout)
 	r.dur = time.Since(start)
 	switch {
 	case err == nil:
@@ -177,10 +178,14 @@ func runMutant(tree string, m mutant, timeout time.Duration) result {
 	return r
 }
 
-func goTest(tree, pkg string, timeout time.Duration) ([]byte, error) {
+func goTest(tree, pkg, skip string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-failfast", "-timeout", timeout.String(), "./internal/"+pkg)
+	args := []string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}
+	if skip != "" {
+		args = append(args, "-skip", skip)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./internal/"+pkg)...)
 	cmd.Dir = tree
 	return cmd.CombinedOutput()
 }
