@@ -31,7 +31,7 @@ func TestConcurrentColdMetadataOneFetchEach(t *testing.T) {
 	up := testupstream.NewForTest(t, mods...)
 	// The test checksum database adds records on lookup: one lookup made
 	// straight to the upstream gives the tree one record, hence tiles.
-	get(t, up.URL+"/sumdb/"+up.SumDBName+"/lookup/example.com/tiled@v1.0.0", 200)
+	getWant(t, up.URL+"/sumdb/"+up.SumDBName+"/lookup/example.com/tiled@v1.0.0", 200)
 	p := startProxy(t, up, "", nil)
 
 	sum := "/sumdb/" + up.SumDBName
@@ -122,16 +122,12 @@ func TestConcurrentColdMetadataOneFetchEach(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string, want int) string {
+// getWant is get that fails the test unless the status is want.
+func getWant(t *testing.T, url string, want int) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, body := get(t, url)
+	if code != want {
+		t.Fatalf("GET %s: status %d (want %d): %s", url, code, want, body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != want {
-		t.Fatalf("GET %s: status %d (want %d), err %v: %s", url, resp.StatusCode, want, err, b)
-	}
-	return string(b)
+	return body
 }
