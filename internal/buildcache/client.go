@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -42,6 +43,10 @@ type Client struct {
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
+
+	// noWrites is set when the server refuses our uploads for lack of
+	// a write token: later uploads are not tried, and reads go on.
+	noWrites atomic.Bool
 }
 
 // ErrUnavailable is returned while the breaker is open.
@@ -49,6 +54,16 @@ var ErrUnavailable = errors.New("cache server unavailable (recent failures); not
 
 // ErrUnauthorized is a server's refusal of our token (or its absence).
 var ErrUnauthorized = errors.New("cache server refused the token")
+
+// ErrWriteRefused is a server's refusal of an upload for want of the write
+// token (or from another machine when it has none). Reads go on; the
+// client stops uploading.
+var ErrWriteRefused = errors.New("cache server refused the upload")
+
+// ErrConflict is a server's refusal to map an action that already maps to
+// another output (a non-deterministic build step, or someone else's
+// upload). The server is healthy; the build keeps its local result.
+var ErrConflict = errors.New("cache server keeps another output for this action")
 
 // ErrMiss is a server's answer that it does not have the entry.
 var ErrMiss = errors.New("not in the server cache")
@@ -158,8 +173,16 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		resp.Body.Close()
 		err := fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(msg))
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			err = fmt.Errorf("%w: %v (give the server's --auth-token as --token or PITSTOP_CACHE_TOKEN)", ErrUnauthorized, err)
+		refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
+		switch {
+		case resp.StatusCode == http.StatusConflict:
+			c.note(nil) // the server answered; nothing is wrong with it
+			return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+		case refused && req.Method == http.MethodPut:
+			c.noWrites.Store(true)
+			return nil, fmt.Errorf("%w: %v (uploads need the server's write token)", ErrWriteRefused, err)
+		case refused:
+			err = fmt.Errorf("%w: %v (give the server's token in PITSTOP_CACHE_TOKEN or a token file)", ErrUnauthorized, err)
 		}
 		c.note(err)
 		return nil, err
@@ -230,8 +253,12 @@ func entryFromHeader(h http.Header) (Entry, error) {
 // Report tells the breaker how reading a body that Get returned ended.
 func (c *Client) Report(err error) { c.note(err) }
 
-// Put uploads an object and its action entry.
+// Put uploads an object and its action entry. After the server refused an
+// upload for want of a write token, Put returns ErrWriteRefused at once.
 func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) error {
+	if c.noWrites.Load() {
+		return ErrWriteRefused
+	}
 	req, err := c.newRequest(ctx, "PUT", "/v1/put/"+action.String(), body)
 	if err != nil {
 		return err
@@ -359,6 +386,9 @@ func (c *Client) Manifest(ctx context.Context, key string) ([]ID, error) {
 
 // PutManifest records the actions a build used under key.
 func (c *Client) PutManifest(ctx context.Context, key string, ids []ID) error {
+	if c.noWrites.Load() {
+		return ErrWriteRefused
+	}
 	var b bytes.Buffer
 	for _, id := range ids {
 		b.WriteString(id.String())
@@ -412,6 +442,22 @@ func (c *Client) Trim(ctx context.Context, maxSize int64) (TrimResult, error) {
 	var r TrimResult
 	err := c.jsonCall(ctx, "POST", "/v1/trim?max-size="+strconv.FormatInt(maxSize, 10), &r)
 	return r, err
+}
+
+// Forget asks the server to unmap action (an admin request), so that the
+// next build compiles it and maps it again. A server without the entry
+// answers ErrMiss.
+func (c *Client) Forget(ctx context.Context, action ID) error {
+	req, err := c.newRequest(ctx, "DELETE", "/v1/action/"+action.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
 }
 
 func (c *Client) jsonCall(ctx context.Context, method, path string, v any) error {

@@ -32,11 +32,22 @@ import (
 // API (IDs are 64 hex digits):
 //
 //	GET  /v1/get/{action}     the object, with X-Pitstop-Output-Id and X-Pitstop-Size; 404 on a miss
-//	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked
+//	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked;
+//	                          409 if the action already maps to another output
 //	POST /v1/batch            body = action IDs, one a line; answer = a stream of header line + bytes
 //	GET|PUT /v1/manifest/{key} the action IDs the last builds of key used
 //	GET  /v1/stats            the store's usage as JSON (store.Usage)
-//	POST /v1/trim?max-size=N  evict down to N bytes
+//	POST /v1/trim?max-size=N  evict down to N bytes (admin)
+//	DELETE /v1/action/{action} forget what the action maps to (admin), so that it can be mapped again
+//
+// Access (for service.Server.Access) sorts these into read, write and
+// admin requests.
+//
+// An action, once mapped, keeps its output: a PUT offering another output
+// for it is refused and logged at warn with the client's address, so a
+// client that may write cannot change what an action already gives the
+// others. An action whose object is gone (evicted or damaged) is unmapped
+// and may be mapped again; an admin repairs a bad entry with DELETE.
 type Server struct {
 	// Store holds everything; required.
 	Store store.Trimmer
@@ -48,6 +59,10 @@ type Server struct {
 	once sync.Once
 	mux  *http.ServeMux
 	m    serverMetrics
+	// locks serialize the check and the write of an action's entry, so
+	// that of two PUTs racing to map an action, one wins and the other is
+	// refused. Stripes keyed by the action's first byte.
+	locks [64]sync.Mutex
 }
 
 type serverMetrics struct {
@@ -66,7 +81,7 @@ func (s *Server) init() {
 				Name: "pitstop_cache_gets_total", Help: "Action lookups by result (hit, miss, error), single and batched.",
 			}, []string{"result"}),
 			puts: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "pitstop_cache_puts_total", Help: "Uploads by result (ok, rejected, error).",
+				Name: "pitstop_cache_puts_total", Help: "Uploads by result (ok, rejected, conflict, error).",
 			}, []string{"result"}),
 			bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
 				Name: "pitstop_cache_sent_bytes_total", Help: "Object bytes sent (before compression).",
@@ -89,6 +104,7 @@ func (s *Server) init() {
 		mux.HandleFunc("PUT /v1/manifest/{key}", s.handlePutManifest)
 		mux.HandleFunc("GET /v1/stats", s.handleStats)
 		mux.HandleFunc("POST /v1/trim", s.handleTrim)
+		mux.HandleFunc("DELETE /v1/action/{action}", s.handleForget)
 		s.mux = mux
 	})
 }
@@ -104,6 +120,22 @@ func (s *Server) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitstop_cache_evictions_total", Help: "Files evicted since start."},
 			func() float64 { return float64(s.Store.Usage().Evictions) }),
 	}
+}
+
+// Access says what a request needs: uploads (objects and manifests) are
+// writes; trim and forgetting an action are admin requests; the rest
+// reads. Unknown requests are treated as admin, the most guarded.
+func (s *Server) Access(r *http.Request) service.Access {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return service.Read
+	case r.Method == http.MethodPost && p == "/v1/batch":
+		return service.Read
+	case r.Method == http.MethodPut && (strings.HasPrefix(p, "/v1/put/") || strings.HasPrefix(p, "/v1/manifest/")):
+		return service.Write
+	}
+	return service.Admin
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,12 +175,18 @@ func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) 
 	}
 	o, err := s.Store.Get(ctx, objectKey(e.OutputID))
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// The object was evicted: the entry can give nothing, so
+			// the action is unmapped and the next build may map it.
+			s.unmap(ctx, a, e.OutputID)
+		}
 		return Entry{}, store.Object{}, err
 	}
 	if o.Size != e.Size {
 		o.Close()
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, objectKey(e.OutputID))
+		s.unmap(ctx, a, e.OutputID)
 		return Entry{}, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
 	}
 	return e, o, nil
@@ -266,6 +304,12 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// Refuse a remapping before reading the body; checked again below,
+	// under the action's lock, before the entry is written.
+	if old, ok := s.mapped(ctx, a); ok && old.OutputID != out {
+		s.conflict(w, r, a, old, out)
+		return
+	}
 	ow, err := s.Store.Create(ctx, objectKey(out))
 	if err != nil {
 		s.putError(w, "create", err)
@@ -296,13 +340,58 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		s.putError(w, "commit", err)
 		return
 	}
-	if err := s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatEntry(Entry{OutputID: out, Size: size, Time: time.Now()}))); err != nil {
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	if old, ok := s.mapped(ctx, a); ok && old.OutputID != out {
+		mu.Unlock()
+		// The object just stored stays unreferenced until evicted.
+		s.conflict(w, r, a, old, out)
+		return
+	}
+	err = s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatEntry(Entry{OutputID: out, Size: size, Time: time.Now()})))
+	mu.Unlock()
+	if err != nil {
 		s.putError(w, "entry", err)
 		return
 	}
 	s.m.puts.WithLabelValues("ok").Inc()
 	s.m.bytesIn.Add(float64(size))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// unmap deletes action a's entry if it still maps to out.
+func (s *Server) unmap(ctx context.Context, a, out ID) {
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	defer mu.Unlock()
+	if e, ok := s.mapped(ctx, a); ok && e.OutputID == out {
+		s.Store.Delete(ctx, entryKey(a))
+	}
+}
+
+// mapped returns the entry action maps to, if it has a readable one.
+func (s *Server) mapped(ctx context.Context, a ID) (Entry, bool) {
+	eo, err := s.Store.Get(ctx, entryKey(a))
+	if err != nil {
+		return Entry{}, false
+	}
+	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
+	eo.Close()
+	if err != nil {
+		return Entry{}, false
+	}
+	e, err := parseEntry(data)
+	return e, err == nil
+}
+
+// conflict refuses a PUT that would remap action a from old to out, and
+// logs it at warn: it is a broken build's non-determinism at best, and an
+// attempt to poison the cache at worst.
+func (s *Server) conflict(w http.ResponseWriter, r *http.Request, a ID, old Entry, out ID) {
+	s.m.puts.WithLabelValues("conflict").Inc()
+	s.logger().Warn("put refused: action already maps to another output", "action", a, "output", old.OutputID,
+		"offered", out, "client", r.RemoteAddr)
+	http.Error(w, fmt.Sprintf("action %s already maps to output %s; an action keeps its first output (an admin can forget it)", a, old.OutputID), http.StatusConflict)
 }
 
 func (s *Server) putError(w http.ResponseWriter, what string, err error) {
@@ -312,7 +401,11 @@ func (s *Server) putError(w http.ResponseWriter, what string, err error) {
 	if errors.Is(err, store.ErrTooLarge) {
 		code = http.StatusRequestEntityTooLarge
 	}
-	http.Error(w, "storing failed: "+err.Error(), code)
+	msg := "storing failed (the server's log says why)"
+	if code == http.StatusRequestEntityTooLarge {
+		msg = "storing failed: the object does not fit in the server's store"
+	}
+	http.Error(w, msg, code)
 }
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
@@ -466,4 +559,32 @@ func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {
 	after := s.Store.Usage()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(TrimResult{Objects: before.Objects - after.Objects, Bytes: before.Bytes - after.Bytes})
+}
+
+// handleForget unmaps an action (an admin's repair of a bad entry): the
+// next build that needs it compiles it and may map it again. The object
+// stays until evicted, since other actions may share it.
+func (s *Server) handleForget(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "forget")
+	a, err := ParseHexID(r.PathValue("action"))
+	if err != nil {
+		http.Error(w, "action: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	old, ok := s.mapped(r.Context(), a)
+	err = s.Store.Delete(r.Context(), entryKey(a))
+	mu.Unlock()
+	if err != nil {
+		s.logger().Error("forget", "action", a, "err", err)
+		http.Error(w, "forgetting failed", http.StatusInternalServerError)
+		return
+	}
+	if !ok {
+		http.Error(w, "no entry for action "+a.String(), http.StatusNotFound)
+		return
+	}
+	s.logger().Warn("action forgotten", "action", a, "output", old.OutputID, "client", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
 }
