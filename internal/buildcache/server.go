@@ -317,9 +317,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ow.Abort()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(r.Body, size+1))
+	body := &readErr{r: r.Body}
+	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(body, size+1))
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+		// The client's fault (a body cut short, or too slow): 400.
+		if body.err != nil || ctx.Err() != nil {
 			reject(http.StatusBadRequest, "reading body: %v", err)
 			return
 		}
@@ -367,6 +369,21 @@ func (s *Server) unmap(ctx context.Context, a, out ID) {
 	if e, ok := s.mapped(ctx, a); ok && e.OutputID == out {
 		s.Store.Delete(ctx, entryKey(a))
 	}
+}
+
+// readErr remembers the error reading from r returned, to tell a client's
+// failure from the store's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // mapped returns the entry action maps to, if it has a readable one.
