@@ -209,7 +209,7 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 			if v := s.check(Read, credential(r), r.RemoteAddr); v == allowed {
 				metricsHandler.ServeHTTP(rec, r)
 			} else {
-				refuse(rec, v, Read)
+				s.refuse(rec, v, Read)
 			}
 		default:
 			need := Read
@@ -217,7 +217,7 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 				need = s.Access(r)
 			}
 			if v := s.check(need, credential(r), r.RemoteAddr); v != allowed {
-				refuse(rec, v, need)
+				s.refuse(rec, v, need)
 				if need > Read {
 					level = slog.LevelWarn
 				}

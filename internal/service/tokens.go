@@ -134,7 +134,11 @@ func loopbackRemote(remote string) bool {
 }
 
 // refuse answers a request that check did not allow.
-func refuse(w http.ResponseWriter, v verdict, need Access) {
+func (s *Server) refuse(w http.ResponseWriter, v verdict, need Access) {
+	token := need.String() + " token"
+	if !s.Tokens.any() {
+		token = "token" // one token for everything
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	switch v {
@@ -142,10 +146,10 @@ func refuse(w http.ResponseWriter, v verdict, need Access) {
 		h.Add("WWW-Authenticate", `Bearer realm="pitstop"`)
 		h.Add("WWW-Authenticate", `Basic realm="pitstop", charset="UTF-8"`)
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprintf(w, "unauthorized: this %s needs the server's %s token, as \"Authorization: Bearer TOKEN\" or as the password of basic auth (http://user:TOKEN@host/)\n", needWhat(need), need)
+		fmt.Fprintf(w, "unauthorized: this %s needs the server's %s, as \"Authorization: Bearer TOKEN\" or as the password of basic auth (http://user:TOKEN@host/)\n", needWhat(need), token)
 	case notEnough:
 		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintf(w, "forbidden: this %s needs the server's %s token; the token given is for less\n", needWhat(need), need)
+		fmt.Fprintf(w, "forbidden: this %s needs the server's %s; the token given is for less\n", needWhat(need), token)
 	default:
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, "forbidden: this server has no %s token, so it accepts %ss only from its own machine\n", need, needWhat(need))
