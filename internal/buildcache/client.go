@@ -394,7 +394,12 @@ func (c *Client) PutManifest(ctx context.Context, key string, ids []ID) error {
 		b.WriteString(id.String())
 		b.WriteByte('\n')
 	}
-	req, err := c.newRequest(ctx, "PUT", "/v1/manifest/"+url.PathEscape(key), &b)
+	return c.send(ctx, "PUT", "/v1/manifest/"+url.PathEscape(key), &b)
+}
+
+// send makes a request whose answer has no body worth reading.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader) error {
+	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -448,16 +453,7 @@ func (c *Client) Trim(ctx context.Context, maxSize int64) (TrimResult, error) {
 // next build compiles it and maps it again. A server without the entry
 // answers ErrMiss.
 func (c *Client) Forget(ctx context.Context, action ID) error {
-	req, err := c.newRequest(ctx, "DELETE", "/v1/action/"+action.String(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return c.send(ctx, "DELETE", "/v1/action/"+action.String(), nil)
 }
 
 func (c *Client) jsonCall(ctx context.Context, method, path string, v any) error {

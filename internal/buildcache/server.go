@@ -158,20 +158,14 @@ func manifestKey(key string) string {
 // lookup opens the object action maps to, checking that its size is the
 // one recorded. A damaged pair is deleted and reported as a miss.
 func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) {
-	eo, err := s.Store.Get(ctx, entryKey(a))
-	if err != nil {
-		return Entry{}, store.Object{}, err
-	}
-	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
-	eo.Close()
-	if err != nil {
-		return Entry{}, store.Object{}, err
-	}
-	e, err := parseEntry(data)
-	if err != nil {
+	e, err := s.readEntry(ctx, a)
+	if errors.Is(err, errBadEntry) {
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, entryKey(a))
 		return Entry{}, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
+	}
+	if err != nil {
+		return Entry{}, store.Object{}, err
 	}
 	o, err := s.Store.Get(ctx, objectKey(e.OutputID))
 	if err != nil {
@@ -317,7 +311,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ow.Abort()
 	h := sha256.New()
-	body := &readErr{r: r.Body}
+	body := &errReader{r: r.Body}
 	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(body, size+1))
 	if err != nil {
 		// The client's fault (a body cut short, or too slow): 400.
@@ -371,33 +365,30 @@ func (s *Server) unmap(ctx context.Context, a, out ID) {
 	}
 }
 
-// readErr remembers the error reading from r returned, to tell a client's
-// failure from the store's.
-type readErr struct {
-	r   io.Reader
-	err error
-}
+// errBadEntry marks a stored entry that does not parse.
+var errBadEntry = errors.New("malformed entry")
 
-func (e *readErr) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		e.err = err
-	}
-	return n, err
-}
-
-// mapped returns the entry action maps to, if it has a readable one.
-func (s *Server) mapped(ctx context.Context, a ID) (Entry, bool) {
+// readEntry reads action a's stored entry.
+func (s *Server) readEntry(ctx context.Context, a ID) (Entry, error) {
 	eo, err := s.Store.Get(ctx, entryKey(a))
 	if err != nil {
-		return Entry{}, false
+		return Entry{}, err
 	}
 	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
 	eo.Close()
 	if err != nil {
-		return Entry{}, false
+		return Entry{}, err
 	}
 	e, err := parseEntry(data)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", errBadEntry, err)
+	}
+	return e, nil
+}
+
+// mapped returns the entry action maps to, if it has a readable one.
+func (s *Server) mapped(ctx context.Context, a ID) (Entry, bool) {
+	e, err := s.readEntry(ctx, a)
 	return e, err == nil
 }
 

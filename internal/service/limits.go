@@ -79,21 +79,12 @@ func (c *progressConn) Write(b []byte) (int, error) {
 		return c.Conn.Write(b)
 	}
 	total := 0
-	for {
-		start := time.Now()
-		dl, ok := c.w.deadline(start)
-		if !ok {
-			return total, errStalled
-		}
-		c.Conn.SetWriteDeadline(dl)
+	err := c.limited(func() (int64, bool, error) {
 		n, err := c.Conn.Write(b[total:])
 		total += n
-		renewed := c.w.account(int64(n), time.Since(start))
-		if err != nil && renewed && errors.Is(err, os.ErrDeadlineExceeded) && total < len(b) {
-			continue
-		}
-		return total, err
-	}
+		return int64(n), total < len(b), err
+	})
+	return total, err
 }
 
 // ReadFrom sends a file with sendfile under the progress rule; anything
@@ -107,22 +98,33 @@ func (c *progressConn) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	var total int64
-	for {
-		start := time.Now()
-		dl, ok := c.w.deadline(start)
-		if !ok {
-			return total, errStalled
-		}
-		c.Conn.SetWriteDeadline(dl)
+	err := c.limited(func() (int64, bool, error) {
 		// sendfile advances the file's offset (and a LimitedReader's N)
 		// by what it sent, so a call cut by the deadline can go on.
 		n, err := rf.ReadFrom(r)
 		total += n
+		return n, true, err
+	})
+	return total, err
+}
+
+// limited runs step under write deadlines of the budget left until it
+// succeeds, fails, or is cut by a deadline without renewing the budget.
+// step reports the bytes it moved and whether there is more to send.
+func (c *progressConn) limited(step func() (n int64, more bool, err error)) error {
+	for {
+		start := time.Now()
+		dl, ok := c.w.deadline(start)
+		if !ok {
+			return errStalled
+		}
+		c.Conn.SetWriteDeadline(dl)
+		n, more, err := step()
 		renewed := c.w.account(n, time.Since(start))
-		if err != nil && renewed && errors.Is(err, os.ErrDeadlineExceeded) {
+		if err != nil && renewed && more && errors.Is(err, os.ErrDeadlineExceeded) {
 			continue
 		}
-		return total, err
+		return err
 	}
 }
 
