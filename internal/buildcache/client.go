@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,13 @@ type Client struct {
 	// 0 means 3 and 30s.
 	FailuresToOpen int
 	OpenFor        time.Duration
+
+	// SignKey, if set, signs every upload (see SignEntry).
+	SignKey ed25519.PrivateKey
+	// VerifyKeys, if set, are the keys entries must be signed with: an
+	// entry without a valid signature by one of them is ErrBadSignature
+	// from Get and skipped by Batch.
+	VerifyKeys []ed25519.PublicKey
 
 	mu        sync.Mutex
 	failures  int
@@ -225,6 +234,10 @@ func (c *Client) Get(ctx context.Context, action ID) (*Object, error) {
 		c.note(err)
 		return nil, err
 	}
+	if !c.verified(action, e, resp.Header.Get(hdrSig)) {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: action %s", ErrBadSignature, action)
+	}
 	body, err := decodeBody(resp)
 	if err != nil {
 		resp.Body.Close()
@@ -269,6 +282,9 @@ func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) er
 	}
 	req.Header.Set(hdrOutputID, e.OutputID.String())
 	req.Header.Set(hdrSize, strconv.FormatInt(e.Size, 10))
+	if c.SignKey != nil {
+		req.Header.Set(hdrSig, base64.StdEncoding.EncodeToString(SignEntry(c.SignKey, action, e)))
+	}
 	resp, err := c.do(req)
 	if err != nil {
 		return err
@@ -305,9 +321,19 @@ func (c *Client) Batch(ctx context.Context, actions []ID, fn func(action ID, e E
 		c.note(err)
 		return err
 	}
-	err = readBatch(body, fn)
+	err = readBatch(body, c.verified, fn)
 	c.note(err)
 	return err
+}
+
+// verified reports whether the entry may be used: always without
+// VerifyKeys, else when sig (standard base64) is a trusted signature.
+func (c *Client) verified(a ID, e Entry, sig string) bool {
+	if len(c.VerifyKeys) == 0 {
+		return true
+	}
+	raw, err := parseSig(sig)
+	return err == nil && VerifyEntry(c.VerifyKeys, a, e, raw)
 }
 
 // batchHeader precedes each object in a batch stream; the stream ends with
@@ -315,6 +341,7 @@ func (c *Client) Batch(ctx context.Context, actions []ID, fn func(action ID, e E
 type batchHeader struct {
 	A    string `json:"a,omitempty"`
 	O    string `json:"o,omitempty"`
+	G    string `json:"g,omitempty"` // signature, standard base64
 	S    int64  `json:"s,omitempty"`
 	T    int64  `json:"t,omitempty"`
 	End  bool   `json:"end,omitempty"`
@@ -323,7 +350,10 @@ type batchHeader struct {
 
 // readBatch parses a batch stream: a JSON header line, then S raw bytes,
 // repeated, then {"end":true}.
-func readBatch(r io.Reader, fn func(action ID, e Entry, body io.Reader) error) error {
+//
+// Entries that check (if not nil) refuses are skipped: their bytes are
+// read and dropped.
+func readBatch(r io.Reader, check func(a ID, e Entry, sig string) bool, fn func(action ID, e Entry, body io.Reader) error) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -353,8 +383,10 @@ func readBatch(r io.Reader, fn func(action ID, e Entry, body io.Reader) error) e
 			e.Time = time.Now()
 		}
 		lr := &io.LimitedReader{R: br, N: h.S}
-		if err := fn(a, e, lr); err != nil {
-			return err
+		if check == nil || check(a, e, h.G) {
+			if err := fn(a, e, lr); err != nil {
+				return err
+			}
 		}
 		if lr.N != 0 {
 			if _, err := io.Copy(io.Discard, lr); err != nil || lr.N != 0 {

@@ -42,6 +42,8 @@ func progMain(args []string) int {
 	timeout := fs.Duration("timeout", 2*time.Second, "")
 	noPrefetch := fs.Bool("no-prefetch", false, "")
 	token := fs.String("token", "", "")
+	signKey := fs.String("sign-key", "", "")
+	verifyKey := fs.String("verify-key", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,6 +55,21 @@ func progMain(args []string) int {
 			return 2
 		}
 		cl.Timeout = *timeout
+		if *signKey != "" {
+			data, _ := os.ReadFile(*signKey)
+			if cl.SignKey, err = buildcache.ParseSigningKey(data); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+		}
+		if *verifyKey != "" {
+			k, err := buildcache.ParseVerifyKey([]byte(*verifyKey))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			cl.VerifyKeys = append(cl.VerifyKeys, k)
+		}
 		p.Remote = cl
 		if !*noPrefetch {
 			wd, _ := os.Getwd()

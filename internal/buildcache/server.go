@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -157,15 +158,15 @@ func manifestKey(key string) string {
 
 // lookup opens the object action maps to, checking that its size is the
 // one recorded. A damaged pair is deleted and reported as a miss.
-func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) {
-	e, err := s.readEntry(ctx, a)
+func (s *Server) lookup(ctx context.Context, a ID) (Entry, []byte, store.Object, error) {
+	e, sig, err := s.readEntry(ctx, a)
 	if errors.Is(err, errBadEntry) {
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, entryKey(a))
-		return Entry{}, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
+		return Entry{}, nil, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
 	}
 	if err != nil {
-		return Entry{}, store.Object{}, err
+		return Entry{}, nil, store.Object{}, err
 	}
 	o, err := s.Store.Get(ctx, objectKey(e.OutputID))
 	if err != nil {
@@ -174,16 +175,16 @@ func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) 
 			// the action is unmapped and the next build may map it.
 			s.unmap(ctx, a, e.OutputID)
 		}
-		return Entry{}, store.Object{}, err
+		return Entry{}, nil, store.Object{}, err
 	}
 	if o.Size != e.Size {
 		o.Close()
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, objectKey(e.OutputID))
 		s.unmap(ctx, a, e.OutputID)
-		return Entry{}, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
+		return Entry{}, nil, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
 	}
-	return e, o, nil
+	return e, sig, o, nil
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +195,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	e, o, err := s.lookup(r.Context(), a)
+	e, sig, o, err := s.lookup(r.Context(), a)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			s.m.gets.WithLabelValues("miss").Inc()
@@ -212,6 +213,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	h.Set(hdrOutputID, e.OutputID.String())
 	h.Set(hdrSize, strconv.FormatInt(e.Size, 10))
 	h.Set(hdrTime, strconv.FormatInt(e.Time.UnixNano(), 10))
+	if sig != nil {
+		h.Set(hdrSig, base64.StdEncoding.EncodeToString(sig))
+	}
 	h.Set("Content-Type", "application/octet-stream")
 	var body io.Reader = o.Body
 	if acceptsGzip(r) && e.Size >= minCompress {
@@ -293,6 +297,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		reject(http.StatusBadRequest, "%s %q: want a byte count", hdrSize, r.Header.Get(hdrSize))
 		return
 	}
+	sig, err := parseSig(r.Header.Get(hdrSig))
+	if err != nil {
+		reject(http.StatusBadRequest, "%s: %v", hdrSig, err)
+		return
+	}
 	if size > s.maxObject() {
 		reject(http.StatusRequestEntityTooLarge, "object of %d bytes is over the %d-byte limit", size, s.maxObject())
 		return
@@ -300,7 +309,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// Refuse a remapping before reading the body; checked again below,
 	// under the action's lock, before the entry is written.
-	if old, ok := s.mapped(ctx, a); ok && old.OutputID != out {
+	if old, _, ok := s.mapped(ctx, a); ok && old.OutputID != out {
 		s.conflict(w, r, a, old, out)
 		return
 	}
@@ -338,13 +347,17 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	mu := &s.locks[int(a[0])%len(s.locks)]
 	mu.Lock()
-	if old, ok := s.mapped(ctx, a); ok && old.OutputID != out {
+	old, oldSig, ok := s.mapped(ctx, a)
+	if ok && old.OutputID != out {
 		mu.Unlock()
 		// The object just stored stays unreferenced until evicted.
 		s.conflict(w, r, a, old, out)
 		return
 	}
-	err = s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatEntry(Entry{OutputID: out, Size: size, Time: time.Now()})))
+	if oldSig != nil {
+		sig = oldSig // like the output, the first signature stays
+	}
+	err = s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatSignedEntry(Entry{OutputID: out, Size: size, Time: time.Now()}, sig)))
 	mu.Unlock()
 	if err != nil {
 		s.putError(w, "entry", err)
@@ -360,7 +373,7 @@ func (s *Server) unmap(ctx context.Context, a, out ID) {
 	mu := &s.locks[int(a[0])%len(s.locks)]
 	mu.Lock()
 	defer mu.Unlock()
-	if e, ok := s.mapped(ctx, a); ok && e.OutputID == out {
+	if e, _, ok := s.mapped(ctx, a); ok && e.OutputID == out {
 		s.Store.Delete(ctx, entryKey(a))
 	}
 }
@@ -368,28 +381,30 @@ func (s *Server) unmap(ctx context.Context, a, out ID) {
 // errBadEntry marks a stored entry that does not parse.
 var errBadEntry = errors.New("malformed entry")
 
-// readEntry reads action a's stored entry.
-func (s *Server) readEntry(ctx context.Context, a ID) (Entry, error) {
+// readEntry reads action a's stored entry and its signature (nil if the
+// writer did not sign).
+func (s *Server) readEntry(ctx context.Context, a ID) (Entry, []byte, error) {
 	eo, err := s.Store.Get(ctx, entryKey(a))
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
+	data, err := io.ReadAll(io.LimitReader(eo.Body, 512))
 	eo.Close()
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, nil, err
 	}
-	e, err := parseEntry(data)
+	e, sig, err := parseSignedEntry(data)
 	if err != nil {
-		return Entry{}, fmt.Errorf("%w: %v", errBadEntry, err)
+		return Entry{}, nil, fmt.Errorf("%w: %v", errBadEntry, err)
 	}
-	return e, nil
+	return e, sig, nil
 }
 
-// mapped returns the entry action maps to, if it has a readable one.
-func (s *Server) mapped(ctx context.Context, a ID) (Entry, bool) {
-	e, err := s.readEntry(ctx, a)
-	return e, err == nil
+// mapped returns the entry action maps to, if it has a readable one, and
+// its signature.
+func (s *Server) mapped(ctx context.Context, a ID) (Entry, []byte, bool) {
+	e, sig, err := s.readEntry(ctx, a)
+	return e, sig, err == nil
 }
 
 // conflict refuses a PUT that would remap action a from old to out, and
@@ -435,7 +450,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(bw)
 	sent := 0
 	for _, a := range ids {
-		e, o, err := s.lookup(r.Context(), a)
+		e, sig, o, err := s.lookup(r.Context(), a)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				s.m.gets.WithLabelValues("miss").Inc()
@@ -444,7 +459,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		enc.Encode(batchHeader{A: a.String(), O: e.OutputID.String(), S: e.Size, T: e.Time.UnixNano()})
+		bh := batchHeader{A: a.String(), O: e.OutputID.String(), S: e.Size, T: e.Time.UnixNano()}
+		if sig != nil {
+			bh.G = base64.StdEncoding.EncodeToString(sig)
+		}
+		enc.Encode(bh)
 		n, err := io.CopyN(bw, o.Body, e.Size)
 		o.Close()
 		if err != nil {
@@ -581,7 +600,7 @@ func (s *Server) handleForget(w http.ResponseWriter, r *http.Request) {
 	}
 	mu := &s.locks[int(a[0])%len(s.locks)]
 	mu.Lock()
-	old, ok := s.mapped(r.Context(), a)
+	old, _, ok := s.mapped(r.Context(), a)
 	err = s.Store.Delete(r.Context(), entryKey(a))
 	mu.Unlock()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/buildcache"
@@ -58,7 +59,8 @@ func cacheDirFlag(dir string) (string, error) {
 func newCacheProgCmd() *cobra.Command {
 	var (
 		server, dir, token, compress string
-		tokenFile                    string
+		tokenFile, signKey           string
+		verifyKeys                   []string
 		stats, noPrefetch, verbose   bool
 		timeout, flush               time.Duration
 	)
@@ -74,8 +76,14 @@ PITSTOP_CACHE_STATS=1 (or --stats) prints a summary line at the end of each go
 command; PITSTOP_CACHE_STATS=json prints it as JSON. PITSTOP_CACHE_SERVER and PITSTOP_CACHE_TOKEN are read when the
 flags are not given. Boards need no token unless the server has a read token;
 machines that upload (CI) need the server's write token: without it the server
-refuses uploads and the helper stops trying, while reads go on. See
-docs/security.md.`,
+refuses uploads and the helper stops trying, while reads go on.
+
+With --verify-key (or $PITSTOP_CACHE_VERIFY_KEY, comma-separated) the helper uses
+only entries signed with one of those ed25519 keys; writers sign with
+--sign-key FILE (or $PITSTOP_CACHE_SIGN_KEY). Make a key pair with
+  openssl genpkey -algorithm ed25519 -out cache-sign.pem
+  openssl pkey -in cache-sign.pem -pubout -out cache-sign.pub
+See docs/security.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := cacheDirFlag(dir)
@@ -108,6 +116,9 @@ docs/security.md.`,
 					return usageError("--server: %v", err)
 				}
 				cl.Timeout = timeout
+				if err := cacheKeys(cl, signKey, verifyKeys); err != nil {
+					return err
+				}
 				switch compress {
 				case "on":
 					cl.Compress = true
@@ -140,6 +151,8 @@ docs/security.md.`,
 	f.StringVar(&dir, "dir", defaultCacheDir(), "local tier directory")
 	f.StringVar(&token, "token", "", "bearer token for the server (default $PITSTOP_CACHE_TOKEN; --token-file keeps it out of ps)")
 	f.StringVar(&tokenFile, "token-file", "", "read the server's token from this file")
+	f.StringVar(&signKey, "sign-key", "", "sign uploads with the ed25519 private key (PEM) in this file (default $PITSTOP_CACHE_SIGN_KEY)")
+	f.StringSliceVar(&verifyKeys, "verify-key", nil, "use only entries signed by this ed25519 public key: base64, or a PEM or base64 file (default $PITSTOP_CACHE_VERIFY_KEY)")
 	f.StringVar(&compress, "compress", "auto", "ask for gzip on the wire: auto (not on loopback), on, off")
 	f.BoolVar(&stats, "stats", false, "print a stats line at close (also PITSTOP_CACHE_STATS=1)")
 	f.BoolVar(&noPrefetch, "no-prefetch", false, "do not prefetch what the last build of this module used")
@@ -341,6 +354,40 @@ func newCacheStatsCmd() *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "read the server's token from this file")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// cacheKeys sets the client's signing and verification keys from the
+// flags or the environment.
+func cacheKeys(cl *buildcache.Client, signKey string, verifyKeys []string) error {
+	if signKey == "" {
+		signKey = os.Getenv("PITSTOP_CACHE_SIGN_KEY")
+	}
+	if signKey != "" {
+		data, err := os.ReadFile(signKey)
+		if err == nil {
+			cl.SignKey, err = buildcache.ParseSigningKey(data)
+		}
+		if err != nil {
+			return usageError("--sign-key %q: %v", signKey, err)
+		}
+	}
+	if len(verifyKeys) == 0 {
+		if v := os.Getenv("PITSTOP_CACHE_VERIFY_KEY"); v != "" {
+			verifyKeys = strings.Split(v, ",")
+		}
+	}
+	for _, v := range verifyKeys {
+		data := []byte(v)
+		if b, err := os.ReadFile(v); err == nil {
+			data = b
+		}
+		k, err := buildcache.ParseVerifyKey(data)
+		if err != nil {
+			return usageError("--verify-key %q: %v", v, err)
+		}
+		cl.VerifyKeys = append(cl.VerifyKeys, k)
+	}
+	return nil
 }
 
 // clientToken is a client's token: --token, else --token-file, else the
