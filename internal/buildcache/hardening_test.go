@@ -3,8 +3,12 @@ package buildcache_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -125,60 +129,18 @@ func TestPoisonedPutRefused(t *testing.T) {
 	writeModule(t, honest)
 	build(t, honest, seededTier(t), c.url) // CI fills the cache
 
-	// The attacker builds the honest source and its own variant locally:
-	// the action IDs are predictable. The honest package whose action the
-	// variant changes is core (and main, which imports it).
-	hTier, eTier := seededTier(t), seededTier(t)
-	build(t, honest, hTier, "")
-	evil := filepath.Join(t.TempDir(), "evil")
-	writeModule(t, evil)
-	os.WriteFile(filepath.Join(evil, "core", "core.go"), []byte(evilCore), 0o644)
-	if r := buildAny(t, nil, evil, eTier, ""); r.out != "PWNED4!\n" {
-		t.Fatalf("the attacker's variant printed %q", r.out)
-	}
-	hActs, eActs := tierEntries(t, hTier), tierEntries(t, eTier)
-	var evilObj []byte
-	for a, obj := range eActs {
-		if _, ok := hActs[a]; ok {
-			continue
-		}
-		data, _ := os.ReadFile(obj)
-		if bytes.Contains(data, []byte("pwned")) && !bytes.Contains(data, []byte("main.main")) {
-			evilObj = data
-		}
-	}
-	if evilObj == nil {
-		t.Fatal("no compiled evil core among the attacker's objects")
-	}
-	var targets []string // the honest core's action, as the attacker finds it
+	targets, evilObj, hActs := attackerPlan(t, honest)
 	onServer := tierEntries(t, c.dir)
-	for a, obj := range hActs {
-		data, _ := os.ReadFile(obj)
-		if _, ok := eActs[a]; ok || bytes.Contains(data, []byte("main.main")) {
-			continue
-		}
+	for _, a := range targets {
 		if _, ok := onServer[a]; !ok {
 			t.Fatalf("the honest action %s is not on the server", a)
 		}
-		targets = append(targets, a)
-	}
-	if len(targets) == 0 {
-		t.Fatal("found no honest action to attack")
 	}
 	sum := sha256.Sum256(evilObj)
 	evilID := hex.EncodeToString(sum[:])
 	for _, a := range targets {
-		req, _ := http.NewRequest("PUT", c.url+"/v1/put/"+a, bytes.NewReader(evilObj))
-		req.Header.Set("X-Pitstop-Output-Id", evilID)
-		req.Header.Set("X-Pitstop-Size", fmt.Sprint(len(evilObj)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusConflict {
-			t.Errorf("poisoned PUT of action %s: %s %s; want 409 Conflict", a, resp.Status, msg)
+		if code, msg := putRaw(t, c.url, a, evilObj); code != http.StatusConflict {
+			t.Errorf("poisoned PUT of action %s: %d %s; want 409 Conflict", a, code, msg)
 		}
 	}
 	logs := c.log.String()
@@ -202,6 +164,121 @@ func TestPoisonedPutRefused(t *testing.T) {
 	cl, _ := buildcache.NewClient(c.url, "")
 	if err := cl.Put(context.Background(), mustID(t, targets[0]), buildcache.Entry{OutputID: hSum, Size: int64(len(hObj))}, bytes.NewReader(hObj)); err != nil {
 		t.Errorf("re-uploading the honest output: %v", err)
+	}
+}
+
+// attackerPlan is what an attacker learns by building locally, with no
+// server: the honest source's action IDs that its variant of core changes
+// (core's compile, found by diffing the two builds' actions and leaving
+// out main's), the variant's compiled core, and the honest tier's actions.
+func attackerPlan(t *testing.T, honest string) (targets []string, evilObj []byte, hActs map[string]string) {
+	t.Helper()
+	hTier, eTier := seededTier(t), seededTier(t)
+	build(t, honest, hTier, "")
+	evil := filepath.Join(t.TempDir(), "evil")
+	writeModule(t, evil)
+	os.WriteFile(filepath.Join(evil, "core", "core.go"), []byte(evilCore), 0o644)
+	if r := buildAny(t, nil, evil, eTier, ""); r.out != "PWNED4!\n" {
+		t.Fatalf("the attacker's variant printed %q", r.out)
+	}
+	hActs, eActs := tierEntries(t, hTier), tierEntries(t, eTier)
+	for a, obj := range eActs {
+		if _, ok := hActs[a]; ok {
+			continue
+		}
+		data, _ := os.ReadFile(obj)
+		if bytes.Contains(data, []byte("pwned")) && !bytes.Contains(data, []byte("main.main")) {
+			evilObj = data
+		}
+	}
+	if evilObj == nil {
+		t.Fatal("no compiled evil core among the attacker's objects")
+	}
+	for a, obj := range hActs {
+		data, _ := os.ReadFile(obj)
+		if _, ok := eActs[a]; ok || bytes.Contains(data, []byte("main.main")) {
+			continue
+		}
+		targets = append(targets, a)
+	}
+	if len(targets) == 0 {
+		t.Fatal("found no honest action to attack")
+	}
+	return targets, evilObj, hActs
+}
+
+// putRaw uploads body as action's output, as an attacker's client would;
+// it returns the status.
+func putRaw(t *testing.T, url, action string, body []byte) (int, string) {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	req, _ := http.NewRequest("PUT", url+"/v1/put/"+action, bytes.NewReader(body))
+	req.Header.Set("X-Pitstop-Output-Id", hex.EncodeToString(sum[:]))
+	req.Header.Set("X-Pitstop-Size", fmt.Sprint(len(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(msg)
+}
+
+// The gap the first-output rule leaves: a writer that maps an action
+// before any honest build does. With signed entries, a board that
+// verifies treats the attacker's unsigned entry as corrupt and compiles
+// the package itself; a board that does not verify links the attacker's
+// code, which is what signing is for.
+func TestSignedEntriesStopTheFirstWriter(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	keyFile := filepath.Join(t.TempDir(), "sign.pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	verify := base64.StdEncoding.EncodeToString(pub)
+
+	c := serveCache(t, nil)
+	honest := filepath.Join(t.TempDir(), "honest")
+	writeModule(t, honest)
+	targets, evilObj, _ := attackerPlan(t, honest)
+	// The attacker is first: the server is empty, so it accepts.
+	for _, a := range targets {
+		if code, msg := putRaw(t, c.url, a, evilObj); code != http.StatusNoContent {
+			t.Fatalf("the attacker's first mapping of %s: %d %s", a, code, msg)
+		}
+	}
+	// CI builds (verifying too: it reads from the cache like any board)
+	// and uploads, signed; its core is refused (the attacker was first),
+	// the rest is stored with signatures.
+	ci := build(t, honest, seededTier(t), c.url, "--sign-key", keyFile, "--verify-key", verify)
+	if ci.stats["uploads"] == 0 || ci.stats["uploads_refused"] == 0 {
+		t.Errorf("CI: %v; want uploads, and the attacker's actions refused", ci.stats)
+	}
+
+	// A board that verifies: the attacker's entry is rejected, core is
+	// compiled locally, the program is honest (build checks 4,6!), and
+	// the signed packages still come from the server.
+	board := filepath.Join(t.TempDir(), "board")
+	writeModule(t, board)
+	r := build(t, board, seededTier(t), c.url, "--no-prefetch", "--verify-key", verify)
+	if !contains(r.compiled, "example.com/shared/core") || r.stats["corrupt"] == 0 || r.stats["remote_hits"] == 0 {
+		t.Errorf("verifying board: compiled %v, stats %v; want core rebuilt, the bad entry counted corrupt, the rest from the server", r.compiled, r.stats)
+	}
+	if contains(r.compiled, "example.com/shared/geo") {
+		t.Errorf("verifying board compiled geo, whose signed entry was on the server: %v", r.compiled)
+	}
+	// The same with prefetching (batched answers carry the signatures).
+	r = build(t, board, seededTier(t), c.url, "--verify-key", verify)
+	if !contains(r.compiled, "example.com/shared/core") || contains(r.compiled, "example.com/shared/geo") {
+		t.Errorf("verifying board with prefetch: compiled %v, stats %v", r.compiled, r.stats)
+	}
+
+	// A board that does not verify links the attacker's code.
+	plain := buildAny(t, nil, board, seededTier(t), c.url, "--no-prefetch")
+	if plain.out != "PWNED4!\n" {
+		t.Errorf("a board without --verify-key printed %q; the attack should have taken there (else this test proves nothing)", plain.out)
 	}
 }
 
