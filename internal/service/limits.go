@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -70,6 +71,12 @@ type progressConn struct {
 	net.Conn
 	w progress // timeout 0: writes are not limited
 
+	// armed is the write deadline set on the connection (UnixNano; 0:
+	// none), so that a write re-arms it only when it is too early or too
+	// lenient for the budget left: setting a deadline on every write
+	// costs more than the write on a fast link.
+	armed atomic.Int64
+
 	release func() // gives the listener's slot back; nil without a cap
 	once    sync.Once
 }
@@ -118,13 +125,43 @@ func (c *progressConn) limited(step func() (n int64, more bool, err error)) erro
 		if !ok {
 			return errStalled
 		}
-		c.Conn.SetWriteDeadline(dl)
+		c.arm(dl, c.w.timeout/4)
 		n, more, err := step()
 		renewed := c.w.account(n, time.Since(start))
 		if err != nil && renewed && more && errors.Is(err, os.ErrDeadlineExceeded) {
 			continue
 		}
 		return err
+	}
+}
+
+// arm makes sure the write deadline is between dl and dl+slack.
+func (c *progressConn) arm(dl time.Time, slack time.Duration) {
+	want := dl.UnixNano()
+	if a := c.armed.Load(); a >= want && a <= want+int64(slack) {
+		return
+	}
+	c.SetWriteDeadline(dl)
+}
+
+// SetWriteDeadline sets the connection's write deadline (as net/http does
+// between requests) and remembers it.
+func (c *progressConn) SetWriteDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline sets both deadlines and remembers the write one.
+func (c *progressConn) SetDeadline(t time.Time) error {
+	c.remember(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *progressConn) remember(t time.Time) {
+	if t.IsZero() {
+		c.armed.Store(0)
+	} else {
+		c.armed.Store(t.UnixNano())
 	}
 }
 
