@@ -154,8 +154,9 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token string
+	var listen, token, tokenFile string
 	var tf tlsFlags
+	var lf limitFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the caching module proxy",
@@ -165,7 +166,7 @@ use --listen :3000 and, on each client:
 
   go env -w GOPROXY=http://HOST:3000
 
-With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
+With --auth-token-file (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
 "Authorization: Bearer TOKEN" or as the basic-auth password (/healthz stays
 open). The go command sends credentials only over https, never to an http://
 GOPROXY, so for go clients add --tls-cert and --tls-key (or put a TLS reverse
@@ -186,6 +187,18 @@ never forwarded.`,
 			if err := tf.check(); err != nil {
 				return err
 			}
+			if err := lf.check(); err != nil {
+				return err
+			}
+			var tokenWarn string
+			if cmd.Flags().Changed("auth-token") {
+				tokenWarn = tokenOnCommandLine("--auth-token", "--auth-token-file", "PITSTOP_PROXY_TOKEN")
+			} else {
+				var err error
+				if token, tokenWarn, err = tokenFrom("--auth-token-file", tokenFile, "PITSTOP_PROXY_TOKEN"); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,
 			// so clients waiting on a zip still get it.
@@ -197,13 +210,13 @@ never forwarded.`,
 				return err
 			}
 			defer st.Close()
-			if token == "" {
-				token = os.Getenv("PITSTOP_PROXY_TOKEN")
-			}
 			log := h.Logger
+			if tokenWarn != "" {
+				log.Warn(tokenWarn)
+			}
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
-			srv := tf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
+			srv := tf.apply(lf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}))
 			return listenFlag(srv.Run(ctx))
 		},
 	}
@@ -213,8 +226,10 @@ never forwarded.`,
 	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host (default: only GOPRIVATE/GONOPROXY modules)")
 	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches of modules whose host is an IP address or resolves to a loopback, link-local or private address")
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
-	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
+	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (visible in ps: prefer --auth-token-file or $PITSTOP_PROXY_TOKEN; none: open)")
+	f.StringVar(&tokenFile, "auth-token-file", "", "require the token in this file (default $PITSTOP_PROXY_TOKEN)")
 	tf.register(f)
+	lf.register(f)
 	return c
 }
 
