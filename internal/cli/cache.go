@@ -222,6 +222,7 @@ func newCacheServeCmd() *cobra.Command {
 	var openWrites bool
 	var tf tlsFlags
 	var lf limitFlags
+	var sf statusFlag
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a shared build cache over HTTP",
@@ -258,6 +259,9 @@ and writing, as before; trim then needs the admin token.`,
 				return err
 			}
 			if err := tf.check(); err != nil {
+				return err
+			}
+			if err := sf.check(); err != nil {
 				return err
 			}
 			if err := lf.check(); err != nil {
@@ -315,8 +319,8 @@ and writing, as before; trim then needs the admin token.`,
 					return err
 				}
 			}
-			srv := tf.apply(lf.apply(&service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg,
-				Tokens: tokens, Access: h.Access, OpenWrites: openWrites}))
+			srv := sf.apply(tf.apply(lf.apply(&service.Server{Name: "cache", Addr: listen, Handler: h, Logger: log, Registry: reg,
+				Tokens: tokens, Access: h.Access, OpenWrites: openWrites})), "pitstop cache", service.StatusPart{Stats: buildcache.NewStats(), Usage: st.Usage})
 			return listenFlag(srv.Run(cmd.Context()))
 		},
 	}
@@ -331,6 +335,7 @@ and writing, as before; trim then needs the admin token.`,
 	f.StringVar(&token, "auth-token", "", "deprecated (visible in ps): one token for reading and writing; use the token files or $PITSTOP_CACHE_TOKEN")
 	tf.register(f)
 	lf.register(f)
+	sf.register(f)
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&noSync, "no-sync", false, "skip fsync on writes (faster on SD cards; a crash may lose recent uploads, which clients detect by sha256)")
 	return c

@@ -157,6 +157,7 @@ func newProxyServeCmd() *cobra.Command {
 	var listen, token, tokenFile string
 	var tf tlsFlags
 	var lf limitFlags
+	var sf statusFlag
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the caching module proxy",
@@ -185,6 +186,9 @@ never forwarded.`,
 				return err
 			}
 			if err := tf.check(); err != nil {
+				return err
+			}
+			if err := sf.check(); err != nil {
 				return err
 			}
 			if err := lf.check(); err != nil {
@@ -216,7 +220,8 @@ never forwarded.`,
 			}
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
-			srv := tf.apply(lf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}))
+			h.Status = modproxy.NewStats()
+			srv := sf.apply(tf.apply(lf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})), "pitstop proxy", service.StatusPart{Stats: h.Status, Usage: st.Usage, Toolchains: modproxy.Toolchains(st)})
 			return listenFlag(srv.Run(ctx))
 		},
 	}
@@ -230,6 +235,7 @@ never forwarded.`,
 	f.StringVar(&tokenFile, "auth-token-file", "", "require the token in this file (default $PITSTOP_PROXY_TOKEN)")
 	tf.register(f)
 	lf.register(f)
+	sf.register(f)
 	return c
 }
 

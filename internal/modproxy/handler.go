@@ -109,6 +109,9 @@ type Handler struct {
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
 	BaseContext context.Context
+	// Status, if set, receives upstream health and the misses, upstream
+	// errors and refused (tampered) files, for the status page (NewStats).
+	Status *service.Stats
 
 	once     sync.Once
 	log      *slog.Logger
@@ -475,6 +478,7 @@ func (h *Handler) observeFetch(req Request, start time.Time, err error) {
 		res = "error"
 	}
 	h.m.fetch(req.Kind, res, time.Since(start))
+	h.statusFetch(req, time.Since(start), err)
 	h.log.Debug("upstream fetch", "key", req.Key, "result", res, "duration", time.Since(start), "err", err)
 }
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -180,7 +181,6 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	})
-	pt := s.progressTimeout()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inFlight.Inc()
@@ -211,28 +211,56 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 			} else {
 				s.refuse(rec, v, Read)
 			}
-		default:
-			need := Read
-			if s.Access != nil {
-				need = s.Access(r)
-			}
-			if v := s.check(need, credential(r), r.RemoteAddr); v != allowed {
-				s.refuse(rec, v, need)
-				if need > Read {
-					level = slog.LevelWarn
-				}
+		case StatusPath, StatusAPIPath:
+			if s.Status == nil {
+				s.serveHandler(w, r, rec, &level)
 				break
 			}
-			if pt > 0 && r.Body != nil && r.Body != http.NoBody {
-				r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), p: progress{timeout: pt}}
+			rec.route = "status"
+			level = slog.LevelDebug
+			if v := s.check(Read, credential(r), r.RemoteAddr); v == allowed || s.StatusPublic {
+				s.Status.ServeHTTP(rec, r)
+			} else {
+				s.refuse(rec, v, Read)
 			}
-			s.Handler.ServeHTTP(rec, r)
+		default:
+			s.serveHandler(w, r, rec, &level)
 		}
 		completed = true
 		s.finish(log, m, rec, r, level, start, false)
 		*rec = recorder{attrs: clear0(rec.attrs)}
 		recorders.Put(rec)
 	})
+}
+
+// serveHandler serves a request for the Handler: checks its access, then
+// calls it, and records it into the status page's Stats.
+func (s *Server) serveHandler(w http.ResponseWriter, r *http.Request, rec *recorder, level *slog.Level) {
+	pt := s.progressTimeout()
+	need := Read
+	if s.Access != nil {
+		need = s.Access(r)
+	}
+	if v := s.check(need, credential(r), r.RemoteAddr); v != allowed {
+		s.refuse(rec, v, need)
+		if need > Read {
+			*level = slog.LevelWarn
+		}
+		if s.Status != nil {
+			s.Status.event(EventRefused, r.RemoteAddr, fmt.Sprintf("%d %s %s: no valid %s token", rec.status, r.Method, r.URL.Path, need))
+		}
+		return
+	}
+	if pt > 0 && r.Body != nil && r.Body != http.NoBody {
+		r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), p: progress{timeout: pt}}
+	}
+	s.Handler.ServeHTTP(rec, r)
+	if s.Status != nil {
+		if !rec.started {
+			rec.status = http.StatusOK
+		}
+		s.Status.record(r, rec.status, rec.Header(), rec.bytes, time.Now())
+	}
 }
 
 // finish counts and logs a served request. An aborted request (the handler

@@ -109,6 +109,16 @@ type Server struct {
 	// set of values. nil labels every such request DefaultRoute.
 	Route func(*http.Request) string
 
+	// Status, if set, is served at StatusPath ("/") and StatusAPIPath
+	// (the handler gets neither), behind the read token unless
+	// StatusPublic; every request the Handler serves is recorded into its
+	// parts' Stats, and requests refused for want of a token into its
+	// events.
+	Status *StatusPage
+
+	// StatusPublic serves the status page and its JSON without a token.
+	StatusPublic bool
+
 	// Ready, if set, is called once with the bound address as soon as the
 	// server is listening, before it serves (useful with port 0 in tests).
 	Ready func(addr net.Addr)
