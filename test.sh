@@ -21,6 +21,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
+  command -v chromium >/dev/null || need+=(chromium) # the status page in a real browser (internal/cli)
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq

@@ -199,7 +199,7 @@ func (p *StatusPage) Status() Status {
 		}
 		st.Parts = append(st.Parts, ps)
 		for _, e := range snap.Events {
-			st.Events = append(st.Events, EventView{Event: e, TimeH: e.Time.UTC().Format("15:04:05") + " (" + ago(now, e.Time) + ")"})
+			st.Events = append(st.Events, EventView{Event: e, TimeH: e.Time.UTC().Format("15:04:05")})
 		}
 		for _, u := range snap.Upstreams {
 			v := UpstreamView{Upstream: u, LatencyH: fmt.Sprintf("%.0f ms (avg %.0f ms)", u.LastLatencyMS, u.AvgLatencyMS), LastOKH: ago(now, u.LastOK)}
