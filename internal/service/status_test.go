@@ -38,8 +38,14 @@ func TestStatsBounded(t *testing.T) {
 	if len(snap.Clients) != MaxClients {
 		t.Errorf("%d clients kept; want %d", len(snap.Clients), MaxClients)
 	}
-	if c := snap.Clients[3]; c.Addr != "192.168.1.7" || c.Requests != 5000 {
-		t.Errorf("4th most recent client = %+v; want 192.168.1.7 with 5000 requests", c)
+	var heavy *Client
+	for i, c := range snap.Clients[:5] {
+		if c.Addr == "192.168.1.7" {
+			heavy = &snap.Clients[i]
+		}
+	}
+	if heavy == nil || heavy.Requests != 5000 || heavy.Bytes != 5000*1000 {
+		t.Errorf("192.168.1.7 among the 5 most recent clients: %+v; want it with 5000 requests", heavy)
 	}
 	if len(snap.Events) != MaxEvents || snap.Events[0].Subject != "k19999" || len(snap.Events[0].Detail) > maxDetailLen+4 {
 		t.Errorf("events: %d, newest %q with a %d-byte detail; want %d, k19999, cut", len(snap.Events), snap.Events[0].Subject, len(snap.Events[0].Detail), MaxEvents)

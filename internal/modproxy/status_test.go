@@ -1,0 +1,233 @@
+package modproxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/testupstream"
+)
+
+// statusProxy runs a proxy server on 127.0.0.1, with the status page when
+// withStatus, and returns its base URL, its Stats (nil without) and its
+// store.
+func statusProxy(t testing.TB, up *testupstream.Server, withStatus bool) (string, *service.Stats, *store.Disk) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	h := &Handler{Store: st, Logger: log, Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": up.URL, "GOSUMDB": up.GOSUMDB}}}
+	srv := &service.Server{Name: "proxy", Addr: "127.0.0.1:0", Handler: h, Logger: log, MaxConns: -1}
+	if withStatus {
+		h.Status = NewStats()
+		srv.Status = &service.StatusPage{Title: "pitstop proxy", Parts: []service.StatusPart{{Stats: h.Status, Usage: st.Usage, Toolchains: Toolchains(st)}}}
+	}
+	ready := make(chan net.Addr, 1)
+	srv.Ready = func(a net.Addr) { ready <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-ready:
+		return "http://" + a.String(), h.Status, st
+	case err := <-done:
+		t.Fatal(err)
+	}
+	return "", nil, nil
+}
+
+var hitPaths = []string{
+	testupstream.FilePath("example.com/dep", "v1.0.0", "info"),
+	testupstream.FilePath("example.com/dep", "v1.1.0", "mod"),
+	testupstream.FilePath("example.com/Lib", "v1.0.0", "info"),
+	testupstream.ZipPath("example.com/dep", "v1.0.0"),
+}
+
+func warm(t testing.TB, c *http.Client, base string) {
+	t.Helper()
+	for _, p := range append(hitPaths, testupstream.ZipPath("golang.org/toolchain", "v0.0.1-go1.22.5.linux-arm64")) {
+		resp, err := c.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// load sends hits from conns connections for d; it returns the requests
+// answered.
+func load(t testing.TB, c *http.Client, base string, conns int, d time.Duration) int64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; time.Now().Before(stop); j++ {
+				resp, err := c.Get(base + hitPaths[j%len(hitPaths)])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("hit: %d", resp.StatusCode)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return n.Load()
+}
+
+// poll fetches the page and /api/status every interval until stop closes;
+// it returns the polls made.
+func poll(t testing.TB, c *http.Client, base string, interval time.Duration, stop <-chan struct{}) *atomic.Int64 {
+	var n atomic.Int64
+	go func() {
+		tk := time.NewTicker(interval)
+		defer tk.Stop()
+		for {
+			for _, p := range []string{"/", "/api/status"} {
+				resp, err := c.Get(base + p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("GET %s: %d", p, resp.StatusCode)
+				}
+				n.Add(1)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	return &n
+}
+
+func client(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns + 4, MaxConnsPerHost: conns + 4}}
+}
+
+// TestStatusPolledDuringLoad: the page and /api/status, polled while
+// clients hit the proxy (run it with -race), answer throughout, and the
+// counts they end with are the requests made: every hit recorded once, the
+// module paths in the top table, the toolchain listed.
+func TestStatusPolledDuringLoad(t *testing.T) {
+	up := testupstream.NewForTest(t, graph...)
+	base, _, _ := statusProxy(t, up, true)
+	c := client(8)
+	warm(t, c, base)
+	stop := make(chan struct{})
+	polls := poll(t, c, base, 20*time.Millisecond, stop)
+	n := load(t, c, base, 8, 2*time.Second)
+	close(stop)
+	time.Sleep(50 * time.Millisecond)
+	if polls.Load() < 4 {
+		t.Errorf("only %d polls answered during the load", polls.Load())
+	}
+	resp, err := c.Get(base + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st service.Status
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	warmed := int64(len(hitPaths) + 1)
+	if all := st.Parts[0].Windows[2]; all.Requests != n+warmed || all.Hits != n {
+		t.Errorf("since start: %d requests, %d hits; want %d (%d hits + %d warm-up misses)", all.Requests, all.Hits, n+warmed, n, warmed)
+	}
+	var sum int64
+	for _, e := range st.Parts[0].TopRequests {
+		sum += e.Requests
+		if e.Key != "example.com/dep" && e.Key != "example.com/Lib" && e.Key != "golang.org/toolchain" {
+			t.Errorf("unexpected key %q in the top table", e.Key)
+		}
+	}
+	if sum != n+warmed {
+		t.Errorf("top table counts %d requests; want %d", sum, n+warmed)
+	}
+	if tc := st.Parts[0].Toolchains; len(tc) != 1 || tc[0].Name != "v0.0.1-go1.22.5.linux-arm64" {
+		t.Errorf("toolchains = %+v; want v0.0.1-go1.22.5.linux-arm64", tc)
+	}
+	if len(st.Events) != int(warmed) || st.Events[0].Kind != service.EventMiss {
+		t.Errorf("events = %+v; want %d misses", st.Events, warmed)
+	}
+	t.Logf("%d hits in 2s with %d polls of the page and the JSON", n, polls.Load())
+}
+
+// BenchmarkStatusPollingRatio measures hit throughput over HTTP (8
+// keep-alive connections) on three servers in interleaved rounds: without
+// the status page, with it (recording) unpolled, and with it polled (page
+// and JSON every 50 ms, 100 times what a browser does). It reports
+// requests per second of each and the ratios; b.N is ignored. Rounds:
+// PITSTOP_STATUS_ROUNDS (default 5) of 1s each.
+func BenchmarkStatusPollingRatio(b *testing.B) {
+	up := testupstream.NewForTest(b, graph...)
+	rounds := 5
+	if s := os.Getenv("PITSTOP_STATUS_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	const conns = 8
+	c := client(conns)
+	plain, _, _ := statusProxy(b, up, false)
+	rec, _, _ := statusProxy(b, up, true)
+	polled, _, _ := statusProxy(b, up, true)
+	for _, base := range []string{plain, rec, polled} {
+		warm(b, c, base)
+	}
+	var nPlain, nRec, nPolled, nPolls int64
+	for range b.N {
+		for range rounds {
+			nPlain += load(b, c, plain, conns, time.Second)
+			nRec += load(b, c, rec, conns, time.Second)
+			stop := make(chan struct{})
+			p := poll(b, c, polled, 50*time.Millisecond, stop)
+			nPolled += load(b, c, polled, conns, time.Second)
+			close(stop)
+			nPolls += p.Load()
+		}
+	}
+	secs := float64(rounds * b.N)
+	b.ReportMetric(float64(nPlain)/secs, "plain-req/s")
+	b.ReportMetric(float64(nRec)/secs, "recording-req/s")
+	b.ReportMetric(float64(nPolled)/secs, "polled-req/s")
+	b.ReportMetric(float64(nRec)/float64(nPlain), "recording/plain")
+	b.ReportMetric(float64(nPolled)/float64(nPlain), "polled/plain")
+	b.ReportMetric(float64(nPolled)/float64(nRec), "polled/recording")
+	fmt.Fprintf(os.Stderr, "status polls during the polled rounds: %d\n", nPolls)
+}
