@@ -195,7 +195,7 @@ func TestStatusPolledDuringLoad(t *testing.T) {
 // the status page, with it (recording) unpolled, and with it polled (page
 // and JSON every 50 ms, 100 times what a browser does). It reports
 // requests per second of each and the ratios; b.N is ignored. Rounds:
-// PITSTOP_STATUS_ROUNDS (default 5) of 1s each.
+// PITSTOP_STATUS_ROUNDS (default 5) of 1s each, in rotating order.
 func BenchmarkStatusPollingRatio(b *testing.B) {
 	up := testupstream.NewForTest(b, graph...)
 	rounds := 5
@@ -211,15 +211,24 @@ func BenchmarkStatusPollingRatio(b *testing.B) {
 		warm(b, c, base)
 	}
 	var nPlain, nRec, nPolled, nPolls int64
-	for range b.N {
-		for range rounds {
-			nPlain += load(b, c, plain, conns, time.Second)
-			nRec += load(b, c, rec, conns, time.Second)
+	runs := []func(){
+		func() { nPlain += load(b, c, plain, conns, time.Second) },
+		func() { nRec += load(b, c, rec, conns, time.Second) },
+		func() {
 			stop := make(chan struct{})
 			p := poll(b, c, polled, 50*time.Millisecond, stop)
 			nPolled += load(b, c, polled, conns, time.Second)
 			close(stop)
 			nPolls += p.Load()
+		},
+	}
+	for range b.N {
+		for r := range rounds {
+			// Each round in another order, so no configuration always
+			// follows the same one.
+			for i := range runs {
+				runs[(i+r)%len(runs)]()
+			}
 		}
 	}
 	secs := float64(rounds * b.N)

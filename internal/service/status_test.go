@@ -3,10 +3,13 @@ package service
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pitstop-go/pitstop/internal/store"
 )
@@ -159,4 +162,34 @@ func TestStatusPublic(t *testing.T) {
 	if resp, _ := get(t, base+"/x"); resp.StatusCode != 401 {
 		t.Errorf("data without a token: %d; want 401", resp.StatusCode)
 	}
+}
+
+// BenchmarkStatsRecord is the cost of recording one request, from
+// parallel goroutines (the hit path's share of the status page).
+func BenchmarkStatsRecord(b *testing.B) {
+	s := &Stats{Name: "b"}
+	keys := []string{"golang.org/x/text", "example.com/a", "example.com/b", "github.com/x/y"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			s.Record(time.Now(), "192.168.1.20:51234", keys[i%len(keys)], true, 512)
+			i++
+		}
+	})
+}
+
+// BenchmarkWrappedStatus is BenchmarkWrappedNoLog with the status page
+// recording every request (compare the two).
+func BenchmarkWrappedStatus(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := &Stats{Name: "b", Classify: func(r *http.Request, code int, h http.Header) (string, bool, bool) {
+		return "golang.org/x/text", h.Get("X-Pitstop-Cache") == "hit", true
+	}}
+	s := &Server{Handler: http.HandlerFunc(infoHandler), Status: &StatusPage{Parts: []StatusPart{{Stats: st}}}}
+	benchServe(b, s.wrap(slog.New(slog.DiscardHandler), m, reg))
 }
