@@ -220,7 +220,7 @@ never forwarded.`,
 			}
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
-			h.Status = modproxy.NewStats()
+			h.UseStats(modproxy.NewStats())
 			srv := sf.apply(tf.apply(lf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})), "pitstop proxy", service.StatusPart{Stats: h.Status, Usage: st.Usage, Toolchains: modproxy.Toolchains(st)})
 			return listenFlag(srv.Run(ctx))
 		},

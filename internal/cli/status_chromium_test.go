@@ -145,7 +145,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tampered", "example.com/gamma", "checksum mismatch", "miss", "127.0.0.1", "module upstream (GOPROXY)", "1 GiB"} {
+	for _, want := range []string{"tampered", "example.com/gamma", "checksum mismatch", "miss", "127.0.0.1", "module upstream 127.0.0.1:", "checksum database 127.0.0.1:", "1 GiB"} {
 		if !strings.Contains(whole, want) {
 			t.Errorf("page with JavaScript lacks %q", want)
 		}

@@ -66,6 +66,11 @@ type Fetcher struct {
 	// Client makes the HTTP requests; nil means a client with dial and
 	// response-header timeouts (the body is bounded by ctx only).
 	Client *http.Client
+	// OnUpstream, if set, is called after each request to an upstream (a
+	// module proxy or checksum database) with its base URL (redacted), the
+	// path asked for under it, the time to the answer's headers, and the
+	// error (an *UpstreamError for a non-200 answer); for health displays.
+	OnUpstream func(base, rel string, d time.Duration, err error)
 	// GoBin is the go command used for "direct" fetches; "" means "go".
 	GoBin string
 	// DirectDir holds the isolated module cache and work directory of
@@ -349,6 +354,10 @@ func (f *Fetcher) walk(ctx context.Context, modPath, what string, a attempt) err
 // get fetches base+"/"+rel from an http(s) or file proxy into a reader.
 // The caller closes the body. size is the Content-Length or -1.
 func (f *Fetcher) get(ctx context.Context, base, rel string) (body io.ReadCloser, size int64, err error) {
+	if f.OnUpstream != nil {
+		start := time.Now()
+		defer func() { f.OnUpstream(Redact(base), rel, time.Since(start), err) }()
+	}
 	u := base + "/" + rel
 	if strings.HasPrefix(base, "file://") {
 		pu, err := url.Parse(u)

@@ -176,6 +176,7 @@ func (h *Handler) Init() error {
 		}
 		h.flights = map[string]*flight{}
 		h.negative = map[string]negEntry{}
+		h.statusInit()
 		h.m, h.initErr = newMetrics(h.Registry, h.Store)
 		if h.m == nil {
 			h.m, _ = newMetrics(nil, h.Store)

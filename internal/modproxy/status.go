@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -56,32 +57,60 @@ func unescapeModule(p string) string {
 	return b.String()
 }
 
-// statusFetch records an upstream fetch into the status page: its health
-// (the checksum database apart from the module upstreams) and an event for
-// the miss, the upstream's failure or a refused (tampered) file.
+// statusFetch records an upstream fetch into the status page: an event for
+// the miss, the upstream's failure or a refused (tampered) file. (Upstream
+// health is recorded per HTTP request, by statusUpstream.)
 func (h *Handler) statusFetch(req Request, d time.Duration, err error) {
 	s := h.Status
 	if s == nil {
 		return
 	}
-	name := "module upstream (GOPROXY)"
-	if req.Kind == KindSumDB {
-		name = "checksum database " + req.SumDB
-	}
 	var ce *modfetch.ChecksumError
 	switch {
 	case err == nil:
-		s.Upstream(name, d, nil)
-		s.Event(service.EventMiss, req.Key, "fetched in "+d.Round(time.Millisecond).String())
+		s.Event(service.EventMiss, req.Key, "fetched in "+d.Round(100*time.Microsecond).String())
 	case errors.Is(err, fs.ErrNotExist):
-		s.Upstream(name, d, nil)
 		s.Event(service.EventMiss, req.Key, "not found upstream")
 	case errors.As(err, &ce):
-		s.Upstream(name, d, nil) // the upstream answered; its answer was refused
 		s.Event(service.EventTampered, req.Key, oneLine(err))
 	default:
-		s.Upstream(name, d, err)
 		s.Event(service.EventUpstreamError, req.Key, oneLine(err))
+	}
+}
+
+// UseStats sets Status to s and makes the Fetcher report its upstream
+// requests to it; call it before serving (Init does the latter for a
+// Status set before it).
+func (h *Handler) UseStats(s *service.Stats) {
+	h.Status = s
+	h.statusInit()
+}
+
+// statusInit makes the Fetcher report its upstream requests to Status
+// (unless something else already takes them).
+func (h *Handler) statusInit() {
+	if h.Status != nil && h.Fetcher.OnUpstream == nil {
+		h.Fetcher.OnUpstream = statusUpstream(h.Status)
+	}
+}
+
+// statusUpstream records each upstream request's latency and error into s,
+// under the upstream's host: checksum-database requests (lookup/, tile/,
+// latest, or through a proxy's /sumdb/) apart from module requests. A not-found answer is healthy.
+func statusUpstream(s *service.Stats) func(base, rel string, d time.Duration, err error) {
+	return func(base, rel string, d time.Duration, err error) {
+		host := base
+		if u, perr := url.Parse(base); perr == nil && u.Host != "" {
+			host = u.Host
+		}
+		name := "module upstream " + host
+		if strings.HasPrefix(rel, "lookup/") || strings.HasPrefix(rel, "tile/") || rel == "latest" || strings.Contains(base, "/sumdb/") {
+			name = "checksum database " + host
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		s.Upstream(name, d, err)
 	}
 }
 

@@ -202,7 +202,7 @@ func (p *StatusPage) Status() Status {
 			st.Events = append(st.Events, EventView{Event: e, TimeH: e.Time.UTC().Format("15:04:05")})
 		}
 		for _, u := range snap.Upstreams {
-			v := UpstreamView{Upstream: u, LatencyH: fmt.Sprintf("%.0f ms (avg %.0f ms)", u.LastLatencyMS, u.AvgLatencyMS), LastOKH: ago(now, u.LastOK)}
+			v := UpstreamView{Upstream: u, LatencyH: fmt.Sprintf("%.1f ms (avg %.1f ms)", u.LastLatencyMS, u.AvgLatencyMS), LastOKH: ago(now, u.LastOK)}
 			if u.LastError != "" {
 				v.LastErrorH = ago(now, u.LastErrorTime) + ": " + u.LastError
 			}
