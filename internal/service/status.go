@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -38,7 +39,22 @@ type StatusPage struct {
 	Parts []StatusPart
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
+
+	mu     sync.Mutex // renders one answer at a time
+	cached [2]struct {
+		at time.Time
+		b  []byte
+	}
 }
+
+// StatusCacheFor is how long a rendered page or JSON answer is reused:
+// however many pollers there are, the server renders each at most once a
+// second.
+const StatusCacheFor = time.Second
+
+// ClientsShown is how many of the most recent clients the page and the
+// JSON list.
+const ClientsShown = 100
 
 // StatusPart is one part's data sources; every field but Stats is
 // optional.
@@ -215,7 +231,7 @@ func (p *StatusPage) Status() Status {
 	sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time.After(st.Events[j].Time) })
 	sort.SliceStable(st.Clients, func(i, j int) bool { return st.Clients[i].LastSeen.After(st.Clients[j].LastSeen) })
 	st.Events = st.Events[:min(len(st.Events), MaxEvents)]
-	st.Clients = st.Clients[:min(len(st.Clients), MaxClients)]
+	st.Clients = st.Clients[:min(len(st.Clients), ClientsShown)]
 	up := now.Sub(st.Started)
 	st.UptimeSeconds = int64(up.Seconds())
 	st.UptimeH = up.Round(time.Second).String()
@@ -321,27 +337,52 @@ func (p *StatusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: the status page answers GET and HEAD", http.StatusMethodNotAllowed)
 		return
 	}
+	var which int
 	switch r.URL.Path {
 	case StatusPath:
-		var buf bytes.Buffer
-		if err := statusTmpl.Execute(&buf, p.Status()); err != nil {
-			http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
+		which = 0
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-		h.Set("Content-Length", strconv.Itoa(buf.Len()))
-		w.Write(buf.Bytes())
 	case StatusAPIPath:
-		b, err := json.Marshal(p.Status())
-		if err != nil {
-			http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
+		which = 1
 		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
 	default:
 		http.NotFound(w, r)
+		return
 	}
+	b, err := p.render(which)
+	if err != nil {
+		h.Del("Content-Security-Policy")
+		http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
+}
+
+// render returns the page (0) or the JSON (1), rendered at most once per
+// StatusCacheFor.
+func (p *StatusPage) render(which int) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := &p.cached[which]
+	if c.b != nil && time.Since(c.at) < StatusCacheFor {
+		return c.b, nil
+	}
+	var b []byte
+	var err error
+	if which == 0 {
+		var buf bytes.Buffer
+		err = statusTmpl.Execute(&buf, p.Status())
+		b = buf.Bytes()
+	} else {
+		b, err = json.Marshal(p.Status())
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.at, c.b = time.Now(), b
+	return b, nil
 }

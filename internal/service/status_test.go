@@ -193,3 +193,30 @@ func BenchmarkWrappedStatus(b *testing.B) {
 	s := &Server{Handler: http.HandlerFunc(infoHandler), Status: &StatusPage{Parts: []StatusPart{{Stats: st}}}}
 	benchServe(b, s.wrap(slog.New(slog.DiscardHandler), m, reg))
 }
+
+// BenchmarkStatusRender is the cost of one page and one JSON answer with
+// full tables.
+func BenchmarkStatusRender(b *testing.B) {
+	s := &Stats{Name: "proxy"}
+	now := time.Now()
+	for i := range 5000 {
+		s.Record(now.Add(-time.Duration(i)*time.Second), fmt.Sprintf("10.0.0.%d:1", i%300), fmt.Sprintf("example.com/m%d", i%100), i%3 != 0, 1000)
+		s.Event(EventMiss, fmt.Sprintf("example.com/m%d/@v/v1.0.0.zip", i), "fetched in 2ms")
+	}
+	s.Upstream("module upstream 10.0.0.1:3000", time.Millisecond, nil)
+	p := &StatusPage{Title: "pitstop proxy", Parts: []StatusPart{{Stats: s, Usage: func() store.Usage { return store.Usage{Bytes: 1 << 30, MaxSize: 4 << 30} }}}}
+	for _, path := range []string{"/", "/api/status"} {
+		b.Run(path, func(b *testing.B) {
+			req, _ := http.NewRequest("GET", path, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.cached = [2]struct {
+					at time.Time
+					b  []byte
+				}{} // measure rendering, not the cache
+				w := &discardWriter{h: http.Header{}}
+				p.ServeHTTP(w, req)
+			}
+		})
+	}
+}
