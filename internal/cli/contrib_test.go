@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -93,6 +94,14 @@ func TestContribMetricsExist(t *testing.T) {
 		}
 		get("http://" + proxy + testupstream.ZipPath(mod, "v1.0.0"))
 		get("http://" + cache + "/v1/get/" + strings.Repeat("ab", 32))
+	}
+	// The cache's status page counts the lookups (two misses) in its part.
+	var st service.Status
+	if err := json.Unmarshal([]byte(get("http://"+cache+"/api/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Parts) != 1 || st.Parts[0].Name != "build cache" || st.Parts[0].Windows[2].Requests != 2 || st.Parts[0].Windows[2].Hits != 0 || st.Parts[0].Store == nil {
+		t.Errorf("cache serve /api/status parts = %+v; want the build cache with 2 lookups, no hit, and its store", st.Parts)
 	}
 	exposed := get("http://"+proxy+"/metrics") + get("http://"+cache+"/metrics")
 	have := map[string]bool{}
