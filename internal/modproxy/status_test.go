@@ -77,6 +77,23 @@ func warm(t testing.TB, c *http.Client, base string) {
 	}
 }
 
+// getOK GETs url, drains the answer and reports whether it was a 200 (an
+// error otherwise).
+func getOK(t testing.TB, c *http.Client, url string) bool {
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %d", url, resp.StatusCode)
+		return false
+	}
+	return true
+}
+
 // load sends hits from conns connections for d; it returns the requests
 // answered.
 func load(t testing.TB, c *http.Client, base string, conns int, d time.Duration) int64 {
@@ -88,15 +105,7 @@ func load(t testing.TB, c *http.Client, base string, conns int, d time.Duration)
 		go func() {
 			defer wg.Done()
 			for j := i; time.Now().Before(stop); j++ {
-				resp, err := c.Get(base + hitPaths[j%len(hitPaths)])
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("hit: %d", resp.StatusCode)
+				if !getOK(t, c, base+hitPaths[j%len(hitPaths)]) {
 					return
 				}
 				n.Add(1)
@@ -116,15 +125,8 @@ func poll(t testing.TB, c *http.Client, base string, interval time.Duration, sto
 		defer tk.Stop()
 		for {
 			for _, p := range []string{"/", "/api/status"} {
-				resp, err := c.Get(base + p)
-				if err != nil {
-					t.Error(err)
+				if !getOK(t, c, base+p) {
 					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("GET %s: %d", p, resp.StatusCode)
 				}
 				n.Add(1)
 			}
