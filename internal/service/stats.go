@@ -18,7 +18,7 @@ const (
 	MaxClients    = 256              // the most recently seen clients kept
 	MaxEvents     = 64               // events kept per Stats
 	maxKeyLen     = 200              // longer keys (module paths) are cut
-	maxDetailLen  = 300              // longer event details are cut
+	maxDetailLen  = 200              // longer event details and errors are cut
 	maxUpstreams  = 8                // upstream health entries
 	statsTopShown = 10               // rows shown on the page
 )

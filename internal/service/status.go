@@ -52,9 +52,13 @@ type StatusPage struct {
 // second.
 const StatusCacheFor = time.Second
 
-// ClientsShown is how many of the most recent clients the page and the
-// JSON list.
-const ClientsShown = 100
+// ClientsShown and EventsShown are how many of the most recent clients
+// and events (of all parts) the page and the JSON list; with every table
+// full, the page stays under 60 KB.
+const (
+	ClientsShown = 100
+	EventsShown  = 30
+)
 
 // StatusPart is one part's data sources; every field but Stats is
 // optional.
@@ -230,7 +234,7 @@ func (p *StatusPage) Status() Status {
 	}
 	sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time.After(st.Events[j].Time) })
 	sort.SliceStable(st.Clients, func(i, j int) bool { return st.Clients[i].LastSeen.After(st.Clients[j].LastSeen) })
-	st.Events = st.Events[:min(len(st.Events), MaxEvents)]
+	st.Events = st.Events[:min(len(st.Events), EventsShown)]
 	st.Clients = st.Clients[:min(len(st.Clients), ClientsShown)]
 	up := now.Sub(st.Started)
 	st.UptimeSeconds = int64(up.Seconds())

@@ -2,9 +2,11 @@ package service
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +220,40 @@ func BenchmarkStatusRender(b *testing.B) {
 				p.ServeHTTP(w, req)
 			}
 		})
+	}
+}
+
+// TestStatusPageWeightBound: with every table full to its bound (the
+// longest keys and details, the most clients, events and toolchains), two
+// parts as `pitstop serve` would show, the page stays under 60 KB.
+func TestStatusPageWeightBound(t *testing.T) {
+	now := time.Now()
+	var parts []StatusPart
+	for _, name := range []string{"proxy", "build cache"} {
+		s := &Stats{Name: name}
+		long := strings.Repeat("x", maxKeyLen)
+		for i := range 2000 {
+			key := fmt.Sprintf("%03d%s", i%TopEntries, long)
+			s.Record(now.Add(-time.Duration(i)*time.Second), fmt.Sprintf("[fd00::%x]:1", i), key, i%2 == 0, 1<<20)
+			s.Event(EventTampered, key, strings.Repeat("d", maxDetailLen+50))
+		}
+		for i := range maxUpstreams {
+			s.Upstream(fmt.Sprintf("module upstream %d %s", i, long), time.Second, errors.New(strings.Repeat("e", 500)))
+		}
+		var tcs []string
+		for i := range 64 {
+			tcs = append(tcs, fmt.Sprintf("v0.0.1-go1.%d.5.linux-arm64", i))
+		}
+		parts = append(parts, StatusPart{Stats: s, Usage: func() store.Usage { return store.Usage{Bytes: 1 << 30, MaxSize: 4 << 30} }, Toolchains: func() []string { return tcs }})
+	}
+	p := &StatusPage{Title: "pitstop", Parts: parts}
+	w := httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	page := w.Body.Len()
+	w = httptest.NewRecorder()
+	p.ServeHTTP(w, httptest.NewRequest("GET", "/api/status", nil))
+	t.Logf("page at its bounds: %d bytes; JSON %d bytes", page, w.Body.Len())
+	if page > 60_000 {
+		t.Errorf("page at its bounds weighs %d bytes; want under 60 KB", page)
 	}
 }
