@@ -85,6 +85,9 @@ type Fetcher struct {
 	SumDBCache SumDBCache
 	// MaxZipSize refuses larger zips; 0 means x/mod/zip's MaxZipFile.
 	MaxZipSize int64
+	// MaxZipFiles refuses zips with more files, counted in the central
+	// directory before the full check; 0 means DefaultMaxZipFiles.
+	MaxZipFiles int
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Header is added to every HTTP request to an upstream (e.g. a proxy's
@@ -726,6 +729,13 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, pro
 // CheckZipFile checks an already downloaded zip: structure, hash and the
 // checksum database. It returns the h1: hash.
 func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (string, error) {
+	maxFiles := f.MaxZipFiles
+	if maxFiles <= 0 {
+		maxFiles = DefaultMaxZipFiles
+	}
+	if err := checkZipDirectory(path, vers, file, maxFiles); err != nil {
+		return "", err
+	}
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: vers}, file); err != nil {
 		return "", fmt.Errorf("%s@%s: invalid module zip: %w", path, vers, err)
 	}

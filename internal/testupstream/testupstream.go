@@ -693,3 +693,33 @@ func latestOf(list []string) string {
 	}
 	return pseudo
 }
+
+// ManyFilesZip builds, on the fly, a valid module zip of path@vers holding
+// a go.mod and n-1 tiny Go files (stored, not compressed): the shape of a
+// zip that costs a proxy memory per file when it checks and hashes it. A
+// 100,000-file zip is about 11 MB.
+func ManyFilesZip(path, vers string, n int) ([]byte, error) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	prefix := path + "@" + vers + "/"
+	add := func(name, content string) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: prefix + name, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(w, content)
+		return err
+	}
+	if err := add("go.mod", "module "+path+"\n"); err != nil {
+		return nil, err
+	}
+	for i := 1; i < n; i++ {
+		if err := add(fmt.Sprintf("p%03d/f%06d.go", i/1000, i), "package p\n"); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
