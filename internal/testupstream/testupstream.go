@@ -96,6 +96,10 @@ type Fault struct {
 	// sending the rest: a stalled download.
 	Hold      <-chan struct{}
 	HoldAfter int64
+	// Gone, if set, is called when the client goes away (closes the
+	// connection) during a Delay or a Hold: to see that a client
+	// abandoned a download.
+	Gone func()
 }
 
 type version struct {
@@ -520,6 +524,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(f.Delay):
 			case <-r.Context().Done():
+				if f.Gone != nil {
+					f.Gone()
+				}
 				return
 			}
 		}
@@ -562,6 +569,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-f.Hold:
 		case <-r.Context().Done():
+			if f.Gone != nil {
+				f.Gone()
+			}
 			return
 		}
 	}
