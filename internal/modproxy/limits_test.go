@@ -21,24 +21,6 @@ import (
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
-// syncBuffer is a log destination tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAbandonedFetchCancelled: a client starts a cold zip, which the
 // upstream sends slowly (it holds after 1 MiB), and goes away. The proxy
 // keeps fetching for the grace period, in case a client asks again, then
