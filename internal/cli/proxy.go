@@ -170,7 +170,7 @@ func autoMaxSize(dir string, stored int64) (int64, error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	avail := int64(st.Bavail) * st.Bsize
+	avail := int64(st.Bavail) * int64(st.Bsize)
 	return max(int64(float64(avail+stored)*autoMaxSizeShare), 1<<20), nil
 }
 
@@ -184,7 +184,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	var max int64
 	if !auto {
 		if max, err = parseMaxSize(pc.maxSize); err != nil {
-			return nil, nil, usageError("--max-size: %v (or auto)", err)
+			return nil, nil, usageError("--max-size: %v", err)
 		}
 	}
 	if err := pc.checkFlags(); err != nil {

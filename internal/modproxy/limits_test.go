@@ -231,7 +231,7 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 		for {
 			var sf syscall.Statfs_t
 			if syscall.Statfs(dir, &sf) == nil {
-				if n := int64(sf.Blocks-sf.Bfree) * sf.Bsize; n > peak.Load() {
+				if n := int64(sf.Blocks-sf.Bfree) * int64(sf.Bsize); n > peak.Load() {
 					peak.Store(n)
 				}
 			}

@@ -26,7 +26,7 @@ func tmpfsUsed(t *testing.T, dir string) int64 {
 		t.Error(err)
 		return 0
 	}
-	return int64(st.Blocks-st.Bfree) * st.Bsize
+	return int64(st.Blocks-st.Bfree) * int64(st.Bsize)
 }
 
 // inMountNS runs the test named name again in a child process inside a
