@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -263,7 +264,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token, tokenFile string
+	var listen, token, tokenFile, memLimit string
 	var tf tlsFlags
 	var lf limitFlags
 	c := &cobra.Command{
@@ -299,14 +300,22 @@ never forwarded.`,
 			if err := lf.check(); err != nil {
 				return err
 			}
+			memMax, err := units.ParseSize(memLimit)
+			if err != nil || memMax < 0 {
+				return usageError("--memory-limit %q: want a size such as 40M (0: none)", memLimit)
+			}
 			var tokenWarn string
 			if cmd.Flags().Changed("auth-token") {
 				tokenWarn = tokenOnCommandLine("--auth-token", "--auth-token-file", "PITSTOP_PROXY_TOKEN")
 			} else {
-				var err error
 				if token, tokenWarn, err = tokenFrom("--auth-token-file", tokenFile, "PITSTOP_PROXY_TOKEN"); err != nil {
 					return err
 				}
+			}
+			if memMax > 0 && (cmd.Flags().Changed("memory-limit") || os.Getenv("GOMEMLIMIT") == "") {
+				// A soft limit: the garbage collector works harder near it
+				// instead of letting garbage double the heap.
+				debug.SetMemoryLimit(memMax)
 			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,
@@ -337,6 +346,7 @@ never forwarded.`,
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
 	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (visible in ps: prefer --auth-token-file or $PITSTOP_PROXY_TOKEN; none: open)")
 	f.StringVar(&tokenFile, "auth-token-file", "", "require the token in this file (default $PITSTOP_PROXY_TOKEN)")
+	f.StringVar(&memLimit, "memory-limit", "40M", "soft memory limit for the Go runtime: collect garbage harder near it (default unless $GOMEMLIMIT is set; 0: none)")
 	tf.register(f)
 	lf.register(f)
 	return c

@@ -234,3 +234,49 @@ func TestProxyZipFileBombsBoundedRSS(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyHugeModAnswersBoundedRSS runs `pitstop proxy serve` as its own
+// process against an upstream that answers twenty .mod requests at once
+// with 1 GB each, without a Content-Length: every answer is refused (502)
+// and the proxy's peak RSS stays under 64 MiB. Before, the same attack
+// took it to 280 MB: each answer was read up to 16 MiB.
+func TestProxyHugeModAnswersBoundedRSS(t *testing.T) {
+	const limit = 64 << 20
+	var mods []testupstream.Module
+	for i := range 20 {
+		mods = append(mods, testupstream.Module{Path: fmt.Sprintf("example.com/hugemod%d", i), Version: "v1.0.0",
+			Files: map[string]string{"a.go": "package a\n"}})
+	}
+	up := testupstream.NewForTest(t, mods...)
+	for _, md := range mods {
+		up.SetFault(testupstream.FilePath(md.Path, md.Version, "mod"), testupstream.Fault{Stream: 1 << 30})
+	}
+	addr, pid, _ := startProxyProcess(t, "--dir", filepath.Join(t.TempDir(), "store"),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--max-size", "0")
+	var wg sync.WaitGroup
+	for _, md := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get("http://" + addr + testupstream.FilePath(md.Path, md.Version, "mod"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 502 {
+				t.Errorf("%s: %d %.100q; want 502", md.Path, resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	peak, err := vmHWM(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("proxy process peak RSS after twenty 1 GB .mod answers: %.1f MiB (limit %d MiB)", float64(peak)/(1<<20), limit>>20)
+	if peak > limit {
+		t.Errorf("the proxy's peak RSS reached %.1f MiB, over %d MiB", float64(peak)/(1<<20), limit>>20)
+	}
+}

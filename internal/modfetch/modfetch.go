@@ -46,6 +46,7 @@ import (
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 )
@@ -88,6 +89,9 @@ type Fetcher struct {
 	// MaxZipFiles refuses zips with more files, counted in the central
 	// directory before the full check; 0 means DefaultMaxZipFiles.
 	MaxZipFiles int
+	// MetaBudget bounds the memory of answers other than zips while they
+	// are read, beyond 64 KiB each; 0 means DefaultMetaBudget.
+	MetaBudget int64
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Header is added to every HTTP request to an upstream (e.g. a proxy's
@@ -133,6 +137,10 @@ type Fetcher struct {
 	directMu      sync.Mutex
 	directRefs    map[string]int // module@version -> direct downloads using its files
 	directRunning int            // go commands running
+
+	budgetOnce sync.Once
+	metaBudget *semaphore.Weighted
+	budgetSize int64
 }
 
 func (f *Fetcher) init() error {
@@ -478,12 +486,9 @@ func (f *Fetcher) Get(ctx context.Context, base, rel string) ([]byte, error) {
 	if size > MaxMetaSize {
 		return nil, fmt.Errorf("%s/%s: answer too large (%d bytes)", Redact(base), rel, size)
 	}
-	b, err := io.ReadAll(io.LimitReader(body, MaxMetaSize+1))
+	b, err := f.readMeta(body, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s: %w", Redact(base), rel, err)
-	}
-	if len(b) > MaxMetaSize {
-		return nil, fmt.Errorf("%s/%s: answer too large", Redact(base), rel)
 	}
 	if size >= 0 && int64(len(b)) != size {
 		return nil, fmt.Errorf("%s/%s: truncated answer (%d of %d bytes)", Redact(base), rel, len(b), size)

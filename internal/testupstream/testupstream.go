@@ -101,6 +101,11 @@ type Fault struct {
 	// sending the rest: a stalled download.
 	Hold      <-chan struct{}
 	HoldAfter int64
+	// Stream > 0 sends this many bytes of filler instead of the content,
+	// chunked with no Content-Length, generated as it is sent (a huge
+	// answer costs the server nothing): for answers that lie about their
+	// size only by being endless.
+	Stream int64
 	// Gone, if set, is called when the client goes away (closes the
 	// connection) during a Delay or a Hold: to see that a client
 	// abandoned a download.
@@ -388,7 +393,7 @@ func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 func (s *Server) SetFault(urlPath string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Delay == 0 && f.Status == 0 && f.Body == nil && f.CutAfter == 0 && f.Hold == nil {
+	if f.Delay == 0 && f.Status == 0 && f.Body == nil && f.CutAfter == 0 && f.Hold == nil && f.Stream == 0 {
 		delete(s.faults, urlPath)
 		return
 	}
@@ -541,6 +546,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, fmt.Sprintf("testupstream: fault status %d", f.Status), f.Status)
 			return
 		}
+	}
+	if faulty && f.Stream > 0 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("require example.com/x v1.0.0\n"), 1<<10)
+		for sent := int64(0); sent < f.Stream; {
+			n := min(int64(len(chunk)), f.Stream-sent)
+			if _, err := w.Write(chunk[:n]); err != nil {
+				return
+			}
+			sent += n
+		}
+		return
 	}
 	body, ctype, code, msg := s.answer(r, p)
 	if code == 0 && faulty && f.Body != nil {
