@@ -547,12 +547,14 @@ func (w *diskWriter) Abort() error {
 	if w.done.Swap(true) {
 		return nil
 	}
+	w.f.Close()
+	err := os.Remove(w.f.Name())
+	// Give the room back only once the bytes are gone from the disk.
 	w.d.mu.Lock()
 	w.d.reserved -= w.held
 	w.held = 0
 	w.d.mu.Unlock()
-	w.f.Close()
-	return os.Remove(w.f.Name())
+	return err
 }
 
 func (w *diskWriter) Commit() (err error) {
