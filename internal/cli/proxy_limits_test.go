@@ -280,3 +280,53 @@ func TestProxyHugeModAnswersBoundedRSS(t *testing.T) {
 		t.Errorf("the proxy's peak RSS reached %.1f MiB, over %d MiB", float64(peak)/(1<<20), limit>>20)
 	}
 }
+
+// TestProxyServeDefaultCap: without --max-size the store is capped at 70%
+// of (the free disk + what the store holds): for an empty store, 70% of
+// the bytes available on its filesystem at start (within 2%, as other
+// processes write meanwhile), and the log says the rule. Before, the
+// default was unlimited (max=0).
+func TestProxyServeDefaultCap(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var stderr syncBuffer
+	code := Main(ctx, []string{"proxy", "serve", "--listen", "127.0.0.1:0", "--dir", dir, "--upstream", "http://127.0.0.1:9"}, strings.NewReader(""), io.Discard, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := float64(int64(st.Bavail)*int64(st.Bsize)) * 0.7
+	m := regexp.MustCompile(`msg="pitstop proxy store" .* max=(\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no store line in the log:\n%s", stderr.String())
+	}
+	got, _ := strconv.ParseFloat(m[1], 64)
+	if got < want*0.98 || got > want*1.02 {
+		t.Errorf("default cap %.0f bytes, want about 70%% of the %.0f bytes available: %.0f", got, want/0.7, want)
+	}
+	if !strings.Contains(stderr.String(), "70% of the free disk plus what the store holds") {
+		t.Errorf("the log does not say how the cap was chosen:\n%s", stderr.String())
+	}
+}
+
+// syncBuffer is a log destination read while a server writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
