@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -136,26 +135,7 @@ func startProxyProcess(t *testing.T, args ...string) (addr string, pid int, logs
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	var mu sync.Mutex
-	var text strings.Builder
-	addrc := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`pitstop proxy listening" addr=(127\.0\.0\.1:\d+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			text.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-	}()
-	logs = func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return text.String()
-	}
+	addrc, logs := followLog(stderr, "proxy")
 	select {
 	case addr = <-addrc:
 	case <-time.After(time.Minute):
@@ -290,7 +270,7 @@ func TestProxyServeDefaultCap(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var stderr syncBuffer
+	var stderr bytes.Buffer // Main has returned when it is read
 	code := Main(ctx, []string{"proxy", "serve", "--listen", "127.0.0.1:0", "--dir", dir, "--upstream", "http://127.0.0.1:9"}, strings.NewReader(""), io.Discard, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -311,22 +291,4 @@ func TestProxyServeDefaultCap(t *testing.T) {
 	if !strings.Contains(stderr.String(), "70% of the free disk plus what the store holds") {
 		t.Errorf("the log does not say how the cap was chosen:\n%s", stderr.String())
 	}
-}
-
-// syncBuffer is a log destination read while a server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
