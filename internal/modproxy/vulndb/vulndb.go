@@ -96,18 +96,17 @@ type Advisory struct {
 type DB struct {
 	dir string
 
-	mu       sync.Mutex
-	stamp    time.Time // index/db.json's mtime when loaded
-	modules  map[string][]string
-	entries  map[string]*Entry
-	loadErr  error
-	lastLoad time.Time
+	mu      sync.Mutex
+	stamp   time.Time // index/db.json's mtime when loaded
+	modules map[string][]string
+	entries map[string]*Entry
+	loadErr error
 }
 
 // Open reads the mirror in dir; it fails when dir has no index.
 func Open(dir string) (*DB, error) {
 	d := &DB{dir: dir}
-	if err := d.refresh(true); err != nil {
+	if err := d.refresh(); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -127,16 +126,11 @@ func (d *DB) Modified() time.Time {
 	return m.Modified
 }
 
-// refresh reloads the index when db.json changed (checked at most once a
-// second unless force). A failed reload keeps what was loaded.
-func (d *DB) refresh(force bool) error {
+// refresh reloads the index when db.json changed (one stat). A failed
+// reload keeps what was loaded.
+func (d *DB) refresh() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now()
-	if !force && now.Sub(d.lastLoad) < time.Second {
-		return d.loadErr
-	}
-	d.lastLoad = now
 	fi, err := os.Stat(filepath.Join(d.dir, "index", "db.json"))
 	if err != nil {
 		d.loadErr = fmt.Errorf("vulnerability database %s: %w", d.dir, err)
@@ -207,7 +201,7 @@ func validID(id string) bool {
 // by ID. An advisory whose record cannot be read is an error (the caller
 // decides whether that refuses the version).
 func (d *DB) Affecting(module, version string) ([]Advisory, error) {
-	if err := d.refresh(false); err != nil {
+	if err := d.refresh(); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
