@@ -41,7 +41,7 @@ zip against the checksum database before keeping it. Point clients at it:
 "warm" fills it with a project's whole module graph so a room can go offline.`,
 	}
 	c.AddCommand(newProxyServeCmd(), newProxyGCCmd(), newProxyWarmCmd(),
-		newProxyInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
+		newProxyInstallCmd(), newProxyPolicyCmd(), newProxyVulnDBCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
 	return c
 }
 
@@ -154,7 +154,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token string
+	var listen, token, policyPath string
 	var tf tlsFlags
 	c := &cobra.Command{
 		Use:   "serve",
@@ -197,6 +197,11 @@ never forwarded.`,
 				return err
 			}
 			defer st.Close()
+			stopPolicy, err := attachPolicy(base, policyPath, h, reg, h.Logger)
+			if err != nil {
+				return err
+			}
+			defer stopPolicy()
 			if token == "" {
 				token = os.Getenv("PITSTOP_PROXY_TOKEN")
 			}
@@ -215,6 +220,7 @@ never forwarded.`,
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
 	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
 	tf.register(f)
+	policyFlag(c, &policyPath)
 	return c
 }
 

@@ -550,3 +550,34 @@ func fmtAge(d time.Duration) string {
 	}
 	return s
 }
+
+// Shadowed returns warnings for rules that can never decide: an earlier
+// rule matches every version of every module they name.
+func (p *Policy) Shadowed() []string {
+	var out []string
+	for j := range p.Rules {
+		for i := 0; i < j; i++ {
+			if p.Rules[i].Versions.Any() && covers(p.Rules[i].Modules, p.Rules[j].Modules) {
+				out = append(out, fmt.Sprintf("%s never decides: %s comes first and matches every version of its modules", p.Where(&p.Rules[j]), p.Where(&p.Rules[i])))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// covers reports whether every pattern of b is matched by a: a pattern
+// without glob characters is a path a matches; one with them must appear
+// in a as written.
+func covers(a, b []string) bool {
+	for _, pat := range b {
+		if strings.ContainsAny(pat, "*?[\\") {
+			if !slices.Contains(a, pat) && !slices.Contains(a, "*") {
+				return false
+			}
+		} else if !module.MatchPrefixPatterns(strings.Join(a, ","), pat) {
+			return false
+		}
+	}
+	return true
+}
