@@ -230,4 +230,3 @@ timer (a daily systemd timer or cron entry) to keep it fresh.`,
 	c.AddCommand(sync)
 	return c
 }
-
