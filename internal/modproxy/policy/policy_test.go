@@ -231,3 +231,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDocsExample: the example in docs/policy.md parses and decides as the
+// text around it says.
+func TestDocsExample(t *testing.T) {
+	b, err := os.ReadFile("../../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```toml\n")
+	text, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/policy.md has no ```toml example")
+	}
+	p, err := Parse("/etc/pitstop/policy.toml", []byte(text))
+	if err != nil {
+		t.Fatalf("the example in docs/policy.md: %v", err)
+	}
+	if len(p.Rules) != 8 || len(p.Shadowed()) != 0 {
+		t.Errorf("example: %d rules, shadowed %v; the docs say 8 and none", len(p.Rules), p.Shadowed())
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		mod, v  string
+		age     time.Duration
+		verdict Verdict
+		rule    string
+	}{
+		{"golang.org/x/net", "v0.40.0", 5 * 24 * time.Hour, VerdictDeny, `rule "fresh-code-waits" (/etc/pitstop/policy.toml:21)`},
+		{"gopkg.in/yaml.v3", "v3.1.0", 100 * 24 * time.Hour, VerdictDeny, `rule "yaml-review"`},
+		{"google.golang.org/protobuf", "v1.36.12", time.Hour, VerdictAllow, `rule "protobuf-pin"`},
+		{"golang.org/toolchain", "v0.0.1-go1.26.2.linux-arm64", 20 * 24 * time.Hour, VerdictAllow, `rule "go-1.26"`},
+		{"golang.org/toolchain", "v0.0.1-go1.26.1.linux-arm64", 20 * 24 * time.Hour, VerdictDeny, `rule "other-toolchains"`},
+		{"github.com/some/lib", "v1.0.0", time.Hour, VerdictDeny, "default (/etc/pitstop/policy.toml:7)"},
+	} {
+		d := p.Decide(Subject{Module: tc.mod, Version: tc.v, Time: now.Add(-tc.age)}, now)
+		if d.Verdict != tc.verdict || !strings.HasPrefix(d.Rule, tc.rule) {
+			t.Errorf("example: %s@%s = %+v; want %s by %s", tc.mod, tc.v, d, tc.verdict, tc.rule)
+		}
+	}
+	// The documented check error: "v3.x" at line 31, column 12.
+	bad := strings.Replace(text, `versions = ">=v3.1.0"`, `versions = "v3.x"`, 1)
+	_, err = Parse("/etc/pitstop/policy.toml", []byte(bad))
+	if err == nil || err.Error() != `/etc/pitstop/policy.toml:31:12: version range "v3.x": "v3.x" is not a semantic version (v1.2.3, v1.2, v1)` {
+		t.Errorf("the docs' check error is now: %v", err)
+	}
+}
