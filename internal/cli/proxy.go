@@ -47,15 +47,20 @@ zip against the checksum database before keeping it. Point clients at it:
 
 // defaultProxyDir is the store: /var/cache/pitstop-proxy for root (as the
 // systemd unit uses), else $XDG_CACHE_HOME/pitstop/proxy.
-func defaultProxyDir() string {
+func defaultProxyDir() string { return serviceDir("/var/cache/pitstop-proxy", "proxy") }
+
+// serviceDir is rootDir for root (as the systemd units use), else
+// $XDG_CACHE_HOME/pitstop/name; "" when neither $HOME nor $XDG_CACHE_HOME
+// is set.
+func serviceDir(rootDir, name string) string {
 	if os.Geteuid() == 0 {
-		return "/var/cache/pitstop-proxy"
+		return rootDir
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "pitstop", "proxy")
+	return filepath.Join(d, "pitstop", name)
 }
 
 func proxyDirFlag(dir string) (string, error) {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -170,16 +169,7 @@ and line, and the reason.`,
 	return c
 }
 
-func defaultVulnDBDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/pitstop/vulndb"
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "pitstop", "vulndb")
-}
+func defaultVulnDBDir() string { return serviceDir("/var/lib/pitstop/vulndb", "vulndb") }
 
 func newProxyVulnDBCmd() *cobra.Command {
 	c := &cobra.Command{

@@ -155,13 +155,7 @@ func (h *Handler) versions(ctx context.Context, mod string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) > 0 {
-			out = append(out, f[0])
-		}
-	}
-	return out, nil
+	return modfetch.ParseList(data), nil
 }
 
 // retractedIn returns whether a version is retracted by the go.mod of the

@@ -2,7 +2,6 @@ package modproxy
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,17 +55,6 @@ func goGet(t *testing.T, p *proxy, up *testupstream.Server, query, mod string) (
 	return "", "", nil
 }
 
-func fetchURL(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func timed(path, vers string, at time.Time) testupstream.Module {
 	mod := m(path, vers, "go.mod", "module "+path+"\n\ngo 1.21\n", "x.go", "package x\n\nconst V = \""+vers+"\"\n")
 	mod.Time = at
@@ -104,13 +92,13 @@ reason = "new versions wait three days"
 			t.Errorf("go get output lacks %q:\n%s", want, out)
 		}
 	}
-	if code, body := fetchURL(t, p.URL+"/example.com/cool/@v/list"); code != 200 || body != "v1.0.0\n" {
+	if code, body := get(t, p.URL+"/example.com/cool/@v/list"); code != 200 || body != "v1.0.0\n" {
 		t.Errorf("list = %d %q; want only v1.0.0", code, body)
 	}
-	if code, body := fetchURL(t, p.URL+"/example.com/cool/@latest"); code != 200 || !strings.Contains(body, `"v1.0.0"`) {
+	if code, body := get(t, p.URL+"/example.com/cool/@latest"); code != 200 || !strings.Contains(body, `"v1.0.0"`) {
 		t.Errorf("@latest = %d %q; want v1.0.0", code, body)
 	}
-	if code, body := fetchURL(t, p.URL+"/example.com/cool/@v/v1.1.0.zip"); code != 403 || !strings.Contains(body, "cooldown") {
+	if code, body := get(t, p.URL+"/example.com/cool/@v/v1.1.0.zip"); code != 403 || !strings.Contains(body, "cooldown") {
 		t.Errorf("zip of the young version = %d %q; want 403 naming the cooldown", code, body)
 	}
 	recs := p.H.Policy.Recent(true)
@@ -204,7 +192,7 @@ func TestPolicyHidesRetracted(t *testing.T) {
 		retracting,
 	)
 	p, _, _ := gated(t, up, "[default]\n")
-	if code, body := fetchURL(t, p.URL+"/example.com/ret/@v/list"); code != 200 || strings.Contains(body, "v1.1.0") || !strings.Contains(body, "v1.2.0") {
+	if code, body := get(t, p.URL+"/example.com/ret/@v/list"); code != 200 || strings.Contains(body, "v1.1.0") || !strings.Contains(body, "v1.2.0") {
 		t.Errorf("list = %d %q; want v1.0.0 and v1.2.0 without the retracted v1.1.0", code, body)
 	}
 	// -retracted makes the go command show retracted versions it is
@@ -220,7 +208,7 @@ func TestPolicyHidesRetracted(t *testing.T) {
 	}
 	// retracted = "show" lists it.
 	p2, _, _ := gated(t, up, "[default]\nretracted = \"show\"\n")
-	if code, body := fetchURL(t, p2.URL+"/example.com/ret/@v/list"); code != 200 || !strings.Contains(body, "v1.1.0") {
+	if code, body := get(t, p2.URL+"/example.com/ret/@v/list"); code != 200 || !strings.Contains(body, "v1.1.0") {
 		t.Errorf(`with retracted = "show", list = %d %q; want v1.1.0 in it`, code, body)
 	}
 }
@@ -260,7 +248,7 @@ func TestPolicyBadReloadKeepsOldPolicy(t *testing.T) {
 	up := testupstream.NewForTest(t, timed("example.com/cool", "v1.0.0", now.Add(-time.Hour)))
 	p, src, file := gated(t, up, "[default]\nmin_age = \"3d\"\n")
 	zip := p.URL + "/example.com/cool/@v/v1.0.0.zip"
-	if code, _ := fetchURL(t, zip); code != 403 {
+	if code, _ := get(t, zip); code != 403 {
 		t.Fatalf("before reload: zip = %d; want 403 (cooldown)", code)
 	}
 	os.WriteFile(file, []byte("[default]\nmin_age = \"0\"\n\n[[rule]]\nmodule = \"example.com/*\"\naction = \"allow\"\nversions = \">=v1.2.0 <\"\n"), 0o644)
@@ -269,7 +257,7 @@ func TestPolicyBadReloadKeepsOldPolicy(t *testing.T) {
 	if err == nil || !asPolicyError(err, &pe) || pe.Line != 7 || pe.Col != 12 {
 		t.Fatalf("reload of a bad file: %v; want a policy error at line 7, column 12", err)
 	}
-	if code, body := fetchURL(t, zip); code != 403 || !strings.Contains(body, "cooldown") {
+	if code, body := get(t, zip); code != 403 || !strings.Contains(body, "cooldown") {
 		t.Errorf("after a bad reload: zip = %d %q; want the old policy's 403", code, body)
 	}
 	// The watcher sees a fixed file and reloads it.
@@ -281,7 +269,7 @@ func TestPolicyBadReloadKeepsOldPolicy(t *testing.T) {
 	os.Chtimes(file, future, future)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if code, _ := fetchURL(t, zip); code == 200 {
+		if code, _ := get(t, zip); code == 200 {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
