@@ -102,9 +102,11 @@ func (h *Handler) record(r *http.Request, req Request, version string, d policy.
 func (h *Handler) decide(ctx context.Context, p *policy.Policy, mod, version string) (policy.Decision, error) {
 	var retracted func(string) bool
 	if _, needRetracted, _ := p.Needs(mod, version); needRetracted {
+		// Unknown retractions retract nothing (as in the go command): an
+		// upstream that is down must not make cached versions unservable.
 		list, err := h.versions(ctx, mod)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return policy.Decision{}, err
+		if err != nil {
+			h.log.Debug("retractions unknown", "module", mod, "err", err)
 		}
 		retracted = h.retractedIn(ctx, mod, list)
 	}
@@ -366,24 +368,41 @@ func (h *Handler) metaBytes(ctx context.Context, kind Kind, mod, version string)
 	if e := h.memHit(req.Key); e != nil {
 		return e.data, nil
 	}
+	var stale []byte
 	if obj, err := h.Store.Get(ctx, req.Key); err == nil {
 		data, rerr := readAllLimit(obj.Body, modfetch.MaxMetaSize)
 		obj.Close()
-		if rerr == nil && h.fresh(req, obj.ModTime) {
-			h.remember(req, data, obj.ModTime)
-			return data, nil
+		if rerr == nil {
+			if h.fresh(req, obj.ModTime) {
+				h.remember(req, data, obj.ModTime)
+				return data, nil
+			}
+			stale = data
 		}
 	}
-	if msg, ok := h.isNegative(req.Key); ok {
+	if msg, ok := h.isNegative(req.Key); ok && stale == nil {
 		return nil, negativeError(msg)
 	}
 	ch := h.sf.DoChan(req.Key, func() (any, error) { return h.fetchMeta(req) })
+	var timer <-chan time.Time
+	if stale != nil {
+		t := time.NewTimer(h.StaleWait)
+		defer t.Stop()
+		timer = t.C
+	}
 	select {
 	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
+		if res.Err == nil {
+			return res.Val.(*memEntry).data, nil
 		}
-		return res.Val.(*memEntry).data, nil
+		if stale != nil {
+			// As for clients: a stale list beats none when the upstream
+			// fails, so cached modules stay decidable offline.
+			return stale, nil
+		}
+		return nil, res.Err
+	case <-timer:
+		return stale, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

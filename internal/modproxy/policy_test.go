@@ -282,3 +282,59 @@ func asPolicyError(err error, pe **policy.Error) bool {
 	*pe = e
 	return ok
 }
+
+func TestPolicyServesCachedVersionsWhenUpstreamIsDown(t *testing.T) {
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	up := testupstream.NewForTest(t, timed("example.com/cool", "v1.0.0", old))
+	file := filepath.Join(t.TempDir(), "policy.toml")
+	os.WriteFile(file, []byte("[default]\nmin_age = \"3d\"\n"), 0o644)
+	src, err := policy.Open(file, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) { h.Policy = src; h.ListTTL = time.Millisecond })
+	zip := p.URL + testupstream.ZipPath("example.com/cool", "v1.0.0")
+	if code, _ := get(t, zip); code != 200 {
+		t.Fatalf("zip with the upstream up: %d", code)
+	}
+	up.Stop()
+	time.Sleep(5 * time.Millisecond) // the list is stale now
+	if code, body := get(t, zip); code != 200 {
+		t.Errorf("cached zip with the upstream down: %d %q; want 200 (decided from the stored .info and list)", code, body)
+	}
+	if code, body := get(t, p.URL+"/example.com/cool/@v/list"); code != 200 || body != "v1.0.0\n" {
+		t.Errorf("list with the upstream down: %d %q; want the stale list", code, body)
+	}
+}
+
+func TestPolicyToolchains(t *testing.T) {
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	tc := func(v string) testupstream.Module {
+		return testupstream.Module{Path: "golang.org/toolchain", Version: v, Time: old,
+			Files: map[string]string{"bin/go": "#!/bin/sh\n", "VERSION": "x\n"}}
+	}
+	up := testupstream.NewForTest(t, tc("v0.0.1-go1.22.5.linux-arm64"), tc("v0.0.1-go1.23.0.linux-arm64"), tc("v0.0.1-go1.23rc1.linux-arm64"))
+	p, _, _ := gated(t, up, `
+[[rule]]
+name = "classroom-go"
+module = "golang.org/toolchain"
+versions = "go1.22.*"
+action = "allow"
+
+[[rule]]
+name = "other-go"
+module = "golang.org/toolchain"
+action = "deny"
+reason = "the classroom uses Go 1.22"
+`)
+	if code, body := get(t, p.URL+"/golang.org/toolchain/@v/list"); code != 200 || body != "v0.0.1-go1.22.5.linux-arm64\n" {
+		t.Errorf("toolchain list = %d %q; want only go1.22.5", code, body)
+	}
+	if code, body := get(t, p.URL+testupstream.ZipPath("golang.org/toolchain", "v0.0.1-go1.23.0.linux-arm64")); code != 403 ||
+		!strings.Contains(body, `rule "other-go"`) || !strings.Contains(body, "the classroom uses Go 1.22") {
+		t.Errorf("go1.23.0 zip = %d %q; want 403 by rule other-go", code, body)
+	}
+	if code, _ := get(t, p.URL+testupstream.ZipPath("golang.org/toolchain", "v0.0.1-go1.22.5.linux-arm64")); code != 200 {
+		t.Errorf("go1.22.5 zip = %d; want 200", code)
+	}
+}
