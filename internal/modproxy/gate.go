@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pitstop-go/pitstop/internal/modfetch"
@@ -187,28 +188,76 @@ func (h *Handler) allowed(ctx context.Context, p *policy.Policy, mod string) (ke
 		return nil, nil, err
 	}
 	retracted := h.retractedIn(ctx, mod, all)
-	ok := make([]bool, len(all))
+	// Fetch the .info files a cooldown needs and memory lacks, several
+	// at a time; then decide in order, from memory.
+	ep, err := module.EscapePath(mod)
+	if err != nil {
+		return nil, nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(gateParallel)
-	for i, v := range all {
-		g.Go(func() error {
-			d, err := h.decideOne(gctx, p, mod, v, retracted)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // listed but gone: leave it out
-			}
-			ok[i] = err == nil && d.Listed()
-			return err
-		})
+	for _, v := range all {
+		if needTime, _, _ := p.Needs(mod, v); !needTime || !canonical(v) {
+			continue
+		}
+		if ev, err := module.EscapeVersion(v); err == nil && h.memHit(ep+"/@v/"+ev+".info") == nil {
+			g.Go(func() error {
+				_, err := h.metaBytes(gctx, KindInfo, mod, v)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // listed but gone: decided (and left out) below
+				}
+				return err
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	for i, v := range all {
-		if ok[i] {
+	for _, v := range all {
+		if !canonical(v) {
+			continue
+		}
+		d, err := h.decideOne(ctx, p, mod, v, retracted)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if d.Listed() {
 			kept = append(kept, v)
 		}
 	}
 	return kept, all, nil
+}
+
+// canonical reports whether a list line is a canonical version (others
+// are never listed to clients under a policy).
+func canonical(v string) bool { return semver.IsValid(v) && module.CanonicalVersion(v) == v }
+
+// metaRequest is the Request for a small file of mod (a list, @latest, or
+// the .info or .mod of a canonical version).
+func metaRequest(kind Kind, mod, version string) (Request, error) {
+	ep, err := module.EscapePath(mod)
+	if err != nil {
+		return Request{}, err
+	}
+	req := Request{Kind: kind, Path: mod, Version: version}
+	switch kind {
+	case KindList:
+		req.Key = ep + "/@v/list"
+	case KindLatest:
+		req.Key = ep + "/@latest"
+	case KindInfo, KindMod:
+		ev, err := module.EscapeVersion(version)
+		if err != nil {
+			return Request{}, err
+		}
+		req.Key = ep + "/@v/" + ev + "." + kind.String()
+	default:
+		return Request{}, fmt.Errorf("no small file of kind %v", kind)
+	}
+	return req, nil
 }
 
 func (h *Handler) gateList(w http.ResponseWriter, r *http.Request, req Request) {
@@ -344,24 +393,7 @@ func (h *Handler) serveInfoOf(w http.ResponseWriter, r *http.Request, req Reques
 // request for it is answered: memory, the store, else one upstream fetch
 // shared with concurrent requests for it.
 func (h *Handler) metaBytes(ctx context.Context, kind Kind, mod, version string) ([]byte, error) {
-	ep, err := module.EscapePath(mod)
-	if err != nil {
-		return nil, err
-	}
-	var p string
-	switch kind {
-	case KindList:
-		p = ep + "/@v/list"
-	case KindLatest:
-		p = ep + "/@latest"
-	default:
-		ev, err := module.EscapeVersion(version)
-		if err != nil {
-			return nil, err
-		}
-		p = ep + "/@v/" + ev + "." + kind.String()
-	}
-	req, err := ParseRequest("/" + p)
+	req, err := metaRequest(kind, mod, version)
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,8 @@ type Rule struct {
 	Vulns     Vulns
 	Ignore    []string // advisory IDs not applied
 	Line      int      // where the rule starts in the file
+
+	where string // Where's answer, set by Parse
 }
 
 // Audit configures the audit log.
@@ -208,6 +210,10 @@ func Parse(name string, data []byte) (*Policy, error) {
 			r.Name = fmt.Sprintf("rule %d", i+1)
 		}
 		p.Rules = append(p.Rules, r)
+	}
+	p.Default.where = p.Where(&p.Default)
+	for i := range p.Rules {
+		p.Rules[i].where = p.Where(&p.Rules[i])
 	}
 	p.Audit.File = f.Audit.File
 	if f.Audit.MaxSize != "" {
@@ -353,7 +359,10 @@ func (r *Rule) Matches(mod, version string) bool {
 
 // Where names the rule for messages: `rule "cooldown" (policy.toml:12)`.
 func (p *Policy) Where(r *Rule) string {
-	if r == &p.Default || r.Name == "default" && r.Modules == nil {
+	if r.where != "" {
+		return r.where
+	}
+	if r == &p.Default {
 		return fmt.Sprintf("default (%s:%d)", p.File, r.Line)
 	}
 	return fmt.Sprintf("rule %q (%s:%d)", r.Name, p.File, r.Line)

@@ -101,6 +101,7 @@ type DB struct {
 	modules map[string][]string
 	entries map[string]*Entry
 	loadErr error
+	checked time.Time // when index/db.json was last looked at
 }
 
 // Open reads the mirror in dir; it fails when dir has no index.
@@ -126,11 +127,20 @@ func (d *DB) Modified() time.Time {
 	return m.Modified
 }
 
-// refresh reloads the index when db.json changed (one stat). A failed
-// reload keeps what was loaded.
+// RecheckInterval is how often the DB looks at index/db.json for a new
+// copy (one stat).
+const RecheckInterval = time.Second
+
+// refresh reloads the index when db.json changed, looking at most every
+// RecheckInterval. A failed reload keeps what was loaded.
 func (d *DB) refresh() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := time.Now()
+	if d.modules != nil && now.Sub(d.checked) < RecheckInterval {
+		return nil
+	}
+	d.checked = now
 	fi, err := os.Stat(filepath.Join(d.dir, "index", "db.json"))
 	if err != nil {
 		d.loadErr = fmt.Errorf("vulnerability database %s: %w", d.dir, err)

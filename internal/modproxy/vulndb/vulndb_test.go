@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const fixture = "../testdata/vulndb"
@@ -85,7 +86,14 @@ func TestSyncFromHTTPReplacesAtomically(t *testing.T) {
 	if err != nil || res.Entries != 2 || res.Fetched != 1 {
 		t.Fatalf("third sync = %+v, %v; want 2 entries, 1 fetched", res, err)
 	}
-	if a, err := db.Affecting("example.com/clean", "v1.0.0"); err != nil || len(a) != 1 || a[0].ID != "GO-2024-9003" {
+	// The open DB looks for a new copy every RecheckInterval.
+	var a []Advisory
+	for deadline := time.Now().Add(3 * RecheckInterval); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if a, err = db.Affecting("example.com/clean", "v1.0.0"); err != nil || len(a) == 1 {
+			break
+		}
+	}
+	if err != nil || len(a) != 1 || a[0].ID != "GO-2024-9003" {
 		t.Errorf("after the sync the open DB sees %v, %v; want GO-2024-9003", a, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ID", "GO-2024-9002.json")); err == nil {
