@@ -67,6 +67,7 @@ func TestPolicyCooldownWithGoGet(t *testing.T) {
 	up := testupstream.NewForTest(t,
 		timed("example.com/cool", "v1.0.0", now.Add(-30*24*time.Hour)),
 		timed("example.com/cool", "v1.1.0", now.Add(-time.Hour)),
+		timed("example.com/allnew", "v0.1.0", now.Add(-time.Minute)),
 	)
 	p, _, _ := gated(t, up, `
 [default]
@@ -101,9 +102,18 @@ reason = "new versions wait three days"
 	if code, body := get(t, p.URL+"/example.com/cool/@v/v1.1.0.zip"); code != 403 || !strings.Contains(body, "cooldown") {
 		t.Errorf("zip of the young version = %d %q; want 403 naming the cooldown", code, body)
 	}
+	// A query the proxy resolves from the list picks from what the policy lists.
+	if code, body := get(t, p.URL+"/example.com/cool/@v/v1.info"); code != 200 || !strings.Contains(body, `"v1.0.0"`) {
+		t.Errorf("query v1 = %d %q; want v1.0.0", code, body)
+	}
+	// A module whose every version is too young: @latest says why.
+	_, out, err = goGet(t, p, up, "latest", "example.com/allnew")
+	if err == nil || !strings.Contains(out, "no version is allowed") || !strings.Contains(out, "cooldown") {
+		t.Errorf("go get example.com/allnew@latest: err %v; want a refusal naming the cooldown\n%s", err, out)
+	}
 	recs := p.H.Policy.Recent(true)
-	if len(recs) == 0 || recs[0].Module != "example.com/cool" || recs[0].Version != "v1.1.0" || recs[0].Decision != policy.VerdictDeny {
-		t.Errorf("recent refusals = %+v; want example.com/cool@v1.1.0 first", recs)
+	if len(recs) == 0 || recs[0].Module != "example.com/allnew" || recs[0].Version != "v0.1.0" || recs[0].Decision != policy.VerdictDeny {
+		t.Errorf("recent refusals = %+v; want example.com/allnew@v0.1.0 first", recs)
 	}
 }
 
