@@ -69,6 +69,7 @@ var allowedModules = []string{
 	"github.com/cespare/xxhash/v2",
 	"github.com/munnerz/goautoneg",
 	"google.golang.org/protobuf", // prometheus' exposition format
+	"github.com/BurntSushi/toml", // the proxy policy file (pitstop proxy serve --policy): no dependencies of its own, ~150 KB linked; go-toml/v2 is larger
 }
 
 // goCmd returns the go command, skipping the test when there is none.

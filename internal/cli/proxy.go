@@ -25,6 +25,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
@@ -44,21 +45,26 @@ zip against the checksum database before keeping it. Point clients at it:
 "warm" fills it with a project's whole module graph so a room can go offline.`,
 	}
 	c.AddCommand(newProxyServeCmd(), newProxyGCCmd(), newProxyWarmCmd(),
-		newProxyInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
+		newProxyInstallCmd(), newProxyPolicyCmd(), newProxyVulnDBCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
 	return c
 }
 
 // defaultProxyDir is the store: /var/cache/pitstop-proxy for root (as the
 // systemd unit uses), else $XDG_CACHE_HOME/pitstop/proxy.
-func defaultProxyDir() string {
+func defaultProxyDir() string { return serviceDir("/var/cache/pitstop-proxy", "proxy") }
+
+// serviceDir is rootDir for root (as the systemd units use), else
+// $XDG_CACHE_HOME/pitstop/name; "" when neither $HOME nor $XDG_CACHE_HOME
+// is set.
+func serviceDir(rootDir, name string) string {
 	if os.Geteuid() == 0 {
-		return "/var/cache/pitstop-proxy"
+		return rootDir
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "pitstop", "proxy")
+	return filepath.Join(d, "pitstop", name)
 }
 
 func proxyDirFlag(dir string) (string, error) {
@@ -264,7 +270,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token, tokenFile, memLimit string
+	var listen, token, tokenFile, memLimit, policyPath string
 	var tf tlsFlags
 	var lf limitFlags
 	c := &cobra.Command{
@@ -304,6 +310,13 @@ never forwarded.`,
 			if err != nil || memMax < 0 {
 				return usageError("--memory-limit %q: want a size such as 40M (0: none)", memLimit)
 			}
+			if file, ok := policyFile(policyPath); ok {
+				// A bad policy is refused before the store is opened
+				// (or created); attachPolicy reads it again to serve.
+				if _, _, err := policy.Load(file); err != nil {
+					return usageError("--policy: %v", err)
+				}
+			}
 			var tokenWarn string
 			if cmd.Flags().Changed("auth-token") {
 				tokenWarn = tokenOnCommandLine("--auth-token", "--auth-token-file", "PITSTOP_PROXY_TOKEN")
@@ -328,6 +341,11 @@ never forwarded.`,
 				return err
 			}
 			defer st.Close()
+			stopPolicy, err := attachPolicy(base, policyPath, h, reg, h.Logger)
+			if err != nil {
+				return err
+			}
+			defer stopPolicy()
 			log := h.Logger
 			if tokenWarn != "" {
 				log.Warn(tokenWarn)
@@ -349,6 +367,7 @@ never forwarded.`,
 	f.StringVar(&memLimit, "memory-limit", "40M", "soft memory limit for the Go runtime: collect garbage harder near it (default unless $GOMEMLIMIT is set; 0: none)")
 	tf.register(f)
 	lf.register(f)
+	policyFlag(c, &policyPath)
 	return c
 }
 

@@ -511,13 +511,18 @@ func (f *Fetcher) List(ctx context.Context, path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseList(b), nil
+}
+
+// ParseList reads an @v/list answer: the first field of each line.
+func ParseList(b []byte) []string {
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		if fs := strings.Fields(l); len(fs) > 0 {
 			out = append(out, fs[0])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ListRaw returns path's @v/list as upstream sent it.

@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
@@ -131,6 +132,11 @@ type Handler struct {
 	// closed). 0 means DefaultAbandonGrace; negative lets fetches run to
 	// the end.
 	AbandonGrace time.Duration
+	// Policy, if set, gates versions (internal/modproxy/policy): lists,
+	// @latest and queries leave out what it does not allow, and a .info,
+	// .mod or .zip of a refused version is answered 403 with the rule and
+	// its reason. nil serves every version.
+	Policy *policy.Source
 
 	once     sync.Once
 	log      *slog.Logger
@@ -250,7 +256,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Fast path: a fresh answer in memory is keyed by the very path it
 	// was parsed and checked from, so it needs no parsing again.
-	if p := r.URL.Path; len(p) > 1 {
+	if p := r.URL.Path; len(p) > 1 && h.Policy == nil {
 		if e := h.memHit(p[1:]); e != nil {
 			service.SetRoute(w, kindNames[e.kind])
 			h.m.request(e.kind, resHit, int64(len(e.data)))
@@ -268,6 +274,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service.SetRoute(w, req.Kind.String())
+	if h.Policy != nil && h.gate(w, r, req) {
+		return
+	}
 	if req.Kind == KindSumDB {
 		if h.sumdb == "" || req.SumDB != h.sumdb {
 			h.m.request(req.Kind, resNotFound, 0)
