@@ -209,6 +209,17 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	li := libcInfo{Kind: "glibc"}
 	if len(loaders) > 0 {
 		li.Loader, li.Arch = loaders[0], loaderArch(path.Base(loaders[0]))
+		// Multiarch (dpkg --add-architecture arm64 on a PC) installs other
+		// architectures' loaders too: the userland's own is the C library
+		// cgo links against.
+		if u, _, err := env.Root.Userland(); err == nil {
+			for _, l := range loaders {
+				if a := loaderArch(path.Base(l)); a != "" && a == u.GOARCH() {
+					li.Loader, li.Arch = l, a
+					break
+				}
+			}
+		}
 	}
 	for _, l := range libcs {
 		if m := glibcFileRE.FindStringSubmatch(path.Base(l)); m != nil {
