@@ -31,8 +31,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"github.com/pitstop-go/pitstop/internal/gpu"
@@ -58,8 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg := gpu.DefaultBenchConfig()
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		saxpy := fs.String("saxpy", ints(cfg.SAXPYSizes), "SAXPY sizes (elements)")
-		sgemm := fs.String("sgemm", ints(cfg.SGEMMSizes), "SGEMM sizes (matrix order)")
+		saxpy := fs.String("saxpy", gpu.FormatSizes(cfg.SAXPYSizes), "SAXPY sizes (elements)")
+		sgemm := fs.String("sgemm", gpu.FormatSizes(cfg.SGEMMSizes), "SGEMM sizes (matrix order)")
 		fs.IntVar(&cfg.Reps, "reps", cfg.Reps, "timed repetitions per size")
 		fs.Float64Var(&cfg.Tolerance, "tolerance", cfg.Tolerance, "largest relative error accepted")
 		fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the random inputs")
@@ -67,8 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var e1, e2 error
-		cfg.SAXPYSizes, e1 = parseInts(*saxpy)
-		cfg.SGEMMSizes, e2 = parseInts(*sgemm)
+		cfg.SAXPYSizes, e1 = gpu.ParseSizes(*saxpy)
+		cfg.SGEMMSizes, e2 = gpu.ParseSizes(*sgemm)
 		if err := errors.Join(e1, e2, cfg.Check()); err != nil {
 			fmt.Fprintln(stderr, "pitstop-gpu:", err)
 			return 2
@@ -96,29 +94,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return gpu.ExitFailed
 	}
 	return code
-}
-
-func ints(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, fmt.Errorf("size %q: want a whole number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 type vkError struct {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -114,17 +112,13 @@ func newGPUBenchCmd() *cobra.Command {
 	return cmd
 }
 
-// sizeList parses a comma-separated list of whole numbers.
+// sizeList parses a flag's comma-separated list of whole numbers.
 func sizeList(flag, s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, usageError("%s %q: want comma-separated whole numbers such as 1024,65536", flag, s)
-		}
-		out = append(out, n)
+	v, err := gpu.ParseSizes(s)
+	if err != nil {
+		return nil, usageError("%s: %v", flag, err)
 	}
-	return out, nil
+	return v, nil
 }
 
 // gpuError turns a companion's problem into one line (or, with --json,

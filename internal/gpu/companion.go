@@ -109,16 +109,31 @@ func (c Companion) Info(ctx context.Context) (*Info, error) {
 	return rep.Info, nil
 }
 
+// FormatSizes writes sizes as the comma-separated list ParseSizes reads.
+func FormatSizes(sizes []int) string {
+	s := make([]string, len(sizes))
+	for i, n := range sizes {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// ParseSizes reads a comma-separated list of whole numbers (1024,65536).
+func ParseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("sizes %q: want comma-separated whole numbers such as 1024,65536", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // BenchArgs are the companion's arguments for cfg.
 func BenchArgs(cfg BenchConfig) []string {
-	ints := func(v []int) string {
-		s := make([]string, len(v))
-		for i, n := range v {
-			s[i] = strconv.Itoa(n)
-		}
-		return strings.Join(s, ",")
-	}
-	return []string{"bench", "--saxpy", ints(cfg.SAXPYSizes), "--sgemm", ints(cfg.SGEMMSizes),
+	return []string{"bench", "--saxpy", FormatSizes(cfg.SAXPYSizes), "--sgemm", FormatSizes(cfg.SGEMMSizes),
 		"--reps", strconv.Itoa(cfg.Reps), "--tolerance", strconv.FormatFloat(cfg.Tolerance, 'g', -1, 64),
 		"--seed", strconv.FormatUint(cfg.Seed, 10)}
 }
