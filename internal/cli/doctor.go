@@ -17,7 +17,7 @@ func newDoctorCmd() *cobra.Command {
 	var color string
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Diagnose Go on this machine: board, go, storage, network, cgo, kernel",
+		Short: "Diagnose Go on this machine: board, go, storage, network, cgo, kernel, gpu",
 		Long: `doctor runs every check concurrently (each with its own timeout) and prints
 one line per check: ✓ ok, ! warning, ✗ failure, - skipped, with a fix line
 under each warning and failure. Exit status: 0 all ok, 1 warnings,

@@ -133,8 +133,9 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Make Go on a Raspberry Pi correct and fast",
 		Long: `pitstop diagnoses a Go-on-Raspberry-Pi machine (doctor), installs verified Go
 toolchains from any module proxy (go), serves a caching module proxy (proxy)
-and a shared build cache (cache), keeps Go's caches in RAM (ramdisk) and tunes
-the kernel for Go servers and builds (tune).`,
+and a shared build cache (cache), keeps Go's caches in RAM (ramdisk), tunes
+the kernel for Go servers and builds (tune), and measures what the GPU offers
+to compute through Vulkan (gpu).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -149,6 +150,7 @@ the kernel for Go servers and builds (tune).`,
 		newRamdiskCmd(),
 		newTuneCmd(),
 		newVersionCmd(),
+		newGPUCmd(),
 	)
 	setVersion(root)
 	guardGroups(root)

@@ -241,13 +241,20 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	return li, nil
 }
 
-// pickLoader prefers the loader of the go command's own architecture: a
-// multiarch system (an amd64 machine with libc6:arm64 installed for cross
-// builds) has several, and the first by name need not be the native one.
+// pickLoader picks the C library cgo links against on a multiarch system
+// (dpkg --add-architecture arm64 on a PC installs other architectures'
+// loaders too, and the first by name need not be the native one): the
+// userland's own (the ELF of /bin/sh), else the go command's host
+// architecture's, else the first.
 func pickLoader(env *Env, loaders []string) string {
-	for _, want := range []string{env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH")} {
+	var want []string
+	if u, _, err := env.Root.Userland(); err == nil {
+		want = append(want, u.GOARCH())
+	}
+	want = append(want, env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH"))
+	for _, w := range want {
 		for _, l := range loaders {
-			if want != "" && loaderArch(path.Base(l)) == want {
+			if w != "" && loaderArch(path.Base(l)) == w {
 				return l
 			}
 		}
