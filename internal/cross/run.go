@@ -32,7 +32,7 @@ func qemuArch(goarch string) string {
 // target's. An ARMv6 target runs on an emulated ARM1176 (a Pi 1 or Zero),
 // so that ARMv7 instructions fail as they would there.
 func (f Finder) RunCommand(t Target, sysroot string, static bool, prog string, args ...string) (*exec.Cmd, error) {
-	if t.Arch.GOARCH == f.hostGOARCH() {
+	if t.Arch.GOARCH == f.BuildGOARCH() {
 		return exec.Command(prog, args...), nil
 	}
 	q := "qemu-" + qemuArch(t.Arch.GOARCH)

@@ -49,10 +49,10 @@ func (f Finder) look(name string) (string, bool) {
 	return p, err == nil
 }
 
-// HostGOARCH returns the build machine's architecture: its userland's
+// BuildGOARCH returns the build machine's architecture: its userland's
 // (the ELF header of /bin/sh), which is also right when this process
 // itself runs under emulation.
-func (f Finder) hostGOARCH() string {
+func (f Finder) BuildGOARCH() string {
 	if f.HostGOARCH != "" {
 		return f.HostGOARCH
 	}
@@ -114,7 +114,7 @@ var armv6Flags = []string{"-marm", "-march=armv6", "-mfpu=vfp", "-mfloat-abi=har
 func (f Finder) Find(t Target) (Toolchain, error) {
 	a := t.Arch
 	sysroot := "/usr/" + a.Triplet
-	native := a.GOARCH == f.hostGOARCH()
+	native := a.GOARCH == f.BuildGOARCH()
 	var tc Toolchain
 	if t.Libc == Musl {
 		mt := muslTriplet(a)
