@@ -37,23 +37,16 @@ func mustTarget(t *testing.T, name string, libc Libc) Target {
 	return tg
 }
 
-// copyModule copies testdata/name into a temporary module directory.
+// copyModule copies testdata/name into a temporary module directory (its
+// go.mod is go.mod.txt there, so that it is no module inside pitstop).
 func copyModule(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join("testdata", name)
-	ents, err := os.ReadDir(src)
-	if err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(e.Name(), ".txt")), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Rename(filepath.Join(dir, "go.mod.txt"), filepath.Join(dir, "go.mod")); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
