@@ -179,7 +179,11 @@ func newCrossBuildCmd() *cobra.Command {
 				return crossError(err)
 			}
 			if res.Err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("ran %s: %v", res.Command, res.Err)}
+				err := fmt.Errorf("ran %s: %v", res.Command, res.Err)
+				if strings.Contains(res.Err.Error(), "illegal instruction") && t.Arch.GOARM == 6 {
+					err = fmt.Errorf("%w: code for a newer CPU than the target's ARMv6 (see the note above)", err)
+				}
+				return &ExitError{Code: 1, Err: err}
 			}
 			fmt.Fprintf(out, "ran %s: exit 0\n", res.Command)
 			return nil

@@ -130,10 +130,18 @@ func Check(p string, t Target) (*Report, error) {
 		r.add(Fail, "interpreter", "none, but it needs %s: it cannot be loaded", strings.Join(d.Needed, ", "))
 	case t.Libc == Static:
 		r.add(Fail, "interpreter", "%s: dynamically linked, not static", d.Interp)
-	case t.Libc == Musl && d.Interp != a.MuslLoader:
+	case t.Libc == Musl && path.Base(d.Interp) != path.Base(a.MuslLoader):
 		r.add(Fail, "interpreter", "%s, the target's musl loader is %s: %s", d.Interp, a.MuslLoader, libcOfLoader(d.Interp))
-	case t.Libc == Glibc && d.Interp != a.GlibcLoader:
+	case t.Libc == Glibc && path.Base(d.Interp) != path.Base(a.GlibcLoader):
 		r.add(Fail, "interpreter", "%s, the target's glibc loader is %s: %s", d.Interp, a.GlibcLoader, libcOfLoader(d.Interp))
+	case d.Interp != a.GlibcLoader && d.Interp != a.MuslLoader:
+		// A multiarch path (/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1):
+		// the same loader, where Debian and Raspberry Pi OS have it too.
+		usual := a.GlibcLoader
+		if t.Libc == Musl {
+			usual = a.MuslLoader
+		}
+		r.add(OK, "interpreter", "%s (the usual path is %s)", d.Interp, usual)
 	default:
 		r.add(OK, "interpreter", "%s", d.Interp)
 	}

@@ -209,3 +209,26 @@ func TestSQLiteBuildsAndRuns(t *testing.T) {
 		t.Errorf("%s is no SQLite database (%v)", db, err)
 	}
 }
+
+// TestARMv6RunCatchesARMv7Code: a pi-32bit build runs on an emulated
+// ARM1176 (Pi 1, Zero); Debian's armhf C runtime is ARMv7 code, so the
+// program dies with an illegal instruction there, as it would on the
+// board, and the toolchain's note says so before the build.
+func TestARMv6RunCatchesARMv7Code(t *testing.T) {
+	tg := mustTarget(t, "pi-32bit", Glibc)
+	tc := needCross(t, tg)
+	if tc.Kind != "gcc" {
+		t.Skipf("toolchain %s: this is about Debian's armhf gcc", tc.Kind)
+	}
+	if !strings.Contains(tc.Note, "ARMv7") {
+		t.Errorf("no ARMv7 note: %+v", tc)
+	}
+	prog := build(t, tg, tc, copyModule(t, "libgcc"), "-o", "prog")
+	out, res := run(t, tg, tc, prog, "3", "7", "5")
+	if !strings.Contains(res.Command, "-cpu arm1176") {
+		t.Errorf("ran as %s, want -cpu arm1176", res.Command)
+	}
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "illegal instruction") {
+		t.Errorf("ARMv7 C runtime on an ARMv6 CPU: %v, output %q", res.Err, out)
+	}
+}
