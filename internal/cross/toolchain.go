@@ -62,41 +62,13 @@ func (f Finder) BuildGOARCH() string {
 	return ""
 }
 
-// debPkg is the Debian package name of a cross tool for a triplet:
-// gcc-aarch64-linux-gnu, g++-x86-64-linux-gnu.
-func debPkg(tool, triplet string) string { return tool + "-" + strings.ReplaceAll(triplet, "_", "-") }
-
-// muslTriplet is musl's name of a target (musl-cross-make's and zig's).
-func muslTriplet(a host.Arch) string {
-	switch a.GOARCH {
-	case "arm64":
-		return "aarch64-linux-musl"
-	case "amd64":
-		return "x86_64-linux-musl"
-	case "arm":
-		if a.Float == host.FloatHard {
-			return "arm-linux-musleabihf"
-		}
-		return "arm-linux-musleabi"
-	}
-	return strings.Replace(a.Triplet, "-gnu", "-musl", 1)
-}
-
-// zigTarget is zig's -target for t: aarch64-linux-gnu.2.31 pins the glibc
-// version the program links against.
+// zigTarget is zig's -target for t: the Debian or musl triplet, and for
+// glibc its version (aarch64-linux-gnu.2.31 links against glibc 2.31).
 func zigTarget(t Target) string {
-	arch, abi := strings.SplitN(t.Arch.Triplet, "-", 2)[0], "gnu"
-	if t.Arch.GOARCH == "arm" {
-		abi = "gnueabihf"
-		if t.Arch.Float == host.FloatSoft {
-			abi = "gnueabi"
-		}
-	}
 	if t.Libc == Musl {
-		abi = strings.Replace(abi, "gnu", "musl", 1)
-		return arch + "-linux-" + abi
+		return t.Arch.MuslTriplet
 	}
-	s := arch + "-linux-" + abi
+	s := t.Arch.Triplet
 	if t.Glibc != "" {
 		s += "." + t.Glibc
 	}
@@ -117,7 +89,7 @@ func (f Finder) Find(t Target) (Toolchain, error) {
 	native := a.GOARCH == f.BuildGOARCH()
 	var tc Toolchain
 	if t.Libc == Musl {
-		mt := muslTriplet(a)
+		mt := a.MuslTriplet
 		if p, ok := f.look(mt + "-gcc"); ok {
 			tc = Toolchain{Kind: "gcc", CC: p}
 			if px, ok := f.look(mt + "-g++"); ok {
@@ -142,9 +114,11 @@ func (f Finder) Find(t Target) (Toolchain, error) {
 				tc.CXX = p
 			}
 		default:
-			if p, ok := f.look(a.Triplet + "-gcc"); ok {
+			gcc, gccPkg := a.CrossTool("gcc")
+			gxx, gxxPkg := a.CrossTool("g++")
+			if p, ok := f.look(gcc); ok {
 				tc = Toolchain{Kind: "gcc", CC: p, Sysroot: sysroot}
-				if px, ok := f.look(a.Triplet + "-g++"); ok {
+				if px, ok := f.look(gxx); ok {
 					tc.CXX = px
 				}
 				break
@@ -167,7 +141,7 @@ func (f Finder) Find(t Target) (Toolchain, error) {
 				}
 				break
 			}
-			return Toolchain{}, &MissingToolchainError{Target: t, Packages: []string{debPkg("gcc", a.Triplet), debPkg("g++", a.Triplet)}}
+			return Toolchain{}, &MissingToolchainError{Target: t, Packages: []string{gccPkg, gxxPkg}}
 		}
 	}
 	if a.GOARCH == "arm" && a.GOARM == 6 && tc.Kind != "zig" {
@@ -191,7 +165,7 @@ type MissingToolchainError struct {
 
 func (e *MissingToolchainError) Error() string {
 	if len(e.Packages) == 0 {
-		return fmt.Sprintf("no musl C compiler for %s: install zig, or a musl cross toolchain (%s-gcc; Debian packages none)", e.Target.Platform(), muslTriplet(e.Target.Arch))
+		return fmt.Sprintf("no musl C compiler for %s: install zig, or a musl cross toolchain (%s-gcc; Debian packages none)", e.Target.Platform(), e.Target.Arch.MuslTriplet)
 	}
 	return fmt.Sprintf("no C compiler for %s: install it with: sudo %s", e.Target.Platform(), strings.Join(aptInstall(e.Packages), " "))
 }
@@ -214,7 +188,9 @@ func InstallPlan(t Target, libs []string, hostGOARCH string) *plan.Plan {
 	p := &plan.Plan{Title: "install the C cross toolchain for " + t.String()}
 	var pkgs []string
 	if a.GOARCH != hostGOARCH {
-		pkgs = append(pkgs, debPkg("gcc", a.Triplet), debPkg("g++", a.Triplet))
+		_, gcc := a.CrossTool("gcc")
+		_, gxx := a.CrossTool("g++")
+		pkgs = append(pkgs, gcc, gxx)
 	} else {
 		pkgs = append(pkgs, "gcc", "g++")
 	}

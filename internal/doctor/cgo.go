@@ -229,15 +229,15 @@ type crossTarget struct {
 }
 
 // newCrossTarget names the cross compilers of an architecture-table row:
-// Debian's are <triplet>-gcc from gcc-<triplet>; musl's (musl-cross-make,
-// zig) go by musl's own triplet.
-func newCrossTarget(goarch string, goarm int, musl string) crossTarget {
+// Debian's (host.Arch.CrossTool) and musl's (musl-cross-make, zig), by
+// musl's own triplet.
+func newCrossTarget(goarch string, goarm int) crossTarget {
 	a, ok := host.ArchFor(goarch, goarm)
 	if !ok {
 		panic("doctor: no architecture " + goarch)
 	}
-	t := crossTarget{GOARCH: a.GOARCH, GNU: a.Triplet + "-gcc", GNUPkg: "gcc-" + strings.ReplaceAll(a.Triplet, "_", "-"),
-		Musl: musl + "-gcc", ZigTarget: musl}
+	gnu, pkg := a.CrossTool("gcc")
+	t := crossTarget{GOARCH: a.GOARCH, GNU: gnu, GNUPkg: pkg, Musl: a.MuslTriplet + "-gcc", ZigTarget: a.MuslTriplet}
 	if a.GOARM != 0 {
 		t.Extra = "GOARM=" + strconv.Itoa(a.GOARM)
 	}
@@ -245,9 +245,9 @@ func newCrossTarget(goarch string, goarm int, musl string) crossTarget {
 }
 
 var crossTargets = []crossTarget{
-	newCrossTarget("arm64", 0, "aarch64-linux-musl"),
-	newCrossTarget("arm", 7, "arm-linux-musleabihf"),
-	newCrossTarget("amd64", 0, "x86_64-linux-musl"),
+	newCrossTarget("arm64", 0),
+	newCrossTarget("arm", 7),
+	newCrossTarget("amd64", 0),
 }
 
 func (t crossTarget) env(cc string) string {
