@@ -16,7 +16,7 @@ import (
 )
 
 // nativeTarget is the build machine's own architecture with glibc.
-func nativeTarget(t *testing.T) Target {
+func nativeTarget(t testing.TB) Target {
 	t.Helper()
 	u, _, err := host.Live().Userland()
 	if err != nil {
