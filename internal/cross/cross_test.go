@@ -135,8 +135,15 @@ func TestLibgccProgramBuildsAndRuns(t *testing.T) {
 			if strings.TrimSpace(out) != want {
 				t.Errorf("output %q, want %q", out, want)
 			}
-			if !strings.Contains(res.Command, "qemu-") || !strings.Contains(res.Command, "-L /usr/"+tg.Arch.Triplet) {
-				t.Errorf("ran as %q, want qemu-user with -L /usr/%s", res.Command, tg.Arch.Triplet)
+			// -L names Debian's cross sysroot, unless the target's libc6 is
+			// installed as a multiarch package (see RunSysroot).
+			if tc.Sysroot != RunSysroot(tg.Arch) {
+				t.Errorf("toolchain sysroot %s, want %s", tc.Sysroot, RunSysroot(tg.Arch))
+			}
+			wantL := " -L " + tc.Sysroot + " "
+			if !strings.Contains(res.Command, "qemu-") || strings.Contains(res.Command, wantL) != (tc.Sysroot != "/") ||
+				(tc.Sysroot == "/") == strings.Contains(res.Command, " -L ") {
+				t.Errorf("ran as %q with sysroot %s", res.Command, tc.Sysroot)
 			}
 		})
 	}

@@ -29,7 +29,7 @@ func qemuArch(goarch string) string {
 // machine: directly when t is the build machine's architecture, else
 // under qemu-user (qemu-ARCH-static, else qemu-ARCH), with -L sysroot for
 // a dynamically linked program so that the loader and libraries are the
-// target's. An ARMv6 target runs on an emulated ARM1176 (a Pi 1 or Zero),
+// target's (none for sysroot "/": the system's multiarch libraries). An ARMv6 target runs on an emulated ARM1176 (a Pi 1 or Zero),
 // so that ARMv7 instructions fail as they would there.
 func (f Finder) RunCommand(t Target, sysroot string, static bool, prog string, args ...string) (*exec.Cmd, error) {
 	if t.Arch.GOARCH == f.BuildGOARCH() {
@@ -43,7 +43,7 @@ func (f Finder) RunCommand(t Target, sysroot string, static bool, prog string, a
 		}
 	}
 	var qargs []string
-	if !static {
+	if !static && sysroot != "/" {
 		if sysroot == "" || !dirExists(sysroot) {
 			return nil, &MissingToolError{Tool: "the target's C library (/usr/" + t.Arch.Triplet + ")", Package: "libc6-" + t.Arch.Dpkg + "-cross"}
 		}

@@ -25,7 +25,9 @@ type Toolchain struct {
 	// that defaults to ARMv7).
 	CFlags []string
 	// Sysroot holds the target's C library for qemu-user (-L): Debian's
-	// /usr/aarch64-linux-gnu; "/" for a native compiler.
+	// /usr/aarch64-linux-gnu; "/" for a native compiler, and for a
+	// multiarch system that has the target's libc6 (libc6:arm64) in
+	// /usr/lib/<triplet> (see RunSysroot).
 	Sysroot string
 	// Note is what else to know about this toolchain, "" when nothing.
 	Note string
@@ -85,7 +87,7 @@ var armv6Flags = []string{"-marm", "-march=armv6", "-mfpu=vfp", "-mfloat-abi=har
 // none it returns a *MissingToolchainError naming what to install.
 func (f Finder) Find(t Target) (Toolchain, error) {
 	a := t.Arch
-	sysroot := "/usr/" + a.Triplet
+	sysroot := RunSysroot(a)
 	native := a.GOARCH == f.BuildGOARCH()
 	var tc Toolchain
 	if t.Libc == Musl {
@@ -123,7 +125,7 @@ func (f Finder) Find(t Target) (Toolchain, error) {
 				}
 				break
 			}
-			if p, ok := f.look("clang"); ok && dirExists(sysroot) {
+			if p, ok := f.look("clang"); ok && dirExists("/usr/"+a.Triplet) {
 				cc := p + " --target=" + a.Triplet
 				if _, ok := f.look("ld.lld"); ok {
 					cc += " -fuse-ld=lld"
@@ -149,6 +151,22 @@ func (f Finder) Find(t Target) (Toolchain, error) {
 		tc.Note = "Debian's armhf C library and libgcc are built for ARMv7: the program runs on a Pi 2 or later; for a Pi 1 or Zero build with zig or a Raspberry Pi OS sysroot"
 	}
 	return tc, nil
+}
+
+// RunSysroot is where qemu-user finds the target's loader and
+// libraries: "/" when the target's glibc is installed as a multiarch
+// package (libc6:arm64, in /usr/lib/aarch64-linux-gnu), else Debian's
+// cross sysroot /usr/<triplet> (libc6-arm64-cross). Both at once do not
+// mix: with -L /usr/aarch64-linux-gnu the loader comes from the cross
+// package but the system's /etc/ld.so.cache points it at the multiarch
+// libc.so.6, and a loader and libc of different builds hang or crash.
+func RunSysroot(a host.Arch) string {
+	for _, d := range []string{"/usr/lib/", "/lib/"} {
+		if fi, err := os.Stat(d + a.Triplet + "/libc.so.6"); err == nil && fi.Mode().IsRegular() {
+			return "/"
+		}
+	}
+	return "/usr/" + a.Triplet
 }
 
 func dirExists(p string) bool {
