@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # pitstop's one test command: installs what it needs (as root, with apt-get),
-# checks formatting and vet/staticcheck, builds the static binary for the
-# three targets, runs the whole suite natively and then for linux/arm64 under
-# qemu-aarch64-static with 16 KiB pages, as a Raspberry Pi 5 kernel has.
+# checks formatting and vet/staticcheck, builds the release (static binaries
+# for the four targets, scripts/release.sh) and checks their sizes, runs the
+# whole suite natively and then for linux/arm64 under qemu-aarch64-static
+# with 16 KiB pages, as a Raspberry Pi 5 kernel has.
 #   bash test.sh            everything
 #   QUICK=1 bash test.sh    native tests only
 set -euo pipefail
@@ -49,13 +50,27 @@ step "staticcheck"
 command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 staticcheck ./...
 
-step "build linux/amd64, linux/arm64, linux/arm (GOARM=7), CGO_ENABLED=0"
+step "release build (scripts/release.sh): linux/amd64, arm64, arm v7 and v6; static, stripped, under 20 MB"
 out=$(mktemp -d)
-for t in linux/amd64 linux/arm64 linux/arm; do
-  CGO_ENABLED=0 GOOS=${t%/*} GOARCH=${t#*/} GOARM=7 go build -trimpath -o "$out/pitstop-${t//\//-}" ./cmd/pitstop
+trap 'rm -rf "$out"' EXIT
+scripts/release.sh v0.0.0-test "$out/dist"
+for f in "$out"/dist/pitstop-linux-*; do
+  size=$(stat -c %s "$f")
+  if [ "$size" -ge 20000000 ]; then echo "FAIL: $f is $size bytes: the budget is under 20 MB"; exit 1; fi
 done
-ls -l "$out"
-if command -v file >/dev/null; then file "$out"/pitstop-*; fi
+if command -v file >/dev/null; then file "$out"/dist/pitstop-linux-*; fi
+# scripts/release_test.go checks these very binaries: versions (the arm
+# ones under qemu-user), checksums, and install.sh against them.
+export PITSTOP_RELEASE_DIR="$out/dist" PITSTOP_RELEASE_VERSION=v0.0.0-test
+
+# arm64 binaries run through binfmt_misc: the arm64 suite below, and
+# install.sh checking the arm64 build it installs (scripts/install_test.go).
+if [ "$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+fi
+if [ "$(id -u)" = 0 ] && [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable qemu-aarch64 || true
+fi
 
 # A skipped test is not a passing one. suite runs go test -v, shows each
 # package's result (and the whole output of a package that failed), then
@@ -107,12 +122,6 @@ suite -count=1 -timeout 20m ./... || { totals; exit 1; }
 if [ "${QUICK:-}" = 1 ]; then totals; exit 0; fi
 
 step "tests (linux/arm64 under qemu-aarch64-static, 16 KiB pages)"
-if [ "$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
-  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
-fi
-if [ "$(id -u)" = 0 ] && [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  update-binfmts --enable qemu-aarch64 || true
-fi
 # The test binaries are arm64; the go command they start stays the host's
 # (GOARCH is unset for them), and arm64 children they start run through binfmt.
 rc=0

@@ -2,6 +2,11 @@
 // the old content or the new, never a mix: a temp file in the same directory,
 // fsync, rename, then fsync of the directory. SyncDir and SyncFS make other
 // writes durable the same way.
+//
+// The operations whose order makes a write durable (fsync of a file, fsync
+// of a directory, rename, syncfs) go through Ops, so that a test can record
+// their order: killing a process keeps the page cache, so no crash test
+// can see it.
 package atomicfile
 
 import (
@@ -13,17 +18,97 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Ops are the file operations whose order makes writes durable.
+type Ops interface {
+	// Fsync flushes f's content to stable storage.
+	Fsync(f *os.File) error
+	// SyncDir flushes dir's entries (renames, unlinks in it).
+	SyncDir(dir string) error
+	// Rename renames oldpath to newpath.
+	Rename(oldpath, newpath string) error
+	// SyncFS flushes the whole filesystem that holds path.
+	SyncFS(path string) error
+}
+
+// OS is the real operating system's Ops.
+type OS struct{}
+
+// Fsync implements Ops.
+func (OS) Fsync(f *os.File) error { return f.Sync() }
+
+// SyncDir implements Ops.
+func (OS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Rename implements Ops.
+func (OS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// SyncFS implements Ops.
+func (OS) SyncFS(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
+}
+
+// FS writes atomically through Ops; nil Ops means the real OS. The
+// package's functions use the zero FS.
+type FS struct {
+	Ops Ops
+}
+
+func (fs FS) ops() Ops {
+	if fs.Ops == nil {
+		return OS{}
+	}
+	return fs.Ops
+}
+
 // WriteFile atomically replaces path with data, created with perm.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return Write(path, perm, func(w io.Writer) error {
+	return FS{}.WriteFile(path, data, perm)
+}
+
+// Write atomically replaces path with what fill writes. If fill fails,
+// path is left untouched and the temp file is removed.
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return FS{}.Write(path, perm, fill)
+}
+
+// SyncDir fsyncs a directory so that a rename or unlink inside it is durable.
+func SyncDir(dir string) error { return OS{}.SyncDir(dir) }
+
+// SyncFS flushes the whole filesystem that holds path (syncfs(2)): one call
+// instead of an fsync per file when many files were just written there,
+// such as an unpacked toolchain or a ramdisk's staged sync; far kinder to
+// an SD card.
+func SyncFS(path string) error { return OS{}.SyncFS(path) }
+
+// WriteFile is the package's WriteFile through fs's Ops.
+func (fs FS) WriteFile(path string, data []byte, perm os.FileMode) error {
+	return fs.Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// Write atomically replaces path with what fill writes. If fill fails,
-// path is left untouched and the temp file is removed.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+// Write is the package's Write through fs's Ops.
+func (fs FS) Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+	ops := fs.ops()
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -42,43 +127,26 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	if err = f.Chmod(perm); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
+	if err = ops.Fsync(f); err != nil {
 		return fmt.Errorf("fsync %s: %w", tmp, err)
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = ops.Rename(tmp, path); err != nil {
 		return err
 	}
-	return SyncDir(dir)
+	return ops.SyncDir(dir)
 }
 
-// SyncDir fsyncs a directory so that a rename or unlink inside it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
+// SyncDir is the package's SyncDir through fs's Ops.
+func (fs FS) SyncDir(dir string) error { return fs.ops().SyncDir(dir) }
 
-// SyncFS flushes the whole filesystem that holds path (syncfs(2)): one call
-// instead of an fsync per file when many files were just written there,
-// such as an unpacked toolchain or a ramdisk's staged sync; far kinder to
-// an SD card.
-func SyncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", path, err)
-	}
-	return nil
-}
+// SyncFS is the package's SyncFS through fs's Ops.
+func (fs FS) SyncFS(path string) error { return fs.ops().SyncFS(path) }
+
+// Fsync flushes f through fs's Ops.
+func (fs FS) Fsync(f *os.File) error { return fs.ops().Fsync(f) }
+
+// Rename renames through fs's Ops.
+func (fs FS) Rename(oldpath, newpath string) error { return fs.ops().Rename(oldpath, newpath) }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -39,9 +42,20 @@ type Client struct {
 	FailuresToOpen int
 	OpenFor        time.Duration
 
+	// SignKey, if set, signs every upload (see SignEntry).
+	SignKey ed25519.PrivateKey
+	// VerifyKeys, if set, are the keys entries must be signed with: an
+	// entry without a valid signature by one of them is ErrBadSignature
+	// from Get and skipped by Batch.
+	VerifyKeys []ed25519.PublicKey
+
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
+
+	// noWrites is set when the server refuses our uploads for lack of
+	// a write token: later uploads are not tried, and reads go on.
+	noWrites atomic.Bool
 }
 
 // ErrUnavailable is returned while the breaker is open.
@@ -49,6 +63,16 @@ var ErrUnavailable = errors.New("cache server unavailable (recent failures); not
 
 // ErrUnauthorized is a server's refusal of our token (or its absence).
 var ErrUnauthorized = errors.New("cache server refused the token")
+
+// ErrWriteRefused is a server's refusal of an upload for want of the write
+// token (or from another machine when it has none). Reads go on; the
+// client stops uploading.
+var ErrWriteRefused = errors.New("cache server refused the upload")
+
+// ErrConflict is a server's refusal to map an action that already maps to
+// another output (a non-deterministic build step, or someone else's
+// upload). The server is healthy; the build keeps its local result.
+var ErrConflict = errors.New("cache server keeps another output for this action")
 
 // ErrMiss is a server's answer that it does not have the entry.
 var ErrMiss = errors.New("not in the server cache")
@@ -158,8 +182,16 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		resp.Body.Close()
 		err := fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(msg))
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			err = fmt.Errorf("%w: %v (give the server's --auth-token as --token or PITSTOP_CACHE_TOKEN)", ErrUnauthorized, err)
+		refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
+		switch {
+		case resp.StatusCode == http.StatusConflict:
+			c.note(nil) // the server answered; nothing is wrong with it
+			return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+		case refused && req.Method == http.MethodPut:
+			c.noWrites.Store(true)
+			return nil, fmt.Errorf("%w: %v (uploads need the server's write token)", ErrWriteRefused, err)
+		case refused:
+			err = fmt.Errorf("%w: %v (give the server's token in PITSTOP_CACHE_TOKEN or a token file)", ErrUnauthorized, err)
 		}
 		c.note(err)
 		return nil, err
@@ -202,6 +234,10 @@ func (c *Client) Get(ctx context.Context, action ID) (*Object, error) {
 		c.note(err)
 		return nil, err
 	}
+	if !c.verified(action, e, resp.Header.Get(hdrSig)) {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: action %s", ErrBadSignature, action)
+	}
 	body, err := decodeBody(resp)
 	if err != nil {
 		resp.Body.Close()
@@ -230,8 +266,12 @@ func entryFromHeader(h http.Header) (Entry, error) {
 // Report tells the breaker how reading a body that Get returned ended.
 func (c *Client) Report(err error) { c.note(err) }
 
-// Put uploads an object and its action entry.
+// Put uploads an object and its action entry. After the server refused an
+// upload for want of a write token, Put returns ErrWriteRefused at once.
 func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) error {
+	if c.noWrites.Load() {
+		return ErrWriteRefused
+	}
 	req, err := c.newRequest(ctx, "PUT", "/v1/put/"+action.String(), body)
 	if err != nil {
 		return err
@@ -242,6 +282,9 @@ func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) er
 	}
 	req.Header.Set(hdrOutputID, e.OutputID.String())
 	req.Header.Set(hdrSize, strconv.FormatInt(e.Size, 10))
+	if c.SignKey != nil {
+		req.Header.Set(hdrSig, base64.StdEncoding.EncodeToString(SignEntry(c.SignKey, action, e)))
+	}
 	resp, err := c.do(req)
 	if err != nil {
 		return err
@@ -278,9 +321,19 @@ func (c *Client) Batch(ctx context.Context, actions []ID, fn func(action ID, e E
 		c.note(err)
 		return err
 	}
-	err = readBatch(body, fn)
+	err = readBatch(body, c.verified, fn)
 	c.note(err)
 	return err
+}
+
+// verified reports whether the entry may be used: always without
+// VerifyKeys, else when sig (standard base64) is a trusted signature.
+func (c *Client) verified(a ID, e Entry, sig string) bool {
+	if len(c.VerifyKeys) == 0 {
+		return true
+	}
+	raw, err := parseSig(sig)
+	return err == nil && VerifyEntry(c.VerifyKeys, a, e, raw)
 }
 
 // batchHeader precedes each object in a batch stream; the stream ends with
@@ -288,6 +341,7 @@ func (c *Client) Batch(ctx context.Context, actions []ID, fn func(action ID, e E
 type batchHeader struct {
 	A    string `json:"a,omitempty"`
 	O    string `json:"o,omitempty"`
+	G    string `json:"g,omitempty"` // signature, standard base64
 	S    int64  `json:"s,omitempty"`
 	T    int64  `json:"t,omitempty"`
 	End  bool   `json:"end,omitempty"`
@@ -296,7 +350,10 @@ type batchHeader struct {
 
 // readBatch parses a batch stream: a JSON header line, then S raw bytes,
 // repeated, then {"end":true}.
-func readBatch(r io.Reader, fn func(action ID, e Entry, body io.Reader) error) error {
+//
+// Entries that check (if not nil) refuses are skipped: their bytes are
+// read and dropped.
+func readBatch(r io.Reader, check func(a ID, e Entry, sig string) bool, fn func(action ID, e Entry, body io.Reader) error) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -326,8 +383,10 @@ func readBatch(r io.Reader, fn func(action ID, e Entry, body io.Reader) error) e
 			e.Time = time.Now()
 		}
 		lr := &io.LimitedReader{R: br, N: h.S}
-		if err := fn(a, e, lr); err != nil {
-			return err
+		if check == nil || check(a, e, h.G) {
+			if err := fn(a, e, lr); err != nil {
+				return err
+			}
 		}
 		if lr.N != 0 {
 			if _, err := io.Copy(io.Discard, lr); err != nil || lr.N != 0 {
@@ -359,12 +418,20 @@ func (c *Client) Manifest(ctx context.Context, key string) ([]ID, error) {
 
 // PutManifest records the actions a build used under key.
 func (c *Client) PutManifest(ctx context.Context, key string, ids []ID) error {
+	if c.noWrites.Load() {
+		return ErrWriteRefused
+	}
 	var b bytes.Buffer
 	for _, id := range ids {
 		b.WriteString(id.String())
 		b.WriteByte('\n')
 	}
-	req, err := c.newRequest(ctx, "PUT", "/v1/manifest/"+url.PathEscape(key), &b)
+	return c.send(ctx, "PUT", "/v1/manifest/"+url.PathEscape(key), &b)
+}
+
+// send makes a request whose answer has no body worth reading.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader) error {
+	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -412,6 +479,13 @@ func (c *Client) Trim(ctx context.Context, maxSize int64) (TrimResult, error) {
 	var r TrimResult
 	err := c.jsonCall(ctx, "POST", "/v1/trim?max-size="+strconv.FormatInt(maxSize, 10), &r)
 	return r, err
+}
+
+// Forget asks the server to unmap action (an admin request), so that the
+// next build compiles it and maps it again. A server without the entry
+// answers ErrMiss.
+func (c *Client) Forget(ctx context.Context, action ID) error {
+	return c.send(ctx, "DELETE", "/v1/action/"+action.String(), nil)
 }
 
 func (c *Client) jsonCall(ctx context.Context, method, path string, v any) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -153,27 +154,47 @@ func (l *Local) Has(action ID) bool {
 }
 
 func parseEntry(data []byte) (Entry, error) {
+	e, _, err := parseSignedEntry(data)
+	return e, err
+}
+
+// parseSignedEntry parses an entry with its optional signature (the
+// server's entries carry one when the writer signed).
+func parseSignedEntry(data []byte) (Entry, []byte, error) {
 	f := strings.Fields(string(data))
-	if len(f) != 4 || f[0] != "v1" {
-		return Entry{}, errors.New("malformed entry")
+	if (len(f) != 4 && len(f) != 5) || f[0] != "v1" {
+		return Entry{}, nil, errors.New("malformed entry")
 	}
 	out, err := ParseHexID(f[1])
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, nil, err
 	}
 	size, err := strconv.ParseInt(f[2], 10, 64)
 	if err != nil || size < 0 {
-		return Entry{}, errors.New("malformed entry size")
+		return Entry{}, nil, errors.New("malformed entry size")
 	}
 	ns, err := strconv.ParseInt(f[3], 10, 64)
 	if err != nil || ns < 0 {
-		return Entry{}, errors.New("malformed entry time")
+		return Entry{}, nil, errors.New("malformed entry time")
 	}
-	return Entry{OutputID: out, Size: size, Time: time.Unix(0, ns)}, nil
+	var sig []byte
+	if len(f) == 5 {
+		if sig, err = parseSig(f[4]); err != nil {
+			return Entry{}, nil, err
+		}
+	}
+	return Entry{OutputID: out, Size: size, Time: time.Unix(0, ns)}, sig, nil
 }
 
 func formatEntry(e Entry) []byte {
-	return fmt.Appendf(nil, "v1 %s %d %d\n", e.OutputID, e.Size, e.Time.UnixNano())
+	return formatSignedEntry(e, nil)
+}
+
+func formatSignedEntry(e Entry, sig []byte) []byte {
+	if sig == nil {
+		return fmt.Appendf(nil, "v1 %s %d %d\n", e.OutputID, e.Size, e.Time.UnixNano())
+	}
+	return fmt.Appendf(nil, "v1 %s %d %d %s\n", e.OutputID, e.Size, e.Time.UnixNano(), base64.StdEncoding.EncodeToString(sig))
 }
 
 // ObjectWriter receives an object's bytes in the local tier (a store

@@ -49,8 +49,10 @@ type Prog struct {
 	handlers sync.WaitGroup
 	uploads  chan upload
 	upWG     sync.WaitGroup
-	upCtx    context.Context
-	upCancel context.CancelFunc
+	// refusedOnce warns once that the server takes no uploads from us.
+	refusedOnce sync.Once
+	upCtx       context.Context
+	upCancel    context.CancelFunc
 
 	mu           sync.Mutex
 	pending      map[ID]chan struct{} // prefetches not yet landed
@@ -78,17 +80,18 @@ type Stats struct {
 	RemoteGets, RemoteErrs, Corrupt, DownloadBytes    atomic.Int64
 	Prefetched, PrefetchBytes, PrefetchWanted         atomic.Int64
 	BadRequests, LocalErrs                            atomic.Int64
+	UploadsRefused                                    atomic.Int64 // conflicts and uploads without the write token
 	WaitNanos                                         atomic.Int64 // time gets spent waiting on the server
 }
 
 // String is the one-line summary printed at close.
 func (s *Stats) String() string {
 	return fmt.Sprintf("pitstop cache: %d gets: %d local hits (%d prefetched), %d remote hits, %d misses; "+
-		"%d puts (%s); uploaded %d (%s), %d dropped, %d failed; prefetched %d of %d (%s); "+
+		"%d puts (%s); uploaded %d (%s), %d dropped, %d refused, %d failed; prefetched %d of %d (%s); "+
 		"%d remote gets (%s), %d remote errors, %d corrupt; %d bad requests, %d local errors; waited %s on the server",
 		s.Gets.Load(), s.LocalHits.Load(), s.PrefetchHits.Load(), s.RemoteHits.Load(), s.Misses.Load(),
 		s.Puts.Load(), units.HumanSize(s.PutBytes.Load()), s.Uploads.Load(), units.HumanSize(s.UploadBytes.Load()),
-		s.UploadsDropped.Load(), s.UploadErrs.Load(),
+		s.UploadsDropped.Load(), s.UploadsRefused.Load(), s.UploadErrs.Load(),
 		s.Prefetched.Load(), s.PrefetchWanted.Load(), units.HumanSize(s.PrefetchBytes.Load()),
 		s.RemoteGets.Load(), units.HumanSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
 		s.BadRequests.Load(), s.LocalErrs.Load(),
@@ -102,7 +105,7 @@ func (s *Stats) Map() map[string]int64 {
 		"remote_hits": s.RemoteHits.Load(), "misses": s.Misses.Load(),
 		"puts": s.Puts.Load(), "put_bytes": s.PutBytes.Load(),
 		"uploads": s.Uploads.Load(), "upload_bytes": s.UploadBytes.Load(),
-		"uploads_dropped": s.UploadsDropped.Load(), "upload_errors": s.UploadErrs.Load(),
+		"uploads_dropped": s.UploadsDropped.Load(), "upload_errors": s.UploadErrs.Load(), "uploads_refused": s.UploadsRefused.Load(),
 		"remote_gets": s.RemoteGets.Load(), "remote_errors": s.RemoteErrs.Load(), "corrupt": s.Corrupt.Load(),
 		"download_bytes": s.DownloadBytes.Load(),
 		"prefetched":     s.Prefetched.Load(), "prefetch_bytes": s.PrefetchBytes.Load(), "prefetch_wanted": s.PrefetchWanted.Load(),
@@ -558,6 +561,16 @@ func (p *Prog) uploader() {
 		err = p.Remote.Put(ctx, u.action, u.entry, f)
 		cancel()
 		f.Close()
+		if errors.Is(err, ErrWriteRefused) {
+			p.refusedOnce.Do(func() {
+				p.logger().Warn("the cache server takes no uploads from this machine; builds still read from it", "err", err)
+			})
+		}
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrWriteRefused) {
+			p.Stats.UploadsRefused.Add(1)
+			p.logger().Debug("upload refused", "action", u.action, "err", err)
+			continue
+		}
 		if err != nil {
 			p.Stats.UploadErrs.Add(1)
 			p.logger().Debug("upload failed", "action", u.action, "err", err)

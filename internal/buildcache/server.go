@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -32,11 +33,22 @@ import (
 // API (IDs are 64 hex digits):
 //
 //	GET  /v1/get/{action}     the object, with X-Pitstop-Output-Id and X-Pitstop-Size; 404 on a miss
-//	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked
+//	PUT  /v1/put/{action}     body = object; headers X-Pitstop-Output-Id, X-Pitstop-Size; sha256 checked;
+//	                          409 if the action already maps to another output
 //	POST /v1/batch            body = action IDs, one a line; answer = a stream of header line + bytes
 //	GET|PUT /v1/manifest/{key} the action IDs the last builds of key used
 //	GET  /v1/stats            the store's usage as JSON (store.Usage)
-//	POST /v1/trim?max-size=N  evict down to N bytes
+//	POST /v1/trim?max-size=N  evict down to N bytes (admin)
+//	DELETE /v1/action/{action} forget what the action maps to (admin), so that it can be mapped again
+//
+// Access (for service.Server.Access) sorts these into read, write and
+// admin requests.
+//
+// An action, once mapped, keeps its output: a PUT offering another output
+// for it is refused and logged at warn with the client's address, so a
+// client that may write cannot change what an action already gives the
+// others. An action whose object is gone (evicted or damaged) is unmapped
+// and may be mapped again; an admin repairs a bad entry with DELETE.
 type Server struct {
 	// Store holds everything; required.
 	Store store.Trimmer
@@ -48,6 +60,10 @@ type Server struct {
 	once sync.Once
 	mux  *http.ServeMux
 	m    serverMetrics
+	// locks serialize the check and the write of an action's entry, so
+	// that of two PUTs racing to map an action, one wins and the other is
+	// refused. Stripes keyed by the action's first byte.
+	locks [64]sync.Mutex
 }
 
 type serverMetrics struct {
@@ -66,7 +82,7 @@ func (s *Server) init() {
 				Name: "pitstop_cache_gets_total", Help: "Action lookups by result (hit, miss, error), single and batched.",
 			}, []string{"result"}),
 			puts: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "pitstop_cache_puts_total", Help: "Uploads by result (ok, rejected, error).",
+				Name: "pitstop_cache_puts_total", Help: "Uploads by result (ok, rejected, conflict, error).",
 			}, []string{"result"}),
 			bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
 				Name: "pitstop_cache_sent_bytes_total", Help: "Object bytes sent (before compression).",
@@ -89,6 +105,7 @@ func (s *Server) init() {
 		mux.HandleFunc("PUT /v1/manifest/{key}", s.handlePutManifest)
 		mux.HandleFunc("GET /v1/stats", s.handleStats)
 		mux.HandleFunc("POST /v1/trim", s.handleTrim)
+		mux.HandleFunc("DELETE /v1/action/{action}", s.handleForget)
 		s.mux = mux
 	})
 }
@@ -104,6 +121,22 @@ func (s *Server) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitstop_cache_evictions_total", Help: "Files evicted since start."},
 			func() float64 { return float64(s.Store.Usage().Evictions) }),
 	}
+}
+
+// Access says what a request needs: uploads (objects and manifests) are
+// writes; trim and forgetting an action are admin requests; the rest
+// reads. Unknown requests are treated as admin, the most guarded.
+func (s *Server) Access(r *http.Request) service.Access {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return service.Read
+	case r.Method == http.MethodPost && p == "/v1/batch":
+		return service.Read
+	case r.Method == http.MethodPut && (strings.HasPrefix(p, "/v1/put/") || strings.HasPrefix(p, "/v1/manifest/")):
+		return service.Write
+	}
+	return service.Admin
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -125,33 +158,33 @@ func manifestKey(key string) string {
 
 // lookup opens the object action maps to, checking that its size is the
 // one recorded. A damaged pair is deleted and reported as a miss.
-func (s *Server) lookup(ctx context.Context, a ID) (Entry, store.Object, error) {
-	eo, err := s.Store.Get(ctx, entryKey(a))
-	if err != nil {
-		return Entry{}, store.Object{}, err
-	}
-	data, err := io.ReadAll(io.LimitReader(eo.Body, 256))
-	eo.Close()
-	if err != nil {
-		return Entry{}, store.Object{}, err
-	}
-	e, err := parseEntry(data)
-	if err != nil {
+func (s *Server) lookup(ctx context.Context, a ID) (Entry, []byte, store.Object, error) {
+	e, sig, err := s.readEntry(ctx, a)
+	if errors.Is(err, errBadEntry) {
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, entryKey(a))
-		return Entry{}, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
+		return Entry{}, nil, store.Object{}, fmt.Errorf("%w: entry %s: %v", fs.ErrNotExist, a, err)
+	}
+	if err != nil {
+		return Entry{}, nil, store.Object{}, err
 	}
 	o, err := s.Store.Get(ctx, objectKey(e.OutputID))
 	if err != nil {
-		return Entry{}, store.Object{}, err
+		if errors.Is(err, fs.ErrNotExist) {
+			// The object was evicted: the entry can give nothing, so
+			// the action is unmapped and the next build may map it.
+			s.unmap(ctx, a, e.OutputID)
+		}
+		return Entry{}, nil, store.Object{}, err
 	}
 	if o.Size != e.Size {
 		o.Close()
 		s.m.corrupt.Inc()
 		s.Store.Delete(ctx, objectKey(e.OutputID))
-		return Entry{}, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
+		s.unmap(ctx, a, e.OutputID)
+		return Entry{}, nil, store.Object{}, fmt.Errorf("%w: object %s is %d bytes, want %d", fs.ErrNotExist, e.OutputID, o.Size, e.Size)
 	}
-	return e, o, nil
+	return e, sig, o, nil
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +195,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	e, o, err := s.lookup(r.Context(), a)
+	e, sig, o, err := s.lookup(r.Context(), a)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			s.m.gets.WithLabelValues("miss").Inc()
@@ -180,6 +213,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	h.Set(hdrOutputID, e.OutputID.String())
 	h.Set(hdrSize, strconv.FormatInt(e.Size, 10))
 	h.Set(hdrTime, strconv.FormatInt(e.Time.UnixNano(), 10))
+	if sig != nil {
+		h.Set(hdrSig, base64.StdEncoding.EncodeToString(sig))
+	}
 	h.Set("Content-Type", "application/octet-stream")
 	var body io.Reader = o.Body
 	if acceptsGzip(r) && e.Size >= minCompress {
@@ -261,11 +297,22 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		reject(http.StatusBadRequest, "%s %q: want a byte count", hdrSize, r.Header.Get(hdrSize))
 		return
 	}
+	sig, err := parseSig(r.Header.Get(hdrSig))
+	if err != nil {
+		reject(http.StatusBadRequest, "%s: %v", hdrSig, err)
+		return
+	}
 	if size > s.maxObject() {
 		reject(http.StatusRequestEntityTooLarge, "object of %d bytes is over the %d-byte limit", size, s.maxObject())
 		return
 	}
 	ctx := r.Context()
+	// Refuse a remapping before reading the body; checked again below,
+	// under the action's lock, before the entry is written.
+	if old, _, ok := s.mapped(ctx, a); ok && old.OutputID != out {
+		s.conflict(w, r, a, old, out)
+		return
+	}
 	ow, err := s.Store.Create(ctx, objectKey(out))
 	if err != nil {
 		s.putError(w, "create", err)
@@ -273,9 +320,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ow.Abort()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(r.Body, size+1))
+	body := &errReader{r: r.Body}
+	n, err := io.Copy(io.MultiWriter(ow, h), io.LimitReader(body, size+1))
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+		// The client's fault (a body cut short, or too slow): 400.
+		if body.err != nil || ctx.Err() != nil {
 			reject(http.StatusBadRequest, "reading body: %v", err)
 			return
 		}
@@ -296,13 +345,76 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		s.putError(w, "commit", err)
 		return
 	}
-	if err := s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatEntry(Entry{OutputID: out, Size: size, Time: time.Now()}))); err != nil {
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	old, oldSig, ok := s.mapped(ctx, a)
+	if ok && old.OutputID != out {
+		mu.Unlock()
+		// The object just stored stays unreferenced until evicted.
+		s.conflict(w, r, a, old, out)
+		return
+	}
+	if oldSig != nil {
+		sig = oldSig // like the output, the first signature stays
+	}
+	err = s.Store.Put(ctx, entryKey(a), bytes.NewReader(formatSignedEntry(Entry{OutputID: out, Size: size, Time: time.Now()}, sig)))
+	mu.Unlock()
+	if err != nil {
 		s.putError(w, "entry", err)
 		return
 	}
 	s.m.puts.WithLabelValues("ok").Inc()
 	s.m.bytesIn.Add(float64(size))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// unmap deletes action a's entry if it still maps to out.
+func (s *Server) unmap(ctx context.Context, a, out ID) {
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	defer mu.Unlock()
+	if e, _, ok := s.mapped(ctx, a); ok && e.OutputID == out {
+		s.Store.Delete(ctx, entryKey(a))
+	}
+}
+
+// errBadEntry marks a stored entry that does not parse.
+var errBadEntry = errors.New("malformed entry")
+
+// readEntry reads action a's stored entry and its signature (nil if the
+// writer did not sign).
+func (s *Server) readEntry(ctx context.Context, a ID) (Entry, []byte, error) {
+	eo, err := s.Store.Get(ctx, entryKey(a))
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(eo.Body, 512))
+	eo.Close()
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	e, sig, err := parseSignedEntry(data)
+	if err != nil {
+		return Entry{}, nil, fmt.Errorf("%w: %v", errBadEntry, err)
+	}
+	return e, sig, nil
+}
+
+// mapped returns the entry action maps to, if it has a readable one, and
+// its signature.
+func (s *Server) mapped(ctx context.Context, a ID) (Entry, []byte, bool) {
+	e, sig, err := s.readEntry(ctx, a)
+	return e, sig, err == nil
+}
+
+// conflict refuses a PUT that would remap action a from old to out, and
+// logs it at warn: it is a broken build's non-determinism at best, and an
+// attempt to poison the cache at worst.
+func (s *Server) conflict(w http.ResponseWriter, r *http.Request, a ID, old Entry, out ID) {
+	s.m.puts.WithLabelValues("conflict").Inc()
+	s.logger().Warn("put refused: action already maps to another output", "action", a, "output", old.OutputID,
+		"offered", out, "client", r.RemoteAddr)
+	http.Error(w, fmt.Sprintf("action %s already maps to output %s; an action keeps its first output (an admin can forget it)", a, old.OutputID), http.StatusConflict)
 }
 
 func (s *Server) putError(w http.ResponseWriter, what string, err error) {
@@ -312,7 +424,11 @@ func (s *Server) putError(w http.ResponseWriter, what string, err error) {
 	if errors.Is(err, store.ErrTooLarge) {
 		code = http.StatusRequestEntityTooLarge
 	}
-	http.Error(w, "storing failed: "+err.Error(), code)
+	msg := "storing failed (the server's log says why)"
+	if code == http.StatusRequestEntityTooLarge {
+		msg = "storing failed: the object does not fit in the server's store"
+	}
+	http.Error(w, msg, code)
 }
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
@@ -334,7 +450,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(bw)
 	sent := 0
 	for _, a := range ids {
-		e, o, err := s.lookup(r.Context(), a)
+		e, sig, o, err := s.lookup(r.Context(), a)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				s.m.gets.WithLabelValues("miss").Inc()
@@ -343,7 +459,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		enc.Encode(batchHeader{A: a.String(), O: e.OutputID.String(), S: e.Size, T: e.Time.UnixNano()})
+		bh := batchHeader{A: a.String(), O: e.OutputID.String(), S: e.Size, T: e.Time.UnixNano()}
+		if sig != nil {
+			bh.G = base64.StdEncoding.EncodeToString(sig)
+		}
+		enc.Encode(bh)
 		n, err := io.CopyN(bw, o.Body, e.Size)
 		o.Close()
 		if err != nil {
@@ -466,4 +586,32 @@ func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {
 	after := s.Store.Usage()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(TrimResult{Objects: before.Objects - after.Objects, Bytes: before.Bytes - after.Bytes})
+}
+
+// handleForget unmaps an action (an admin's repair of a bad entry): the
+// next build that needs it compiles it and may map it again. The object
+// stays until evicted, since other actions may share it.
+func (s *Server) handleForget(w http.ResponseWriter, r *http.Request) {
+	service.SetRoute(w, "forget")
+	a, err := ParseHexID(r.PathValue("action"))
+	if err != nil {
+		http.Error(w, "action: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	mu := &s.locks[int(a[0])%len(s.locks)]
+	mu.Lock()
+	old, _, ok := s.mapped(r.Context(), a)
+	err = s.Store.Delete(r.Context(), entryKey(a))
+	mu.Unlock()
+	if err != nil {
+		s.logger().Error("forget", "action", a, "err", err)
+		http.Error(w, "forgetting failed", http.StatusInternalServerError)
+		return
+	}
+	if !ok {
+		http.Error(w, "no entry for action "+a.String(), http.StatusNotFound)
+		return
+	}
+	s.logger().Warn("action forgotten", "action", a, "output", old.OutputID, "client", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
 }

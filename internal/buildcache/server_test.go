@@ -384,7 +384,7 @@ func FuzzReadBatch(f *testing.F) {
 	f.Add([]byte(`{"a":"zz","o":"","s":-1}` + "\n"))
 	f.Add([]byte(`{"s":99999999999}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		readBatch(bytes.NewReader(in), func(a ID, e Entry, body io.Reader) error {
+		readBatch(bytes.NewReader(in), nil, func(a ID, e Entry, body io.Reader) error {
 			if e.Size < 0 {
 				t.Fatalf("negative size accepted")
 			}

@@ -49,7 +49,11 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 			if cfg.Capture != "" && cfg.List {
 				return usageError("--capture and --list do not go together: --list runs nothing to capture")
 			}
-			cfg.Tuning, cfg.RamdiskActive = doctorTuning(), ramdisk.Active
+			profile := doctorProfile
+			if cfg.Root == "" {
+				profile = tune.ForHere(doctorProfile) // go-server-netns in a container
+			}
+			cfg.Tuning, cfg.RamdiskActive = doctorTuning(profile), ramdisk.Active
 			code, err := cfg.Execute(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ue *doctor.UsageError
 			if errors.As(err, &ue) {
@@ -98,10 +102,10 @@ func doctorUsageError(ue *doctor.UsageError) error {
 // doctorProfile is the tune profile the doctor's kernel checks recommend.
 const doctorProfile = "go-server"
 
-// doctorTuning hands the doctor the values of doctorProfile.
-func doctorTuning() doctor.Tuning {
-	t := doctor.Tuning{Profile: doctorProfile, Values: map[string]string{}}
-	for k, s := range tune.Recommended(doctorProfile) {
+// doctorTuning hands the doctor the values of profile.
+func doctorTuning(profile string) doctor.Tuning {
+	t := doctor.Tuning{Profile: profile, Values: map[string]string{}}
+	for k, s := range tune.Recommended(profile) {
 		t.Values[k] = s.Value
 	}
 	return t

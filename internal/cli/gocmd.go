@@ -75,13 +75,13 @@ board), verified against the checksum database as the go command does.
 
 Toolchains live in ~/.local/share/pitstop/go/<version> (--dir to choose,
 --system for /usr/local/go); the active one is reached through one PATH
-entry, <dir>/current/bin (see pitstop go env).`,
+entry, <dir>/current/bin (see pitstop go shellenv).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&o.dir, "dir", "", "keep toolchains in `DIR` (default ~/.local/share/pitstop/go)")
 	cmd.PersistentFlags().BoolVar(&o.system, "system", false, "system-wide: versions in "+toolchain.SystemDir+", "+toolchain.SystemLink+" links to the active one")
-	cmd.AddCommand(newGoInstallCmd(o), newGoUseCmd(o), newGoListCmd(o), newGoRemoveCmd(o), newGoEnvCmd(o))
+	cmd.AddCommand(newGoInstallCmd(o), newGoUseCmd(o), newGoListCmd(o), newGoRemoveCmd(o), newGoShellenvCmd(o), newGoEnvCmd(o))
 	return cmd
 }
 
@@ -170,6 +170,7 @@ for another machine without activating it.`,
 			}
 			if isTerminal(errw) {
 				in.Progress, in.ProgressDone = toolchain.ProgressBar(errw, "  ")
+				in.UnpackProgress, in.UnpackProgressDone = toolchain.ProgressBar(errw, "  unpacking")
 			}
 			res, err := in.Install(ctx, q)
 			if err != nil {
@@ -202,15 +203,32 @@ func pathHints(w io.Writer, l toolchain.Layout) {
 		}
 	}
 	if !onPath {
-		fmt.Fprintf(w, "to put %s on PATH: pitstop go env --write%s (then open a new shell)\n", bin, dirFlags(l))
+		fmt.Fprintf(w, "to put %s on PATH: pitstop go shellenv --write%s (then open a new shell)\n", bin, dirFlags(l))
 	} else if p, err := exec.LookPath("go"); err == nil {
 		if rp, _ := filepath.EvalSymlinks(p); !strings.HasPrefix(p, bin+"/") && !strings.HasPrefix(rp, l.Dir+"/") {
-			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go env --write puts it first\n", p, bin)
+			fmt.Fprintf(w, "note: %s comes before %s on PATH; pitstop go shellenv --write puts it first\n", p, bin)
 		}
 	}
 	if d := toolchain.FindDistroGo(nil); d != nil {
 		fmt.Fprintf(w, "note: %s\n", d)
 	}
+}
+
+// activeRemoveError says how to remove the active toolchain name: switch to
+// another installed one, or to none when it is the only one.
+func activeRemoveError(l toolchain.Layout, name string) error {
+	var others []string
+	if all, err := l.List(); err == nil {
+		for _, in := range all {
+			if in.Name != name && in.Foreign == (toolchain.Target{}) {
+				others = append(others, in.Name)
+			}
+		}
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("%s is the active toolchain and the only one installed: make none active first (pitstop go use --none%s), then remove it", name, dirFlags(l))
+	}
+	return fmt.Errorf("%s is the active toolchain: switch first (pitstop go use %s%s) or make none active (pitstop go use --none%s), then remove it", name, others[len(others)-1], dirFlags(l), dirFlags(l))
 }
 
 // dirFlags repeats --dir/--system for commands printed as advice.
@@ -239,11 +257,39 @@ func (o *goOpts) find(version string) (toolchain.Layout, toolchain.Installed, er
 }
 
 func newGoUseCmd(o *goOpts) *cobra.Command {
-	return &cobra.Command{
-		Use:   "use VERSION",
-		Short: "Switch the active toolchain (atomically) to an installed version",
-		Args:  cobra.ExactArgs(1),
+	var none bool
+	c := &cobra.Command{
+		Use:   "use VERSION | --none",
+		Short: "Switch the active toolchain (atomically) to an installed version, or to none",
+		Long: `use points <dir>/current at an installed version. With --none it removes the
+link, so that no pitstop toolchain is active (the versions stay installed;
+go remove can then remove the last one).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if none {
+				if len(args) > 0 {
+					return usageError("--none takes no VERSION: give one or the other")
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if none {
+				l, err := o.layout()
+				if err != nil {
+					return err
+				}
+				was, err := l.Unuse()
+				if err != nil {
+					return err
+				}
+				if was == "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "no toolchain was active (%s does not exist)\n", l.Link)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "no toolchain is active: removed %s (it pointed at %s, which stays installed; undo: pitstop go use %s%s)\n", l.Link, was, was, dirFlags(l))
+				return nil
+			}
 			l, in, err := o.find(args[0])
 			if err != nil {
 				return err
@@ -271,6 +317,8 @@ func newGoUseCmd(o *goOpts) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&none, "none", false, "make no toolchain active: remove the current link")
+	return c
 }
 
 func newGoListCmd(o *goOpts) *cobra.Command {
@@ -353,7 +401,9 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := l.Remove(in.Name); err != nil {
+			if err := l.Remove(in.Name); errors.Is(err, toolchain.ErrActive) {
+				return activeRemoveError(l, in.Name)
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %s (%s)\n", in.Name, in.Path)
@@ -362,21 +412,39 @@ func newGoRemoveCmd(o *goOpts) *cobra.Command {
 	}
 }
 
+// newGoEnvCmd is shellenv's old name, kept working: it says so on stderr
+// (stdout is what eval reads).
 func newGoEnvCmd(o *goOpts) *cobra.Command {
+	c := newGoShellenvCmd(o)
+	c.Use = "env"
+	c.Short = "Old name of shellenv (prints the PATH lines, not Go's settings as go env does)"
+	c.Hidden = true // help and completion offer shellenv
+	run := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note: pitstop go env is now pitstop go shellenv (go env prints Go's settings; this prints PATH lines); the old name keeps working")
+		return run(cmd, args)
+	}
+	return c
+}
+
+func newGoShellenvCmd(o *goOpts) *cobra.Command {
 	var shell, rc string
 	var write, remove, dryRun, asJSON, noGoBin bool
 	cmd := &cobra.Command{
-		Use:   "env",
+		Use:   "shellenv",
 		Short: "Print (or --write into your shell's rc file) the PATH lines for the active toolchain",
 		Long: `Print the lines that put the active toolchain's bin directory first on
 PATH (and GOBIN, or GOPATH/bin, at its end, so that commands from
 go install run by name), for bash, zsh or fish (default: $SHELL).
 
-  eval "$(pitstop go env)"        this shell only
-  pitstop go env --write          add them to ~/.bashrc (~/.zshrc, fish's
-                                  config.fish) inside a marked block;
-                                  running it again changes nothing
-  pitstop go env --remove         take the block out again
+  eval "$(pitstop go shellenv)"        this shell only
+  pitstop go shellenv --write          add them to ~/.bashrc (~/.zshrc,
+                                       fish's config.fish) inside a marked
+                                       block; running it again changes
+                                       nothing
+  pitstop go shellenv --remove         take the block out again
+
+(pitstop go env is its old name and still works.)
   --dry-run                       print the plan of --write/--remove
   --json                          print that plan as JSON (with --dry-run),
                                   or the plan that ran`,
@@ -445,7 +513,7 @@ go install run by name), for bash, zsh or fish (default: $SHELL).
 			default:
 				// The undo names the same rc file: --rc as given, else
 				// --shell when it was given.
-				undo := "pitstop go env --remove"
+				undo := "pitstop go shellenv --remove"
 				if cmd.Flags().Changed("rc") {
 					abs, err := filepath.Abs(rc)
 					if err != nil {

@@ -84,6 +84,14 @@ func (pf *planFlags) installUnits(cmd *cobra.Command, unitDir string, units []sy
 	if err != nil {
 		return err
 	}
+	step, err := exeStep()
+	if err != nil {
+		return err
+	}
+	if step != nil { // first: the units run the copy
+		p.Steps = append([]plan.Step{*step}, p.Steps...)
+		notes = append(notes, step.Target+" stays after uninstall-service")
+	}
 	p.Notes = append(p.Notes, notes...)
 	return pf.run(cmd, p)
 }

@@ -73,6 +73,9 @@ func proxyDirFlag(dir string) (string, error) {
 type proxyConfig struct {
 	dir, upstream, gosumdb, maxSize, logFormat string
 	listTTL                                    time.Duration
+	// serve-only: clients choose module paths, so direct is limited
+	// unless these allow it.
+	serve, allowDirect, allowPrivateHosts bool
 }
 
 func (pc *proxyConfig) flags(c *cobra.Command) {
@@ -133,6 +136,14 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		DirectDir: filepath.Join(d, ".direct"),
 		SumDBDir:  filepath.Join(d, ".sumdb-client"),
 		Logger:    log,
+
+		DirectNoProxyOnly:     pc.serve && !pc.allowDirect,
+		DirectPublicHostsOnly: pc.serve && !pc.allowPrivateHosts,
+	}
+	if max > 0 {
+		// The VCS clones of direct fetches sit outside the store: bound
+		// them by a quarter of its cap (at most the default 1 GiB).
+		f.DirectMaxSize = min(modfetch.DefaultDirectMaxSize, max/4)
 	}
 	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
 	if err := h.Init(); err != nil {
@@ -143,8 +154,9 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token string
+	var listen, token, tokenFile string
 	var tf tlsFlags
+	var lf limitFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the caching module proxy",
@@ -154,12 +166,19 @@ use --listen :3000 and, on each client:
 
   go env -w GOPROXY=http://HOST:3000
 
-With --auth-token (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
+With --auth-token-file (or $PITSTOP_PROXY_TOKEN) clients must send the token, as
 "Authorization: Bearer TOKEN" or as the basic-auth password (/healthz stays
 open). The go command sends credentials only over https, never to an http://
 GOPROXY, so for go clients add --tls-cert and --tls-key (or put a TLS reverse
 proxy in front) and use GOPROXY=https://user:TOKEN@HOST:3000 (or a .netrc
-entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
+entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.
+
+Clients choose module paths, so serve fetches "direct" (from version control,
+with the go command) only the modules GOPRIVATE/GONOPROXY match, and never
+from a host that is an IP address or resolves to a loopback, link-local or
+private address; --allow-direct and --allow-private-hosts lift these limits.
+A checksum-database lookup for a GOPRIVATE/GONOSUMDB path is answered here,
+never forwarded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkListen("--listen", listen); err != nil {
@@ -167,6 +186,18 @@ entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 			}
 			if err := tf.check(); err != nil {
 				return err
+			}
+			if err := lf.check(); err != nil {
+				return err
+			}
+			var tokenWarn string
+			if cmd.Flags().Changed("auth-token") {
+				tokenWarn = tokenOnCommandLine("--auth-token", "--auth-token-file", "PITSTOP_PROXY_TOKEN")
+			} else {
+				var err error
+				if token, tokenWarn, err = tokenFrom("--auth-token-file", tokenFile, "PITSTOP_PROXY_TOKEN"); err != nil {
+					return err
+				}
 			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,
@@ -179,21 +210,26 @@ entry for HOST); clients of a self-signed certificate set SSL_CERT_FILE.`,
 				return err
 			}
 			defer st.Close()
-			if token == "" {
-				token = os.Getenv("PITSTOP_PROXY_TOKEN")
-			}
 			log := h.Logger
+			if tokenWarn != "" {
+				log.Warn(tokenWarn)
+			}
 			u := st.Usage()
 			log.Info("pitstop proxy store", "dir", st.Dir(), "bytes", u.Bytes, "objects", u.Objects, "max", u.MaxSize)
-			srv := tf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token})
+			srv := tf.apply(lf.apply(&service.Server{Name: "proxy", Addr: listen, Handler: h, Logger: log, Registry: reg, AuthToken: token}))
 			return listenFlag(srv.Run(ctx))
 		},
 	}
 	pc.flags(c)
+	pc.serve = true
 	f := c.Flags()
+	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host (default: only GOPRIVATE/GONOPROXY modules)")
+	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches of modules whose host is an IP address or resolves to a loopback, link-local or private address")
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
-	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (default $PITSTOP_PROXY_TOKEN; none: open)")
+	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (visible in ps: prefer --auth-token-file or $PITSTOP_PROXY_TOKEN; none: open)")
+	f.StringVar(&tokenFile, "auth-token-file", "", "require the token in this file (default $PITSTOP_PROXY_TOKEN)")
 	tf.register(f)
+	lf.register(f)
 	return c
 }
 
@@ -310,7 +346,6 @@ const proxyUnitName = "pitstop-proxy.service"
 
 const proxyUnit = `[Unit]
 Description=pitstop caching Go module proxy
-Documentation=man:pitstop(1)
 After=network-online.target
 Wants=network-online.target
 
@@ -345,8 +380,8 @@ now (or --upstream) and written into the unit.`,
 			if _, err := parseMaxSize(maxSize); err != nil {
 				return usageError("--max-size: %v", err)
 			}
-			if _, _, err := net.SplitHostPort(listen); err != nil {
-				return usageError("--listen %q: %v (want HOST:PORT or :PORT)", listen, err)
+			if err := checkListen("--listen", listen); err != nil {
+				return err
 			}
 			env := goenv.Load(cmd.Context())
 			if upstream == "" {

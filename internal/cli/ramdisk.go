@@ -71,7 +71,7 @@ mark, then reclaims RAM or grows the tmpfs within max-size.`,
 }
 
 func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
-	var size, maxSize string
+	var size, maxSize, unitDir string
 	var paths []string
 	var skipBuild bool
 	var pf planFlags
@@ -133,6 +133,9 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 				abs, _ := filepath.Abs(p)
 				ps = append(ps, ramdisk.Path{Dir: abs, Size: sz, MaxSize: max, SkipSync: skipBuild && sameDir(abs, gocache), Create: create})
 			}
+			if err := pf.needRoot(cmd, "mounts filesystems and writes under /etc and /run"); err != nil {
+				return err
+			}
 			p, err := m.PlanEnable(cmd.Context(), ps, highWater)
 			var se *ramdisk.SettingError
 			if errors.As(err, &se) && ramdiskEnableFlags[se.Setting] != "" {
@@ -141,13 +144,20 @@ func newRamdiskEnableCmd(rf *ramdiskFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return pf.run(cmd, p)
+			if err := pf.run(cmd, p); err != nil {
+				return err
+			}
+			if next := ramdiskNext(unitDir); next != "" && !pf.json {
+				fmt.Fprintln(cmd.OutOrStdout(), next)
+			}
+			return nil
 		},
 	}
 	f := c.Flags()
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory, where install-service puts the units")
 	f.StringVar(&size, "size", "", "tmpfs size per directory, e.g. 512M or 2G (default: a quarter of available RAM shared out, at most 1G each)")
 	f.StringVar(&maxSize, "max-size", "", "how far the watch may grow a busy tmpfs past the high-water mark (default: twice --size)")
-	f.StringArrayVar(&paths, "path", nil, "directory to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE from `go env`)")
+	f.StringArrayVar(&paths, "path", nil, "`DIR` to keep in RAM (repeatable; default: GOMODCACHE and GOCACHE as go env reports them)")
 	f.BoolVar(&skipBuild, "skip-build-cache", false, "never write GOCACHE's changes back to disk (it is disposable)")
 	f.IntVar(&highWater, "high-water", 0, "fill level in percent that triggers an early sync (default 75)")
 	pf.register(f)
@@ -211,6 +221,9 @@ func newRamdiskDisableCmd(rf *ramdiskFlags) *cobra.Command {
 			if err := rf.captured(&pf); err != nil {
 				return err
 			}
+			if err := pf.needRoot(cmd, "unmounts filesystems and writes under /etc and /run"); err != nil {
+				return err
+			}
 			p, err := m.PlanDisable(cmd.Context(), args)
 			if err != nil {
 				return err
@@ -256,6 +269,7 @@ func newRamdiskSyncCmd(rf *ramdiskFlags) *cobra.Command {
 
 func newRamdiskStatusCmd(rf *ramdiskFlags) *cobra.Command {
 	var asJSON bool
+	var unitDir string
 	c := &cobra.Command{
 		Use:   "status [--json]",
 		Short: "Show the RAM disks: size, use, bytes not yet synced, last sync",
@@ -268,6 +282,12 @@ func newRamdiskStatusCmd(rf *ramdiskFlags) *cobra.Command {
 			sts, err := m.Status(cmd.Context())
 			if err != nil {
 				return err
+			}
+			boot := ramdiskBoot(unitDir)
+			for i := range sts {
+				if sts[i].Boot = boot; !sts[i].Configured {
+					sts[i].Boot = "no (not in " + rf.config + ")"
+				}
 			}
 			if asJSON {
 				if sts == nil {
@@ -282,7 +302,29 @@ func newRamdiskStatusCmd(rf *ramdiskFlags) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory, where install-service puts the boot unit")
 	return c
+}
+
+// ramdiskBoot says whether the configured RAM disks mount at boot: only
+// when the boot unit is installed in unitDir and enabled.
+func ramdiskBoot(unitDir string) string {
+	switch installed, enabled := systemd.UnitState(unitDir, ramdiskUnit, "multi-user.target"); {
+	case !installed:
+		return "no (the boot unit is not installed: sudo pitstop ramdisk install-service)"
+	case !enabled:
+		return "no (" + ramdiskUnit + " is not enabled: sudo systemctl enable " + ramdiskUnit + ")"
+	}
+	return "yes"
+}
+
+// ramdiskNext is what enable says when the units are not installed: the
+// RAM disks last until reboot and nothing syncs them on its own.
+func ramdiskNext(unitDir string) string {
+	if installed, _ := systemd.UnitState(unitDir, ramdiskUnit, "multi-user.target"); installed {
+		return ""
+	}
+	return "next: sudo pitstop ramdisk install-service (without it the RAM disks are gone after a reboot, and nothing syncs them early at the high-water mark, hourly or at shutdown: only pitstop ramdisk sync does)"
 }
 
 func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
@@ -298,11 +340,7 @@ func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
 		if s.Active {
 			state = "in RAM"
 		}
-		boot := "no"
-		if s.Configured {
-			boot = "yes"
-		}
-		fmt.Fprintf(w, "%s: %s (mounted at boot: %s)\n", s.Dir, state, boot)
+		fmt.Fprintf(w, "%s: %s (mounted at boot: %s)\n", s.Dir, state, s.Boot)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		if s.Active && s.Partial {
 			fmt.Fprintf(tw, "  RAM:\t%s tmpfs (use, unsynced bytes and last sync attempt: run as root)\n", units.HumanSize(s.Size))
@@ -325,6 +363,14 @@ func printRamdiskStatus(w io.Writer, sts []ramdisk.Status, now time.Time) {
 			fmt.Fprintf(tw, "  on disk:\tgeneration %d, complete at %s: %d files (%s), %d deletions\n", r.Gen, r.Start.Format(time.RFC3339), r.Files, units.HumanSize(r.Bytes), r.Dels)
 		} else {
 			fmt.Fprintf(tw, "  on disk:\tnever synced since enabled (the directory as it was)\n")
+		}
+		switch {
+		case s.Watch == ramdisk.WatchRunning:
+			fmt.Fprintf(tw, "  watch:\trunning (syncs early at %d%%)\n", s.HighWater)
+		case s.Watch == ramdisk.WatchNotRunning && s.Active && !s.SkipSync:
+			fmt.Fprintf(tw, "  watch:\tnone running: nothing syncs early at %d%% (sudo pitstop ramdisk install-service runs one)\n", s.HighWater)
+		case s.Watch == ramdisk.WatchNotRunning:
+			fmt.Fprintf(tw, "  watch:\tnone running\n")
 		}
 		if s.Reclaims+s.Grows > 0 {
 			fmt.Fprintf(tw, "  high-water:\t%d reclaims, %d grows\n", s.Reclaims, s.Grows)
@@ -424,7 +470,6 @@ const (
 var ramdiskUnits = map[string]string{
 	ramdiskUnit: `[Unit]
 Description=pitstop ramdisk: Go caches in RAM (tmpfs under an overlay)
-Documentation=man:pitstop(1)
 DefaultDependencies=no
 After=local-fs.target
 Before=systemd-user-sessions.service multi-user.target shutdown.target

@@ -35,12 +35,16 @@ func usageError(format string, args ...any) error {
 }
 
 // Main runs pitstop with args (without the program name) and returns the
-// process exit code: 0 on success, 2 for bad usage, otherwise what the
+// process exit code: 0 on success, 2 for bad usage, 130 when Ctrl-C
+// (SIGINT, seen as the cause Run gives ctx) ended it, otherwise what the
 // command asked for (1 by default).
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if code, ok := interruptedCode(ctx, err, stderr); ok {
+		return code
+	}
 	if err == nil {
 		return 0
 	}
@@ -146,7 +150,9 @@ board from any machine, checked against it (cross).`,
 		newRamdiskCmd(),
 		newTuneCmd(),
 		newCrossCmd(),
+		newVersionCmd(),
 	)
+	setVersion(root)
 	guardGroups(root)
 	return root
 }

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/pitstop-go/pitstop/internal/plan"
 	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/systemd"
 	"github.com/pitstop-go/pitstop/internal/units"
 )
 
@@ -31,14 +34,34 @@ func parseMaxSize(s string) (int64, error) {
 	return n, nil
 }
 
+// unitBinDir is where install-service copies pitstop when units cannot
+// see the running binary (tests point it at a scratch directory).
+var unitBinDir = systemd.BinDir
+
 // pitstopExe is the path a systemd unit runs: this binary, with symbolic
-// links resolved.
+// links resolved, or its copy in unitBinDir when units cannot see it
+// (exeStep plans that copy).
 func pitstopExe() (string, error) {
+	exe, _, err := unitExe()
+	return exe, err
+}
+
+// exeStep is the plan step that copies this binary where units can run it,
+// or nil when they can run it where it is.
+func exeStep() (*plan.Step, error) {
+	_, step, err := unitExe()
+	return step, err
+}
+
+func unitExe() (string, *plan.Step, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return filepath.EvalSymlinks(exe)
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", nil, err
+	}
+	return systemd.Executable(exe, unitBinDir)
 }
 
 // tlsFlags are the --tls-cert/--tls-key pair both servers take.
@@ -82,4 +105,59 @@ func listenFlag(err error) error {
 func (t *tlsFlags) apply(s *service.Server) *service.Server {
 	s.TLSCertFile, s.TLSKeyFile = t.cert, t.key
 	return s
+}
+
+// limitFlags are the per-connection limits both servers take.
+type limitFlags struct {
+	progress time.Duration
+	maxConns int
+}
+
+func (l *limitFlags) register(f *pflag.FlagSet) {
+	f.DurationVar(&l.progress, "progress-timeout", service.DefaultProgressTimeout,
+		"cut off a request body or response that moves less than 32 KiB in this long (slow or stuck clients; 0: never)")
+	f.IntVar(&l.maxConns, "max-conns", service.DefaultMaxConns, "serve at most this many connections at once; more wait (0: no cap)")
+}
+
+func (l *limitFlags) check() error {
+	if l.progress < 0 {
+		return usageError("--progress-timeout %v: want a positive duration such as 30s, or 0 for no limit", l.progress)
+	}
+	if l.maxConns < 0 {
+		return usageError("--max-conns %d: want a count such as 512, or 0 for no cap", l.maxConns)
+	}
+	return nil
+}
+
+func (l *limitFlags) apply(s *service.Server) *service.Server {
+	s.ProgressTimeout, s.MaxConns = l.progress, l.maxConns
+	if l.progress == 0 {
+		s.ProgressTimeout = -1
+	}
+	if l.maxConns == 0 {
+		s.MaxConns = -1
+	}
+	return s
+}
+
+// tokenFrom resolves a server's or client's token: the file named by
+// fileFlag (value file), else the environment variable env. Errors name the
+// flag. A file others may read is worth a warning, returned in warn.
+func tokenFrom(fileFlag, file, env string) (tok, warn string, err error) {
+	if file == "" {
+		return os.Getenv(env), "", nil
+	}
+	tok, err = service.ReadTokenFile(file)
+	if err != nil {
+		return "", "", usageError("%s %q: %v", fileFlag, file, err)
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		warn = fmt.Sprintf("%s %s can be read by other users (mode %v): chmod 600 it", fileFlag, file, fi.Mode().Perm())
+	}
+	return tok, warn, nil
+}
+
+// tokenOnCommandLine is the warning for a token given as a flag's value.
+func tokenOnCommandLine(flag, fileFlag, env string) string {
+	return fmt.Sprintf("%s puts the token on the command line, where any user of this machine can read it (ps); use %s or $%s", flag, fileFlag, env)
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/systemd"
 )
 
 // TestServicePlansMatchRuns: install-service and uninstall-service of
@@ -22,6 +24,11 @@ func TestServicePlansMatchRuns(t *testing.T) {
 		return nil
 	}
 	t.Cleanup(func() { systemctl = nil })
+	// The test binary lives in a temporary directory, which units cannot
+	// see: the real runs copy it here, not into /usr/local/bin.
+	binDir := t.TempDir()
+	unitBinDir = binDir
+	t.Cleanup(func() { unitBinDir = systemd.BinDir })
 	for _, tc := range []struct {
 		group string
 		extra []string
@@ -49,6 +56,19 @@ func TestServicePlansMatchRuns(t *testing.T) {
 				t.Fatalf("the dry run wrote %d files, ran systemctl %v", len(ents), calls)
 			}
 			samePlan(t, "install-service", dry, run(append(install, "--json")...))
+			if exe, _ := os.Executable(); systemd.HiddenFrom(exe) != "" {
+				copied := filepath.Join(binDir, filepath.Base(exe))
+				if _, err := os.Stat(copied); err != nil {
+					t.Errorf("the binary was not copied where units see it: %v", err)
+				}
+				for _, u := range tc.units {
+					b, _ := os.ReadFile(filepath.Join(dir, u))
+					if strings.Contains(string(b), "ExecStart=") && !strings.Contains(string(b), "ExecStart="+copied+" ") {
+						t.Errorf("%s does not run the copy %s:\n%s", u, copied, b)
+					}
+				}
+				os.Remove(copied) // the next group copies it again
+			}
 			for _, u := range tc.units {
 				if _, err := os.Stat(filepath.Join(dir, u)); err != nil {
 					t.Errorf("not installed: %v", err)

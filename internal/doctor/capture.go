@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/version"
 )
 
 // A capture is a tar.gz (or a directory) that mirrors "/" for every file the
@@ -43,6 +45,9 @@ type CaptureInfo struct {
 	GOOS    string    `json:"goos"`   // of the pitstop binary that captured
 	GOARCH  string    `json:"goarch"` // of the pitstop binary that captured
 	Source  string    `json:"source"` // "live" or the capture it was made from
+	// Pitstop is the pitstop that captured; captures made before it was
+	// recorded have none.
+	Pitstop *version.Info `json:"pitstop,omitempty"`
 }
 
 // captureVersion is the CaptureInfo.Version that WriteCapture writes.
@@ -134,12 +139,13 @@ func WriteCapture(w io.Writer, env *Env) (int, error) {
 		b, _ := json.MarshalIndent(v, "", "  ")
 		return append(b, '\n')
 	}
+	pv := version.Get()
 	src := "live"
 	if !env.Root.IsLive() {
 		src = env.Root.Dir()
 	}
 	c.entries[metaDir+"/capture.json"] = capEntry{typ: tar.TypeReg, data: js(CaptureInfo{
-		Version: captureVersion, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src})}
+		Version: captureVersion, Created: time.Now().UTC().Round(time.Second), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Source: src, Pitstop: &pv})}
 	probes := map[string]ProbeResult{}
 	for k, v := range env.Probes() {
 		probes[modfetch.Redact(k)] = ProbeResult{Value: redactJSON(v.Value), Err: modfetch.Redact(v.Err)}
@@ -267,7 +273,7 @@ func loadCaptureDir(dir string) (*Env, error) {
 		// A hand-made tree without records: files only.
 		for _, d := range []string{"proc", "sys", "etc"} {
 			if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
-				env := &Env{Root: host.At(dir), Go: goenv.Env{}, vars: map[string]string{}}
+				env := &Env{Root: host.At(dir), Go: goenv.Env{}, NoGoEnv: true, vars: map[string]string{}}
 				env.replayProbes(nil)
 				env.Getenv = env.lookupVar
 				return env, nil
@@ -288,6 +294,9 @@ func loadCaptureDir(dir string) (*Env, error) {
 	}
 	if env.Go == nil {
 		env.Go = goenv.Env{}
+	}
+	if _, err := os.Stat(filepath.Join(meta, "goenv.json")); errors.Is(err, fs.ErrNotExist) {
+		env.NoGoEnv = true
 	}
 	if env.vars == nil {
 		env.vars = map[string]string{}

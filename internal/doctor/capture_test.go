@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/version"
 )
 
 func TestOpenCaptureErrors(t *testing.T) {
@@ -77,6 +79,15 @@ func TestCaptureRoundTrip(t *testing.T) {
 	}
 	if live.Go.Get("GOROOT") != "" && replay.Go.Get("GOROOT") != live.Go.Get("GOROOT") {
 		t.Errorf("captured go env GOROOT = %q", replay.Go.Get("GOROOT"))
+	}
+	// The capture records which pitstop made it.
+	var info CaptureInfo
+	if b, err := os.ReadFile(replay.Root.Path("/" + metaDir + "/capture.json")); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &info); err != nil {
+		t.Error(err)
+	} else if info.Pitstop == nil || *info.Pitstop != version.Get() {
+		t.Errorf("capture.json records pitstop %+v, want %+v", info.Pitstop, version.Get())
 	}
 	// Binaries are kept as their ELF header only.
 	if fi, err := os.Stat(replay.Root.Path("/bin/sh")); err == nil && fi.Size() > elfKeep {

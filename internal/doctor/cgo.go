@@ -145,7 +145,10 @@ func parseGlibcVersion(s string) string { return host.ParseGlibcVersion(s) }
 // (host.Root.LibcFiles), then asks for the version (old glibc names it in
 // libc-2.NN.so; otherwise through the cgo.libc:* probes).
 func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
-	li := env.Root.LibcFiles()
+	// A multiarch system (an amd64 machine with libc6:arm64 installed for
+	// cross builds) has several loaders: the go command's own
+	// architecture's is the one that counts.
+	li := env.Root.LibcFiles(env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH"))
 	switch {
 	case li.Kind == "musl":
 		out, err := Probe(env, host.ProbeMuslVersion, func() (string, error) {

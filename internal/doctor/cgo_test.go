@@ -72,6 +72,9 @@ func TestCgoLibcCaptured(t *testing.T) {
 		{"alpine", map[string]string{"/lib/ld-musl-aarch64.so.1": ""},
 			map[string]ProbeResult{"cgo.libc:musl": rec("musl libc (aarch64)\nVersion 1.2.4_git20230717\nDynamic Program Loader")},
 			goenv.Env{"GOARCH": "arm64", "GOHOSTARCH": "arm64"}, OK, "musl 1.2.4"},
+		{"multiarch amd64 with arm64 libc", map[string]string{"/lib/ld-linux-aarch64.so.1": "", "/lib64/ld-linux-x86-64.so.2": "", "/lib/x86_64-linux-gnu/libc.so.6": ""},
+			map[string]ProbeResult{"cgo.libc:glibc": rec("ldd (Debian GLIBC 2.36-9+deb12u13) 2.36")},
+			goenv.Env{"GOARCH": "amd64", "GOHOSTARCH": "amd64"}, OK, "glibc 2.36 (ld-linux-x86-64.so.2)"},
 		{"nothing", map[string]string{}, nil, goenv.Env{}, Warn, "no C library found"},
 		{"no probe", map[string]string{"/lib64/ld-linux-x86-64.so.2": ""}, nil, goenv.Env{}, OK, "glibc (version unknown"},
 	} {

@@ -47,7 +47,11 @@ type Check struct {
 	Section string
 	Title   string
 	Timeout time.Duration // 0 means the runner's default
-	Run     func(ctx context.Context, env *Env) Result
+	// GoEnv says the check judges the go command's settings (Env.Go): on a
+	// capture that recorded none (a board's tree copied without
+	// .pitstop/goenv.json) it is skipped rather than judging empty values.
+	GoEnv bool
+	Run   func(ctx context.Context, env *Env) Result
 }
 
 // Env is what checks read: the machine, the go command's view, and probes
@@ -57,6 +61,9 @@ type Env struct {
 	Root *host.Root
 	// Go is `go env` of the go command that wins on PATH (FromOS when none).
 	Go goenv.Env
+	// NoGoEnv is set on a capture that recorded no go env: checks with
+	// GoEnv are skipped.
+	NoGoEnv bool
 	// Getenv reads the process environment (PATH, HOME, GODEBUG, ...);
 	// a capture replays the captured values.
 	Getenv func(string) string

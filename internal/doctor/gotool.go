@@ -67,12 +67,13 @@ func goChecks() []Check {
 		{ID: "go.path", Section: "go", Title: "go on PATH", Run: runGoPath},
 		{ID: "go.version", Section: "go", Title: "Go version", Timeout: netCheckTimeout, Run: runGoVersion},
 		{ID: "go.shadow", Section: "go", Title: "shadowed go commands", Run: runGoShadow},
-		{ID: "go.arch", Section: "go", Title: "GOARCH/GOARM against the userland", Run: runGoArch},
-		{ID: "go.env", Section: "go", Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
-		{ID: "go.gobin", Section: "go", Title: "GOBIN on PATH", Run: runGoBin},
-		{ID: "go.toolchain", Section: "go", Title: "GOTOOLCHAIN", Run: runGoToolchain},
-		{ID: "go.proxy", Section: "go", Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
-		{ID: "go.tmpdir", Section: "go", Title: "GOTMPDIR mount", Run: runGoTmpdir},
+		{ID: "go.arch", Section: "go", GoEnv: true, Title: "GOARCH/GOARM against the userland", Run: runGoArch},
+		{ID: "go.env", Section: "go", GoEnv: true, Title: "GOROOT, GOPATH, GOFLAGS", Run: runGoEnv},
+		{ID: "go.gobin", Section: "go", GoEnv: true, Title: "GOBIN on PATH", Run: runGoBin},
+		{ID: "go.toolchain", Section: "go", GoEnv: true, Title: "GOTOOLCHAIN", Run: runGoToolchain},
+		{ID: "go.proxy", Section: "go", GoEnv: true, Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
+		{ID: "go.tmpdir", Section: "go", GoEnv: true, Title: "GOTMPDIR mount", Run: runGoTmpdir},
+		{ID: "go.cacheprog", Section: "go", GoEnv: true, Title: "GOCACHEPROG helper and its server", Timeout: netCheckTimeout, Run: runGoCacheProg},
 	}
 }
 
@@ -623,7 +624,7 @@ func runGoBin(ctx context.Context, env *Env) Result {
 	}
 	return Result{Status: Warn,
 		Finding: fmt.Sprintf("%s %s is not on PATH: commands from `go install` don't run by name", src, dir),
-		Fix:     fmt.Sprintf(`pitstop go env --write (or add export PATH="$PATH:%s" to ~/.profile)`, dir)}
+		Fix:     fmt.Sprintf(`pitstop go shellenv --write (then open a new shell; or add export PATH="$PATH:%s" to ~/.profile)`, dir)}
 }
 
 var goToolchainRE = regexp.MustCompile(`^(auto|local|path|go1(\.[0-9]+){0,2}((rc|beta)[0-9]+)?(\+(auto|path))?|local\+(auto|path))$`)

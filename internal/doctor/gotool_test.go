@@ -188,7 +188,7 @@ func TestGoShadowedDistroGo(t *testing.T) {
 	expectCk(t, r, Warn, "go1.19.8 ignores GOTOOLCHAIN")
 
 	r = runCk(t, checks, "go.gobin", env)
-	expectCk(t, r, Warn, "/home/pi/go/bin is not on PATH", "pitstop go env --write")
+	expectCk(t, r, Warn, "/home/pi/go/bin is not on PATH", "pitstop go shellenv --write")
 
 	r = runCk(t, checks, "go.tmpdir", env)
 	expectCk(t, r, OK, "/tmp")

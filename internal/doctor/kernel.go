@@ -25,7 +25,7 @@ const (
 // their own thresholds and name the profile's values and command.
 type Tuning struct {
 	// Profile names the profile; the fixes apply it
-	// ("pitstop tune apply <Profile>"). "" names none: the fixes say what
+	// ("sudo pitstop tune apply <Profile> --persist"). "" names none: the fixes say what
 	// to raise by hand.
 	Profile string
 	// Values maps a sysctl key ("net.core.somaxconn") or "limit:nofile" to
@@ -35,12 +35,25 @@ type Tuning struct {
 }
 
 // fix is the fix for a setting below what the checks recommend: applying
-// the profile, or manual without one.
+// the profile, as root and persisted (so that the limits are written too
+// and the sysctls survive a reboot), or manual without one.
 func (t Tuning) fix(manual string) string {
 	if t.Profile == "" {
 		return manual
 	}
-	return "pitstop tune apply " + t.Profile
+	return "sudo pitstop tune apply " + t.Profile + " --persist"
+}
+
+// nofileFix is the fix for a low hard open-files limit: the profile's
+// persisted limits reach new logins and services only, so the fix also
+// raises this shell's hard limit (prlimit on $$, the shell that runs it),
+// to the profile's value.
+func (t Tuning) nofileFix(manual string) string {
+	_, hard, ok := strings.Cut(t.Values["limit:nofile"], ":")
+	if t.Profile == "" || !ok || hard == "" {
+		return manual
+	}
+	return t.fix(manual) + " && sudo prlimit --pid $$ --nofile=:" + hard
 }
 
 // sets is what the profile sets key to, for a finding:
@@ -313,7 +326,10 @@ func checkNofile(ctx context.Context, env *Env) Result {
 		if n < 65536 {
 			r.Status = Warn
 			r.Finding = fmt.Sprintf("hard limit %d: a Go server runs out of file descriptors past that many connections", n)
-			r.Fix = env.Tuning.fix("raise the hard open-files limit to at least 65536 (DefaultLimitNOFILE= in /etc/systemd/system.conf, or LimitNOFILE= in the service's unit)")
+			if env.Tuning.Profile != "" {
+				r.Finding += " (the fix persists the limit for new logins and services, and raises this shell's)"
+			}
+			r.Fix = env.Tuning.nofileFix("raise the hard open-files limit to at least 65536 (DefaultLimitNOFILE= in /etc/systemd/system.conf, or LimitNOFILE= in the service's unit)")
 		}
 	}
 	return r

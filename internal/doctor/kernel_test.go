@@ -74,7 +74,7 @@ func TestKernelChecksOnRecordedProbes(t *testing.T) {
 		{"kernel.clone3", Warn, []string{"missing (ENOSYS)"}, "upgrade the kernel"},
 		{"kernel.statx", Warn, []string{"seccomp"}, "seccomp"},
 		{"kernel.io_uring", OK, []string{"disabled (EPERM"}, ""},
-		{"kernel.nofile", Warn, []string{"hard limit 4096"}, "pitstop tune apply go-server"},
+		{"kernel.nofile", Warn, []string{"hard limit 4096"}, "sudo pitstop tune apply go-server --persist && sudo prlimit --pid $$ --nofile=:1048576"},
 		{"kernel.somaxconn", Skip, []string{"somaxconn missing"}, ""},
 	})
 
@@ -129,7 +129,7 @@ func TestKernelSysctlsInNetNamespace(t *testing.T) {
 	checks, _ := Select(All(), []string{"kernel.somaxconn", "kernel.tcp_slow_start_after_idle", "kernel.ip_local_port_range"})
 	rep := Run(context.Background(), env, checks)
 	assertFindings(t, rep, []expect{
-		{"kernel.somaxconn", Warn, []string{"128: below 4096"}, "pitstop tune apply go-server"},
+		{"kernel.somaxconn", Warn, []string{"128: below 4096"}, "sudo pitstop tune apply go-server --persist"},
 		{"kernel.tcp_slow_start_after_idle", OK, []string{"0:"}, ""},
 		{"kernel.ip_local_port_range", Warn, []string{"40000-50000: only 10001 ephemeral ports"}, "pitstop tune apply go-server"},
 	})

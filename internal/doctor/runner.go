@@ -86,6 +86,10 @@ func runOne(ctx context.Context, env *Env, c Check, def time.Duration) Result {
 	if timeout <= 0 {
 		timeout = def
 	}
+	if c.GoEnv && env.NoGoEnv {
+		return Result{ID: c.ID, Section: c.Section, Title: c.Title, Status: Skip,
+			Finding: "no go env in this capture (a tree without .pitstop/goenv.json): nothing to judge"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()

@@ -198,7 +198,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 			if cache && time.Duration(l.MedianMS*float64(time.Millisecond)) > SlowFsync && r.Status == OK {
 				r.Status = Warn
 				r.Finding += " (slow)"
-				r.Fix = "pitstop ramdisk enable"
+				r.Fix = ramdiskFix
 			}
 		} else if !unrecorded(err) {
 			r.Details = append(r.Details, "fsync probe: "+err.Error())
@@ -207,7 +207,7 @@ func storageCheck(what string) func(context.Context, *Env) Result {
 		case s.Class == host.MicroSD && cache:
 			r.Status = Warn
 			r.Finding += "; the cache's many small writes wear the card out and are slow"
-			r.Fix = "pitstop ramdisk enable"
+			r.Fix = ramdiskFix
 		case s.Class == host.MicroSD && what == "GOTMPDIR":
 			r.Status = Warn
 			r.Finding += "; every build writes its temporary files to the card"
@@ -239,3 +239,7 @@ func describeStorage(s host.Storage) string {
 	}
 	return fmt.Sprintf("%s (%s)", s.Class, s.Mount.FSType)
 }
+
+// ramdiskFix puts the Go caches in RAM now and at every boot (enable
+// alone lasts until the next reboot).
+const ramdiskFix = "sudo pitstop ramdisk enable && sudo pitstop ramdisk install-service"

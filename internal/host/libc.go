@@ -78,10 +78,13 @@ func (r *Root) globAll(patterns ...string) []string {
 }
 
 // LibcFiles finds the C library by its files: musl's loader, else glibc's
-// loader and libc.so.6. The version is set only where a file name says it
+// loader and libc.so.6. A multiarch system (an amd64 machine with
+// libc6:arm64 installed for cross builds) has several glibc loaders: the
+// first of the architectures prefer (GOARCHes) that has one wins, else
+// the first by name. The version is set only where a file name says it
 // (old glibc's libc-2.NN.so); otherwise ask the probe named
 // ProbeGlibcVersion or ProbeMuslVersion.
-func (r *Root) LibcFiles() Libc {
+func (r *Root) LibcFiles(prefer ...string) Libc {
 	if m := r.globAll("/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1"); len(m) > 0 {
 		a, _ := ArchByLoader(path.Base(m[0]))
 		return Libc{Kind: "musl", Loader: m[0], Arch: a.GOARCH}
@@ -93,8 +96,9 @@ func (r *Root) LibcFiles() Libc {
 	}
 	li := Libc{Kind: "glibc"}
 	if len(loaders) > 0 {
-		a, _ := ArchByLoader(path.Base(loaders[0]))
-		li.Loader, li.Arch = loaders[0], a.GOARCH
+		li.Loader = pickLoader(loaders, prefer)
+		a, _ := ArchByLoader(path.Base(li.Loader))
+		li.Arch = a.GOARCH
 	}
 	for _, l := range libcs {
 		if m := glibcFileRE.FindStringSubmatch(path.Base(l)); m != nil {
@@ -105,11 +109,29 @@ func (r *Root) LibcFiles() Libc {
 	return li
 }
 
+// pickLoader returns the first loader of the first preferred GOARCH that
+// has one, else the first loader.
+func pickLoader(loaders, prefer []string) string {
+	for _, want := range prefer {
+		for _, l := range loaders {
+			if a, _ := ArchByLoader(path.Base(l)); want != "" && a.GOARCH == want {
+				return l
+			}
+		}
+	}
+	return loaders[0]
+}
+
 // CaptureLibc returns the C library of the capture tree dir (see
-// OpenCaptureTree): its files, and the version from the recorded probes
-// when no file name says it.
+// OpenCaptureTree): its files (the userland's loader first), and the
+// version from the recorded probes when no file name says it.
 func CaptureLibc(dir string) (Libc, error) {
-	li := At(dir).LibcFiles()
+	r := At(dir)
+	var prefer []string
+	if u, _, err := r.Userland(); err == nil {
+		prefer = append(prefer, u.GOARCH())
+	}
+	li := r.LibcFiles(prefer...)
 	if li.Kind == "" || li.Version != "" {
 		return li, nil
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,8 +34,107 @@ func (f *Fetcher) directDir() (string, error) {
 	return d, nil
 }
 
-// runGo runs the go command with args for a direct fetch and returns stdout.
-func (f *Fetcher) runGo(ctx context.Context, args ...string) ([]byte, error) {
+// DefaultDirectMaxSize is the Fetcher's DirectMaxSize when zero.
+const DefaultDirectMaxSize = 1 << 30
+
+// DirectRefusedError is a direct fetch refused before any go command ran
+// (DirectNoProxyOnly, DirectPublicHostsOnly). It matches fs.ErrNotExist:
+// for the client the module is not available here.
+type DirectRefusedError struct {
+	Path   string
+	Reason string
+}
+
+func (e *DirectRefusedError) Error() string {
+	return fmt.Sprintf("%s: not fetched directly: %s", e.Path, e.Reason)
+}
+
+// Is makes the error a not-found answer.
+func (e *DirectRefusedError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// DirectError is a direct fetch whose go command failed. Its message is
+// short and generic, for clients; the go command's own output, which may
+// describe the hosts it tried, is logged (warn) with the module and
+// version, and kept in Detail. A NotFound one matches fs.ErrNotExist.
+type DirectError struct {
+	Path, Version string
+	NotFound      bool
+	Detail        string
+}
+
+func (e *DirectError) Error() string {
+	if e.NotFound {
+		return fmt.Sprintf("%s@%s: not found by direct fetch", e.Path, e.Version)
+	}
+	return fmt.Sprintf("%s@%s: direct fetch failed (the go command's output is logged)", e.Path, e.Version)
+}
+
+// Is makes a NotFound error a not-found answer.
+func (e *DirectError) Is(target error) bool { return e.NotFound && target == fs.ErrNotExist }
+
+// directAllowed applies DirectNoProxyOnly and DirectPublicHostsOnly to a
+// direct fetch of modPath.
+func (f *Fetcher) directAllowed(ctx context.Context, modPath string) error {
+	if f.DirectNoProxyOnly && !f.env.NoProxy(modPath) {
+		return &DirectRefusedError{Path: modPath, Reason: "this server fetches directly (from version control) only the modules its GOPRIVATE or GONOPROXY matches"}
+	}
+	if f.DirectPublicHostsOnly {
+		if reason := f.privateHost(ctx, modPath); reason != "" {
+			f.log().Warn("direct fetch refused", "module", modPath, "reason", reason)
+			return &DirectRefusedError{Path: modPath, Reason: "its host is not a public name (" + reason + ")"}
+		}
+	}
+	return nil
+}
+
+// privateHost says why modPath's host must not be reached, or "".
+func (f *Fetcher) privateHost(ctx context.Context, modPath string) string {
+	host, _, _ := strings.Cut(modPath, "/")
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "an IP address"
+	}
+	// Every top-level domain is alphabetic; a host ending in a digit is
+	// an address in one of the forms inet_aton (and so git) accepts.
+	if last := host[strings.LastIndexByte(host, '.')+1:]; last == "" || last[0] >= '0' && last[0] <= '9' {
+		return "an IP address"
+	}
+	lookup := f.lookupHost
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := lookup(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return "it does not resolve"
+	}
+	for _, a := range addrs {
+		if nonPublic(a) {
+			return "it resolves to " + a.Unmap().String()
+		}
+	}
+	return ""
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// nonPublic reports whether a is an address a LAN server must not be
+// steered to: loopback, private, link-local, carrier-grade NAT,
+// unspecified, multicast.
+func nonPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
+		a.Is4() && a.As4()[0] == 0 || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// runGo runs the go command with args for a direct fetch of mod@vers and
+// returns stdout. A failure is a *DirectError; the go command's stderr is
+// logged, never returned.
+func (f *Fetcher) runGo(ctx context.Context, mod, vers string, args ...string) ([]byte, error) {
 	select {
 	case f.directSem <- struct{}{}:
 	case <-ctx.Done():
@@ -74,16 +175,77 @@ func (f *Fetcher) runGo(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stderr = &limitedBuffer{max: 16 << 10, b: &stderr}
 	f.log().Debug("direct fetch", "cmd", strings.Join(append([]string{gobin}, args...), " "))
+	f.directMu.Lock()
+	f.directRunning++
+	f.directMu.Unlock()
 	err = cmd.Run()
+	f.directMu.Lock()
+	f.directRunning--
+	f.directMu.Unlock()
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), ctx.Err())
+		return nil, fmt.Errorf("%s@%s: direct fetch: %w", mod, vers, ctx.Err())
 	}
 	if err != nil && stdout.Len() == 0 {
-		return nil, fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, firstLine(stderr.String()))
+		detail := strings.TrimSpace(stderr.String())
+		f.log().Warn("direct fetch failed", "module", mod, "version", vers, "cmd", "go "+strings.Join(args, " "), "err", err, "stderr", detail)
+		return nil, &DirectError{Path: mod, Version: vers, Detail: detail}
+	}
+	if detail := strings.TrimSpace(stderr.String()); detail != "" {
+		f.log().Debug("direct fetch stderr", "module", mod, "version", vers, "stderr", detail)
 	}
 	return stdout.Bytes(), nil
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	max int
+	b   *bytes.Buffer
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// directGC empties the direct fetches' module cache when it holds more
+// than DirectMaxSize and no direct fetch runs or still reads its files.
+// The caller holds directMu.
+func (f *Fetcher) directGC() {
+	if f.directRunning > 0 || len(f.directRefs) > 0 {
+		return
+	}
+	d, err := f.directDir()
+	if err != nil {
+		return
+	}
+	max := f.DirectMaxSize
+	if max <= 0 {
+		max = DefaultDirectMaxSize
+	}
+	var size int64
+	for _, sub := range []string{"modcache", "gopath"} {
+		filepath.WalkDir(filepath.Join(d, sub), func(_ string, de fs.DirEntry, err error) error {
+			if err == nil && de.Type().IsRegular() {
+				if info, ierr := de.Info(); ierr == nil {
+					size += info.Size()
+				}
+			}
+			return nil
+		})
+	}
+	if size <= max {
+		return
+	}
+	f.log().Info("direct-fetch module cache over its bound; emptying it", "dir", d, "bytes", size, "max", max)
+	for _, sub := range []string{"modcache", "gopath"} {
+		if err := os.RemoveAll(filepath.Join(d, sub)); err != nil {
+			f.log().Warn("emptying the direct-fetch module cache", "dir", filepath.Join(d, sub), "err", err)
+		}
+	}
 }
 
 type goModule struct {
@@ -98,7 +260,7 @@ type goModule struct {
 	Error    json.RawMessage
 }
 
-func (m *goModule) err() error {
+func (m *goModule) err(f *Fetcher, mod, vers string) error {
 	if len(m.Error) == 0 {
 		return nil
 	}
@@ -108,30 +270,40 @@ func (m *goModule) err() error {
 		json.Unmarshal(m.Error, &e)
 		s = e.Err
 	}
-	msg := s
+	de := &DirectError{Path: mod, Version: vers, Detail: s}
 	// The go command reports unknown modules and revisions in words.
 	for _, nf := range []string{"not found", "unknown revision", "no matching versions", "invalid version", "404", "410", "does not contain"} {
-		if strings.Contains(msg, nf) {
-			return &NotFoundError{What: m.Path + "@" + m.Version, Err: errors.New(msg)}
+		if strings.Contains(s, nf) {
+			de.NotFound = true
 		}
 	}
-	return errors.New(msg)
+	f.log().Warn("direct fetch failed", "module", mod, "version", vers, "notfound", de.NotFound, "err", s)
+	return de
 }
 
-func (f *Fetcher) goJSON(ctx context.Context, args ...string) (*goModule, error) {
-	out, err := f.runGo(ctx, args...)
+func (f *Fetcher) goJSON(ctx context.Context, mod, vers string, args ...string) (*goModule, error) {
+	out, err := f.runGo(ctx, mod, vers, args...)
 	if err != nil {
 		return nil, err
 	}
 	var m goModule
 	if err := decodeJSON(out, &m); err != nil {
-		return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+		f.log().Warn("direct fetch: unexpected go command output", "module", mod, "version", vers, "err", err)
+		return nil, &DirectError{Path: mod, Version: vers, Detail: err.Error()}
 	}
-	return &m, m.err()
+	return &m, m.err(f, mod, vers)
+}
+
+// directDone empties the direct-fetch module cache if it grew too large.
+func (f *Fetcher) directDone() {
+	f.directMu.Lock()
+	defer f.directMu.Unlock()
+	f.directGC()
 }
 
 func (f *Fetcher) directList(ctx context.Context, path string) ([]byte, error) {
-	m, err := f.goJSON(ctx, "list", "-m", "-versions", "-json", path+"@latest")
+	m, err := f.goJSON(ctx, path, "latest", "list", "-m", "-versions", "-json", path+"@latest")
+	defer f.directDone()
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +315,8 @@ func (f *Fetcher) directList(ctx context.Context, path string) ([]byte, error) {
 }
 
 func (f *Fetcher) directInfo(ctx context.Context, path, query string) ([]byte, error) {
-	m, err := f.goJSON(ctx, "list", "-m", "-json", path+"@"+query)
+	m, err := f.goJSON(ctx, path, query, "list", "-m", "-json", path+"@"+query)
+	defer f.directDone()
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +332,8 @@ func (f *Fetcher) directInfo(ctx context.Context, path, query string) ([]byte, e
 // tree from the isolated module cache once no other download of the same
 // version uses them: the store keeps the bytes, so the copy in DirectDir
 // would only be uncounted duplicate disk use. (The go command's VCS clones
-// under DirectDir stay, to make later direct fetches cheap; pitstop proxy gc
-// removes them.)
+// under DirectDir stay, to make later direct fetches cheap, until they pass
+// DirectMaxSize; pitstop proxy gc removes them too.)
 func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, func(), error) {
 	key := path + "@" + vers
 	f.directMu.Lock()
@@ -169,7 +342,7 @@ func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, f
 	}
 	f.directRefs[key]++
 	f.directMu.Unlock()
-	m, err := f.goJSON(ctx, "mod", "download", "-json", key)
+	m, err := f.goJSON(ctx, path, vers, "mod", "download", "-json", key)
 	release := func() {
 		f.directMu.Lock()
 		defer f.directMu.Unlock()
@@ -178,6 +351,7 @@ func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, f
 		}
 		delete(f.directRefs, key)
 		if m == nil {
+			f.directGC()
 			return
 		}
 		d, derr := f.directDir()
@@ -192,6 +366,7 @@ func (f *Fetcher) download(ctx context.Context, path, vers string) (*goModule, f
 		if m.Zip != "" && strings.HasPrefix(m.Zip, cache) {
 			os.Remove(m.Zip)
 		}
+		f.directGC()
 	}
 	if err != nil {
 		release()

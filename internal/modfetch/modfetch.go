@@ -17,6 +17,11 @@
 //
 // Not-found answers (404/410 from every upstream) satisfy
 // errors.Is(err, fs.ErrNotExist).
+//
+// A server whose clients choose module paths limits "direct"
+// (DirectNoProxyOnly, DirectPublicHostsOnly, DirectMaxSize) and answers
+// its clients' checksum-database requests through SumDB, which verifies
+// lookups and tiles before they are kept.
 package modfetch
 
 import (
@@ -30,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,9 +75,14 @@ type Fetcher struct {
 	DirectConcurrency int
 	// DirectTimeout bounds one go command; 0 means 10 minutes.
 	DirectTimeout time.Duration
-	// SumDBDir caches the checksum database's tiles and the latest signed
-	// tree head on disk; "" keeps them in memory for the Fetcher's life.
+	// SumDBDir keeps the latest verified signed tree head (and, without a
+	// SumDBCache, the verified tiles and lookups) on disk; "" keeps them
+	// in memory for the Fetcher's life.
 	SumDBDir string
+	// SumDBCache, if set, keeps the verified checksum-database tiles and
+	// lookups (a proxy's store, so that its clients are served from the
+	// same cache).
+	SumDBCache SumDBCache
 	// MaxZipSize refuses larger zips; 0 means x/mod/zip's MaxZipFile.
 	MaxZipSize int64
 	// Logger receives debug logs; nil means slog.Default().
@@ -87,6 +98,26 @@ type Fetcher struct {
 	// only ask proxies (the doctor); false fetches direct as the go
 	// command does.
 	NoDirect bool
+	// DirectNoProxyOnly limits "direct" to the modules GONOPROXY (or
+	// GOPRIVATE) matches: for any other module, reaching "direct" in
+	// GOPROXY fails with a *DirectRefusedError (a not-found answer) and no
+	// go command runs. A server whose clients choose module paths sets it,
+	// so that they cannot make it fetch from arbitrary hosts.
+	DirectNoProxyOnly bool
+	// DirectPublicHostsOnly refuses, before any go command runs, a direct
+	// fetch of a module whose host (the path's first element) is an IP
+	// literal, or a name that resolves to a loopback, link-local, private
+	// (RFC 1918, unique local), unspecified or multicast address.
+	DirectPublicHostsOnly bool
+	// DirectMaxSize bounds the disk the direct fetches' module cache (the
+	// go command's VCS clones under DirectDir) may hold: after a direct
+	// fetch that leaves it larger, it is emptied once no direct fetch is
+	// running. 0 means DefaultDirectMaxSize.
+	DirectMaxSize int64
+
+	// lookupHost resolves names for DirectPublicHostsOnly; nil means
+	// net.DefaultResolver (tests set it).
+	lookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
 
 	initOnce  sync.Once
 	initErr   error
@@ -96,8 +127,9 @@ type Fetcher struct {
 	directSem chan struct{}
 	sumdb     *sumDB
 
-	directMu   sync.Mutex
-	directRefs map[string]int // module@version -> direct downloads using its files
+	directMu      sync.Mutex
+	directRefs    map[string]int // module@version -> direct downloads using its files
+	directRunning int            // go commands running
 }
 
 func (f *Fetcher) init() error {
@@ -264,7 +296,7 @@ func FallsThrough(p goenv.Proxy, err error) bool {
 
 // walk runs a over the proxy list (or direct only for GONOPROXY modules)
 // with the go command's fallback rules.
-func (f *Fetcher) walk(modPath, what string, a attempt) error {
+func (f *Fetcher) walk(ctx context.Context, modPath, what string, a attempt) error {
 	if err := f.init(); err != nil {
 		return err
 	}
@@ -274,6 +306,9 @@ func (f *Fetcher) walk(modPath, what string, a attempt) error {
 			return &NotFoundError{What: what}
 		case f.NoDirect:
 			return ErrDirect
+		}
+		if err := f.directAllowed(ctx, modPath); err != nil {
+			return err
 		}
 		return a.direct()
 	}
@@ -484,7 +519,7 @@ func (f *Fetcher) ListRaw(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	var out []byte
-	err = f.walk(path, path+"@v/list", attempt{
+	err = f.walk(ctx, path, path+"@v/list", attempt{
 		proxy: func(base string) (err error) {
 			out, err = f.Get(ctx, base, ep+"/@v/list")
 			return err
@@ -504,7 +539,7 @@ func (f *Fetcher) Latest(ctx context.Context, path string) (*RevInfo, []byte, er
 		return nil, nil, err
 	}
 	var raw []byte
-	err = f.walk(path, path+"@latest", attempt{
+	err = f.walk(ctx, path, path+"@latest", attempt{
 		proxy: func(base string) (err error) {
 			raw, err = f.Get(ctx, base, ep+"/@latest")
 			return err
@@ -540,7 +575,7 @@ func (f *Fetcher) InfoRaw(ctx context.Context, path, vers string) ([]byte, error
 		return nil, err
 	}
 	var raw []byte
-	err = f.walk(path, path+"@"+vers, attempt{
+	err = f.walk(ctx, path, path+"@"+vers, attempt{
 		proxy: func(base string) (err error) {
 			raw, err = f.Get(ctx, base, ep+"/@v/"+ev+".info")
 			return err
@@ -570,7 +605,7 @@ func (f *Fetcher) GoMod(ctx context.Context, path, vers string) ([]byte, error) 
 		return nil, err
 	}
 	var data []byte
-	err = f.walk(path, path+"@"+vers+" go.mod", attempt{
+	err = f.walk(ctx, path, path+"@"+vers+" go.mod", attempt{
 		proxy: func(base string) (err error) {
 			data, err = f.Get(ctx, base, ep+"/@v/"+ev+".mod")
 			return err
@@ -650,7 +685,7 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, pro
 		}
 		return errors.New("cannot retry a zip download into a non-file writer")
 	}
-	err = f.walk(path, path+"@"+vers+" zip", attempt{
+	err = f.walk(ctx, path, path+"@"+vers+" zip", attempt{
 		proxy: func(base string) error {
 			if err := reset(); err != nil {
 				return err
@@ -736,18 +771,6 @@ func copyProgress(dst io.Writer, src io.Reader, total int64, progress ZipProgres
 			return n, rerr
 		}
 	}
-}
-
-// SumDBRaw fetches rel ("supported", "latest", "lookup/...", "tile/...")
-// from the checksum database name, through the first proxy that serves
-// /sumdb/<name>/ (the go command's rules), or GOSUMDB's URL when it names
-// one, or https://<name> after "direct". It is what a proxy forwards for
-// its clients; the bytes are not verified here (clients verify them).
-func (f *Fetcher) SumDBRaw(ctx context.Context, name, rel string) ([]byte, error) {
-	if err := f.init(); err != nil {
-		return nil, err
-	}
-	return f.sumdb.raw(ctx, name, rel)
 }
 
 // SumDBURL returns the URL at which the checksum database GOSUMDB selects

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
 	"github.com/pitstop-go/pitstop/internal/goenv"
@@ -103,6 +104,9 @@ type sumDB struct {
 	client *sumdb.Client
 	base   string // resolved base URL; "" until found
 	mem    map[string][]byte
+	sf     singleflight.Group
+	nf     map[string]error  // lookup/... -> the not-found answer upstream last gave
+	spare  map[string][]byte // verified answers the SumDBCache failed to keep
 }
 
 func newSumDB(f *Fetcher) *sumDB {
@@ -116,6 +120,27 @@ func (s *sumDB) lookup(ctx context.Context, path, vers, file string) (string, st
 	if s.dbErr != nil {
 		return "", "", s.dbErr
 	}
+	lv := vers
+	if file == "go.mod" {
+		lv += "/go.mod"
+	}
+	lines, err := s.lookupLines(ctx, path, lv)
+	if err != nil {
+		return "", s.db.Name, err
+	}
+	prefix := path + " " + lv + " "
+	for _, l := range lines {
+		if h, ok := strings.CutPrefix(l, prefix); ok {
+			return h, s.db.Name, nil
+		}
+	}
+	return "", s.db.Name, fmt.Errorf("checksum database %s has no %s hash for %s@%s", s.db.Name, file, path, vers)
+}
+
+// lookupLines runs the sumdb.Client's Lookup for path and lv (a version,
+// or a version + "/go.mod"): the answer is verified (signed tree head,
+// inclusion proof) and, once verified, kept in the cache.
+func (s *sumDB) lookupLines(ctx context.Context, path, lv string) ([]string, error) {
 	s.mu.Lock()
 	c := s.client
 	if c == nil {
@@ -127,10 +152,6 @@ func (s *sumDB) lookup(ctx context.Context, path, vers, file string) (string, st
 		lines []string
 		err   error
 	}
-	lv := vers
-	if file == "go.mod" {
-		lv += "/go.mod"
-	}
 	done := make(chan result, 1)
 	go func() {
 		lines, err := c.Lookup(path, lv)
@@ -140,29 +161,26 @@ func (s *sumDB) lookup(ctx context.Context, path, vers, file string) (string, st
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		return "", "", ctx.Err()
+		return nil, ctx.Err()
 	}
 	if r.err != nil {
-		if !errors.Is(r.err, sumdb.ErrSecurity) {
-			// sumdb.Client remembers failed lookups forever; a long-running
-			// proxy must retry after the network comes back. The verified
-			// tree head and tiles survive in the config and cache.
-			s.mu.Lock()
-			if s.client == c {
-				s.client = nil
-				s.base = ""
-			}
-			s.mu.Unlock()
+		// sumdb.Client remembers failed lookups forever; a long-running
+		// proxy must retry after the network, or an upstream that sent a
+		// bad answer, comes back. The verified tree head (config) and the
+		// verified tiles and lookups (cache) survive, so a new client
+		// still refuses a tree inconsistent with what was verified.
+		s.mu.Lock()
+		if s.client == c {
+			s.client = nil
+			s.base = ""
 		}
-		return "", s.db.Name, r.err
-	}
-	prefix := path + " " + lv + " "
-	for _, l := range r.lines {
-		if h, ok := strings.CutPrefix(l, prefix); ok {
-			return h, s.db.Name, nil
+		s.mu.Unlock()
+		if errors.Is(r.err, sumdb.ErrSecurity) {
+			s.f.log().Error("checksum database answer failed verification", "db", s.db.Name, "module", path, "version", lv, "err", r.err)
 		}
+		return nil, r.err
 	}
-	return "", s.db.Name, fmt.Errorf("checksum database %s has no %s hash for %s@%s", s.db.Name, file, path, vers)
+	return r.lines, nil
 }
 
 // baseURL finds how to reach the database name, as the go command does:
@@ -207,11 +225,30 @@ func (s *sumDB) baseURL(ctx context.Context, name string) (string, error) {
 	return found, nil
 }
 
+// raw fetches rel from the database name. Concurrent fetches of one rel
+// make one request (the sumdb.Client and the proxy's clients often want
+// the same tile at once).
 func (s *sumDB) raw(ctx context.Context, name, rel string) ([]byte, error) {
-	base, err := s.baseURL(ctx, name)
+	ch := s.sf.DoChan(name+"/"+rel, func() (any, error) {
+		return s.raw1(context.WithoutCancel(ctx), name, rel)
+	})
+	select {
+	case r := <-ch:
+		b, _ := r.Val.([]byte)
+		return b, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *sumDB) raw1(ctx context.Context, name, rel string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	v, err, _ := s.sf.Do("\x00base/"+name, func() (any, error) { return s.baseURL(ctx, name) })
 	if err != nil {
 		return nil, err
 	}
+	base := v.(string)
 	b, err := s.f.Get(ctx, base, rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && name == s.db.Name {
 		s.mu.Lock()
@@ -228,9 +265,12 @@ type clientOps struct {
 }
 
 func (o *clientOps) ReadRemote(path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(o.ctx, 2*time.Minute)
-	defer cancel()
-	return o.s.raw(ctx, o.s.db.Name, strings.TrimPrefix(path, "/"))
+	rel := strings.TrimPrefix(path, "/")
+	b, err := o.s.raw(o.ctx, o.s.db.Name, rel)
+	if strings.HasPrefix(rel, "lookup/") {
+		o.s.noteNotFound(rel, err)
+	}
+	return b, err
 }
 
 func (o *clientOps) file(name string) string {
@@ -282,28 +322,11 @@ func (o *clientOps) WriteConfig(file string, old, new []byte) error {
 }
 
 func (o *clientOps) ReadCache(file string) ([]byte, error) {
-	if o.s.f.SumDBDir == "" {
-		o.s.mu.Lock()
-		defer o.s.mu.Unlock()
-		if b, ok := o.s.mem["cache/"+file]; ok {
-			return b, nil
-		}
-		return nil, fs.ErrNotExist
-	}
-	return os.ReadFile(o.file("cache/" + file))
+	return o.s.cacheGet(o.ctx, file)
 }
 
 func (o *clientOps) WriteCache(file string, data []byte) {
-	if o.s.f.SumDBDir == "" {
-		o.s.mu.Lock()
-		o.s.mem["cache/"+file] = data
-		o.s.mu.Unlock()
-		return
-	}
-	p := o.file("cache/" + file)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
-		_ = atomicfile.WriteFile(p, data, 0o644)
-	}
+	o.s.cachePut(o.ctx, file, data)
 }
 
 func (o *clientOps) Log(msg string) { o.s.f.log().Debug("sumdb", "msg", msg) }

@@ -5,7 +5,12 @@
 // checksum database before anything is stored.
 //
 //   - Immutable answers (.mod, .zip, .info of a canonical version,
-//     checksum-database lookups and tiles) are kept until evicted.
+//     checksum-database lookups and tiles) are kept until evicted. Lookups
+//     and tiles are kept only once verified (modfetch's Fetcher.SumDB), in
+//     the store that is also the Fetcher's own verification cache; an
+//     unverifiable one is served and kept in memory for ListTTL only. A
+//     lookup for a path the Fetcher's GOPRIVATE/GONOSUMDB match is answered
+//     here and never forwarded.
 //   - @v/list, @latest, .info queries and the database's latest tree head
 //     are refreshed after ListTTL and served stale, with an
 //     X-Pitstop-Stale header, when the upstream fails.
@@ -96,6 +101,10 @@ type Handler struct {
 	// that an upstream list that leads back here fails at once instead of
 	// recursing.
 	LoopToken string
+	// (Init sets Fetcher.SumDBCache, when nil, to Store: verified
+	// checksum-database lookups and tiles are kept there once, for the
+	// Fetcher's own verification and for clients alike.)
+	//
 	// BaseContext is the parent of upstream fetches, which outlive the
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
@@ -155,6 +164,9 @@ func (h *Handler) Init() error {
 			h.mem = newMemCache(DefaultMemCache, 64<<10)
 		case h.MemCache > 0:
 			h.mem = newMemCache(h.MemCache, 64<<10)
+		}
+		if h.Fetcher.SumDBCache == nil {
+			h.Fetcher.SumDBCache = storeSumDBCache{h.Store}
 		}
 		if name, err := h.Fetcher.SumDBName(); err == nil {
 			h.sumdb = name
@@ -231,6 +243,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.m.request(req.Kind, resHit, 0)
 			w.WriteHeader(http.StatusOK)
 			return
+		}
+		if req.Path != "" {
+			// A private module's path never leaves this machine.
+			if err := h.Fetcher.PrivateLookup(req.Path); err != nil {
+				h.m.request(req.Kind, resNotFound, 0)
+				h.plain(w, http.StatusNotFound, err.Error())
+				return
+			}
 		}
 	}
 	if req.Kind == KindZip {
@@ -373,14 +393,20 @@ type toucher interface {
 // remember puts a small answer in memory (if it fits) and returns an entry
 // to serve it from.
 func (h *Handler) remember(req Request, data []byte, mod time.Time) *memEntry {
+	return h.rememberAs(req, data, mod, req.Immutable())
+}
+
+// rememberAs is remember with the answer's immutability given: an
+// unverified checksum-database answer is mutable whatever its kind.
+func (h *Handler) rememberAs(req Request, data []byte, mod time.Time, immutable bool) *memEntry {
 	cc := ccMutable
-	if req.Immutable() {
+	if immutable {
 		cc = ccImmutable
 	}
-	if e := h.mem.put(req.Key, req, data, mod, contentType(req.Kind), cc); e != nil {
+	if e := h.mem.put(req.Key, req, data, mod, contentType(req.Kind), cc, immutable); e != nil {
 		return e
 	}
-	return newMemCache(int64(len(data))+1, len(data)+1).put("", req, data, mod, contentType(req.Kind), cc)
+	return newMemCache(int64(len(data))+1, len(data)+1).put("", req, data, mod, contentType(req.Kind), cc, immutable)
 }
 
 func (h *Handler) fetchMeta(req Request) (any, error) {
@@ -389,6 +415,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	start := time.Now()
 	var data []byte
 	var err error
+	verified := true // everything but checksum-database answers is checked by Fetcher
 	f := h.Fetcher
 	switch req.Kind {
 	case KindList:
@@ -404,7 +431,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	case KindMod:
 		data, err = f.GoMod(ctx, req.Path, req.Version)
 	case KindSumDB:
-		data, err = f.SumDBRaw(ctx, req.SumDB, req.SumDBPath)
+		data, verified, err = f.SumDB(ctx, req.SumDB, req.SumDBPath)
 	default:
 		err = fmt.Errorf("unexpected request kind %v", req.Kind)
 	}
@@ -417,10 +444,23 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	}
 	h.clearNegative(req.Key)
 	now := time.Now()
-	if perr := h.Store.Put(ctx, req.Key, bytes.NewReader(data)); perr != nil {
-		h.log.Warn("store failed", "key", req.Key, "err", perr)
-	} else if info, serr := h.Store.Stat(ctx, req.Key); serr == nil {
-		now = info.ModTime
+	switch {
+	case req.Kind == KindSumDB && req.Immutable():
+		// Verified lookups and tiles are already in the store: the
+		// Fetcher's checksum-database cache is the store (SumDBCache).
+		// An unverified one is served, kept in memory for ListTTL only.
+		if !verified {
+			return h.rememberAs(req, data, now, false), nil
+		}
+		if info, serr := h.Store.Stat(ctx, req.Key); serr == nil && info.Size == int64(len(data)) {
+			now = info.ModTime
+		}
+	default:
+		if perr := h.Store.Put(ctx, req.Key, bytes.NewReader(data)); perr != nil {
+			h.log.Warn("store failed", "key", req.Key, "err", perr)
+		} else if info, serr := h.Store.Stat(ctx, req.Key); serr == nil {
+			now = info.ModTime
+		}
 	}
 	return h.remember(req, data, now), nil
 }
@@ -513,4 +553,22 @@ func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
 		return nil, errors.New("stored answer too large")
 	}
 	return b, nil
+}
+
+// storeSumDBCache keeps the Fetcher's verified checksum-database answers
+// in the store under the keys the proxy serves them from
+// ("sumdb/<name>/lookup/...", "sumdb/<name>/tile/...").
+type storeSumDBCache struct{ st store.Store }
+
+func (c storeSumDBCache) Get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := c.st.Get(ctx, "sumdb/"+key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return readAllLimit(obj.Body, modfetch.MaxMetaSize)
+}
+
+func (c storeSumDBCache) Put(ctx context.Context, key string, data []byte) error {
+	return c.st.Put(ctx, "sumdb/"+key, bytes.NewReader(data))
 }

@@ -57,13 +57,13 @@ func (c *memCache) get(key string) *memEntry {
 	return e
 }
 
-func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, ctype, cacheControl string) *memEntry {
+func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, ctype, cacheControl string, immutable bool) *memEntry {
 	if c == nil || len(data) > c.maxItem || int64(len(data)) > c.max {
 		return nil
 	}
 	e := &memEntry{
 		kind:      req.Kind,
-		immutable: req.Immutable(),
+		immutable: immutable,
 		data:      data,
 		modTime:   modTime,
 		ctype:     []string{ctype},

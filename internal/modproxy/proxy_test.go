@@ -218,9 +218,10 @@ func TestTamperedZipRefused(t *testing.T) {
 	if _, err := p.Store.Stat(context.Background(), "example.com/dep/@v/v1.1.0.zip"); err == nil {
 		t.Fatal("tampered zip was stored")
 	}
-	// Nothing tampered is left in the directory either.
+	// Nothing tampered is left in the directory either. (The checksum
+	// database's verified lookup, with the honest hash, is kept.)
 	filepath.WalkDir(p.Dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && strings.Contains(path, "v1.1.0") && strings.Contains(path, "dep") && !d.IsDir() && !strings.HasSuffix(path, ".mod") && !strings.HasSuffix(path, ".info") {
+		if err == nil && !strings.Contains(path, "/sumdb/") && strings.Contains(path, "v1.1.0") && strings.Contains(path, "dep") && !d.IsDir() && !strings.HasSuffix(path, ".mod") && !strings.HasSuffix(path, ".info") {
 			t.Errorf("left behind: %s", path)
 		}
 		return nil

@@ -135,6 +135,32 @@ func TestPlanEnable(t *testing.T) {
 	}
 }
 
+// TestPlanAsUser: a preview only reads, so another user than root gets
+// the plans of enable and disable; applying them is still refused.
+func TestPlanAsUser(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "mod")
+	os.Mkdir(cache, 0o755)
+	conf := filepath.Join(dir, "etc", "ramdisk.conf")
+	m := &Manager{Root: capture(t, "", fsWithOverlay, 4000000), RunDir: filepath.Join(dir, "run"), ConfigFile: conf, Euid: func() int { return 1000 }}
+	p, err := m.PlanEnable(context.Background(), []Path{{Dir: cache, Size: 64 << 20}}, 0)
+	if err != nil {
+		t.Fatalf("PlanEnable as a user: %v", err)
+	}
+	if len(p.Steps) == 0 || !strings.HasPrefix(p.Title, "keep in RAM: "+cache) {
+		t.Errorf("plan %q with %d steps", p.Title, len(p.Steps))
+	}
+	if _, err := m.PlanDisable(context.Background(), nil); err != nil {
+		t.Errorf("PlanDisable as a user: %v", err)
+	}
+	if err := m.Enable(context.Background(), []Path{{Dir: cache, Size: 64 << 20}}, 0); err == nil || !strings.Contains(err.Error(), "must run as root") {
+		t.Errorf("Enable as a user = %v, want a refusal", err)
+	}
+	if err := m.Disable(context.Background(), nil, false); err == nil || !strings.Contains(err.Error(), "must run as root") {
+		t.Errorf("Disable as a user = %v, want a refusal", err)
+	}
+}
+
 // TestPlanDisableConfiguredOnly: a directory that is configured but not
 // mounted (after a failed start) is only dropped from the config, and the
 // plan says so.

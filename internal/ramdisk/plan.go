@@ -47,6 +47,9 @@ var ErrCaptured = errors.New("the plan was made for a captured machine, not this
 // Enable puts paths in RAM and records them in the config: it applies
 // PlanEnable's plan, writing a line per step to Out.
 func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error {
+	if err := m.needRoot("enable"); err != nil {
+		return err
+	}
 	p, err := m.PlanEnable(ctx, paths, highWater)
 	if err != nil {
 		return err
@@ -58,11 +61,9 @@ func (m *Manager) Enable(ctx context.Context, paths []Path, highWater int) error
 // records them in the config, so that the boot unit mounts them again;
 // highWater > 0 sets the config's high-water mark. Every path is checked
 // before the plan is made, and nothing changes until it is applied; if a
-// step fails, Apply unmounts what the plan had mounted.
+// step fails, Apply unmounts what the plan had mounted. Making the plan
+// only reads, so it needs no root; applying it does.
 func (m *Manager) PlanEnable(ctx context.Context, paths []Path, highWater int) (*plan.Plan, error) {
-	if err := m.needRoot("enable"); err != nil {
-		return nil, err
-	}
 	if !hasOverlay(m.root()) {
 		return nil, errNoOverlay
 	}
@@ -287,6 +288,13 @@ func (m *Manager) onlyHere(p *plan.Plan) {
 // ramdisk out of RAM on its own, going on past one that fails (the
 // shutdown path: sync everything it can, mount again at boot).
 func (m *Manager) Disable(ctx context.Context, dirs []string, keepConfig bool) error {
+	what := "disable"
+	if keepConfig {
+		what = "stop"
+	}
+	if err := m.needRoot(what); err != nil {
+		return err
+	}
 	if !keepConfig {
 		p, err := m.PlanDisable(ctx, dirs)
 		if err != nil {
@@ -333,9 +341,6 @@ func (m *Manager) disablePlans(ctx context.Context, dirs []string, keepConfig bo
 	what := "disable"
 	if keepConfig {
 		what = "stop"
-	}
-	if err := m.needRoot(what); err != nil {
-		return nil, nil, err
 	}
 	cfg, raw, ms, err := m.snapshot()
 	if err != nil {

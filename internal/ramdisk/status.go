@@ -12,7 +12,7 @@ import (
 // Status is one ramdisk's state, for `pitstop ramdisk status`.
 type Status struct {
 	Dir        string `json:"dir"`
-	Configured bool   `json:"configured"` // in the config file (mounted at boot)
+	Configured bool   `json:"configured"` // in the config file (the boot unit mounts it)
 	Active     bool   `json:"active"`     // mounted now
 	SkipSync   bool   `json:"skip_sync,omitempty"`
 	// Size and Used are the tmpfs's, in bytes; UsedPercent is the larger
@@ -39,6 +39,14 @@ type Status struct {
 	// (not root: the run directory is root's alone).
 	Partial bool   `json:"partial,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Watch is WatchRunning when a watch (which syncs early at the
+	// high-water mark, reclaims and grows) runs, WatchNotRunning when
+	// none does, "" when this user cannot tell.
+	Watch string `json:"watch,omitempty"`
+	// Boot says whether it is mounted at boot: "yes", or "no" and why.
+	// Status leaves it empty; the caller that knows the service manager's
+	// units fills it in.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Status reports every configured or mounted ramdisk. It works without
@@ -93,8 +101,10 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 			s.Error = err.Error()
 		}
 	}
+	watch := m.watchState()
 	for i := range out {
 		s := &out[i]
+		s.Watch = watch
 		l := newLayout(m.runDir(), s.Dir)
 		// Beside the directory, not under the overlay: the same
 		// directory as l.Meta, and readable without root.

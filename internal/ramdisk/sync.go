@@ -70,6 +70,9 @@ type syncer struct {
 	// hook, when set (by tests), is called before each staged file and
 	// each applied op: phase "stage" or "apply", n counting from 0.
 	hook func(phase string, n int)
+	// fs makes the writes durable: syncfs, fsync, rename (a seam for
+	// tests that record their order).
+	fs atomicfile.FS
 }
 
 func (s *syncer) syncDir() string      { return filepath.Join(s.meta, "sync") }
@@ -400,11 +403,11 @@ func (s *syncer) run(ctx context.Context, reason string) (SyncRecord, error) {
 	h := journalHeader{Gen: rec.Gen, Start: rec.Start, Reason: reason, Files: p.Files, Bytes: p.Bytes, Dels: p.Dels}
 	if len(ops) > 0 {
 		// Staged files must be on the card before the commit record.
-		if err := atomicfile.SyncFS(sd); err != nil {
+		if err := s.fs.SyncFS(sd); err != nil {
 			os.RemoveAll(sd)
 			return rec, err
 		}
-		if err := atomicfile.WriteFile(s.journal(), encodeJournal(h, ops), 0o600); err != nil {
+		if err := s.fs.WriteFile(s.journal(), encodeJournal(h, ops), 0o600); err != nil {
 			os.RemoveAll(sd)
 			return rec, fmt.Errorf("writing sync journal: %w", err)
 		}
@@ -424,17 +427,17 @@ func (s *syncer) run(ctx context.Context, reason string) (SyncRecord, error) {
 // finish makes applied ops durable, records rec as the last complete sync
 // and removes the journal and the staging area.
 func (s *syncer) finish(rec SyncRecord) error {
-	if err := atomicfile.SyncFS(s.disk); err != nil {
+	if err := s.fs.SyncFS(s.disk); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
-	if err := atomicfile.WriteFile(s.lastSyncFile(), append(b, '\n'), 0o644); err != nil {
+	if err := s.fs.WriteFile(s.lastSyncFile(), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	if err := os.Remove(s.journal()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := atomicfile.SyncDir(s.syncDir()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.fs.SyncDir(s.syncDir()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return removeAll(s.syncDir())
@@ -518,7 +521,7 @@ func (s *syncer) apply(ops []op) error {
 					return err
 				}
 			}
-			if err := inWritableDir(target, func() error { return os.Rename(src, target) }); err != nil {
+			if err := inWritableDir(target, func() error { return s.fs.Rename(src, target) }); err != nil {
 				return err
 			}
 		case opDel:

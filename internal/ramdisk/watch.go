@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/units"
 )
@@ -152,6 +157,11 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}
+	unlock, err := m.watchLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.log().Info("ramdisk watch started", "interval", interval.String())
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -166,4 +176,53 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// watchLockFile is held by the running watch for its life: status tells
+// by it whether anything syncs early at the high-water mark.
+func (m *Manager) watchLockFile() string { return filepath.Join(m.runDir(), "watch.lock") }
+
+// watchLock takes the watch's lock; a second watch is refused.
+func (m *Manager) watchLock() (func(), error) {
+	if err := os.MkdirAll(m.runDir(), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(m.watchLockFile(), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another ramdisk watch is running (it holds %s)", m.watchLockFile())
+		}
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// Watch states Status reports.
+const (
+	WatchRunning    = "running"
+	WatchNotRunning = "not running"
+)
+
+// watchState says whether a watch holds its lock: WatchRunning,
+// WatchNotRunning, or "" when this user cannot tell.
+func (m *Manager) watchState() string {
+	f, err := os.Open(m.watchLockFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return WatchNotRunning
+	}
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
+	case err == nil:
+		return WatchNotRunning
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return WatchRunning
+	}
+	return ""
 }

@@ -1,11 +1,9 @@
 package service
 
 import (
-	"crypto/subtle"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -182,7 +180,7 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	})
-	token := []byte(s.AuthToken)
+	pt := s.progressTimeout()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inFlight.Inc()
@@ -208,17 +206,27 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 		case "/metrics":
 			rec.route = "metrics"
 			level = slog.LevelDebug
-			if authorized(r, token) {
+			if v := s.check(Read, credential(r), r.RemoteAddr); v == allowed {
 				metricsHandler.ServeHTTP(rec, r)
 			} else {
-				unauthorized(rec)
+				s.refuse(rec, v, Read)
 			}
 		default:
-			if authorized(r, token) {
-				s.Handler.ServeHTTP(rec, r)
-			} else {
-				unauthorized(rec)
+			need := Read
+			if s.Access != nil {
+				need = s.Access(r)
 			}
+			if v := s.check(need, credential(r), r.RemoteAddr); v != allowed {
+				s.refuse(rec, v, need)
+				if need > Read {
+					level = slog.LevelWarn
+				}
+				break
+			}
+			if pt > 0 && r.Body != nil && r.Body != http.NoBody {
+				r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), p: progress{timeout: pt}}
+			}
+			s.Handler.ServeHTTP(rec, r)
 		}
 		completed = true
 		s.finish(log, m, rec, r, level, start, false)
@@ -275,30 +283,4 @@ func clear0(attrs []slog.Attr) []slog.Attr {
 		return make([]slog.Attr, 0, 4)
 	}
 	return attrs[:0]
-}
-
-// authorized reports whether r carries the token, as a bearer token or as
-// the password of basic auth, compared in constant time. An empty token
-// admits everyone.
-func authorized(r *http.Request, token []byte) bool {
-	if len(token) == 0 {
-		return true
-	}
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[7:])), token) == 1
-	}
-	if _, pass, ok := r.BasicAuth(); ok {
-		return subtle.ConstantTimeCompare([]byte(pass), token) == 1
-	}
-	return false
-}
-
-func unauthorized(w http.ResponseWriter) {
-	h := w.Header()
-	h.Add("WWW-Authenticate", `Bearer realm="pitstop"`)
-	h.Add("WWW-Authenticate", `Basic realm="pitstop", charset="UTF-8"`)
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusUnauthorized)
-	io.WriteString(w, "unauthorized: this server needs its token, as \"Authorization: Bearer TOKEN\" or as the password of basic auth (http://user:TOKEN@host/)\n")
 }

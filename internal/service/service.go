@@ -63,13 +63,40 @@ type Server struct {
 	// capability's own metrics in it too. nil means a new registry.
 	Registry *prometheus.Registry
 
-	// AuthToken, if set, is required on every request except /healthz:
+	// AuthToken, if set, is required on every request except /healthz
+	// (and accepted for every access level, as one token for everything):
 	// as "Authorization: Bearer <token>" or as the password of HTTP basic
 	// auth (any user name), so it also works from a GOPROXY URL
 	// (https://user:token@host/) or .netrc; the go command sends either
 	// only over HTTPS (see TLSCertFile). Refused requests get 401 with
 	// WWW-Authenticate.
 	AuthToken string
+
+	// Tokens are separate read, write and admin tokens (see Tokens for
+	// what a level without one allows), taken like AuthToken. A valid token
+	// of too low a level gets 403.
+	Tokens Tokens
+
+	// Access says what a request needs; nil means every request is Read.
+	// /metrics is Read; /healthz needs nothing.
+	Access func(*http.Request) Access
+
+	// OpenWrites lets clients on other machines write without a token
+	// when no write or admin token is set. Off, such writes get 403 and
+	// only this machine's clients may write.
+	OpenWrites bool
+
+	// ProgressTimeout bounds how long a request body or a response may
+	// wait on its client without ProgressBytes moving; then the
+	// connection is cut off (the handler's body read or write fails, and
+	// its descriptors are released). 0 means DefaultProgressTimeout;
+	// negative disables the limit.
+	ProgressTimeout time.Duration
+
+	// MaxConns caps the connections served at once; further clients wait
+	// in the listen backlog until one closes. 0 means DefaultMaxConns;
+	// negative means no cap.
+	MaxConns int
 
 	// TLSCertFile and TLSKeyFile, if both set, make the server speak
 	// HTTPS with that certificate (PEM files, as for http.ListenAndServeTLS).
@@ -143,6 +170,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return &ListenError{Addr: addr, Err: err}
 		}
 	}
+	ln = newLimitListener(ln, defaulted(s.MaxConns, DefaultMaxConns), s.progressTimeout())
 	rht := s.ReadHeaderTimeout
 	if rht == 0 {
 		rht = 10 * time.Second
@@ -159,9 +187,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.Name != "" {
 		name += " " + s.Name
 	}
-	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "", "tls", tlsConfig != nil)
-	if s.AuthToken == "" && !loopback(ln.Addr()) {
-		log.Warn(name + " is open to the network without an auth token: anyone who can reach " + ln.Addr().String() + " can use it, and can write to it where it accepts uploads")
+	log.Info(name+" listening", "addr", ln.Addr().String(), "auth", s.AuthToken != "" || s.Tokens.any(), "tls", tlsConfig != nil,
+		"progress_timeout", s.progressTimeout().String(), "max_conns", defaulted(s.MaxConns, DefaultMaxConns))
+	if !loopback(ln.Addr()) {
+		if s.AuthToken == "" && s.Tokens.Read == "" {
+			log.Warn(name + " is open to the network without a read token: anyone who can reach " + ln.Addr().String() + " can read from it")
+		}
+		if s.Access != nil && s.AuthToken == "" && s.Tokens.Write == "" && s.Tokens.Admin == "" {
+			if s.OpenWrites {
+				log.Warn(name + " accepts uploads from anyone who can reach " + ln.Addr().String() + " (open writes): any of them can change what the others receive")
+			} else {
+				log.Info(name + " has no write token: it accepts uploads only from this machine")
+			}
+		}
 	}
 	if s.Ready != nil {
 		s.Ready(ln.Addr())
@@ -196,6 +234,28 @@ func (s *Server) Run(ctx context.Context) error {
 		log.Info(name + " stopped")
 	}
 	return nil
+}
+
+// progressTimeout is ProgressTimeout with its default; 0 means no limit.
+func (s *Server) progressTimeout() time.Duration {
+	switch {
+	case s.ProgressTimeout < 0:
+		return 0
+	case s.ProgressTimeout == 0:
+		return DefaultProgressTimeout
+	}
+	return s.ProgressTimeout
+}
+
+// defaulted is v, or def when v is 0; negative means none (0).
+func defaulted(v, def int) int {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
 }
 
 // CheckAddr reports whether addr is a listen address (HOST:PORT, :PORT),

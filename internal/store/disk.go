@@ -77,6 +77,7 @@ type Disk struct {
 	dir string
 	opt Options
 	log *slog.Logger
+	fs  atomicfile.FS // fsync, rename, directory fsync (a seam for tests)
 
 	mu     sync.RWMutex
 	loaded bool // the index reflects the directory; until then (Lazy) it is empty
@@ -558,7 +559,7 @@ func (w *diskWriter) Commit() (err error) {
 		return fmt.Errorf("store: %w", err)
 	}
 	if !w.d.opt.NoSync {
-		if err := w.f.Sync(); err != nil {
+		if err := w.d.fs.Fsync(w.f); err != nil {
 			return fmt.Errorf("store: fsync %s: %w", w.key, err)
 		}
 	}
@@ -570,7 +571,7 @@ func (w *diskWriter) Commit() (err error) {
 	d.mu.Lock()
 	// Renaming while still holding the temp file's lock keeps another
 	// process's Open from removing it first.
-	err = os.Rename(w.f.Name(), w.final)
+	err = d.fs.Rename(w.f.Name(), w.final)
 	if err == nil && d.loaded {
 		e := newEntry(statOf(fi))
 		e.lastUse.Store(d.now())
@@ -587,7 +588,7 @@ func (w *diskWriter) Commit() (err error) {
 	w.done.Store(true)
 	w.f.Close()
 	if !d.opt.NoSync {
-		if err := atomicfile.SyncDir(filepath.Dir(w.final)); err != nil {
+		if err := d.fs.SyncDir(filepath.Dir(w.final)); err != nil {
 			return fmt.Errorf("store: %s stored but maybe not durable: %w", w.key, err)
 		}
 	}

@@ -262,3 +262,17 @@ func checkName(n string) error {
 	}
 	return nil
 }
+
+// UnitState reports whether the unit file name is in dir (installed) and
+// whether it is enabled for target as systemctl enable records it: a link
+// dir/<target>.wants/name. dir "" means DefaultDir.
+func UnitState(dir, name, target string) (installed, enabled bool) {
+	if dir == "" {
+		dir = DefaultDir
+	}
+	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+		return false, false
+	}
+	_, err := os.Lstat(filepath.Join(dir, target+".wants", name))
+	return true, err == nil
+}

@@ -63,6 +63,10 @@ type Installer struct {
 	// set, when the download ends (to finish a progress bar's line).
 	Progress     func(written, total int64)
 	ProgressDone func()
+	// UnpackProgress, if set, is called as the zip unpacks (bytes written
+	// of the uncompressed total); UnpackProgressDone, if set, when it ends.
+	UnpackProgress     func(done, total int64)
+	UnpackProgressDone func()
 	// Attempts bounds whole-download attempts after transient errors
 	// (each resumes where the body broke off); 0 means 3.
 	Attempts int
@@ -169,6 +173,9 @@ func (in *Installer) Install(ctx context.Context, q Query) (*Result, error) {
 	}
 	if native && res.Output == "" {
 		out, err := checkGoVersion(ctx, filepath.Join(res.Path, "bin", "go"), v, in.Target, in.verifyTimeout())
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s is installed but broken (%v): pitstop go remove %s, then install it again", res.Path, err, v.Go())
 		}
@@ -212,19 +219,30 @@ func (in *Installer) verifyTimeout() time.Duration {
 }
 
 // fetchAndUnpack downloads into a file beside the versions, unpacks into
-// <name>.tmp, checks bin/go (native targets) and renames into place.
+// <name>.tmp, checks bin/go (native targets) and renames into place. A
+// verified download that an interruption (ctx) keeps from being installed
+// stays, marked verified, and the next install checks it again instead of
+// downloading it.
 func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result) error {
 	mv := ModuleVersion(v, in.Target)
-	in.say("downloading %s@%s", ModulePath, mv)
 	d := &download{in: in, mv: mv, path: filepath.Join(in.Layout.Dir, ".download-"+mv+".zip")}
-	hash, err := d.run(ctx)
-	if in.ProgressDone != nil {
-		in.ProgressDone()
+	hash, err := d.reuse(ctx)
+	if err == nil && hash == "" {
+		in.say("downloading %s@%s", ModulePath, mv)
+		hash, err = d.run(ctx)
+		if in.ProgressDone != nil {
+			in.ProgressDone()
+		}
 	}
 	if err != nil {
 		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
 	}
-	defer d.remove()
+	interrupted := func() error {
+		if d.keepVerified(hash) {
+			in.say("interrupted: kept the verified download in %s; the next install of %s unpacks it without downloading again", d.path, v.Go())
+		}
+		return ctx.Err()
+	}
 	res.Hash = hash
 	if !in.Source.Verified(ModulePath) {
 		in.say("NOT verified (an insecure install, with the checksum database off): %s", hash)
@@ -233,10 +251,19 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	}
 	tmp := res.Path + ".tmp"
 	if err := RemoveTree(tmp); err != nil {
+		d.remove()
 		return in.diskError("clearing", tmp, err)
 	}
 	in.say("unpacking into %s", tmp)
-	if err := Unpack(d.path, mv, tmp); err != nil {
+	err = Unpack(ctx, d.path, mv, tmp, in.UnpackProgress)
+	if in.UnpackProgressDone != nil {
+		in.UnpackProgressDone()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
+		d.remove()
 		return in.diskError("unpacking "+v.Go()+" into", tmp, err)
 	}
 	ok := false
@@ -247,11 +274,16 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	}()
 	if in.Target == in.Native {
 		out, err := checkGoVersion(ctx, filepath.Join(tmp, "bin", "go"), v, in.Target, in.verifyTimeout())
+		if err != nil && ctx.Err() != nil {
+			return interrupted()
+		}
 		if err != nil {
+			d.remove()
 			return fmt.Errorf("the new toolchain does not work (%v); nothing was changed", err)
 		}
 		res.Output = out
 	}
+	d.remove()
 	// One syncfs instead of an fsync per file (a toolchain holds
 	// thousands): without it, a power cut soon after an install (a Pi
 	// unplugged) could leave a toolchain whose files are empty but whose
@@ -270,6 +302,51 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	return nil
 }
 
+// zipChecker is a Source that can check a zip already on disk as it
+// checks one it downloads (structure, hash, checksum database).
+type zipChecker interface {
+	CheckZipFile(ctx context.Context, path, vers, file string) (string, error)
+}
+
+// verifiedSuffix marks a download that was complete and verified when an
+// interruption kept it from being installed.
+const verifiedSuffix = ".verified"
+
+// reuse returns the hash of a verified download kept by an interrupted
+// install, after checking it again; "" when there is none to use (a kept
+// zip that fails its check is removed and downloaded again).
+func (d *download) reuse(ctx context.Context) (string, error) {
+	if _, err := os.Stat(d.path + verifiedSuffix); err != nil {
+		return "", nil
+	}
+	zc, ok := d.in.Source.(zipChecker)
+	if _, err := os.Stat(d.path); err != nil || !ok {
+		d.remove()
+		return "", nil
+	}
+	d.in.say("using the download of %s@%s kept by an interrupted install (%s); checking it again", ModulePath, d.mv, d.path)
+	hash, err := zc.CheckZipFile(ctx, ModulePath, d.mv, d.path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		d.in.say("the kept download failed its check (%v); downloading again", err)
+		d.remove()
+		return "", nil
+	}
+	return hash, nil
+}
+
+// keepVerified marks the complete, verified download to be used by the
+// next install; it reports whether it is kept.
+func (d *download) keepVerified(hash string) bool {
+	if err := atomicfile.WriteFile(d.path+verifiedSuffix, []byte(hash+"\n"), 0o644); err != nil {
+		d.remove()
+		return false
+	}
+	return true
+}
+
 // download is one toolchain zip being fetched into path. A download that
 // breaks off is kept (path, and path.json saying where from) so that the
 // next attempt, in this run or a later one, asks only for the rest.
@@ -281,6 +358,7 @@ type download struct {
 
 func (d *download) remove() {
 	os.Remove(d.path)
+	os.Remove(d.path + verifiedSuffix)
 	os.Remove(d.path + ".json")
 	os.Remove(d.path + ".prev")
 }
@@ -343,6 +421,7 @@ func (d *download) attempt(ctx context.Context, rt *ResumeTransport) (string, er
 			if prev, err := os.Open(d.path + ".prev"); err == nil {
 				defer prev.Close()
 				rt.continueFrom(p, prev, fi.Size())
+				d.in.say("continuing the download kept from an earlier try: %s of %s already here", units.HumanSize(fi.Size()), units.HumanSize(p.Size))
 			}
 		}
 	}

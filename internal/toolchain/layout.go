@@ -238,6 +238,36 @@ func (l Layout) Use(name string) error {
 	return atomicfile.SyncDir(filepath.Dir(l.Link))
 }
 
+// ErrActive says a toolchain is the one Link points at: Remove refuses it
+// until another is used or none is (Unuse).
+var ErrActive = errors.New("is the active toolchain")
+
+// Unuse removes Link, so that no toolchain is active; it returns the name
+// that was. No link is not an error (""); a real directory where the link
+// goes is ErrLinkIsDir.
+func (l Layout) Unuse() (string, error) {
+	fi, err := os.Lstat(l.Link)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return "", fmt.Errorf("%s %w: move it away (e.g. mv %s %s.old)", l.Link, ErrLinkIsDir, l.Link, l.Link)
+	}
+	unlock, err := l.lock()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	was := l.Active()
+	if err := os.Remove(l.Link); err != nil {
+		return "", err
+	}
+	return was, atomicfile.SyncDir(filepath.Dir(l.Link))
+}
+
 // Remove deletes the installed toolchain name. The active one is refused.
 // The tree is first renamed out of the way (so it disappears at once),
 // then made writable (toolchains from a module cache are read-only) and
@@ -247,7 +277,7 @@ func (l Layout) Remove(name string) error {
 		return fmt.Errorf("invalid version directory %q", name)
 	}
 	if l.Active() == name {
-		return fmt.Errorf("%s is the active toolchain: switch first (pitstop go use OTHER) and remove it then", name)
+		return fmt.Errorf("%s %w", name, ErrActive)
 	}
 	dir := filepath.Join(l.Dir, name)
 	if _, err := os.Lstat(dir); err != nil {

@@ -49,6 +49,10 @@ func (s fetcherSource) Zip(ctx context.Context, path, vers string, dst *os.File,
 	return s.f.Zip(ctx, path, vers, dst, modfetch.ZipProgress(progress))
 }
 
+func (s fetcherSource) CheckZipFile(ctx context.Context, path, vers, file string) (string, error) {
+	return s.f.CheckZipFile(ctx, path, vers, file)
+}
+
 func (s fetcherSource) Verified(path string) bool { return !s.f.SumDBExempt(path) }
 
 // resumer returns the Fetcher's ResumeTransport, nil if it has none.

@@ -3,11 +3,13 @@ package toolchain
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,6 +140,9 @@ func TestInstallContinuesAcrossRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(f.out.String(), "continuing the download kept from an earlier try: ") {
+		t.Errorf("the second run does not say it continues:\n%s", f.out)
+	}
 	want := "bytes=" + strconv.Itoa(len(h.data)/2) + "-"
 	if !res.Active || rt.Resumed() != 1 || len(h.ranges) != 2 || h.ranges[1] != want {
 		t.Fatalf("second run: %+v resumed %d ranges %q (want %q)", res, rt.Resumed(), h.ranges, want)
@@ -178,4 +183,107 @@ func TestResumeAfterStall(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) || rt.Resumed() != 1 {
 		t.Fatalf("read %d of %d bytes, %v, resumed %d", len(got), len(data), err, rt.Resumed())
 	}
+}
+
+// zipCounter proxies to an upstream and counts the zip downloads.
+type zipCounter struct {
+	mu   sync.Mutex
+	zips int
+	next http.Handler
+}
+
+func (z *zipCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, ".zip") {
+		z.mu.Lock()
+		z.zips++
+		z.mu.Unlock()
+	}
+	z.next.ServeHTTP(w, r)
+}
+
+// TestInterruptAfterDownloadKeepsIt: Ctrl-C (ctx cancelled) while the
+// verified zip unpacks stops the install at once with ctx's error (not "the
+// new toolchain does not work"), leaves nothing half-installed and keeps
+// the verified zip; the next install checks it again and unpacks it without
+// downloading. A kept zip that no longer matches is downloaded again.
+func TestInterruptAfterDownloadKeepsIt(t *testing.T) {
+	f := newFixture(t, "1.22.5")
+	u, _ := url.Parse(f.up.URL)
+	zc := &zipCounter{next: httputil.NewSingleHostReverseProxy(u)}
+	front := httptest.NewServer(zc)
+	defer front.Close()
+	env := goenv.Env{"GOPROXY": front.URL, "GOSUMDB": f.up.GOSUMDB}
+	f.in.Env = env
+	f.in.Source = FetcherSource(NewFetcher(env, &ResumeTransport{}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	f.in.UnpackProgress = func(done, total int64) {
+		calls++
+		cancel() // Ctrl-C as the first file is unpacked
+	}
+	_, err := f.in.Install(ctx, mustQuery(t, "1.22.5"))
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "does not work") {
+		t.Fatalf("interrupted install: %v, want context.Canceled", err)
+	}
+	if calls != 1 {
+		t.Errorf("unpacking went on after the interruption: %d progress calls", calls)
+	}
+	dir := f.in.Layout.Dir
+	zip := filepath.Join(dir, ".download-"+ModuleVersion(mustVersion(t, "1.22.5"), f.native)+".zip")
+	for _, p := range []string{zip, zip + verifiedSuffix} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("verified download not kept: %v", err)
+		}
+	}
+	if got := snapshot(t, dir); got != "\n" && got != ".\n" {
+		t.Errorf("an interrupted install left:\n%s", got)
+	}
+	if !strings.Contains(f.out.String(), "interrupted: kept the verified download in "+zip) {
+		t.Errorf("output does not say the download is kept:\n%s", f.out)
+	}
+
+	// The next run uses it: no second download.
+	f.in.UnpackProgress = nil
+	f.out.Reset()
+	res, err := f.in.Install(context.Background(), mustQuery(t, "1.22.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zc.zips != 1 || !res.Active || res.Hash == "" {
+		t.Errorf("second run: %d zip downloads in all (want 1), %+v", zc.zips, res)
+	}
+	if !strings.Contains(f.out.String(), "kept by an interrupted install") || strings.Contains(f.out.String(), "downloading ") {
+		t.Errorf("second run output:\n%s", f.out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".download-*")); len(m) != 0 {
+		t.Errorf("download files left: %v", m)
+	}
+
+	// A kept zip that was changed is checked, refused and fetched again.
+	if _, err := f.in.Layout.Unuse(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.in.Layout.Remove(res.Name); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(zip, []byte("PK not the zip"), 0o644)
+	os.WriteFile(zip+verifiedSuffix, []byte("h1:x\n"), 0o644)
+	f.out.Reset()
+	if _, err := f.in.Install(context.Background(), mustQuery(t, "1.22.5")); err != nil {
+		t.Fatal(err)
+	}
+	if zc.zips != 2 || !strings.Contains(f.out.String(), "the kept download failed its check") {
+		t.Errorf("a changed kept zip: %d downloads, output:\n%s", zc.zips, f.out)
+	}
+}
+
+func mustVersion(t *testing.T, s string) Version {
+	t.Helper()
+	v, err := ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

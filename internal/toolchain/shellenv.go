@@ -20,7 +20,7 @@ var Shells = []string{"bash", "zsh", "fish"}
 
 // Markers around the block pitstop writes into a shell's rc file.
 const (
-	BlockBegin = "# >>> pitstop go >>> (managed by `pitstop go env --write`; remove with `pitstop go env --remove`)"
+	BlockBegin = "# >>> pitstop go >>> (managed by `pitstop go shellenv --write`; remove with `pitstop go shellenv --remove`)"
 	BlockEnd   = "# <<< pitstop go <<<"
 )
 

@@ -2,6 +2,7 @@ package toolchain
 
 import (
 	"archive/zip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,8 +50,10 @@ func EntryPath(name, mv string) (rel string, dir bool, err error) {
 // File modes in the zip are kept (without group/other write); as the go
 // command does, bin, pkg/tool and lib/go_*_*_exec become executable when
 // the zip carries no modes, and src/.../_go.mod files are copied to go.mod.
-// On error dest is removed.
-func Unpack(zipFile, mv, dest string) (err error) {
+// progress, if not nil, is called after each file with the bytes written
+// so far and the zip's uncompressed total. ctx stops it between files. On
+// error dest is removed.
+func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, total int64)) (err error) {
 	zr, err := zip.OpenReader(zipFile)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", zipFile, err)
@@ -64,8 +67,15 @@ func Unpack(zipFile, mv, dest string) (err error) {
 			RemoveTree(dest)
 		}
 	}()
+	var done, total int64
+	for _, f := range zr.File {
+		total += int64(f.UncompressedSize64)
+	}
 	seen := map[string]bool{}
 	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		rel, isDir, err := EntryPath(f.Name, mv)
 		if err != nil {
 			return err
@@ -95,6 +105,10 @@ func Unpack(zipFile, mv, dest string) (err error) {
 		perm := mode.Perm()&^0o022 | 0o644
 		if err := writeEntry(f, target, perm); err != nil {
 			return fmt.Errorf("unpacking %s: %w", rel, err)
+		}
+		done += int64(f.UncompressedSize64)
+		if progress != nil {
+			progress(done, total)
 		}
 	}
 	goBin := filepath.Join(dest, "bin", "go")

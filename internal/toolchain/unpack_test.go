@@ -3,6 +3,7 @@ package toolchain
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -51,7 +52,7 @@ func TestUnpackKeepsModes(t *testing.T) {
 		zent{pre + "misc/run.sh", 0o775, "x"},
 	)
 	dest := filepath.Join(t.TempDir(), "go1.22.5.tmp")
-	if err := Unpack(z, testMV, dest); err != nil {
+	if err := Unpack(context.Background(), z, testMV, dest, nil); err != nil {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]fs.FileMode{"bin/go": 0o755, "lib/time/zoneinfo.zip": 0o644, "misc/run.sh": 0o755} {
@@ -80,7 +81,7 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dest := filepath.Join(parent, "go1.22.5.tmp")
-			err := Unpack(writeZip(t, tc.ents...), testMV, dest)
+			err := Unpack(context.Background(), writeZip(t, tc.ents...), testMV, dest, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Unpack: %v; want an error about %q", err, tc.want)
 			}
