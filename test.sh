@@ -21,6 +21,14 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
+  command -v g++ >/dev/null || need+=(g++) # cross: the native build of its C++ test program
+  # cross: Debian's cross compilers (with libc6-dev-*-cross, the targets'
+  # sysroots under /usr/<triplet>) build its tests' cgo programs for arm64
+  # and armhf, which then run under qemu-user.
+  for t in aarch64-linux-gnu arm-linux-gnueabihf; do
+    command -v $t-gcc >/dev/null || need+=(gcc-$t)
+    command -v $t-g++ >/dev/null || need+=(g++-$t)
+  done
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
