@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/buildcache"
@@ -58,9 +59,9 @@ func cacheDirFlag(dir string) (string, error) {
 
 func newCacheProgCmd() *cobra.Command {
 	var (
-		server, dir, token, compress string
-		stats, noPrefetch, verbose   bool
-		timeout, flush               time.Duration
+		server, dir, token, tokenFile, compress string
+		stats, noPrefetch, verbose              bool
+		timeout, flush                          time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "prog",
@@ -87,6 +88,13 @@ flags are not given.`,
 			}
 			if server == "" {
 				server = os.Getenv("PITSTOP_CACHE_SERVER")
+			}
+			if token == "" && tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return usageError("--token-file: %v", err)
+				}
+				token = strings.TrimSpace(string(b))
 			}
 			if token == "" {
 				token = os.Getenv("PITSTOP_CACHE_TOKEN")
@@ -155,6 +163,7 @@ flags are not given.`,
 	f.StringVar(&server, "server", "", "cache server URL, e.g. http://pi5.local:3001 (default $PITSTOP_CACHE_SERVER; none: local only)")
 	f.StringVar(&dir, "dir", defaultCacheDir(), "local tier directory")
 	f.StringVar(&token, "token", "", "bearer token for the server (default $PITSTOP_CACHE_TOKEN)")
+	f.StringVar(&tokenFile, "token-file", "", "read the bearer token from this file (kept out of ps, unlike --token)")
 	f.StringVar(&compress, "compress", "auto", "ask for gzip on the wire: auto (not on loopback), on, off")
 	f.BoolVar(&stats, "stats", false, "print a stats line at close (also PITSTOP_CACHE_STATS=1)")
 	f.BoolVar(&noPrefetch, "no-prefetch", false, "do not prefetch what the last build of this module used")

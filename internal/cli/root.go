@@ -148,6 +148,9 @@ the kernel for Go servers and builds (tune).`,
 		newCacheCmd(),
 		newRamdiskCmd(),
 		newTuneCmd(),
+		newFleetServeCmd(),
+		newJoinCmd(),
+		newLeaveCmd(),
 		newVersionCmd(),
 	)
 	setVersion(root)

@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/testupstream"
+)
+
+// pitstopBinary copies this test binary to DIR/pitstop: run under that
+// name it is the pitstop command (TestMain), and os.Executable, which join
+// writes into GOCACHEPROG, is that copy.
+func pitstopBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "pitstop")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// fleetEnv is a machine's environment for the go command and pitstop: its
+// own HOME, GOENV file, caches and module cache; nothing from the test's
+// own go settings.
+type fleetEnv struct {
+	t    *testing.T
+	root string
+	vars map[string]string
+}
+
+func newFleetEnv(t *testing.T) *fleetEnv {
+	root := t.TempDir()
+	e := &fleetEnv{t: t, root: root, vars: map[string]string{}}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "GO") || strings.HasPrefix(k, "PITSTOP") || k == "HOME" || strings.HasPrefix(k, "XDG_") {
+			continue
+		}
+		e.vars[k] = v
+	}
+	for k, v := range map[string]string{
+		"HOME": root + "/home", "XDG_CONFIG_HOME": root + "/config", "GOENV": root + "/config/go/env",
+		"GOPATH": root + "/gopath", "GOTOOLCHAIN": "local", "GOWORK": "off",
+	} {
+		e.vars[k] = v
+	}
+	e.machine("a")
+	return e
+}
+
+// machine switches to another machine's caches (build cache, cache prog's
+// local tier, module cache); the GOENV file stays.
+func (e *fleetEnv) machine(name string) {
+	e.vars["GOCACHE"] = e.root + "/" + name + "/gocache"
+	e.vars["XDG_CACHE_HOME"] = e.root + "/" + name + "/xdgcache"
+	e.vars["GOMODCACHE"] = e.root + "/" + name + "/modcache"
+	e.vars["GOFLAGS"] = "-modcacherw"
+}
+
+func (e *fleetEnv) environ() []string {
+	var env []string
+	for k, v := range e.vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// run runs name args in dir with the machine's environment; it returns
+// stdout, stderr and the exit code.
+func (e *fleetEnv) run(dir, name string, args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = e.environ()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func (e *fleetEnv) mustRun(dir, name string, args ...string) (string, string) {
+	e.t.Helper()
+	out, errOut, code := e.run(dir, name, args...)
+	if code != 0 {
+		e.t.Fatalf("%s %s: exit %d\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), code, out, errOut)
+	}
+	return out, errOut
+}
+
+// cacheStats sums the PITSTOP_CACHE_STATS=json lines cache prog printed.
+func cacheStats(t *testing.T, stderr string) map[string]int64 {
+	t.Helper()
+	sum := map[string]int64{}
+	n := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		var v struct {
+			S map[string]int64 `json:"pitstop_cache_stats"`
+		}
+		if json.Unmarshal([]byte(line), &v) == nil && v.S != nil {
+			n++
+			for k, x := range v.S {
+				sum[k] += x
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no cache prog stats line in:\n%s", stderr)
+	}
+	return sum
+}
+
+func fleetModules() []testupstream.Module {
+	return []testupstream.Module{
+		{Path: "example.com/fleeta", Version: "v1.0.0", Files: map[string]string{
+			"go.mod": "module example.com/fleeta\n\ngo 1.21\n\nrequire example.com/fleetb v1.0.0\n",
+			"a.go":   "package fleeta\n\nimport \"example.com/fleetb\"\n\nfunc A() string { return \"a\" + fleetb.B() }\n"}},
+		{Path: "example.com/fleetb", Version: "v1.0.0", Files: map[string]string{
+			"go.mod": "module example.com/fleetb\n\ngo 1.21\n",
+			"b.go":   "package fleetb\n\nfunc B() string { return \"b\" }\n"}},
+	}
+}
+
+// TestServeJoinBuildLeave is the classroom: `pitstop serve` in front of an
+// upstream, a machine joins it, the real go command downloads a module
+// graph through it and a second machine builds with build cache hits from
+// it; with the server stopped the same build goes through the fallback
+// (a second upstream playing the public proxy); leave puts the GOENV file
+// back byte for byte.
+func TestServeJoinBuildLeave(t *testing.T) {
+	gocmd := goCmd(t)
+	up := testupstream.NewForTest(t, fleetModules()...)
+	fallback := testupstream.NewForTest(t, fleetModules()...)
+	addr, stop := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce"})
+	server := "http://" + addr
+	bin := pitstopBinary(t)
+	e := newFleetEnv(t)
+
+	// The user's go env before: a comment, their proxy, their GOSUMDB.
+	before := "# my settings\nGOPROXY=" + fallback.URL + "\nGOSUMDB=" + up.GOSUMDB + "\n"
+	goenvFile := e.vars["GOENV"]
+	os.MkdirAll(filepath.Dir(goenvFile), 0o755)
+	if err := os.WriteFile(goenvFile, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readEnv := func() string { b, _ := os.ReadFile(goenvFile); return string(b) }
+
+	// The identifying endpoint.
+	resp, err := http.Get(server + "/.pitstop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"api":"pitstop/v1"`) || !strings.Contains(string(body), `"cache"`) {
+		t.Errorf("/.pitstop answered %s", body)
+	}
+
+	// --dry-run prints the plan and changes nothing.
+	out, _ := e.mustRun(e.root, bin, "join", server, "--go", gocmd, "--dry-run")
+	if !strings.Contains(out, "GOPROXY") || !strings.Contains(out, "dry run") || readEnv() != before {
+		t.Errorf("join --dry-run: %s; GOENV now %q", out, readEnv())
+	}
+	out, _ = e.mustRun(e.root, bin, "join", server, "--go", gocmd)
+	wantProxy := "GOPROXY=" + server + "|" + fallback.URL
+	wantProg := "GOCACHEPROG=" + bin + " cache prog --server " + server + "/cache"
+	joined := readEnv()
+	if !strings.Contains(joined, wantProxy+"\n") || !strings.Contains(joined, wantProg+"\n") {
+		t.Fatalf("after join, GOENV is\n%s\nwant lines %q and %q (join said %s)", joined, wantProxy, wantProg, out)
+	}
+	// Idempotent: a second join changes nothing.
+	out, _ = e.mustRun(e.root, bin, "join", server, "--go", gocmd)
+	if !strings.Contains(out, "already joined") || readEnv() != joined {
+		t.Errorf("second join: %q; GOENV changed: %v", out, readEnv() != joined)
+	}
+
+	// A project needing example.com/fleeta → fleetb.
+	proj := filepath.Join(e.root, "proj")
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/proj\n\ngo 1.21\n\nrequire example.com/fleeta v1.0.0\n"), 0o644)
+	os.WriteFile(filepath.Join(proj, "main.go"), []byte("package main\n\nimport \"example.com/fleeta\"\n\nfunc main() { println(fleeta.A()) }\n"), 0o644)
+	e.vars["PITSTOP_CACHE_STATS"] = "json"
+	e.mustRun(proj, gocmd, "mod", "tidy")
+	if up.Count(testupstream.ZipPath("example.com/fleetb", "v1.0.0")) != 1 || len(fallback.Requests()) != 0 {
+		t.Errorf("the module graph should come through the server from the upstream: upstream %v, fallback %v", up.Requests(), fallback.Requests())
+	}
+	_, errOut := e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")
+	if s := cacheStats(t, errOut); s["uploads"] == 0 {
+		t.Errorf("first build uploaded nothing to the server: %v", s)
+	}
+
+	// Another machine (empty build cache, empty local tier, empty module
+	// cache): modules from the server's store, compiled packages from its
+	// cache.
+	e.machine("b")
+	_, errOut = e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")
+	s := cacheStats(t, errOut)
+	if s["remote_hits"]+s["prefetch_hits"] == 0 || s["remote_errors"] != 0 {
+		t.Errorf("second machine: no hits from the server's cache: %v", s)
+	}
+	if n := up.Count(testupstream.ZipPath("example.com/fleetb", "v1.0.0")); n != 1 {
+		t.Errorf("upstream zip fetches = %d, want 1 (the second machine's from the server's store)", n)
+	}
+
+	// The server stops: a third machine still builds, through the
+	// fallback entry after "|".
+	stop()
+	e.machine("c")
+	_, errOut = e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")
+	if fallback.Count(testupstream.ZipPath("example.com/fleeta", "v1.0.0")) != 1 {
+		t.Errorf("with the server stopped the modules should come from the fallback: %v\n%s", fallback.Requests(), errOut)
+	}
+
+	// leave: the GOENV file byte for byte, the state gone; again: nothing to do.
+	out, _ = e.mustRun(e.root, bin, "leave", "--go", gocmd)
+	if got := readEnv(); got != before {
+		t.Errorf("after leave GOENV is\n%q\nwant\n%q\n(leave said %s)", got, before, out)
+	}
+	if _, err := os.Stat(filepath.Join(e.vars["XDG_CONFIG_HOME"], "pitstop", "join.json")); !os.IsNotExist(err) {
+		t.Errorf("join state still there after leave: %v", err)
+	}
+	out, _ = e.mustRun(e.root, bin, "leave", "--go", gocmd)
+	if !strings.Contains(out, "not joined") || readEnv() != before {
+		t.Errorf("second leave: %q", out)
+	}
+}
+
+// TestJoinRefuses: a server that is not pitstop, a pitstop that wants a
+// token, a go command older than go1.24: one line, exit 2, nothing written.
+func TestJoinRefuses(t *testing.T) {
+	gocmd := goCmd(t)
+	bin := pitstopBinary(t)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>a router's page</html>"))
+	}))
+	defer fake.Close()
+	up := testupstream.NewForTest(t, fleetModules()...)
+	addr, _ := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce", "--auth-token", "s3cret"})
+	oldGo := filepath.Join(t.TempDir(), "go")
+	os.WriteFile(oldGo, []byte("#!/bin/sh\necho '{\"GOVERSION\":\"go1.23.4\",\"GOENV\":\"'$GOENV'\",\"GOPROXY\":\"direct\",\"GOCACHEPROG\":\"\"}'\n"), 0o755)
+	plain, stopPlain := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce"})
+	defer stopPlain()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not pitstop", []string{"join", fake.URL, "--go", gocmd}, "not a pitstop server"},
+		{"a module proxy is not pitstop", []string{"join", up.URL, "--go", gocmd}, "not a pitstop server"},
+		{"token wanted", []string{"join", "http://" + addr, "--go", gocmd}, "wants a token"},
+		{"nothing listening", []string{"join", "http://127.0.0.1:1", "--go", gocmd}, "unreachable"},
+		{"bad URL", []string{"join", "ftp://x", "--go", gocmd}, "want http://HOST:PORT"},
+		{"go too old", []string{"join", "http://" + plain, "--go", oldGo}, "older than go1.24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFleetEnv(t)
+			out, errOut, code := e.run(e.root, bin, tc.args...)
+			if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and one line saying %q (stdout %q)", code, errOut, tc.want, out)
+			}
+			if _, err := os.Stat(e.vars["GOENV"]); !os.IsNotExist(err) {
+				t.Errorf("GOENV file written: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(e.vars["XDG_CONFIG_HOME"], "pitstop")); !os.IsNotExist(err) {
+				t.Errorf("join state written: %v", err)
+			}
+		})
+	}
+}
