@@ -2,8 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,7 +119,13 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 			log.Info("pitstop serve stores", "dir", root, "proxy_bytes", pst.Usage().Bytes, "cache_bytes", cst.Usage().Bytes)
 			srv := tf.apply(&service.Server{Name: "serve", Addr: listen, Logger: log, Registry: reg, AuthToken: token,
 				Handler: fleetHandler(fleet.IdentityHandler(id), ch, ph)})
-			_ = noAnnounce
+			if !noAnnounce {
+				fp, err := certFingerprint(tf.cert)
+				if err != nil {
+					return usageError("--tls-cert: %v", err)
+				}
+				srv.Ready = func(a net.Addr) { announce(ctx, log, a, fleet.TXT(id, fp)) }
+			}
 			return listenFlag(srv.Run(ctx))
 		},
 	}
@@ -346,7 +357,57 @@ func newLeaveCmd() *cobra.Command {
 	return c
 }
 
-// browseServers finds servers on the LAN (filled in with DNS-SD).
+// browseServers finds servers on the LAN by DNS-SD.
 func browseServers(ctx context.Context, d time.Duration) ([]string, error) {
-	return nil, usageError("give the server's URL: pitstop join http://HOST:3000")
+	found, err := fleet.Browse(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("%v: give the server's URL, pitstop join http://HOST:3000", err)
+	}
+	var urls []string
+	for _, f := range found {
+		urls = append(urls, f.URL)
+	}
+	return urls, nil
+}
+
+// announce announces a server bound to a on the LAN until ctx is done; a
+// loopback listener is not announced (no one else could reach it), and a
+// failure only costs the announcement.
+func announce(ctx context.Context, log *slog.Logger, a net.Addr, txt []string) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP.IsLoopback() {
+		log.Info("not announced on the LAN: the server listens on loopback only")
+		return
+	}
+	ips := []net.IP{ta.IP}
+	if ta.IP.IsUnspecified() {
+		ips = fleet.LANAddrs()
+	}
+	if len(ips) == 0 {
+		log.Warn("not announced on the LAN: no multicast interface with an IPv4 address")
+		return
+	}
+	if err := fleet.Announce(ctx, fleet.Announcement{Port: ta.Port, IPs: ips, TXT: txt}); err != nil {
+		log.Warn("not announced on the LAN", "err", err)
+		return
+	}
+	log.Info("announced on the LAN", "service", fleet.Service, "addrs", fmt.Sprint(ips), "port", ta.Port)
+}
+
+// certFingerprint is the SHA-256 (hex) of the first certificate in a PEM
+// file; "" for no file.
+func certFingerprint(file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	return hex.EncodeToString(sum[:]), nil
 }

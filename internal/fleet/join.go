@@ -327,7 +327,14 @@ func (l *Leave) Plan(ctx context.Context) (*plan.Plan, error) {
 	if st.TokenFile != "" {
 		p.Add(plan.Step{Action: "remove", Target: st.TokenFile, Do: func(context.Context) error { return removeIfThere(st.TokenFile) }})
 	}
-	p.Add(plan.Step{Action: "remove", Target: l.Paths.State(), Do: func(context.Context) error { return removeIfThere(l.Paths.State()) }})
+	p.Add(plan.Step{Action: "remove", Target: l.Paths.State(), Note: "and its directory when empty",
+		Do: func(context.Context) error {
+			if err := removeIfThere(l.Paths.State()); err != nil {
+				return err
+			}
+			os.Remove(l.Paths.Dir) // only if empty: join made it
+			return nil
+		}})
 	return p, nil
 }
 
