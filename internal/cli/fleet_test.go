@@ -292,3 +292,69 @@ func TestJoinRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinWithToken: a server with --auth-token over TLS. A wrong token
+// is refused (exit 2, nothing written); the right one, read from a file,
+// is joined: GOPROXY carries it to the go command over https, cache prog
+// reads it from a private copy (never on a command line), and the real go
+// command downloads a module and builds with the shared cache.
+func TestJoinWithToken(t *testing.T) {
+	gocmd := goCmd(t)
+	up := testupstream.NewForTest(t, fleetModules()...)
+	cert, key := writeTestCert(t, t.TempDir())
+	addr, _ := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce", "--auth-token", "s3cret",
+		"--tls-cert", cert, "--tls-key", key})
+	server := "https://" + addr
+	bin := pitstopBinary(t)
+	e := newFleetEnv(t)
+	e.vars["SSL_CERT_FILE"] = cert
+	tokens := t.TempDir()
+	os.WriteFile(tokens+"/wrong", []byte("nope\n"), 0o600)
+	os.WriteFile(tokens+"/right", []byte("s3cret\n"), 0o600)
+
+	fallback := testupstream.NewForTest(t, fleetModules()...)
+	before := "GOPROXY=" + fallback.URL + "\nGOSUMDB=" + up.GOSUMDB + "\n"
+	os.MkdirAll(filepath.Dir(e.vars["GOENV"]), 0o755)
+	os.WriteFile(e.vars["GOENV"], []byte(before), 0o644)
+
+	_, errOut, code := e.run(e.root, bin, "join", server, "--go", gocmd, "--token-file", tokens+"/wrong")
+	if code != 2 || !strings.Contains(errOut, "refused the token") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("wrong token: exit %d, %q; want 2 and one line", code, errOut)
+	}
+	if b, _ := os.ReadFile(e.vars["GOENV"]); string(b) != before {
+		t.Errorf("GOENV changed after a refused token: %q", b)
+	}
+	out, _ := e.mustRun(e.root, bin, "join", server, "--go", gocmd, "--token-file", tokens+"/right")
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("join printed the token: %s", out)
+	}
+	env, _ := os.ReadFile(e.vars["GOENV"])
+	tokCopy := filepath.Join(e.vars["XDG_CONFIG_HOME"], "pitstop", "join-token")
+	if !strings.Contains(string(env), "GOPROXY=https://pitstop:s3cret@"+addr+"|") || !strings.Contains(string(env), "--token-file "+tokCopy) {
+		t.Errorf("GOENV after join with a token:\n%s", env)
+	}
+	if fi, err := os.Stat(tokCopy); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token copy %s: %v %v, want mode 0600", tokCopy, fi, err)
+	}
+	proj := filepath.Join(e.root, "proj")
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/proj\n\ngo 1.21\n\nrequire example.com/fleetb v1.0.0\n"), 0o644)
+	os.WriteFile(filepath.Join(proj, "main.go"), []byte("package main\n\nimport \"example.com/fleetb\"\n\nfunc main() { println(fleetb.B()) }\n"), 0o644)
+	e.vars["PITSTOP_CACHE_STATS"] = "json"
+	e.mustRun(proj, gocmd, "mod", "tidy")
+	_, errOut = e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")
+	if s := cacheStats(t, errOut); s["uploads"] == 0 || s["upload_errors"] != 0 {
+		t.Errorf("build with the token: %v; want uploads and no upload errors", s)
+	}
+	if n := up.Count(testupstream.ZipPath("example.com/fleetb", "v1.0.0")); n != 1 || len(fallback.Requests()) != 0 {
+		t.Errorf("upstream zip fetches %d, want 1, and none from the fallback (%v): the token should let the go command through the server", n, fallback.Requests())
+	}
+	e.mustRun(e.root, bin, "leave", "--go", gocmd)
+	if b, _ := os.ReadFile(e.vars["GOENV"]); string(b) != before {
+		t.Errorf("GOENV after leave: %q, want %q", b, before)
+	}
+	if _, err := os.Stat(tokCopy); !os.IsNotExist(err) {
+		t.Errorf("token copy left after leave: %v", err)
+	}
+}
