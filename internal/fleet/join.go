@@ -304,12 +304,12 @@ func (l *Leave) Plan(ctx context.Context) (*plan.Plan, error) {
 		return nil, err
 	}
 	if err == nil && sha(cur) == st.AfterSHA256 {
-		to := "its content before the join"
+		step := plan.Step{Action: "restore", Target: st.GOENV, To: "its content before the join, byte for byte",
+			Do: func(context.Context) error { return restoreFile(st.GOENV, st.Existed, []byte(st.Before)) }}
 		if !st.Existed {
-			to = "" // removed
+			step.Action, step.To, step.Note = "remove", "", "join created it"
 		}
-		p.Add(plan.Step{Action: "restore", Target: st.GOENV, From: "as join left it", To: to,
-			Do: func(context.Context) error { return restoreFile(st.GOENV, st.Existed, []byte(st.Before)) }})
+		p.Add(step)
 	} else {
 		// Changed since the join: put back only the two values.
 		before := parseEnvFile(st.Before)
