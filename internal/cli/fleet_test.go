@@ -131,6 +131,25 @@ func cacheStats(t *testing.T, stderr string) map[string]int64 {
 	return sum
 }
 
+// fleetProject writes a main package under root/proj calling
+// example.com/<mod>.<fn>() and returns its directory.
+func fleetProject(t *testing.T, root, mod, fn string) string {
+	t.Helper()
+	proj := filepath.Join(root, "proj")
+	if err := os.MkdirAll(proj, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"go.mod":  "module example.com/proj\n\ngo 1.21\n\nrequire example.com/" + mod + " v1.0.0\n",
+		"main.go": "package main\n\nimport \"example.com/" + mod + "\"\n\nfunc main() { println(" + mod + "." + fn + "()) }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(proj, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return proj
+}
+
 func fleetModules() []testupstream.Module {
 	return []testupstream.Module{
 		{Path: "example.com/fleeta", Version: "v1.0.0", Files: map[string]string{
@@ -197,10 +216,7 @@ func TestServeJoinBuildLeave(t *testing.T) {
 	}
 
 	// A project needing example.com/fleeta → fleetb.
-	proj := filepath.Join(e.root, "proj")
-	os.MkdirAll(proj, 0o755)
-	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/proj\n\ngo 1.21\n\nrequire example.com/fleeta v1.0.0\n"), 0o644)
-	os.WriteFile(filepath.Join(proj, "main.go"), []byte("package main\n\nimport \"example.com/fleeta\"\n\nfunc main() { println(fleeta.A()) }\n"), 0o644)
+	proj := fleetProject(t, e.root, "fleeta", "A")
 	e.vars["PITSTOP_CACHE_STATS"] = "json"
 	e.mustRun(proj, gocmd, "mod", "tidy")
 	if up.Count(testupstream.ZipPath("example.com/fleetb", "v1.0.0")) != 1 || len(fallback.Requests()) != 0 {
@@ -337,10 +353,7 @@ func TestJoinWithToken(t *testing.T) {
 	if fi, err := os.Stat(tokCopy); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token copy %s: %v %v, want mode 0600", tokCopy, fi, err)
 	}
-	proj := filepath.Join(e.root, "proj")
-	os.MkdirAll(proj, 0o755)
-	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/proj\n\ngo 1.21\n\nrequire example.com/fleetb v1.0.0\n"), 0o644)
-	os.WriteFile(filepath.Join(proj, "main.go"), []byte("package main\n\nimport \"example.com/fleetb\"\n\nfunc main() { println(fleetb.B()) }\n"), 0o644)
+	proj := fleetProject(t, e.root, "fleetb", "B")
 	e.vars["PITSTOP_CACHE_STATS"] = "json"
 	e.mustRun(proj, gocmd, "mod", "tidy")
 	_, errOut = e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")

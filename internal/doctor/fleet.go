@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // Fleet is the join the CLI hands in (the doctor does not read the join
@@ -30,12 +32,12 @@ func runFleet(ctx context.Context, env *Env) Result {
 	}
 	s := f.Server
 	goproxy := env.Go.Get("GOPROXY")
-	details := []string{"joined: " + s, "GOPROXY=" + redactUserinfo(goproxy), "GOCACHEPROG=" + env.Go.Get("GOCACHEPROG")}
+	details := []string{"joined: " + s, "GOPROXY=" + modfetch.Redact(goproxy), "GOCACHEPROG=" + env.Go.Get("GOCACHEPROG")}
 	first, sep, rest := cutProxyList(goproxy)
 	switch {
 	case stripUserinfo(first) != s:
 		return Result{Status: Warn, Details: details,
-			Finding: fmt.Sprintf("joined to %s, but GOPROXY (%s) no longer starts with it: something changed GOPROXY after pitstop join", s, redactUserinfo(goproxy)),
+			Finding: fmt.Sprintf("joined to %s, but GOPROXY (%s) no longer starts with it: something changed GOPROXY after pitstop join", s, modfetch.Redact(goproxy)),
 			Fix:     "pitstop leave && pitstop join " + s}
 	case sep != "|" || rest == "" || rest == "off":
 		return Result{Status: Warn, Details: details,
@@ -58,11 +60,11 @@ func runFleet(ctx context.Context, env *Env) Result {
 		}
 		if msg != "" {
 			return Result{Status: Warn, Details: details,
-				Finding: fmt.Sprintf("stale join: %s does not answer as pitstop (%s); builds fall through to %s and every shared build cache get is a miss", s, msg, redactUserinfo(rest)),
+				Finding: fmt.Sprintf("stale join: %s does not answer as pitstop (%s); builds fall through to %s and every shared build cache get is a miss", s, msg, modfetch.Redact(rest)),
 				Fix:     fmt.Sprintf("start pitstop serve on %s (systemctl status pitstop-serve), or pitstop leave", hostPart(s))}
 		}
 	}
-	return Result{Status: OK, Details: details, Finding: fmt.Sprintf("joined to %s: it answers as pitstop; GOPROXY falls through to %s", s, redactUserinfo(rest))}
+	return Result{Status: OK, Details: details, Finding: fmt.Sprintf("joined to %s: it answers as pitstop; GOPROXY falls through to %s", s, modfetch.Redact(rest))}
 }
 
 // cutProxyList splits a GOPROXY list after its first entry.
@@ -81,17 +83,4 @@ func stripUserinfo(s string) string {
 	}
 	u.User = nil
 	return u.String()
-}
-
-// redactUserinfo hides passwords in a GOPROXY list.
-func redactUserinfo(l string) string {
-	for _, f := range strings.FieldsFunc(l, func(r rune) bool { return r == ',' || r == '|' }) {
-		if u, err := url.Parse(f); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "xxxxx")
-				l = strings.Replace(l, f, u.String(), 1)
-			}
-		}
-	}
-	return l
 }

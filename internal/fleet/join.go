@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/plan"
 )
 
@@ -216,7 +217,7 @@ func (j *Join) Plan(ctx context.Context) (*plan.Plan, error) {
 			},
 			Undo: func(context.Context) error { return os.Remove(tok) }})
 	}
-	p.Add(plan.Step{Action: "set", Target: "GOPROXY", From: redact(vals["GOPROXY"]), To: redact(goproxy), Note: "in " + goenvFile,
+	p.Add(plan.Step{Action: "set", Target: "GOPROXY", From: modfetch.Redact(vals["GOPROXY"]), To: modfetch.Redact(goproxy), Note: "in " + goenvFile,
 		Do:   func(ctx context.Context) error { _, err := j.Go.run(ctx, "env", "-w", "GOPROXY="+goproxy); return err },
 		Undo: restore})
 	p.Add(plan.Step{Action: "set", Target: "GOCACHEPROG", From: vals["GOCACHEPROG"], To: gocacheprog, Note: "in " + goenvFile,
@@ -258,17 +259,6 @@ func previousProxy(goproxy, server string) string {
 		return ""
 	}
 	return rest
-}
-
-// redact hides a token in a GOPROXY list.
-func redact(goproxy string) string {
-	for _, f := range strings.FieldsFunc(goproxy, func(r rune) bool { return r == ',' || r == '|' }) {
-		if u, err := url.Parse(f); err == nil && u.User != nil {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			goproxy = strings.Replace(goproxy, f, u.String(), 1)
-		}
-	}
-	return goproxy
 }
 
 func restoreFile(path string, existed bool, content []byte) error {
@@ -320,7 +310,7 @@ func (l *Leave) Plan(ctx context.Context) (*plan.Plan, error) {
 			if ok {
 				args, to = []string{"env", "-w", k + "=" + v}, v
 			}
-			p.Add(plan.Step{Action: "set", Target: k, To: redact(to), Note: st.GOENV + " changed since the join: only this value is put back",
+			p.Add(plan.Step{Action: "set", Target: k, To: modfetch.Redact(to), Note: st.GOENV + " changed since the join: only this value is put back",
 				Do: func(ctx context.Context) error { _, err := l.Go.run(ctx, args...); return err }})
 		}
 	}
