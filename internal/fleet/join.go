@@ -44,6 +44,20 @@ func (g GoCmd) run(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// getenv reads the environment the go command runs with.
+func (g GoCmd) getenv(k string) string {
+	if g.Env == nil {
+		return os.Getenv(k)
+	}
+	v := ""
+	for _, kv := range g.Env {
+		if key, val, ok := strings.Cut(kv, "="); ok && key == k {
+			v = val
+		}
+	}
+	return v
+}
+
 // values reads keys with go env -json.
 func (g GoCmd) values(ctx context.Context, keys ...string) (map[string]string, error) {
 	out, err := g.run(ctx, append([]string{"env", "-json"}, keys...)...)
@@ -240,6 +254,11 @@ func (j *Join) Plan(ctx context.Context) (*plan.Plan, error) {
 			return atomicfile.WriteFile(j.Paths.State(), append(b, '\n'), 0o600)
 		},
 		Undo: func(context.Context) error { return os.Remove(j.Paths.State()) }})
+	for _, k := range []string{"GOPROXY", "GOCACHEPROG"} {
+		if v := j.Go.getenv(k); v != "" {
+			p.Note("%s is set in your environment (%s), which overrides the go env file: unset it (in your shell profile) for the join to take effect", k, modfetch.Redact(v))
+		}
+	}
 	p.Note("undo with pitstop leave")
 	return p, nil
 }
