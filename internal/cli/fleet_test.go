@@ -240,9 +240,20 @@ func TestServeJoinBuildLeave(t *testing.T) {
 		t.Errorf("upstream zip fetches = %d, want 1 (the second machine's from the server's store)", n)
 	}
 
+	// The doctor sees the join: ok while the server answers, a stale join
+	// (warning, exit 1) with its fix once it is stopped.
+	out, _ = e.mustRun(e.root, bin, "doctor", "--only", "go.fleet", "--color", "never")
+	if !strings.Contains(out, "joined to "+server+": it answers as pitstop") {
+		t.Errorf("doctor with the server up:\n%s", out)
+	}
+
 	// The server stops: a third machine still builds, through the
 	// fallback entry after "|".
 	stop()
+	out, _, code := e.run(e.root, bin, "doctor", "--only", "go.fleet", "--color", "never")
+	if code != 1 || !strings.Contains(out, "stale join: "+server) || !strings.Contains(out, "pitstop leave") {
+		t.Errorf("doctor with the server stopped: exit %d\n%s", code, out)
+	}
 	e.machine("c")
 	_, errOut = e.mustRun(proj, gocmd, "build", "-trimpath", "-o", os.DevNull, ".")
 	if fallback.Count(testupstream.ZipPath("example.com/fleeta", "v1.0.0")) != 1 {
