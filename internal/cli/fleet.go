@@ -256,10 +256,14 @@ prog reads, and put in GOPROXY's URL (the go command sends it only over https).`
 				case 0:
 					return usageError("no pitstop server answered on the LAN within %v: give its URL, pitstop join http://HOST:3000", browse)
 				case 1:
-					raw = found[0]
-					fmt.Fprintln(cmd.ErrOrStderr(), "found "+raw)
+					raw = found[0].URL
+					fmt.Fprintln(cmd.ErrOrStderr(), "found "+describeFound(found[0]))
 				default:
-					return usageError("%d pitstop servers on the LAN: %s; choose one: pitstop join URL", len(found), strings.Join(found, ", "))
+					var list []string
+					for _, f := range found {
+						list = append(list, describeFound(f))
+					}
+					return usageError("%d pitstop servers on the LAN: %s; choose one: pitstop join URL", len(found), strings.Join(list, ", "))
 				}
 			}
 			server, err := fleet.NormalizeURL(raw)
@@ -358,16 +362,21 @@ func newLeaveCmd() *cobra.Command {
 }
 
 // browseServers finds servers on the LAN by DNS-SD.
-func browseServers(ctx context.Context, d time.Duration) ([]string, error) {
+func browseServers(ctx context.Context, d time.Duration) ([]fleet.Found, error) {
 	found, err := fleet.Browse(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("%v: give the server's URL, pitstop join http://HOST:3000", err)
 	}
-	var urls []string
-	for _, f := range found {
-		urls = append(urls, f.URL)
+	return found, nil
+}
+
+// describeFound is a found server's URL and, for TLS, the fingerprint it
+// announced, to compare with the server's certificate.
+func describeFound(f fleet.Found) string {
+	if fp := f.TXT["tls"]; fp != "" {
+		return f.URL + " (certificate " + fp + ")"
 	}
-	return urls, nil
+	return f.URL
 }
 
 // announce announces a server bound to a on the LAN until ctx is done; a

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,10 +124,18 @@ func TestJoinFindsServerByMDNS(t *testing.T) {
 	}
 	nothingWritten("after leave")
 
-	startInNetns(t, e, nsA, bin, "announced on the LAN", "--listen", ":3001")
+	// The second speaks TLS: its URL is https and the listing shows the
+	// certificate's fingerprint from its TXT record.
+	cert, key := writeTestCert(t, t.TempDir(), net.ParseIP(ipA))
+	fp, err := certFingerprint(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startInNetns(t, e, nsA, bin, "announced on the LAN", "--listen", ":3001", "--tls-cert", cert, "--tls-key", key)
 	out, errOut, code = joinB()
-	if code != 2 || !strings.Contains(errOut, "2 pitstop servers") || !strings.Contains(errOut, ipA+":3000") || !strings.Contains(errOut, ipA+":3001") {
-		t.Errorf("join with two servers: exit %d, %q %q; want 2 listing both", code, out, errOut)
+	if code != 2 || !strings.Contains(errOut, "2 pitstop servers") || !strings.Contains(errOut, "http://"+ipA+":3000") ||
+		!strings.Contains(errOut, "https://"+ipA+":3001 (certificate sha256:"+fp+")") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("join with two servers: exit %d, %q %q; want 2 and one line listing both", code, out, errOut)
 	}
 	nothingWritten("two servers")
 }
