@@ -197,8 +197,31 @@ func TestServeJoinBuildLeave(t *testing.T) {
 		t.Errorf("/.pitstop answered %s", body)
 	}
 
-	// --dry-run prints the plan and changes nothing.
-	out, _ := e.mustRun(e.root, bin, "join", server, "--go", gocmd, "--dry-run")
+	// /healthz and /metrics once for both: the proxy's, the cache's and
+	// the listener's series in one exposition.
+	for path, want := range map[string][]string{
+		"/healthz": {"ok"},
+		"/metrics": {"pitstop_serve_http_requests_total", "pitstop_cache_evictions_total", "pitstop_proxy_"},
+	} {
+		resp, err := http.Get(server + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range want {
+			if resp.StatusCode != 200 || !strings.Contains(string(b), w) {
+				t.Errorf("%s: %s, lacks %q", path, resp.Status, w)
+			}
+		}
+	}
+
+	// --dry-run prints the plan (--json: as JSON) and changes nothing.
+	out, _ := e.mustRun(e.root, bin, "join", server, "--go", gocmd, "--dry-run", "--json")
+	if !strings.Contains(out, `"schema": "pitstop-plan/v1"`) || !strings.Contains(out, `"target": "GOCACHEPROG"`) || readEnv() != before {
+		t.Errorf("join --dry-run --json: %s; GOENV now %q", out, readEnv())
+	}
+	out, _ = e.mustRun(e.root, bin, "join", server, "--go", gocmd, "--dry-run")
 	if !strings.Contains(out, "GOPROXY") || !strings.Contains(out, "dry run") || readEnv() != before {
 		t.Errorf("join --dry-run: %s; GOENV now %q", out, readEnv())
 	}
