@@ -522,14 +522,9 @@ now (or --upstream) and written into the unit.`,
 				return err
 			}
 			env := goenv.Load(cmd.Context())
-			if upstream == "" {
-				upstream = env.Get("GOPROXY")
-			}
-			if _, err := goenv.ParseProxyList(upstream); err != nil {
-				return usageError("--upstream: %v", err)
-			}
-			if strings.ContainsAny(upstream, "\"\\\n%$") {
-				return usageError("--upstream %q: quotes, backslashes, %% and $ cannot go into a unit file", upstream)
+			upstream, err := unitUpstream(env, upstream)
+			if err != nil {
+				return err
 			}
 			sumdb := env.Get("GOSUMDB")
 			if def := strings.SplitN(goenv.DefaultSumDBKey, "+", 2)[0]; sumdb == def || sumdb == goenv.DefaultSumDBKey {
@@ -558,6 +553,21 @@ now (or --upstream) and written into the unit.`,
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	pf.register(f)
 	return c
+}
+
+// unitUpstream is the --upstream a unit file gets: the flag, or go env
+// GOPROXY, checked as a GOPROXY list that fits in a unit file.
+func unitUpstream(env goenv.Env, upstream string) (string, error) {
+	if upstream == "" {
+		upstream = env.Get("GOPROXY")
+	}
+	if _, err := goenv.ParseProxyList(upstream); err != nil {
+		return "", usageError("--upstream: %v", err)
+	}
+	if strings.ContainsAny(upstream, "\"\\\n%$") {
+		return "", usageError("--upstream %q: quotes, backslashes, %% and $ cannot go into a unit file", upstream)
+	}
+	return upstream, nil
 }
 
 // removeTree removes dir (a go module cache, whose directories the go

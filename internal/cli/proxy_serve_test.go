@@ -103,11 +103,18 @@ func TestProxyServeWithAuth(t *testing.T) {
 // function that cancels it (as SIGTERM does) and requires exit status 0.
 func startServe(t *testing.T, what string, args ...string) (addr string, stop func()) {
 	t.Helper()
+	return startMain(t, what, append([]string{what, "serve"}, args...))
+}
+
+// startMain runs `pitstop argv...`, a server whose listening log line says
+// "pitstop <what> listening", as startServe does.
+func startMain(t *testing.T, what string, argv []string) (addr string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, append([]string{what, "serve"}, args...), strings.NewReader(""), io.Discard, pw)
+		done <- Main(ctx, argv, strings.NewReader(""), io.Discard, pw)
 		pw.Close()
 	}()
 	addrc, logText := followLog(pr, what)

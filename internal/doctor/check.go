@@ -77,6 +77,9 @@ type Env struct {
 	// ramdisk; nil recognises no ramdisk (an overlay whose upper layer is on
 	// tmpfs is still reported as in RAM).
 	RamdiskActive func(root *host.Root, path string) bool
+	// Fleet is the join pitstop join made, handed in by the CLI; nil when
+	// not joined or not known (a capture).
+	Fleet *Fleet
 
 	mu     sync.Mutex
 	fetch  *modfetch.Fetcher     // see fetcher
