@@ -22,12 +22,46 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
   command -v chromium >/dev/null || need+=(chromium) # the status page in a real browser (internal/cli)
+  command -v g++ >/dev/null || need+=(g++) # cross: the native build of its C++ test program
+  # cross: Debian's cross compilers (with libc6-dev-*-cross, the targets'
+  # sysroots under /usr/<triplet>) build its tests' cgo programs for arm64
+  # and armhf, which then run under qemu-user.
+  for t in aarch64-linux-gnu arm-linux-gnueabihf; do
+    command -v $t-gcc >/dev/null || need+=(gcc-$t)
+    command -v $t-g++ >/dev/null || need+=(g++-$t)
+  done
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
 fi
+
+# pitstop gpu (issue 21). Mesa's CPU Vulkan driver (lavapipe) and the loader,
+# for the host and for arm64: the arm64 pass below runs the companion
+# cross-built for arm64 on arm64 lavapipe, emulated through binfmt. Also the
+# headers the cgo companion builds against (go vet and staticcheck compile
+# it too), the arm64 cross compiler, glslang (shaders_test recompiles the
+# shaders) and vulkaninfo (what gpu info is compared with).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  gpu_need=()
+  for p in mesa-vulkan-drivers libvulkan1 libvulkan-dev glslang-tools vulkan-tools gcc-aarch64-linux-gnu \
+    mesa-vulkan-drivers:arm64 libvulkan1:arm64 libvulkan-dev:arm64; do
+    dpkg -s "$p" >/dev/null 2>&1 || gpu_need+=("$p")
+  done
+  if [ ${#gpu_need[@]} -gt 0 ]; then
+    step "apt-get install ${gpu_need[*]} (pitstop gpu)"
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${gpu_need[@]}" >/dev/null
+  fi
+fi
+step "build pitstop-gpu (the cgo Vulkan companion) for this host and for linux/arm64"
+gpu_out=$(mktemp -d)
+CGO_ENABLED=1 go build -o "$gpu_out/pitstop-gpu-$(go env GOHOSTARCH)" ./cmd/pitstop-gpu
+CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o "$gpu_out/pitstop-gpu-arm64" ./cmd/pitstop-gpu
+if command -v file >/dev/null; then file "$gpu_out"/pitstop-gpu-*; fi
+rm -rf "$gpu_out"
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
