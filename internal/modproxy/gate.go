@@ -92,6 +92,7 @@ func (h *Handler) record(r *http.Request, req Request, version string, d policy.
 	if req.Kind == KindInfo && req.Query {
 		what = "query " + req.Version
 	}
+	h.statusPolicy(req.Path, version, d)
 	h.Policy.Record(policy.Record{
 		Client: client, Module: req.Path, Version: version, Decision: d.Verdict,
 		Rule: d.Rule, Reason: d.Reason, Advisories: d.Advisories, Request: what,

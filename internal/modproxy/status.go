@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
@@ -86,10 +87,19 @@ func (h *Handler) UseStats(s *service.Stats) {
 	h.statusInit()
 }
 
+// statusPolicy records a version the policy refused among the status
+// page's events.
+func (h *Handler) statusPolicy(mod, version string, d policy.Decision) {
+	if h.Status == nil || d.Served() {
+		return
+	}
+	h.Status.Event(service.EventPolicy, mod+"@"+version, d.Rule+": "+d.Reason)
+}
+
 // statusInit makes the Fetcher report its upstream requests to Status
 // (unless something else already takes them).
 func (h *Handler) statusInit() {
-	if h.Status != nil && h.Fetcher.OnUpstream == nil {
+	if h.Status != nil && h.Fetcher != nil && h.Fetcher.OnUpstream == nil {
 		h.Fetcher.OnUpstream = statusUpstream(h.Status)
 	}
 }

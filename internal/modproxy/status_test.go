@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
@@ -280,4 +283,33 @@ func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// TestStatusRecordsPolicyRefusal: a version the policy refuses appears
+// among the status page's events with its rule and reason.
+func TestStatusRecordsPolicyRefusal(t *testing.T) {
+	up := testupstream.NewForTest(t, timed("example.com/stranger", "v1.0.0", time.Now().Add(-400*24*time.Hour)))
+	file := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(file, []byte("[default]\naction = \"deny\"\nreason = \"not on the allowlist\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := policy.Open(file, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	stats := NewStats()
+	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) { h.Policy = src; h.UseStats(stats) })
+	resp, err := http.Get(p.URL + testupstream.FilePath("example.com/stranger", "v1.0.0", "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("refused version: %d; want 403", resp.StatusCode)
+	}
+	evs := stats.Snapshot(time.Now()).Events
+	if len(evs) == 0 || evs[0].Kind != service.EventPolicy || evs[0].Subject != "example.com/stranger@v1.0.0" || !strings.Contains(evs[0].Detail, "not on the allowlist") {
+		t.Errorf("events = %+v; want the policy refusal of example.com/stranger@v1.0.0 with its reason", evs)
+	}
 }
