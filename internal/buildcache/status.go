@@ -17,7 +17,8 @@ func NewStats() *service.Stats {
 }
 
 func classifyStatus(r *http.Request, code int, _ http.Header) (key string, hit, ok bool) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead || !strings.HasPrefix(r.URL.Path, "/v1/get/") {
+	// The cache may be mounted under a prefix (pitstop serve's /cache/).
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || !strings.Contains(r.URL.Path, "/v1/get/") {
 		return "", false, false
 	}
 	return "", code == http.StatusOK, true

@@ -21,6 +21,8 @@ import (
 	"github.com/pitstop-go/pitstop/internal/buildcache"
 	"github.com/pitstop-go/pitstop/internal/fleet"
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
@@ -62,6 +64,7 @@ func newFleetServeCmd() *cobra.Command {
 	var pc proxyConfig
 	var listen, token, cacheMax string
 	var tf tlsFlags
+	var sf statusFlag
 	var noAnnounce, noSync bool
 	c := &cobra.Command{
 		Use:   "serve",
@@ -80,6 +83,9 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 				return err
 			}
 			if err := tf.check(); err != nil {
+				return err
+			}
+			if err := sf.check(); err != nil {
 				return err
 			}
 			root, err := proxyDirFlag(pc.dir)
@@ -117,8 +123,11 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 			}
 			id := fleet.Identity{API: fleet.API, Version: version.Get().Version, Features: []string{"proxy", "sumdb", "toolchains", "cache"}}
 			log.Info("pitstop serve stores", "dir", root, "proxy_bytes", pst.Usage().Bytes, "cache_bytes", cst.Usage().Bytes)
-			srv := tf.apply(&service.Server{Name: "serve", Addr: listen, Logger: log, Registry: reg, AuthToken: token,
-				Handler: fleetHandler(fleet.IdentityHandler(id), ch, ph)})
+			ph.UseStats(modproxy.NewStats())
+			srv := sf.apply(tf.apply(&service.Server{Name: "serve", Addr: listen, Logger: log, Registry: reg, AuthToken: token,
+				Handler: fleetHandler(fleet.IdentityHandler(id), ch, ph)}), "pitstop serve",
+				service.StatusPart{Stats: buildcache.NewStats(), Usage: cst.Usage, Prefix: fleet.CachePrefix + "/"},
+				service.StatusPart{Stats: ph.Status, Usage: pst.Usage, Toolchains: modproxy.Toolchains(pst)})
 			if !noAnnounce {
 				fp, err := certFingerprint(tf.cert)
 				if err != nil {
@@ -130,6 +139,9 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 		},
 	}
 	pc.serve = true
+	// The proxy's limits at their defaults (serve has no flags for them).
+	pc.maxZipFiles, pc.maxZipFetches, pc.maxMetaFetches = modfetch.DefaultMaxZipFiles, modproxy.DefaultMaxZipFetches, modproxy.DefaultMaxMetaFetches
+	pc.abandonGrace = modproxy.DefaultAbandonGrace
 	f := c.Flags()
 	f.StringVar(&pc.dir, "dir", defaultFleetDir(), "store directory (proxy/ and cache/ below it)")
 	f.StringVar(&pc.upstream, "upstream", "", "GOPROXY list to fetch from, with the go command's ',' '|' direct off rules (default: go env GOPROXY)")
@@ -145,6 +157,7 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 	f.StringVar(&token, "auth-token", "", "require this token from every client (default $PITSTOP_TOKEN; none: open)")
 	f.BoolVar(&noAnnounce, "no-announce", false, "do not announce the server on the LAN (DNS-SD _pitstop._tcp over multicast DNS)")
 	tf.register(f)
+	sf.register(f)
 	c.AddCommand(newFleetInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-serve systemd service (the stores stay)", fleetUnitName))
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -261,6 +262,31 @@ func TestServeJoinBuildLeave(t *testing.T) {
 	}
 	if n := up.Count(testupstream.ZipPath("example.com/fleetb", "v1.0.0")); n != 1 {
 		t.Errorf("upstream zip fetches = %d, want 1 (the second machine's from the server's store)", n)
+	}
+
+	// The status page shows both parts: the cache with the objects the
+	// first machine uploaded, the proxy with the modules both fetched.
+	resp, err = http.Get(server + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st service.Status
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || len(st.Parts) != 2 || st.Parts[0].Name != "build cache" || st.Parts[1].Name != "proxy" {
+		t.Fatalf("serve /api/status: %v, parts %+v; want the build cache and the proxy", err, st.Parts)
+	}
+	if c := st.Parts[0]; c.Store == nil || c.Store.Objects == 0 {
+		t.Errorf("serve status: build cache store %+v; want the uploaded objects", c.Store)
+	}
+	fleetb := int64(0)
+	for _, e := range st.Parts[1].TopRequests {
+		if e.Key == "example.com/fleetb" {
+			fleetb = e.Requests
+		}
+	}
+	if fleetb < 2 {
+		t.Errorf("serve status: proxy top %+v; want example.com/fleetb asked by both machines", st.Parts[1].TopRequests)
 	}
 
 	// The doctor sees the join: ok while the server answers, a stale join

@@ -70,12 +70,24 @@ type StatusPart struct {
 	// Toolchains lists the toolchains the part holds (golang.org/toolchain
 	// versions).
 	Toolchains func() []string
+	// Prefix, if set, gives the part every request under it (and no
+	// other): its Classify decides which of them count. Parts without a
+	// Prefix are asked in order about the rest; the first that claims a
+	// request counts it.
+	Prefix string
 }
 
 // record counts a request the Server served into the parts that claim it.
 func (p *StatusPage) record(r *http.Request, code int, h http.Header, n int64, now time.Time) {
 	for i := range p.Parts {
 		s := p.Parts[i].Stats
+		prefixed := false
+		if pre := p.Parts[i].Prefix; pre != "" {
+			if !strings.HasPrefix(r.URL.Path, pre) {
+				continue
+			}
+			prefixed = true
+		}
 		if s == nil {
 			continue
 		}
@@ -88,6 +100,9 @@ func (p *StatusPage) record(r *http.Request, code int, h http.Header, n int64, n
 		}
 		if ok {
 			s.Record(now, r.RemoteAddr, key, hit, n)
+			return
+		}
+		if prefixed {
 			return
 		}
 	}
