@@ -46,7 +46,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   gpu_need=()
   for p in mesa-vulkan-drivers libvulkan1 libvulkan-dev glslang-tools vulkan-tools gcc-aarch64-linux-gnu \
     mesa-vulkan-drivers:arm64 libvulkan1:arm64 libvulkan-dev:arm64; do
-    dpkg -s "$p" >/dev/null 2>&1 || gpu_need+=("$p")
+    # Both architectures of a package installed make a bare name ambiguous
+    # to dpkg -s: ask for the native one by its architecture.
+    q=$p; case $p in *:*) ;; *) q=$p:$(dpkg --print-architecture) ;; esac
+    dpkg -s "$q" >/dev/null 2>&1 || gpu_need+=("$p")
   done
   if [ ${#gpu_need[@]} -gt 0 ]; then
     step "apt-get install ${gpu_need[*]} (pitstop gpu)"
