@@ -144,6 +144,7 @@ the kernel for Go servers and builds (tune).`,
 		newCacheCmd(),
 		newRamdiskCmd(),
 		newTuneCmd(),
+		newBenchCmd(),
 	)
 	guardGroups(root)
 	return root
