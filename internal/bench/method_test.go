@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The method checks: each measures the same thing with pitstop's code and
+// with a reference tool, in one run on one machine, and compares the ratio.
+// Rounds are interleaved and the best of each side is compared, so that a
+// neighbour's burst of load hits both or neither. Under qemu-user
+// (PITSTOP_EMULATED=1) timings mean nothing: the checks run pitstop's side
+// only and assert that it measured.
+
+const memcpyC = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+	size_t n = strtoull(argv[1], 0, 10); int runs = atoi(argv[2]);
+	char *a = malloc(n), *c = malloc(n); volatile char sink = 0;
+	memset(a, 1, n); memset(c, 0, n);
+	double best = 0;
+	for (int r = 0; r < runs; r++) {
+		double t0 = now(); memcpy(c, a, n); double d = now() - t0;
+		sink += c[(size_t)r * 4096 % n];
+		double mbps = 2.0 * n / d / 1e6; if (mbps > best) best = mbps;
+	}
+	printf("%.1f\n", best);
+	return 0;
+}
+`
+
+// TestMemCopyAgainstMemcpy: bench mem's copy bandwidth (one goroutine) is
+// within 25% of a C memcpy loop over arrays of the same size, counted the
+// same way (bytes read plus bytes written, as STREAM counts).
+func TestMemCopyAgainstMemcpy(t *testing.T) {
+	if emulated() {
+		r, err := RunMem(context.Background(), Config{Quick: true, Procs: []int{1}})
+		if err != nil || r.Kernels[0].Kernel != "copy" || r.Kernels[0].BestMBps <= 0 {
+			t.Fatalf("mem under emulation: %+v, %v", r, err)
+		}
+		t.Logf("emulated: copy %.0f MB/s measured; no comparison with memcpy under qemu", r.Kernels[0].BestMBps)
+		return
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skipf("needs gcc (test.sh installs it): %v", err)
+	}
+	dir := t.TempDir()
+	src, bin := filepath.Join(dir, "memcpy.c"), filepath.Join(dir, "memcpy")
+	if err := os.WriteFile(src, []byte(memcpyC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	var goBest, cBest float64
+	for round := range 3 {
+		r, err := RunMem(context.Background(), Config{Procs: []int{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := r.Kernels[0]
+		if g.Kernel != "copy" {
+			t.Fatalf("first kernel %q", g.Kernel)
+		}
+		out, err := exec.Command(bin, strconv.FormatInt(r.ArrayBytes, 10), strconv.Itoa(r.Runs)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: bench mem copy %.0f MB/s, C memcpy %.0f MB/s over %d MiB", round, g.BestMBps, c, r.ArrayBytes>>20)
+		goBest, cBest = max(goBest, g.BestMBps), max(cBest, c)
+	}
+	ratio := goBest / cBest
+	t.Logf("best: bench mem copy %.0f MB/s, C memcpy %.0f MB/s: ratio %.2f", goBest, cBest, ratio)
+	if ratio < 0.75 || ratio > 1.25 {
+		t.Errorf("bench mem copy / C memcpy = %.2f, want within 25%% of 1", ratio)
+	}
+}
+
+// fioIOPS runs fio with args and returns the read or write IOPS.
+func fioIOPS(t *testing.T, fio string, rw string, args ...string) float64 {
+	t.Helper()
+	cmd := exec.Command(fio, append([]string{"--name=check", "--output-format=json", "--ioengine=psync", "--bs=4k", "--numjobs=1", "--iodepth=1"}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("fio %v: %v\n%s", args, err, out)
+	}
+	var res struct {
+		Jobs []struct {
+			Read, Write struct{ IOPS float64 }
+		}
+	}
+	if i := strings.IndexByte(string(out), '{'); i > 0 {
+		out = out[i:] // fio may print a note before the JSON
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("fio output: %v\n%s", err, out)
+	}
+	if rw == "read" {
+		return res.Jobs[0].Read.IOPS
+	}
+	return res.Jobs[0].Write.IOPS
+}
+
+// TestIOAgainstFio: bench io's random 4 KiB reads and fsync'd 4 KiB writes
+// are within 30% of fio's doing the same (psync, queue depth 1, O_DIRECT
+// reads where bench io used it, fsync after every write) on the same
+// directory.
+func TestIOAgainstFio(t *testing.T) {
+	dir := t.TempDir()
+	if emulated() {
+		rs, err := RunIO(context.Background(), Config{Quick: true, Dirs: []string{dir}})
+		if err != nil || len(rs) != 1 || len(rs[0].RandReadIOPS) != 5 || rs[0].FsyncP99Ns <= 0 {
+			t.Fatalf("io under emulation: %+v, %v", rs, err)
+		}
+		t.Logf("emulated: random reads %.0f IOPS, fsync'd writes %.0f IOPS measured; no comparison with fio under qemu", median(rs[0].RandReadIOPS), median(rs[0].FsyncWriteIOPS))
+		return
+	}
+	fio, err := exec.LookPath("fio")
+	if err != nil {
+		t.Skipf("needs fio (test.sh installs Debian's fio): %v", err)
+	}
+	p := newIOPlan(false)
+	const d = time.Second
+	rf := filepath.Join(dir, "randread")
+	if err := writeFile(context.Background(), rf, p.randFile); err != nil {
+		t.Fatal(err)
+	}
+	var rdGo, rdFio, wrGo, wrFio float64
+	for round := range 3 {
+		rates, direct, err := RandRead(context.Background(), rf, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := median(rates)
+		f := fioIOPS(t, fio, "read", "--filename="+rf, "--rw=randread", "--size="+strconv.FormatInt(p.randFile, 10),
+			"--direct="+map[bool]string{true: "1", false: "0"}[direct], "--time_based", "--runtime=1s", "--readonly")
+		_, wrates, err := FsyncWrite(context.Background(), filepath.Join(dir, "fsync"), p.fsyncSpan, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw := median(wrates)
+		fw := fioIOPS(t, fio, "write", "--filename="+filepath.Join(dir, "fio-fsync"), "--rw=write", "--fsync=1",
+			"--size="+strconv.FormatInt(p.fsyncSpan, 10), "--time_based", "--runtime=1s")
+		t.Logf("round %d: random 4K reads (direct %v): bench io %.0f, fio %.0f IOPS; fsync'd 4K writes: bench io %.0f, fio %.0f IOPS", round, direct, g, f, gw, fw)
+		rdGo, rdFio, wrGo, wrFio = max(rdGo, g), max(rdFio, f), max(wrGo, gw), max(wrFio, fw)
+	}
+	for _, c := range []struct {
+		what    string
+		us, fio float64
+	}{{"random 4 KiB reads", rdGo, rdFio}, {"fsync'd 4 KiB writes", wrGo, wrFio}} {
+		ratio := c.us / c.fio
+		t.Logf("%s: bench io %.0f IOPS, fio %.0f IOPS: ratio %.2f", c.what, c.us, c.fio, ratio)
+		if ratio < 0.7 || ratio > 1.3 {
+			t.Errorf("%s: bench io / fio = %.2f, want within 30%% of 1", c.what, ratio)
+		}
+	}
+}
