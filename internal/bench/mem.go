@@ -71,26 +71,37 @@ var memKernels = []struct {
 
 // memSizes picks the array size: four times the last-level cache, as
 // STREAM asks, at least 32 MiB (8 MiB quick) and at most 128 MiB (16 MiB
-// quick) so that a 1 GB board is not pushed into swap.
-func memSizes(quick bool, llc int64) int64 {
+// quick), and at most a tenth of the available memory each, so that a
+// 512 MB board is not pushed into swap.
+func memSizes(quick bool, llc, avail int64) int64 {
 	lo, hi := int64(32<<20), int64(128<<20)
 	if quick {
 		lo, hi = 8<<20, 16<<20
 	}
-	return min(max(4*llc, lo), hi)
+	if avail > 0 {
+		hi = max(min(hi, avail/10), 4<<20)
+		lo = min(lo, hi)
+	}
+	return min(max(4*llc, lo), hi) &^ 4095
 }
 
 // RunMem measures bandwidth and latency.
 func RunMem(ctx context.Context, cfg Config) (*MemResult, error) {
 	llc, _ := cfg.root().LastLevelCache()
-	res := &MemResult{ArrayBytes: memSizes(cfg.Quick, llc), LLCBytes: llc, Runs: 10}
+	var avail int64
+	if mi, err := cfg.root().MemInfo(); err == nil {
+		avail = int64(mi["MemAvailable"])
+	}
+	res := &MemResult{ArrayBytes: memSizes(cfg.Quick, llc, avail), LLCBytes: llc, Runs: 10}
 	if cfg.Quick {
 		res.Runs = 3
 	}
 	n := int(res.ArrayBytes / 8)
 	a, b, c := make([]float64, n), make([]float64, n), make([]float64, n)
+	// Varied values, so that no layer below (page merging, compressed
+	// memory) can store the arrays in less than their size.
 	for i := range a {
-		a[i], b[i], c[i] = 1, 2, 0
+		a[i], b[i], c[i] = float64(i), float64(i%1000), 0
 	}
 	old := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(old)
@@ -113,6 +124,7 @@ func RunMem(ctx context.Context, cfg Config) (*MemResult, error) {
 	}
 	runtime.GOMAXPROCS(old)
 	a, b, c = nil, nil, nil
+	runtime.GC() // give the arrays back before the chase allocates its ring
 	res.ChaseBytes = res.ArrayBytes
 	loads := 2_000_000
 	if cfg.Quick {
