@@ -20,6 +20,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
+  command -v fio >/dev/null || need+=(fio)           # bench: io method check
+  command -v chromium >/dev/null || need+=(chromium) # bench: the HTML report opens
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
@@ -107,8 +109,9 @@ if [ "$(id -u)" = 0 ] && [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /pro
 fi
 # The test binaries are arm64; the go command they start stays the host's
 # (GOARCH is unset for them), and arm64 children they start run through binfmt.
+# PITSTOP_EMULATED=1: benchmarks run their quick pass and compare no timings.
 rc=0
 GOARCH=arm64 suite -count=1 -timeout 25m \
-  -exec "env -u GOARCH QEMU_PAGESIZE=16384 qemu-aarch64-static" ./... || rc=$?
+  -exec "env -u GOARCH QEMU_PAGESIZE=16384 PITSTOP_EMULATED=1 qemu-aarch64-static" ./... || rc=$?
 totals
 exit "$rc"

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 
 	"golang.org/x/perf/benchmath"
@@ -64,7 +65,7 @@ func Compare(w io.Writer, a, b *Report) error {
 		return fmt.Errorf("the two reports measured nothing in common (run the same benchmarks on both)")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tunit\tA median\t±95% CI\tB median\t±95% CI\tchange\tp\t")
+	fmt.Fprintln(tw, "benchmark\tunit\tA median\t95% CI\tB median\t95% CI\tchange\tp")
 	for _, c := range cs {
 		change := "~"
 		if c.Significant {
@@ -76,8 +77,8 @@ func Compare(w io.Writer, a, b *Report) error {
 			}
 		}
 		p := fmt.Sprintf("p=%.3f n=%d+%d", c.P, c.NA, c.NB)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Name, c.Unit, num(c.A.Center), c.A.PctRangeString(),
-			num(c.B.Center), c.B.PctRangeString(), change, p)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Unit, num(c.A.Center), ci(c.A),
+			num(c.B.Center), ci(c.B), change, p)
 	}
 	tw.Flush()
 	var few []string
@@ -90,4 +91,13 @@ func Compare(w io.Writer, a, b *Report) error {
 		fmt.Fprintf(w, "\n%d quantities have too few samples for a confidence interval or a significant change (run without --quick for more).\n", len(few))
 	}
 	return nil
+}
+
+// ci prints a summary's confidence interval as the larger distance from
+// the median, in percent; "?" when there are too few samples for one.
+func ci(s benchmath.Summary) string {
+	if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi) || s.Center == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("±%.1f%%", 100*max(s.Hi-s.Center, s.Center-s.Lo)/math.Abs(s.Center))
 }

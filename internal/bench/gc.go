@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -165,24 +164,38 @@ func IsGCChild() bool { return os.Getenv(gcChildEnv) != "" }
 
 // RunGCChild runs the configuration RunGC handed this process in its
 // environment, in one goroutine per GOMAXPROCS, and writes the result, as
-// JSON, to w.
+// JSON, to w. It measures for the order's duration, longer (up to five
+// times) until the GC has run twice.
 func RunGCChild(ctx context.Context, w io.Writer) error {
 	var o gcOrder
 	if err := json.Unmarshal([]byte(os.Getenv(gcChildEnv)), &o); err != nil {
 		return fmt.Errorf("%s: %v", gcChildEnv, err)
 	}
-	var work func(stop *atomic.Bool) int64
+	// prepare builds a worker's long-lived state (not measured) and
+	// returns its measured loop.
+	var prepare func() func(stop *atomic.Bool) int64
+	workers := runtime.GOMAXPROCS(0)
 	switch o.Workload {
 	case "binarytrees":
-		work = binaryTrees
+		prepare = func() func(*atomic.Bool) int64 {
+			long := tree(16)
+			return func(stop *atomic.Bool) int64 { return binaryTrees(stop, long) }
+		}
 	case "mapchurn":
 		keys := 64 << 10
 		if o.Quick {
 			keys = 16 << 10
 		}
-		work = func(stop *atomic.Bool) int64 { return mapChurn(stop, keys/runtime.GOMAXPROCS(0)) }
+		prepare = func() func(*atomic.Bool) int64 {
+			m := churnMap(keys / workers)
+			return func(stop *atomic.Bool) int64 { return mapChurn(stop, m) }
+		}
 	default:
 		return fmt.Errorf("%s: no workload %q", gcChildEnv, o.Workload)
+	}
+	loops := make([]func(*atomic.Bool) int64, workers)
+	for i := range loops {
+		loops[i] = prepare()
 	}
 	names := []string{
 		"/cpu/classes/gc/total:cpu-seconds",
@@ -197,22 +210,25 @@ func RunGCChild(ctx context.Context, w io.Writer) error {
 	var stop atomic.Bool
 	done := make(chan int64)
 	t0 := time.Now()
-	workers := runtime.GOMAXPROCS(0)
-	for range workers {
-		go func() { done <- work(&stop) }()
+	for _, loop := range loops {
+		go func() { done <- loop(&stop) }()
 	}
 	var peak uint64
-	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
 	tick := time.NewTicker(10 * time.Millisecond)
-	deadline := time.After(time.Duration(o.Seconds * float64(time.Second)))
+	d := time.Duration(o.Seconds * float64(time.Second))
 loop:
 	for {
 		select {
-		case <-tick.C:
-			metrics.Read(heap)
-			peak = max(peak, heap[0].Value.Uint64())
-		case <-deadline:
-			break loop
+		case now := <-tick.C:
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			// Run for the duration, and on until the GC has run twice
+			// (a slow machine), but no longer than five times it.
+			el := now.Sub(t0)
+			if el >= d && (sample[1].Value.Uint64()-before[3].Value.Uint64() >= 2 || el >= 5*d) {
+				break loop
+			}
 		case <-ctx.Done():
 			stop.Store(true)
 			for range workers {
@@ -328,28 +344,36 @@ func (n *node) check() int64 {
 	return 1 + n.l.check() + n.r.check()
 }
 
-// binaryTrees is the benchmarks-game workload: a long-lived tree and many
-// short-lived ones of growing depth. It returns the nodes allocated.
-func binaryTrees(stop *atomic.Bool) int64 {
-	long := tree(16)
+// binaryTrees is the benchmarks-game workload: beside a long-lived tree,
+// many short-lived ones of growing depth. It returns the nodes allocated.
+func binaryTrees(stop *atomic.Bool, long *node) int64 {
 	var nodes int64
 	for !stop.Load() {
 		for d := 4; d <= 14 && !stop.Load(); d += 2 {
 			nodes += tree(d).check()
 		}
 	}
-	return nodes + long.check()
+	if long.check() == 0 {
+		panic("unreachable")
+	}
+	return nodes
 }
 
-// mapChurn is a server-like workload: a map of keys entries whose values
-// (64 B to 2 KiB) are replaced at random, with a lookup beside each
-// update. It returns the updates made.
-func mapChurn(stop *atomic.Bool, keys int) int64 {
+// churnMap is mapChurn's long-lived state: keys values of 64 B to 2 KiB.
+func churnMap(keys int) map[int][]byte {
 	rng := rand.New(rand.NewPCG(3, 4))
 	m := make(map[int][]byte, keys)
 	for i := range keys {
 		m[i] = make([]byte, 64+rng.IntN(2048-64))
 	}
+	return m
+}
+
+// mapChurn is a server-like workload: the map's values are replaced at
+// random, with a lookup beside each update. It returns the updates made.
+func mapChurn(stop *atomic.Bool, m map[int][]byte) int64 {
+	rng := rand.New(rand.NewPCG(uint64(len(m)), 4))
+	keys := len(m)
 	var ops, sink int64
 	for !stop.Load() {
 		for range 256 {
@@ -362,7 +386,7 @@ func mapChurn(stop *atomic.Bool, keys int) int64 {
 		}
 	}
 	if sink < 0 {
-		panic(errors.New("unreachable"))
+		panic("unreachable")
 	}
 	return ops
 }

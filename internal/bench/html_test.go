@@ -47,9 +47,6 @@ func TestHTMLInChromium(t *testing.T) {
 	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--no-first-run", "--user-data-dir="+filepath.Join(dir, "profile"),
 		"--enable-logging=stderr", "--v=0", "--screenshot="+shot, "--window-size=1200,1600", "file://"+file)
-	// Chromium under qemu's test pass is the host's own binary: drop the
-	// emulator's variables.
-	cmd.Env = append(os.Environ(), "QEMU_PAGESIZE=")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)

@@ -66,6 +66,16 @@ func (e *NoSpaceError) Error() string {
 		e.Dir, units.HumanSize(e.Free), units.HumanSize(e.Need))
 }
 
+// DirError is a directory the io benchmark cannot measure: missing, not
+// a directory, or unreadable.
+type DirError struct {
+	Dir string
+	Err error
+}
+
+func (e *DirError) Error() string { return fmt.Sprintf("io directory %s: %v", e.Dir, e.Err) }
+func (e *DirError) Unwrap() error { return e.Err }
+
 // ioPlan is the sizes and durations of one io run.
 type ioPlan struct {
 	files          int
@@ -117,7 +127,7 @@ func IONeed(quick bool) int64 {
 
 // RunIO runs the io benchmark on each of cfg.Dirs in turn.
 func RunIO(ctx context.Context, cfg Config) ([]IOResult, error) {
-	dirs := cfg.Dirs
+	dirs := slices.Clone(cfg.Dirs)
 	if len(dirs) == 0 {
 		dirs = []string{os.TempDir()}
 	}
@@ -126,19 +136,19 @@ func RunIO(ctx context.Context, cfg Config) ([]IOResult, error) {
 	for i, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, err
+			return nil, &DirError{d, err}
 		}
 		dirs[i] = abs
 		fi, err := os.Stat(abs)
 		if err != nil {
-			return nil, fmt.Errorf("io directory: %w", err)
+			return nil, &DirError{abs, errors.Unwrap(err)}
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("io directory %s is not a directory", abs)
+			return nil, &DirError{abs, errors.New("not a directory")}
 		}
 		var st unix.Statfs_t
 		if err := unix.Statfs(abs, &st); err != nil {
-			return nil, fmt.Errorf("io directory %s: %w", abs, err)
+			return nil, &DirError{abs, err}
 		}
 		if free := int64(st.Bavail) * int64(st.Bsize); free < need {
 			return nil, &NoSpaceError{Dir: abs, Free: free, Need: need}

@@ -40,7 +40,8 @@ func newBenchCmd() *cobra.Command {
 		rep, err := bench.Run(cmd.Context(), cfg, which...)
 		if err != nil {
 			var ns *bench.NoSpaceError
-			if errors.As(err, &ns) {
+			var de *bench.DirError
+			if errors.As(err, &ns) || errors.As(err, &de) {
 				return &ExitError{Code: 2, Err: err}
 			}
 			return err
