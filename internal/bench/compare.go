@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/perf/benchmath"
@@ -88,7 +89,7 @@ func Compare(w io.Writer, a, b *Report) error {
 		}
 	}
 	if len(few) > 0 {
-		fmt.Fprintf(w, "\n%d quantities have too few samples for a confidence interval or a significant change (run without --quick for more).\n", len(few))
+		fmt.Fprintf(w, "\ntoo few samples for an interval or a significant change (\"?\", \"~\"): %s\n", strings.Join(few, ", "))
 	}
 	return nil
 }

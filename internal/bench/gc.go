@@ -182,7 +182,7 @@ func RunGCChild(ctx context.Context, w io.Writer) error {
 			return func(stop *atomic.Bool) int64 { return binaryTrees(stop, long) }
 		}
 	case "mapchurn":
-		keys := 64 << 10
+		keys := 32 << 10
 		if o.Quick {
 			keys = 16 << 10
 		}

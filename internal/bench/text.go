@@ -159,7 +159,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, " (last-level cache %s)", units.HumanSize(m.LLCBytes))
 		}
 		fmt.Fprintf(tw, ", best of %d\n", m.Runs)
-		fmt.Fprintln(tw, "kernel\tGOMAXPROCS\tbest MB/s\truns\t")
+		fmt.Fprintln(tw, "kernel\tGOMAXPROCS\tbest MB/s\truns")
 		for _, k := range m.Kernels {
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\n", k.Kernel, k.Procs, k.BestMBps, Spark(k.RunsMBps))
 		}
@@ -169,7 +169,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if g := r.GC; g != nil {
 		fmt.Fprintf(tw, "\ngc: each run a process of its own, %.1fs\n", g.Seconds)
 		copyBW := r.copyBandwidth()
-		fmt.Fprintln(tw, "workload\tsetting\tGOMAXPROCS\tops/s\tGC CPU\tassist\tpause p50/p99/max\tpeak heap\talloc MB/s\tpauses\t")
+		fmt.Fprintln(tw, "workload\tsetting\tGOMAXPROCS\tops/s\tGC CPU\tassist\tpause p50/p99/max\tpeak heap\talloc MB/s\tpauses")
 		for _, c := range g.Configs() {
 			var ops, frac, assist, p50, p99, pmax, peak, alloc []float64
 			var pauses []Bucket
@@ -191,7 +191,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if len(r.IO) > 0 {
 		fmt.Fprintln(tw, "\nio: the module-cache workload")
-		fmt.Fprintln(tw, "directory\tdevice\tunpack files/s\tMB/s\twalk files/s\trandom 4K IOPS\tseq write MB/s\tfsync'd 4K IOPS\tfsync p50/p99\t")
+		fmt.Fprintln(tw, "directory\tdevice\tunpack files/s\tMB/s\twalk files/s\trandom 4K IOPS\tseq write MB/s\tfsync'd 4K IOPS\tfsync p50/p99")
 		for _, o := range r.IO {
 			rr := num(median(o.RandReadIOPS))
 			if !o.RandReadDirect {
@@ -205,7 +205,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if sc := r.Sched; sc != nil {
 		fmt.Fprintf(tw, "\nsched: CPU-bound goroutines, sampled every %.0fms\n", sc.IntervalMs)
-		fmt.Fprintln(tw, "GOMAXPROCS\tgoroutines\tmedian ops/s\tthroughput\ttemperature\tfrequency\tthrottle\t")
+		fmt.Fprintln(tw, "GOMAXPROCS\tgoroutines\tmedian ops/s\tthroughput\ttemperature\tfrequency\tthrottle")
 		for _, run := range sc.Runs {
 			var ops, temp, freq []float64
 			var thr []string
