@@ -188,9 +188,6 @@ func chaseRing(size int64) []int {
 	return ring
 }
 
-// chaseSink keeps the chase from being optimised away.
-var chaseSink int
-
 // chase follows the ring for loads steps and returns nanoseconds per load.
 func chase(ring []int, loads int) float64 {
 	i := 0
@@ -199,6 +196,6 @@ func chase(ring []int, loads int) float64 {
 		i = ring[i]
 	}
 	d := time.Since(t0)
-	chaseSink = i
+	runtime.KeepAlive(i) // the loads happen
 	return float64(d.Nanoseconds()) / float64(loads)
 }
