@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pitstop-go/pitstop/internal/host"
 )
@@ -237,5 +238,27 @@ func TestDefaultProcs(t *testing.T) {
 		if got := fmt.Sprint(defaultProcs(n)); got != want {
 			t.Errorf("defaultProcs(%d) = %s, want %s", n, got, want)
 		}
+	}
+}
+
+// TestChaseRing: the ring is one cycle through every cache line, one step
+// per line, whatever the size of an int.
+func TestChaseRing(t *testing.T) {
+	const size = 1 << 20
+	ring := chaseRing(size)
+	if len(ring)*int(unsafe.Sizeof(int(0))) != size {
+		t.Fatalf("ring of %d ints for %d bytes", len(ring), size)
+	}
+	seen := map[int]bool{}
+	i := 0
+	for range size / 64 {
+		if i%chaseStride != 0 || seen[i] {
+			t.Fatalf("step to %d: not a fresh line start", i)
+		}
+		seen[i] = true
+		i = ring[i]
+	}
+	if i != 0 || len(seen) != size/64 {
+		t.Errorf("after %d steps at %d, %d lines seen", size/64, i, len(seen))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // MemResult is the mem benchmark: STREAM's four kernels at each GOMAXPROCS
@@ -166,9 +167,9 @@ func parallel(p int, a, b, c []float64, kernel func(a, b, c []float64)) time.Dur
 	return time.Since(t0)
 }
 
-// chaseStride is a cache line on every board pitstop knows (64 bytes):
-// each step of the chase lands on a line of its own.
-const chaseStride = 64 / 8
+// chaseStride is a cache line (64 bytes on every board pitstop knows) in
+// ints, 8 or 4 of them: each step of the chase lands on a line of its own.
+const chaseStride = 64 / int(unsafe.Sizeof(int(0)))
 
 // chaseRing builds one random cycle through the cache lines of a buffer of
 // size bytes: the lines in shuffled order, each linked to the next and the
