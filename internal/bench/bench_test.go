@@ -51,7 +51,8 @@ func TestQuickRun(t *testing.T) {
 	for _, c := range g.Configs() {
 		for _, x := range c.Runs {
 			// The child reports its own GOMAXPROCS: the setting reached it.
-			if x.Procs != c.Procs || x.Ops <= 0 || x.OpsPerSec <= 0 || x.AllocMBps <= 0 || x.PeakHeapBytes <= 0 {
+			if x.Procs != c.Procs || x.Ops <= 0 || x.OpsPerSec <= 0 || x.AllocMBps <= 0 || x.PeakHeapBytes <= 0 ||
+				x.GCCPUFraction < 0 || x.GCCPUFraction > 1 || x.Cycles < 1 {
 				t.Errorf("gc %s %s procs=%d: %+v", c.Workload, c.Setting, c.Procs, x)
 			}
 			if c.Setting.GOGC == "100" && (x.Cycles == 0 || len(x.Pauses) == 0 || x.PauseMaxNs < x.PauseP50Ns || x.GCCPUFraction <= 0) {

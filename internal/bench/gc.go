@@ -53,7 +53,9 @@ type GCRun struct {
 	OpsPerSec float64 `json:"ops_per_sec"`
 	// GCCPUFraction is the GC's share of the process's CPU time
 	// (/cpu/classes/gc/total over /cpu/classes/total); AssistSeconds the
-	// CPU time goroutines spent assisting marking.
+	// CPU time goroutines spent assisting marking. The window opens and
+	// closes with a finished collection (runtime.GC), so every cycle is
+	// counted once; Cycles includes the closing one.
 	GCCPUFraction float64 `json:"gc_cpu_fraction"`
 	AssistSeconds float64 `json:"assist_seconds"`
 	Cycles        int64   `json:"gc_cycles"`
@@ -206,6 +208,11 @@ func RunGCChild(ctx context.Context, w io.Writer) error {
 		"/sched/pauses/total/gc:seconds",
 		"/gc/heap/goal:bytes",
 	}
+	// The window opens and closes on a finished collection, so that every
+	// cycle in it is counted once: the runtime adds a cycle's CPU time when
+	// the cycle ends, and one running across an edge would land wholly on
+	// one side of it.
+	runtime.GC()
 	before := readMetrics(names)
 	var stop atomic.Bool
 	done := make(chan int64)
@@ -244,6 +251,7 @@ loop:
 		ops += <-done
 	}
 	secs := time.Since(t0).Seconds()
+	runtime.GC() // finishes the cycle under way, and collects what the window left
 	after := readMetrics(names)
 	f := func(i int) float64 { return after[i].Value.Float64() - before[i].Value.Float64() }
 	u := func(i int) int64 { return int64(after[i].Value.Uint64() - before[i].Value.Uint64()) }
