@@ -45,9 +45,10 @@ type IOResult struct {
 	// SeqWrite writes SeqWriteBytes in 1 MiB blocks and fsyncs.
 	SeqWriteBytes int64   `json:"seqwrite_bytes"`
 	SeqWriteMBps  float64 `json:"seqwrite_mbps"`
-	// FsyncWrite writes 4 KiB blocks one after another (wrapping at 16
-	// MiB), each followed by fsync, as a go command's lock files and an
-	// index do; one rate per fifth of the run and the fsync latencies.
+	// FsyncWrite creates new 4 KiB files, each written, fsync'd and
+	// closed, as the go command writes a module's .info, .mod and .zip
+	// into the cache (a new file, fsync, then rename); one rate per fifth
+	// of the run and each file's create+write+fsync+close latency.
 	FsyncWriteIOPS []float64 `json:"fsyncwrite_iops"`
 	FsyncP50Ns     float64   `json:"fsync_p50_ns"`
 	FsyncP99Ns     float64   `json:"fsync_p99_ns"`
@@ -81,16 +82,16 @@ type ioPlan struct {
 	files          int
 	randFile       int64
 	seqFile        int64
-	fsyncSpan      int64
+	fsyncFiles     int // at most this many new files in the fsync phase
 	randDur, fsDur time.Duration
 	walks          int
 }
 
 func newIOPlan(quick bool) ioPlan {
 	if quick {
-		return ioPlan{files: 400, randFile: 8 << 20, seqFile: 8 << 20, fsyncSpan: 4 << 20, randDur: 300 * time.Millisecond, fsDur: 300 * time.Millisecond, walks: 3}
+		return ioPlan{files: 400, randFile: 8 << 20, seqFile: 8 << 20, fsyncFiles: 1000, randDur: 300 * time.Millisecond, fsDur: 300 * time.Millisecond, walks: 3}
 	}
-	return ioPlan{files: 3000, randFile: 64 << 20, seqFile: 64 << 20, fsyncSpan: 16 << 20, randDur: 2 * time.Second, fsDur: 2 * time.Second, walks: 3}
+	return ioPlan{files: 3000, randFile: 64 << 20, seqFile: 64 << 20, fsyncFiles: 4000, randDur: 2 * time.Second, fsDur: 2 * time.Second, walks: 3}
 }
 
 // treeFiles returns the module-shaped tree: relative paths and sizes,
@@ -121,7 +122,7 @@ func IONeed(quick bool) int64 {
 	for _, s := range sizes {
 		tree += s
 	}
-	need := tree + int64(p.files)*4096 + p.randFile + p.seqFile + p.fsyncSpan
+	need := tree + int64(p.files)*4096 + p.randFile + p.seqFile + int64(p.fsyncFiles)*4096
 	return need + need/10
 }
 
@@ -228,8 +229,8 @@ func runIODir(ctx context.Context, cfg Config, dir string) (res IOResult, err er
 		return res, err
 	}
 
-	cfg.logf("io: %s: fsync'd 4 KiB writes for %v", dir, p.fsDur)
-	lat, iops, err := FsyncWrite(ctx, filepath.Join(tmp, "fsync"), p.fsyncSpan, p.fsDur)
+	cfg.logf("io: %s: new 4 KiB files written and fsync'd for %v (at most %d)", dir, p.fsDur, p.fsyncFiles)
+	lat, iops, err := FsyncWrite(ctx, filepath.Join(tmp, "fsync"), p.fsyncFiles, p.fsDur)
 	if err != nil {
 		return res, err
 	}
@@ -374,43 +375,49 @@ func RandRead(ctx context.Context, name string, d time.Duration) ([]float64, boo
 	return rates, direct, nil
 }
 
-// FsyncWrite writes 4 KiB blocks one after another to the file name,
-// wrapping at span bytes, each followed by fsync, for d. It returns every
-// write+fsync's latency and the rate in each fifth of d. The file is
-// removed.
-func FsyncWrite(ctx context.Context, name string, span int64, d time.Duration) ([]time.Duration, []float64, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+// FsyncWrite creates new files in the directory dir (made here, removed
+// afterwards), each opened with O_CREAT|O_EXCL, given 4 KiB with one
+// write, fsync'd and closed, one after another: the module cache's way of
+// writing (the go command writes each downloaded file new and fsyncs it
+// before renaming it into place). It runs for d or until files files are
+// written, in five equal parts (each d/5 or files/5 files), and returns
+// every file's create-to-close latency and each part's rate in files/s.
+func FsyncWrite(ctx context.Context, dir string, files int, d time.Duration) ([]time.Duration, []float64, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	defer os.Remove(name)
-	defer f.Close()
+	defer os.RemoveAll(dir)
 	buf := make([]byte, 4096)
 	fill(buf, 3)
 	var lat []time.Duration
 	var rates []float64
-	var off int64
-	for range 5 {
+	per := max(files/5, 1)
+	for part := range 5 {
 		n, t0 := 0, time.Now()
-		for end := t0.Add(d / 5); time.Now().Before(end); n++ {
+		for end := t0.Add(d / 5); n < per && time.Now().Before(end); n++ {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
 			s := time.Now()
-			if _, err := f.WriteAt(buf, off); err != nil {
+			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("f%d.%d", part, n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
 				return nil, nil, err
 			}
-			if err := f.Sync(); err != nil {
+			_, err = f.Write(buf)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return nil, nil, err
 			}
 			lat = append(lat, time.Since(s))
-			if off += 4096; off >= span {
-				off = 0
-			}
 		}
 		rates = append(rates, float64(n)/time.Since(t0).Seconds())
 	}
-	return lat, rates, f.Close()
+	return lat, rates, nil
 }
 
 // fill fills b with pseudo-random bytes (incompressible, for filesystems

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,25 @@ int main(int argc, char **argv) {
 // TestMemCopyAgainstMemcpy: bench mem's copy bandwidth (one goroutine) is
 // within 25% of a C memcpy loop over arrays of the same size, counted the
 // same way (bytes read plus bytes written, as STREAM counts).
+//
+// The memcpy it is held to runs with glibc's non-temporal threshold
+// (GLIBC_TUNABLES glibc.cpu.x86_non_temporal_threshold) set above the array
+// size, and here is exactly why. glibc's x86 memcpy switches to
+// non-temporal stores for copies above that threshold (99 MiB on the
+// machine this was measured on, below bench mem's 128 MiB arrays): they
+// skip reading each destination line before writing it, so the copy moves
+// a third less memory traffic than the 16 bytes per element that STREAM
+// (and bench mem) count. Go's copy, like a compiled STREAM loop, stores
+// normally. Measured on one machine in one run, as CPU time so that the
+// load of the shared machine did not blur it, over 128 MiB: Go's copy
+// 14.2-14.4 GB/s; glibc memcpy 20.6-21.5; the same memcpy with the
+// threshold raised above 128 MiB 14.2-14.6; at 64 MiB, below the
+// threshold, memcpy 14.3-14.4 against Go's 14.4-14.5. So a default
+// memcpy over 128 MiB measures a different store strategy, not bench mem's
+// method; the memcpy with normal stores checks the method (array sizing,
+// timing, byte counting) and is asserted, and the default memcpy's ratio
+// is logged as information. The tunable only exists on x86; elsewhere
+// glibc's memcpy stores normally and the variable is ignored.
 func TestMemCopyAgainstMemcpy(t *testing.T) {
 	if emulated() {
 		r, err := RunMem(context.Background(), Config{Quick: true, Procs: []int{1}})
@@ -70,7 +90,20 @@ func TestMemCopyAgainstMemcpy(t *testing.T) {
 	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
-	var goBest, cBest float64
+	memcpy := func(r *MemResult, env ...string) float64 {
+		cmd := exec.Command(bin, strconv.FormatInt(r.ArrayBytes, 10), strconv.Itoa(r.Runs))
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var goBest, cBest, ntBest float64
 	for round := range 5 {
 		r, err := RunMem(context.Background(), Config{Procs: []int{1}})
 		if err != nil {
@@ -80,19 +113,15 @@ func TestMemCopyAgainstMemcpy(t *testing.T) {
 		if g.Kernel != "copy" {
 			t.Fatalf("first kernel %q", g.Kernel)
 		}
-		out, err := exec.Command(bin, strconv.FormatInt(r.ArrayBytes, 10), strconv.Itoa(r.Runs)).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("round %d: bench mem copy %.0f MB/s, C memcpy %.0f MB/s over %d MiB", round, g.BestMBps, c, r.ArrayBytes>>20)
-		goBest, cBest = max(goBest, g.BestMBps), max(cBest, c)
+		c := memcpy(r, fmt.Sprintf("GLIBC_TUNABLES=glibc.cpu.x86_non_temporal_threshold=%#x", 2*r.ArrayBytes))
+		nt := memcpy(r)
+		t.Logf("round %d: bench mem copy %.0f MB/s; C memcpy %.0f MB/s with normal stores, %.0f MB/s as glibc chooses (non-temporal above its threshold), over %d MiB",
+			round, g.BestMBps, c, nt, r.ArrayBytes>>20)
+		goBest, cBest, ntBest = max(goBest, g.BestMBps), max(cBest, c), max(ntBest, nt)
 	}
 	ratio := goBest / cBest
-	t.Logf("best: bench mem copy %.0f MB/s, C memcpy %.0f MB/s: ratio %.2f", goBest, cBest, ratio)
+	t.Logf("best: bench mem copy %.0f MB/s, C memcpy with normal stores %.0f MB/s: ratio %.2f", goBest, cBest, ratio)
+	t.Logf("information: bench mem copy / glibc's default memcpy (non-temporal stores above its threshold) = %.2f (%.0f MB/s)", goBest/ntBest, ntBest)
 	if ratio < 0.75 || ratio > 1.25 {
 		t.Errorf("bench mem copy / C memcpy = %.2f, want within 25%% of 1", ratio)
 	}
@@ -123,10 +152,11 @@ func fioIOPS(t *testing.T, fio string, rw string, args ...string) float64 {
 	return res.Jobs[0].Write.IOPS
 }
 
-// TestIOAgainstFio: bench io's random 4 KiB reads and fsync'd 4 KiB writes
-// (RandRead and FsyncWrite, what RunIO runs) are within 30% of fio's doing
-// the same (psync, queue depth 1, O_DIRECT reads where bench io used it,
-// fsync after every write to a new file) on the same directory.
+// TestIOAgainstFio: bench io's random 4 KiB reads and its fsync'd writes of
+// new 4 KiB files (RandRead and FsyncWrite, what RunIO runs) are within 30%
+// of fio's doing the same (psync, queue depth 1, O_DIRECT reads where bench
+// io used it; the same number of new files, each one 4 KiB write followed
+// by fsync) on the same directory.
 func TestIOAgainstFio(t *testing.T) {
 	dir := t.TempDir()
 	if emulated() {
@@ -145,9 +175,8 @@ func TestIOAgainstFio(t *testing.T) {
 	// Rounds alternating the two, compared by their medians: the disk is
 	// shared, and an fsync on a journaling filesystem waits for whatever
 	// else the journal holds, so one run of each says more about the
-	// neighbours than about the method. A write round is 1s: fio's start-up
-	// weighs on a shorter run.
-	const rd, d, rounds = 500 * time.Millisecond, time.Second, 11
+	// neighbours than about the method.
+	const rd, newFiles, rounds = 500 * time.Millisecond, 250, 11
 	rf := filepath.Join(dir, "randread")
 	if err := writeFile(context.Background(), rf, p.randFile); err != nil {
 		t.Fatal(err)
@@ -161,39 +190,46 @@ func TestIOAgainstFio(t *testing.T) {
 		g := mean(rates)
 		f := fioIOPS(t, fio, "read", "--filename="+rf, "--rw=randread", "--size="+strconv.FormatInt(p.randFile, 10),
 			"--direct="+map[bool]string{true: "1", false: "0"}[direct], "--time_based", "--runtime=500ms", "--readonly")
-		// Each side starts with the journal flushed, the other's file
+		// Each side starts with the journal flushed, the other's files
 		// gone, and goes first every other round: on a journaling
 		// filesystem an fsync pays for what else the journal holds.
-		ff := filepath.Join(dir, "fio-fsync")
+		gd, fd := filepath.Join(dir, "fsync"), filepath.Join(dir, "fio-fsync")
 		settle := func() {
-			_ = os.Remove(ff)
+			_ = os.RemoveAll(fd)
 			if d, err := os.Open(dir); err == nil {
 				_ = unix.Syncfs(int(d.Fd()))
 				d.Close()
 			}
 		}
+		// Both write the same number of new files, each created, given
+		// 4 KiB, fsync'd and closed (strace shows fio's openat O_CREAT,
+		// pwrite64, fsync, close per file, as bench io's), and both are
+		// counted as files over the time they took.
 		ours := func() float64 {
 			settle()
-			lat, _, err := FsyncWrite(context.Background(), filepath.Join(dir, "fsync"), p.fsyncSpan, d)
+			lat, _, err := FsyncWrite(context.Background(), gd, newFiles, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Writes over the time they took, as fio counts: a mean of
-			// the fifths' rates would weigh a fifth stretched by one slow
-			// fsync as a fifth.
+			if len(lat) != newFiles {
+				t.Fatalf("FsyncWrite wrote %d files, want %d", len(lat), newFiles)
+			}
 			var sum time.Duration
 			for _, l := range lat {
 				sum += l
 			}
 			return float64(len(lat)) / sum.Seconds()
 		}
-		// bench io appends to a new file: so does fio, given a new file
-		// and no fallocate (its default writes into preallocated,
-		// unwritten extents, a different workload: each write converts one).
+		// fio creates each file when it opens it (create_on_open; without
+		// it fio lays every file out before timing), one file open at a
+		// time, in order, one 4 KiB write each, fsync after it.
 		theirs := func() float64 {
 			settle()
-			return fioIOPS(t, fio, "write", "--filename="+ff, "--rw=write", "--fsync=1", "--fallocate=none",
-				"--size="+strconv.FormatInt(p.fsyncSpan, 10), "--time_based", "--runtime=1s")
+			if err := os.Mkdir(fd, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return fioIOPS(t, fio, "write", "--directory="+fd, "--nrfiles="+strconv.Itoa(newFiles), "--filesize=4k",
+				"--openfiles=1", "--file_service_type=sequential", "--create_on_open=1", "--rw=write", "--fsync=1", "--fallocate=none")
 		}
 		var gw, fw float64
 		if round%2 == 0 {
@@ -201,14 +237,14 @@ func TestIOAgainstFio(t *testing.T) {
 		} else {
 			fw, gw = theirs(), ours()
 		}
-		t.Logf("round %d: random 4K reads (direct %v): bench io %.0f, fio %.0f IOPS; fsync'd 4K writes: bench io %.0f, fio %.0f IOPS", round, direct, g, f, gw, fw)
+		t.Logf("round %d: random 4K reads (direct %v): bench io %.0f, fio %.0f IOPS; new 4K files fsync'd: bench io %.0f, fio %.0f files/s", round, direct, g, f, gw, fw)
 		rg, rf2, wg, wf = append(rg, g), append(rf2, f), append(wg, gw), append(wf, fw)
 	}
 	rdGo, rdFio, wrGo, wrFio := median(rg), median(rf2), median(wg), median(wf)
 	for _, c := range []struct {
 		what    string
 		us, fio float64
-	}{{"random 4 KiB reads", rdGo, rdFio}, {"fsync'd 4 KiB writes", wrGo, wrFio}} {
+	}{{"random 4 KiB reads", rdGo, rdFio}, {"new fsync'd 4 KiB files", wrGo, wrFio}} {
 		ratio := c.us / c.fio
 		t.Logf("%s: bench io %.0f IOPS, fio %.0f IOPS: ratio %.2f", c.what, c.us, c.fio, ratio)
 		if ratio < 0.7 || ratio > 1.3 {
