@@ -103,20 +103,38 @@ func TestMemCopyAgainstMemcpy(t *testing.T) {
 		}
 		return c
 	}
+	// Eight rounds, the C side first in every other one: on a loaded
+	// machine the best of a few runs of a 20 ms copy is luck, and
+	// neighbours sharing the last-level cache weigh on whichever goes
+	// second.
 	var goBest, cBest, ntBest float64
-	for round := range 5 {
-		r, err := RunMem(context.Background(), Config{Procs: []int{1}})
-		if err != nil {
-			t.Fatal(err)
+	var sized *MemResult
+	for round := range 8 {
+		var g MemKernel
+		goSide := func() {
+			r, err := RunMem(context.Background(), Config{Procs: []int{1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g = r.Kernels[0]; g.Kernel != "copy" {
+				t.Fatalf("first kernel %q", g.Kernel)
+			}
+			sized = r
 		}
-		g := r.Kernels[0]
-		if g.Kernel != "copy" {
-			t.Fatalf("first kernel %q", g.Kernel)
+		var c, nt float64
+		cSide := func() {
+			c = memcpy(sized, fmt.Sprintf("GLIBC_TUNABLES=glibc.cpu.x86_non_temporal_threshold=%#x", 2*sized.ArrayBytes))
+			nt = memcpy(sized)
 		}
-		c := memcpy(r, fmt.Sprintf("GLIBC_TUNABLES=glibc.cpu.x86_non_temporal_threshold=%#x", 2*r.ArrayBytes))
-		nt := memcpy(r)
+		if round%2 == 0 {
+			goSide()
+			cSide()
+		} else {
+			cSide()
+			goSide()
+		}
 		t.Logf("round %d: bench mem copy %.0f MB/s; C memcpy %.0f MB/s with normal stores, %.0f MB/s as glibc chooses (non-temporal above its threshold), over %d MiB",
-			round, g.BestMBps, c, nt, r.ArrayBytes>>20)
+			round, g.BestMBps, c, nt, sized.ArrayBytes>>20)
 		goBest, cBest, ntBest = max(goBest, g.BestMBps), max(cBest, c), max(ntBest, nt)
 	}
 	ratio := goBest / cBest
