@@ -21,7 +21,6 @@ import (
 	"github.com/pitstop-go/pitstop/internal/buildcache"
 	"github.com/pitstop-go/pitstop/internal/fleet"
 	"github.com/pitstop-go/pitstop/internal/goenv"
-	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -139,19 +138,17 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 		},
 	}
 	pc.serve = true
-	// The proxy's limits at their defaults (serve has no flags for them).
-	pc.maxZipFiles, pc.maxZipFetches, pc.maxMetaFetches = modfetch.DefaultMaxZipFiles, modproxy.DefaultMaxZipFetches, modproxy.DefaultMaxMetaFetches
-	pc.abandonGrace = modproxy.DefaultAbandonGrace
 	f := c.Flags()
 	f.StringVar(&pc.dir, "dir", defaultFleetDir(), "store directory (proxy/ and cache/ below it)")
 	f.StringVar(&pc.upstream, "upstream", "", "GOPROXY list to fetch from, with the go command's ',' '|' direct off rules (default: go env GOPROXY)")
 	f.StringVar(&pc.gosumdb, "gosumdb", "", "checksum database to verify against, as GOSUMDB takes it (default: go env GOSUMDB)")
-	f.StringVar(&pc.maxSize, "proxy-max-size", "0", "evict the proxy's least recently used files above this size, e.g. 20G (0: unlimited)")
+	f.StringVar(&pc.maxSize, "proxy-max-size", "auto", "evict the proxy's least recently used files above this size, e.g. 20G (auto: 70% of the free disk plus what the store holds, measured at start; 0: unlimited)")
 	f.StringVar(&cacheMax, "cache-max-size", "20G", "evict the build cache's least recently used objects above this size (0: unlimited)")
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", 10*time.Minute, "refresh @v/list and @latest after this long")
 	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host")
 	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches from hosts with private addresses")
+	pc.limitFlags(f)
 	f.BoolVar(&noSync, "no-sync", false, "skip fsync on build cache writes")
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN: then set --auth-token, since whoever reaches it can write cache entries every client builds with)")
 	f.StringVar(&token, "auth-token", "", "require this token from every client (default $PITSTOP_TOKEN; none: open)")

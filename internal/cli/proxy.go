@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
@@ -96,6 +97,12 @@ func (pc *proxyConfig) flags(c *cobra.Command) {
 	f.StringVar(&pc.maxSize, "max-size", "auto", "evict least recently used files above this size, e.g. 20G (auto: 70% of the free disk plus what the store holds, measured at start; 0: unlimited)")
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
+	pc.limitFlags(f)
+}
+
+// limitFlags registers the upstream-fetch limits, for every command that
+// serves or warms the proxy (proxy serve, proxy warm, pitstop serve).
+func (pc *proxyConfig) limitFlags(f *pflag.FlagSet) {
 	f.IntVar(&pc.maxZipFiles, "max-zip-files", modfetch.DefaultMaxZipFiles, "refuse module zips with more files (counted before the zip is checked)")
 	f.IntVar(&pc.maxZipFetches, "max-zip-fetches", modproxy.DefaultMaxZipFetches, "zips fetched and verified at once (more wait their turn)")
 	f.IntVar(&pc.maxMetaFetches, "max-fetches", modproxy.DefaultMaxMetaFetches, "other files (.mod, .info, lists) fetched at once")

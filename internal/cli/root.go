@@ -156,6 +156,7 @@ to compute through Vulkan (gpu).`,
 		newLeaveCmd(),
 		newVersionCmd(),
 		newGPUCmd(),
+		newBenchCmd(),
 	)
 	setVersion(root)
 	guardGroups(root)
