@@ -138,7 +138,7 @@ suite() {
   if [ -n "$skips" ]; then
     echo "skipped tests:"; echo "$skips"
     local hidden
-    hidden=$(echo "$skips" | grep -vE '^  TestSmokeReal[A-Za-z0-9_]*[:/]' || true)
+    hidden=$(echo "$skips" | grep -vE '^  TestSmokeReal[A-Za-z0-9_]*[:/]' | grep -vE "${EMULATED_SKIPS:-^$}" || true)
     if [ -n "$hidden" ] && [ "$(id -u)" = 0 ] && [ "${PITSTOP_ALLOW_SKIP:-}" != 1 ]; then
       echo "FAIL: tests skipped as root (only TestSmokeReal* may skip; PITSTOP_ALLOW_SKIP=1 to accept):"
       echo "$hidden"
@@ -184,6 +184,9 @@ step "tests (linux/arm64 under qemu-aarch64-static, 16 KiB pages)"
 # The test binaries are arm64; the go command they start stays the host's
 # (GOARCH is unset for them), and arm64 children they start run through binfmt.
 # PITSTOP_EMULATED=1: benchmarks run their quick pass and compare no timings.
+# Under qemu-user one test cannot run at all and says why (it runs in full in
+# the native pass above); it is listed as skipped, never counted as passed.
+EMULATED_SKIPS='^  TestJoinFindsServerByMDNS: .*emulated: qemu-user cannot join the mDNS multicast group'
 rc=0
 GOARCH=arm64 suite -count=1 -timeout 25m \
   -exec "env -u GOARCH QEMU_PAGESIZE=16384 PITSTOP_EMULATED=1 qemu-aarch64-static" ./... || rc=$?

@@ -87,6 +87,12 @@ func startInNetns(t *testing.T, e *fleetEnv, ns, bin, want string, args ...strin
 // and join uses it by DNS-SD alone; with two announcing servers join lists
 // both and writes nothing.
 func TestJoinFindsServerByMDNS(t *testing.T) {
+	if os.Getenv("PITSTOP_EMULATED") == "1" {
+		// Seen: "failed to bind to any multicast udp port" under
+		// qemu-aarch64, which does not carry the multicast socket options
+		// over. test.sh's native pass runs this test in full.
+		t.Skip("emulated: qemu-user cannot join the mDNS multicast group; the native pass runs this test")
+	}
 	gocmd := goCmd(t)
 	nsA, nsB, ipA := netnsPair(t)
 	bin := pitstopBinary(t)
