@@ -76,6 +76,8 @@ type proxyConfig struct {
 	// serve-only: clients choose module paths, so direct is limited
 	// unless these allow it.
 	serve, allowDirect, allowPrivateHosts bool
+	fleet                                 fleetFlags
+	fleetMaxSize                          string
 }
 
 func (pc *proxyConfig) flags(c *cobra.Command) {
@@ -86,6 +88,8 @@ func (pc *proxyConfig) flags(c *cobra.Command) {
 	f.StringVar(&pc.maxSize, "max-size", "0", "evict least recently used files above this size, e.g. 20G (0: unlimited)")
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
+	pc.fleet.add(f)
+	f.StringVar(&pc.fleetMaxSize, "fleet-max-size", "0", "with --store: evict least recently used objects from the bucket above this size (0: unlimited); --max-size bounds the local tier")
 }
 
 // open builds the store and handler.
@@ -122,7 +126,16 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		}
 		return nil, nil, fmt.Errorf("%v (fix with go env -w GOSUMDB=... or pass --gosumdb)", err)
 	}
-	st, err := store.Open(d, store.Options{MaxSize: max, Logger: log})
+	fleetMax, err := parseMaxSize(pc.fleetMaxSize)
+	if err != nil {
+		return nil, nil, usageError("--fleet-max-size: %v", err)
+	}
+	var st *store.Disk
+	fl, err := pc.fleet.open(ctx, fleetMax, log, func(key string) { st.Delete(context.Background(), key) })
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err = store.Open(d, store.Options{MaxSize: max, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +158,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		// them by a quarter of its cap (at most the default 1 GiB).
 		f.DirectMaxSize = min(modfetch.DefaultDirectMaxSize, max/4)
 	}
-	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
+	h := &modproxy.Handler{Fetcher: f, Store: fl.tier(st, modproxy.MutableKey, log), Coord: fl.coord, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
 	if err := h.Init(); err != nil {
 		return nil, nil, err
 	}

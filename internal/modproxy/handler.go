@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
@@ -109,6 +110,9 @@ type Handler struct {
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
 	BaseContext context.Context
+	// Coord, if set, makes zip fetches single flight across replicas that
+	// share Store (see internal/coord); nil dedupes within this process.
+	Coord coord.Coordinator
 
 	once     sync.Once
 	log      *slog.Logger
@@ -347,6 +351,11 @@ func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
 		return
 	}
 	h.m.request(req.Kind, resError, 0)
+	if storageDown(err) {
+		h.log.Warn("shared storage unavailable", "key", req.Key, "err", err)
+		h.plain(w, http.StatusServiceUnavailable, "pitstop proxy: not cached here and the shared storage is unreachable: "+oneLine(err))
+		return
+	}
 	h.log.Warn("upstream fetch failed", "key", req.Key, "err", err)
 	h.plain(w, http.StatusBadGateway, "pitstop proxy: "+oneLine(err))
 }

@@ -21,7 +21,12 @@ type Tiered struct {
 	Local  *Disk
 	Remote Store
 	Logger *slog.Logger // nil discards
+	// Mutable, if set, reports keys whose objects get replaced (a module
+	// list): those are read from the remote every time, never kept locally.
+	Mutable func(key string) bool
 }
+
+func (t *Tiered) mutable(key string) bool { return t.Mutable != nil && t.Mutable(key) }
 
 func (t *Tiered) log() *slog.Logger {
 	if t.Logger == nil {
@@ -33,8 +38,17 @@ func (t *Tiered) log() *slog.Logger {
 // Get implements Store: the local copy if there is one, else the remote's,
 // copied into the local tier on the way.
 func (t *Tiered) Get(ctx context.Context, key string) (Object, error) {
+	if t.mutable(key) {
+		return t.Remote.Get(ctx, key)
+	}
 	obj, err := t.Local.Get(ctx, key)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+	if err == nil {
+		if tc, ok := t.Remote.(interface{ Touch(string) }); ok {
+			tc.Touch(key) // the remote's eviction order sees the use
+		}
+		return obj, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
 		return obj, err
 	}
 	robj, err := t.Remote.Get(ctx, key)
@@ -68,6 +82,9 @@ func (t *Tiered) Get(ctx context.Context, key string) (Object, error) {
 
 // Stat implements Store.
 func (t *Tiered) Stat(ctx context.Context, key string) (Info, error) {
+	if t.mutable(key) {
+		return t.Remote.Stat(ctx, key)
+	}
 	in, err := t.Local.Stat(ctx, key)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return in, err
@@ -94,6 +111,9 @@ func (t *Tiered) Create(ctx context.Context, key string) (Writer, error) {
 	rw, err := t.Remote.Create(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if t.mutable(key) {
+		return rw, nil
 	}
 	lw, err := t.Local.Create(ctx, key)
 	if err != nil {
@@ -123,6 +143,18 @@ func (w *tieredWriter) Write(b []byte) (int, error) {
 
 func (w *tieredWriter) ReadAt(b []byte, off int64) (int, error) { return w.rw.ReadAt(b, off) }
 func (w *tieredWriter) Size() int64                             { return w.rw.Size() }
+
+// Name names a file holding what was written, when the remote's writer has
+// one (modfetch.ZipWriter: the proxy checks a zip by its file).
+func (w *tieredWriter) Name() string {
+	if n, ok := w.rw.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	if n, ok := w.lw.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
+}
 
 func (w *tieredWriter) Abort() error {
 	if w.lw != nil {

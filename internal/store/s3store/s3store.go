@@ -94,6 +94,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport, if set, carries the HTTP requests (tests count them).
 	Transport http.RoundTripper
+	// OnEvict, if set, is called with each key eviction deletes (a local
+	// tier drops its copy).
+	OnEvict func(key string)
 }
 
 // ErrNoCredentials is returned by Open when no credentials were found.
@@ -234,6 +237,17 @@ func (s *Store) use(key string, size int64) {
 	s.mu.Lock()
 	s.clock++
 	s.setLocked(key, size, s.clock)
+	s.mu.Unlock()
+}
+
+// Touch records a use of key served from elsewhere (a local tier's hit),
+// so the bucket's eviction order follows real use; it makes no request.
+func (s *Store) Touch(key string) {
+	s.mu.Lock()
+	if e, ok := s.index[key]; ok {
+		s.clock++
+		e.lastUse = s.clock
+	}
 	s.mu.Unlock()
 }
 
@@ -483,6 +497,9 @@ func (w *writer) ReadAt(p []byte, off int64) (int, error) {
 
 func (w *writer) Size() int64 { return w.size.Load() }
 
+// Name names the spool file holding what was written (modfetch.ZipWriter).
+func (w *writer) Name() string { return w.f.Name() }
+
 func (w *writer) Abort() error {
 	if w.done {
 		return nil
@@ -598,6 +615,9 @@ func (s *Store) Trim(ctx context.Context, target int64) error {
 			return err
 		}
 		bytes -= v.e.size
+		if s.opt.OnEvict != nil {
+			s.opt.OnEvict(v.key)
+		}
 		s.evictions.Add(1)
 		s.evictedBytes.Add(v.e.size)
 	}

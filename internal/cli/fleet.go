@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pitstop-go/pitstop/internal/coord"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store"
+)
+
+// fleetFlags put a replica's store in an S3-compatible bucket (with --dir
+// as its local tier) and coordinate replicas through Redis.
+type fleetFlags struct {
+	store, endpoint, region, redis string
+	pathStyle                      bool
+}
+
+func (ff *fleetFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials file")
+	f.StringVar(&ff.endpoint, "s3-endpoint", "", "S3-compatible server URL for --store, e.g. http://10.0.0.5:7070")
+	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store")
+	f.BoolVar(&ff.pathStyle, "s3-path-style", false, "address the bucket as ENDPOINT/BUCKET (most self-hosted servers)")
+	f.StringVar(&ff.redis, "redis", "", "redis://HOST:PORT[/DB] coordinating replicas that share --store (password in the URL or REDISCLI_AUTH)")
+}
+
+// fleet is the opened shared parts; zero when not configured.
+type fleet struct {
+	remote *s3store.Store
+	coord  coord.Coordinator
+}
+
+// open checks and connects the shared parts before anything is created
+// locally: a wrong setting is one line and exit 2.
+func (ff *fleetFlags) open(ctx context.Context, fleetMax int64, log *slog.Logger, onEvict func(string)) (fleet, error) {
+	var fl fleet
+	if ff.store == "" {
+		if ff.redis != "" || ff.endpoint != "" {
+			return fl, usageError("--redis and --s3-endpoint need --store s3://BUCKET/PREFIX")
+		}
+		return fl, nil
+	}
+	cfg, err := s3store.ParseURL(ff.store)
+	if err != nil {
+		return fl, usageError("--store: %v", err)
+	}
+	cfg.Endpoint, cfg.Region, cfg.PathStyle = ff.endpoint, ff.region, ff.pathStyle
+	if cfg.Endpoint == "" {
+		return fl, usageError("--store needs --s3-endpoint (the S3-compatible server's URL)")
+	}
+	s, err := s3store.Open(ctx, cfg, s3store.Options{MaxSize: fleetMax, Logger: log, OnEvict: onEvict})
+	if err != nil {
+		if errors.Is(err, s3store.ErrNoCredentials) {
+			return fl, usageError("--store: %v", err)
+		}
+		return fl, usageError("--store: %v (check --s3-endpoint, --s3-path-style and that the bucket exists)", err)
+	}
+	fl.remote = s
+	if ff.redis == "" {
+		fl.coord = coord.NewLocal()
+		return fl, nil
+	}
+	r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: ff.redis, Namespace: "pitstop:" + cfg.Bucket + "/" + cfg.Prefix, Logger: log})
+	if err != nil {
+		return fl, usageError("--redis: %v", err)
+	}
+	fl.coord = r
+	return fl, nil
+}
+
+// tier puts local in front of the remote, or returns local alone.
+func (fl fleet) tier(local *store.Disk, mutable func(string) bool, log *slog.Logger) store.Store {
+	if fl.remote == nil {
+		return local
+	}
+	return &store.Tiered{Local: local, Remote: fl.remote, Mutable: mutable, Logger: log}
+}
