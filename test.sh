@@ -21,12 +21,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
+  command -v redis-server >/dev/null || need+=(redis-server) # fleet tests (issue 15); tests start their own
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
 fi
+
+# The S3-compatible server the fleet tests start (internal/testfleet); the
+# version is pinned there too (VersityGWVersion).
+command -v versitygw >/dev/null || { step "go install versitygw"; go install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

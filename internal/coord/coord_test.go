@@ -2,11 +2,10 @@ package coord_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/testfleet"
@@ -76,9 +75,7 @@ func TestDeadHolderLeaseExpires(t *testing.T) {
 	const lease = 600 * time.Millisecond
 	b := open(t, rs.URL, lease)
 	// A dead replica's lock: set like a holder would, never renewed.
-	raw := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer raw.Close()
-	if err := raw.Set(context.Background(), "t:lock:k", "dead", lease).Err(); err != nil {
+	if err := coord.RawDo(rs.URL, "SET", "t:lock:k", "dead", "PX", lease.Milliseconds()); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -150,10 +147,8 @@ func usesRedis(t *testing.T, a *coord.Redis, rs *testfleet.Redis) bool {
 		t.Fatal(err)
 	}
 	defer le.Release(false)
-	raw := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer raw.Close()
-	n, _ := raw.Exists(context.Background(), "t:lock:probe").Result()
-	return n == 1
+	v, err := coord.RawReply(rs.URL, "EXISTS", "t:lock:probe")
+	return err == nil && v == int64(1)
 }
 
 // TestBadRedis: a wrong URL or an unreachable server is reported at open.
@@ -162,5 +157,42 @@ func TestBadRedis(t *testing.T) {
 		if _, err := coord.OpenRedis(context.Background(), coord.RedisConfig{URL: u}); err == nil {
 			t.Errorf("OpenRedis(%q) succeeded", u)
 		}
+	}
+}
+
+// TestRedisPassword: a server with a password refuses a missing or wrong
+// one at open, saying so, and takes the right one from the URL or
+// REDISCLI_AUTH.
+func TestRedisPassword(t *testing.T) {
+	rs := testfleet.StartRedis(t, "--requirepass", "s3cret")
+	ctx := context.Background()
+	for _, u := range []string{rs.URL, "redis://:wrong@" + rs.Addr} {
+		_, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: u})
+		if err == nil || !strings.Contains(err.Error(), "password") {
+			t.Errorf("OpenRedis(%q) = %v, want a password error", u, err)
+		}
+	}
+	c, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: "redis://:s3cret@" + rs.Addr + "/2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetEntry(ctx, "e", []byte("v\r\n$3 bytes"), time.Minute)
+	c.Close()
+	t.Setenv("REDISCLI_AUTH", "s3cret")
+	c, err = coord.OpenRedis(ctx, coord.RedisConfig{URL: "redis://" + rs.Addr + "/2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A fresh coordinator has no local copy: this reads db 2 on the server.
+	if v, ok := c.GetEntry(ctx, "e"); !ok || string(v) != "v\r\n$3 bytes" {
+		t.Errorf("GetEntry = %q, %v", v, ok)
+	}
+	if _, ok := c.GetEntry(ctx, "missing"); ok {
+		t.Error("GetEntry of a missing key found one")
+	}
+	c.Touch(ctx, "a")
+	if u := c.LastUses(ctx, []string{"a", "b"}); u[0].IsZero() || !u[1].IsZero() {
+		t.Errorf("LastUses = %v, want a then zero", u)
 	}
 }

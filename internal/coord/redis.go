@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 )
 
 // DefaultLease is how long a fleet lock lasts without renewal: a holder
@@ -37,7 +37,7 @@ type RedisConfig struct {
 // Redis coordinates replicas through a Redis server, degrading to a Local
 // coordinator while the server is unreachable.
 type Redis struct {
-	c     *redis.Client
+	c     *respClient
 	ns    string
 	lease time.Duration
 	log   *slog.Logger
@@ -60,32 +60,24 @@ var ErrBadRedis = errors.New("redis")
 // OpenRedis parses the URL, connects and checks the server answers (and
 // the password is right), so a wrong setting is reported at start.
 func OpenRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
-	opt, err := redis.ParseURL(cfg.URL)
+	opt, err := parseRedisURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: URL %q: %v (want redis://HOST:PORT[/DB])", ErrBadRedis, redactURL(cfg.URL), err)
+		return nil, fmt.Errorf("%w: URL %q: %v (want redis://[:PASSWORD@]HOST:PORT[/DB])", ErrBadRedis, redactURL(cfg.URL), err)
 	}
-	if opt.Password == "" {
-		// go-redis has no environment fallback; take redis-cli's.
-		opt.Password = envPassword()
+	if opt.password == "" {
+		opt.password = envPassword()
 	}
-	opt.MaxRetries = 0
-	opt.DialerRetries = 1
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 2 * time.Second
-	opt.WriteTimeout = 2 * time.Second
-	opt.PoolTimeout = 2 * time.Second
-	redis.SetLogger(quiet{})
-	c := redis.NewClient(opt)
+	c := &respClient{o: opt}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := c.Ping(pctx).Err(); err != nil {
+	if _, err := c.Do(pctx, "PING"); err != nil {
 		c.Close()
 		msg := err.Error()
 		switch {
-		case strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"):
-			return nil, fmt.Errorf("%w at %s: wrong or missing password (%v): put it in the URL's userinfo or REDISCLI_AUTH", ErrBadRedis, opt.Addr, err)
+		case strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"), strings.Contains(msg, "AUTH"):
+			return nil, fmt.Errorf("%w at %s: wrong or missing password (%v): put it in the URL (redis://:PASSWORD@HOST:PORT) or REDISCLI_AUTH", ErrBadRedis, opt.addr, err)
 		}
-		return nil, fmt.Errorf("%w at %s unreachable: %v: start it or fix the URL", ErrBadRedis, opt.Addr, err)
+		return nil, fmt.Errorf("%w at %s unreachable: %v: start it or fix the URL", ErrBadRedis, opt.addr, err)
 	}
 	ns := cfg.Namespace
 	if ns == "" {
@@ -126,7 +118,7 @@ func (r *Redis) available() bool {
 	r.reqs.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := r.c.Ping(ctx).Err(); err != nil {
+	if _, err := r.c.Do(ctx, "PING"); err != nil {
 		r.errs.Add(1)
 		return false
 	}
@@ -140,10 +132,14 @@ func (r *Redis) available() bool {
 func (r *Redis) did(start time.Time, err error) bool {
 	r.reqs.Add(1)
 	r.nanos.Add(int64(time.Since(start)))
-	if err == nil || errors.Is(err, redis.Nil) {
+	var re redisError
+	if err == nil || errors.Is(err, errNil) {
 		return false
 	}
 	r.errs.Add(1)
+	if errors.As(err, &re) {
+		return false // the server answered: it is there
+	}
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
@@ -162,16 +158,25 @@ func token() string {
 	return hex.EncodeToString(b[:])
 }
 
-var (
-	renewScript   = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`)
-	releaseScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) end return redis.call("publish", KEYS[2], ARGV[2])`)
+const (
+	renewScript   = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`
+	releaseScript = `if redis.call("get", KEYS[1]) == ARGV[1] then redis.call("del", KEYS[1]) end return redis.call("publish", KEYS[2], ARGV[2])`
 )
+
+// setNX sets key to val for ttl if it is not set and reports whether it did.
+func (r *Redis) setNX(ctx context.Context, key, val string, ttl time.Duration) (bool, error) {
+	_, err := r.c.Do(ctx, "SET", key, val, "NX", "PX", ttl.Milliseconds())
+	if errors.Is(err, errNil) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // Lock implements Coordinator.
 func (r *Redis) Lock(ctx context.Context, key string, landed func() bool) (Lease, bool, error) {
 	lk, ch := r.ns+"lock:"+key, r.ns+"landed:"+key
 	var start time.Time
-	var sub *redis.PubSub
+	var sub *subscription
 	defer func() {
 		if sub != nil {
 			sub.Close()
@@ -191,7 +196,7 @@ func (r *Redis) Lock(ctx context.Context, key string, landed func() bool) (Lease
 		}
 		tok := token()
 		t0 := time.Now()
-		ok, err := r.c.SetNX(ctx, lk, tok, r.lease).Result()
+		ok, err := r.setNX(ctx, lk, tok, r.lease)
 		if r.did(t0, err) {
 			return r.local.Lock(ctx, key, landed)
 		}
@@ -210,11 +215,19 @@ func (r *Redis) Lock(ctx context.Context, key string, landed func() bool) (Lease
 			start = time.Now()
 			// Subscribe, then look again: a landing between our SETNX
 			// and the subscription is caught by the next landed().
-			sub = r.c.Subscribe(ctx, ch)
+			t0 := time.Now()
+			sub, err = r.c.subscribe(ctx, ch)
+			if r.did(t0, err) {
+				return r.local.Lock(ctx, key, landed)
+			}
 			continue
 		}
+		var woken <-chan struct{}
+		if sub != nil {
+			woken = sub.C
+		}
 		select {
-		case <-sub.Channel():
+		case <-woken:
 			poll = 20 * time.Millisecond
 		case <-time.After(poll):
 			poll = min(2*poll, r.lease/4, time.Second)
@@ -251,7 +264,8 @@ func (le *redisLease) renew() {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), le.r.lease/3)
 			t0 := time.Now()
-			n, err := renewScript.Run(ctx, le.r.c, []string{le.lk}, le.tok, le.r.lease.Milliseconds()).Int()
+			v, err := le.r.c.Do(ctx, "EVAL", renewScript, 1, le.lk, le.tok, le.r.lease.Milliseconds())
+			n, _ := v.(int64)
 			cancel()
 			le.r.did(t0, err)
 			if err == nil && n == 0 {
@@ -273,7 +287,7 @@ func (le *redisLease) Release(landed bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		t0 := time.Now()
-		err := releaseScript.Run(ctx, le.r.c, []string{le.lk, le.ch}, le.tok, msg).Err()
+		_, err := le.r.c.Do(ctx, "EVAL", releaseScript, 2, le.lk, le.ch, le.tok, msg)
 		le.r.did(t0, err)
 	})
 }
@@ -284,11 +298,12 @@ func (r *Redis) GetEntry(ctx context.Context, key string) ([]byte, bool) {
 		return r.local.GetEntry(ctx, key)
 	}
 	t0 := time.Now()
-	b, err := r.c.Get(ctx, r.ns+"entry:"+key).Bytes()
+	v, err := r.c.Do(ctx, "GET", r.ns+"entry:"+key)
 	if r.did(t0, err) {
 		return r.local.GetEntry(ctx, key)
 	}
-	return b, err == nil
+	b, ok := v.(string)
+	return []byte(b), err == nil && ok
 }
 
 // SetEntry implements Coordinator.
@@ -298,7 +313,8 @@ func (r *Redis) SetEntry(ctx context.Context, key string, val []byte, ttl time.D
 		return
 	}
 	t0 := time.Now()
-	r.did(t0, r.c.Set(ctx, r.ns+"entry:"+key, val, ttl).Err())
+	_, err := r.c.Do(ctx, "SET", r.ns+"entry:"+key, val, "PX", max(ttl.Milliseconds(), 1))
+	r.did(t0, err)
 }
 
 // Touch implements Coordinator: the use goes into a sorted set scored by
@@ -309,7 +325,8 @@ func (r *Redis) Touch(ctx context.Context, key string) {
 		return
 	}
 	t0 := time.Now()
-	r.did(t0, r.c.ZAdd(ctx, r.ns+"uses", redis.Z{Score: float64(time.Now().UnixMilli()), Member: key}).Err())
+	_, err := r.c.Do(ctx, "ZADD", r.ns+"uses", time.Now().UnixMilli(), key)
+	r.did(t0, err)
 }
 
 // LastUses implements Coordinator.
@@ -318,14 +335,21 @@ func (r *Redis) LastUses(ctx context.Context, keys []string) []time.Time {
 		return r.local.LastUses(ctx, keys)
 	}
 	t0 := time.Now()
-	sc, err := r.c.ZMScore(ctx, r.ns+"uses", keys...).Result()
+	args := []any{"ZMSCORE", r.ns + "uses"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	v, err := r.c.Do(ctx, args...)
 	if r.did(t0, err) || err != nil {
 		return r.local.LastUses(ctx, keys)
 	}
+	sc, _ := v.([]any)
 	out := make([]time.Time, len(keys))
-	for i, s := range sc {
-		if s > 0 {
-			out[i] = time.UnixMilli(int64(s))
+	for i := range min(len(sc), len(out)) {
+		if s, ok := sc[i].(string); ok {
+			if ms, err := strconv.ParseFloat(s, 64); err == nil && ms > 0 {
+				out[i] = time.UnixMilli(int64(ms))
+			}
 		}
 	}
 	return out
@@ -336,12 +360,13 @@ func (r *Redis) Forget(ctx context.Context, keys []string) {
 	if len(keys) == 0 || !r.available() {
 		return
 	}
-	members := make([]any, len(keys))
-	for i, k := range keys {
-		members[i] = k
+	args := []any{"ZREM", r.ns + "uses"}
+	for _, k := range keys {
+		args = append(args, k)
 	}
 	t0 := time.Now()
-	r.did(t0, r.c.ZRem(ctx, r.ns+"uses", members...).Err())
+	_, err := r.c.Do(ctx, args...)
+	r.did(t0, err)
 }
 
 // TryGC implements Coordinator.
@@ -351,7 +376,7 @@ func (r *Redis) TryGC(ctx context.Context, ttl time.Duration) (func(), bool) {
 	}
 	tok := token()
 	t0 := time.Now()
-	ok, err := r.c.SetNX(ctx, r.ns+"gc", tok, ttl).Result()
+	ok, err := r.setNX(ctx, r.ns+"gc", tok, ttl)
 	if r.did(t0, err) {
 		return r.local.TryGC(ctx, ttl)
 	}
@@ -362,7 +387,7 @@ func (r *Redis) TryGC(ctx context.Context, ttl time.Duration) (func(), bool) {
 		t0 := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		err := releaseScript.Run(ctx, r.c, []string{r.ns + "gc", r.ns + "gc-done"}, tok, "done").Err()
+		_, err := r.c.Do(ctx, "EVAL", releaseScript, 2, r.ns+"gc", r.ns+"gc-done", tok, "done")
 		r.did(t0, err)
 	}, true
 }
@@ -386,8 +411,3 @@ func (r *Redis) Close() error { return r.c.Close() }
 
 func envPassword() string { return os.Getenv("REDISCLI_AUTH") }
 
-// quiet drops go-redis's own log lines: the coordinator logs once per
-// outage itself.
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}

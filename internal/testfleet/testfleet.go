@@ -166,9 +166,10 @@ type Redis struct {
 	URL string // redis://127.0.0.1:PORT
 }
 
-// StartRedis starts redis-server with no persistence in a temp dir; it is
-// killed when the test ends.
-func StartRedis(t testing.TB) *Redis {
+// StartRedis starts redis-server with no persistence in a temp dir, with
+// extra arguments (e.g. "--requirepass", "pw"); it is killed when the test
+// ends.
+func StartRedis(t testing.TB, extra ...string) *Redis {
 	t.Helper()
 	bin := lookPath(t, "redis-server", "apt-get install redis-server")
 	dir := t.TempDir()
@@ -179,6 +180,7 @@ func StartRedis(t testing.TB) *Redis {
 	}
 	p := &Proc{Addr: addr, dir: dir, t: t, args: []string{bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no"}}
+	p.args = append(p.args, extra...)
 	p.start()
 	t.Cleanup(p.Kill)
 	return &Redis{Proc: p, URL: fmt.Sprintf("redis://%s", addr)}
