@@ -15,8 +15,8 @@ import (
 // fleetFlags put a replica's store in an S3-compatible bucket (with --dir
 // as its local tier) and coordinate replicas through Redis.
 type fleetFlags struct {
-	store, endpoint, region, redis string
-	pathStyle                      bool
+	store, endpoint, region, redis, maxSize string
+	pathStyle                               bool
 }
 
 func (ff *fleetFlags) add(f *pflag.FlagSet) {
@@ -24,6 +24,7 @@ func (ff *fleetFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&ff.endpoint, "s3-endpoint", "", "S3-compatible server URL for --store, e.g. http://10.0.0.5:7070")
 	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store")
 	f.BoolVar(&ff.pathStyle, "s3-path-style", false, "address the bucket as ENDPOINT/BUCKET (most self-hosted servers)")
+	f.StringVar(&ff.maxSize, "fleet-max-size", "0", "with --store: evict least recently used objects from the bucket above this size (0: unlimited); --max-size then bounds the local tier")
 	f.StringVar(&ff.redis, "redis", "", "redis://HOST:PORT[/DB] coordinating replicas that share --store (password in the URL or REDISCLI_AUTH)")
 }
 
@@ -35,8 +36,12 @@ type fleet struct {
 
 // open checks and connects the shared parts before anything is created
 // locally: a wrong setting is one line and exit 2.
-func (ff *fleetFlags) open(ctx context.Context, fleetMax int64, log *slog.Logger, onEvict func(string)) (fleet, error) {
+func (ff *fleetFlags) open(ctx context.Context, log *slog.Logger, onEvict func(string)) (fleet, error) {
 	var fl fleet
+	fleetMax, err := parseMaxSize(ff.maxSize)
+	if err != nil {
+		return fl, usageError("--fleet-max-size: %v", err)
+	}
 	if ff.store == "" {
 		if ff.redis != "" || ff.endpoint != "" {
 			return fl, usageError("--redis and --s3-endpoint need --store s3://BUCKET/PREFIX")
@@ -73,6 +78,10 @@ func (ff *fleetFlags) open(ctx context.Context, fleetMax int64, log *slog.Logger
 
 // tier puts local in front of the remote, or returns local alone.
 func (fl fleet) tier(local *store.Disk, mutable func(string) bool, log *slog.Logger) store.Store {
+	return fl.trimmer(local, mutable, log)
+}
+
+func (fl fleet) trimmer(local *store.Disk, mutable func(string) bool, log *slog.Logger) store.Trimmer {
 	if fl.remote == nil {
 		return local
 	}

@@ -77,7 +77,6 @@ type proxyConfig struct {
 	// unless these allow it.
 	serve, allowDirect, allowPrivateHosts bool
 	fleet                                 fleetFlags
-	fleetMaxSize                          string
 }
 
 func (pc *proxyConfig) flags(c *cobra.Command) {
@@ -89,7 +88,6 @@ func (pc *proxyConfig) flags(c *cobra.Command) {
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
 	pc.fleet.add(f)
-	f.StringVar(&pc.fleetMaxSize, "fleet-max-size", "0", "with --store: evict least recently used objects from the bucket above this size (0: unlimited); --max-size bounds the local tier")
 }
 
 // open builds the store and handler.
@@ -126,12 +124,8 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		}
 		return nil, nil, fmt.Errorf("%v (fix with go env -w GOSUMDB=... or pass --gosumdb)", err)
 	}
-	fleetMax, err := parseMaxSize(pc.fleetMaxSize)
-	if err != nil {
-		return nil, nil, usageError("--fleet-max-size: %v", err)
-	}
 	var st *store.Disk
-	fl, err := pc.fleet.open(ctx, fleetMax, log, func(key string) { st.Delete(context.Background(), key) })
+	fl, err := pc.fleet.open(ctx, log, func(key string) { st.Delete(context.Background(), key) })
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // DefaultLease is how long a fleet lock lasts without renewal: a holder
@@ -410,4 +409,3 @@ func (r *Redis) Stats() Stats {
 func (r *Redis) Close() error { return r.c.Close() }
 
 func envPassword() string { return os.Getenv("REDISCLI_AUTH") }
-

@@ -156,7 +156,9 @@ func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) in
 
 var bigFleetZip = bigZipModule(3 << 20)
 
-func graphAndBig() []testupstream.Module { return append(append([]testupstream.Module{}, graph...), bigFleetZip) }
+func graphAndBig() []testupstream.Module {
+	return append(append([]testupstream.Module{}, graph...), bigFleetZip)
+}
 
 // TestFleetOneFetchAcrossReplicas: three replicas share one bucket and one
 // Redis; 48 clients spread across them ask for the same cold zip at once.
