@@ -316,6 +316,9 @@ and writing, as before; trim then needs the admin token.`,
 			defer st.Close()
 			h := &buildcache.Server{Store: fl.trimmer(st, buildcache.MutableKey, log), Logger: log}
 			reg := prometheus.NewRegistry()
+			if err := fl.register(reg); err != nil {
+				return err
+			}
 			for _, c := range h.Collectors() {
 				if err := reg.Register(c); err != nil {
 					return err

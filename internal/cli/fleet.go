@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/pitstop-go/pitstop/internal/coord"
@@ -86,4 +87,53 @@ func (fl fleet) trimmer(local *store.Disk, mutable func(string) bool, log *slog.
 		return local
 	}
 	return &store.Tiered{Local: local, Remote: fl.remote, Mutable: mutable, Logger: log}
+}
+
+// register adds the fleet's S3 and Redis counters to reg (/metrics).
+func (fl fleet) register(reg prometheus.Registerer) error {
+	if fl.remote == nil || reg == nil {
+		return nil
+	}
+	return reg.Register(fleetCollector{fl})
+}
+
+type fleetCollector struct{ fl fleet }
+
+var (
+	s3ReqDesc   = prometheus.NewDesc("pitstop_s3_requests_total", "S3 requests by operation.", []string{"op"}, nil)
+	s3ErrDesc   = prometheus.NewDesc("pitstop_s3_errors_total", "S3 requests that failed (not counting misses), by operation.", []string{"op"}, nil)
+	s3SecDesc   = prometheus.NewDesc("pitstop_s3_request_seconds_total", "Total S3 request latency by operation.", []string{"op"}, nil)
+	rReqDesc    = prometheus.NewDesc("pitstop_redis_requests_total", "Redis commands sent.", nil, nil)
+	rErrDesc    = prometheus.NewDesc("pitstop_redis_errors_total", "Redis commands that failed.", nil, nil)
+	rSecDesc    = prometheus.NewDesc("pitstop_redis_request_seconds_total", "Total Redis command latency.", nil, nil)
+	waitDesc    = prometheus.NewDesc("pitstop_fleet_lock_waits_total", "Fetches that waited for another replica's fleet lock.", nil, nil)
+	waitSecDesc = prometheus.NewDesc("pitstop_fleet_lock_wait_seconds_total", "Total time spent waiting for fleet locks.", nil, nil)
+	takeDesc    = prometheus.NewDesc("pitstop_fleet_lock_takeovers_total", "Fleet locks taken after a holder's lease ran out.", nil, nil)
+	degDesc     = prometheus.NewDesc("pitstop_fleet_redis_degraded", "1 while Redis is unreachable and replicas dedupe locally.", nil, nil)
+)
+
+func (fleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{s3ReqDesc, s3ErrDesc, s3SecDesc, rReqDesc, rErrDesc, rSecDesc, waitDesc, waitSecDesc, takeDesc, degDesc} {
+		ch <- d
+	}
+}
+
+func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	for op, s := range c.fl.remote.Metrics.Snapshot() {
+		ch <- prometheus.MustNewConstMetric(s3ReqDesc, prometheus.CounterValue, float64(s.Requests), op)
+		ch <- prometheus.MustNewConstMetric(s3ErrDesc, prometheus.CounterValue, float64(s.Errors), op)
+		ch <- prometheus.MustNewConstMetric(s3SecDesc, prometheus.CounterValue, s.Seconds, op)
+	}
+	s := c.fl.coord.Stats()
+	deg := 0.0
+	if s.Degraded {
+		deg = 1
+	}
+	ch <- prometheus.MustNewConstMetric(rReqDesc, prometheus.CounterValue, float64(s.Requests))
+	ch <- prometheus.MustNewConstMetric(rErrDesc, prometheus.CounterValue, float64(s.Errors))
+	ch <- prometheus.MustNewConstMetric(rSecDesc, prometheus.CounterValue, s.Seconds)
+	ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.CounterValue, float64(s.LockWaits))
+	ch <- prometheus.MustNewConstMetric(waitSecDesc, prometheus.CounterValue, s.LockWaitSecs)
+	ch <- prometheus.MustNewConstMetric(takeDesc, prometheus.CounterValue, float64(s.Takeovers))
+	ch <- prometheus.MustNewConstMetric(degDesc, prometheus.GaugeValue, deg)
 }

@@ -152,6 +152,9 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		// them by a quarter of its cap (at most the default 1 GiB).
 		f.DirectMaxSize = min(modfetch.DefaultDirectMaxSize, max/4)
 	}
+	if err := fl.register(reg); err != nil {
+		return nil, nil, err
+	}
 	h := &modproxy.Handler{Fetcher: f, Store: fl.tier(st, modproxy.MutableKey, log), Coord: fl.coord, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
 	if err := h.Init(); err != nil {
 		return nil, nil, err
