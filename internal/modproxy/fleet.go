@@ -36,3 +36,20 @@ func (h *Handler) fleetLock(ctx context.Context, req Request) (release func(land
 // storageDown reports an error that means the shared storage is
 // unreachable: a 503, not a 502.
 func storageDown(err error) bool { return errors.Is(err, s3store.ErrUnavailable) }
+
+// shareNegative tells the fleet that key was not found upstream, for
+// NotFoundTTL, so other replicas answer 404 without asking again.
+func (h *Handler) shareNegative(key, msg string) {
+	if h.Coord != nil && h.NotFoundTTL > 0 {
+		h.Coord.SetEntry(context.Background(), "notfound:"+key, []byte(msg), h.NotFoundTTL)
+	}
+}
+
+// fleetNegative reports a not-found another replica shared.
+func (h *Handler) fleetNegative(key string) (string, bool) {
+	if h.Coord == nil || h.NotFoundTTL <= 0 {
+		return "", false
+	}
+	b, ok := h.Coord.GetEntry(context.Background(), "notfound:"+key)
+	return string(b), ok
+}

@@ -406,3 +406,30 @@ func TestFleetS3Stopped(t *testing.T) {
 		t.Fatalf("miss with S3 down: %d %v %q; want a 503 saying why", code, err, b)
 	}
 }
+
+// TestFleetSharedNotFound: a not-found learned by replica 1 is answered by
+// replica 2 from Redis without asking the upstream; lists are shared
+// through the bucket under the same TTL rules.
+func TestFleetSharedNotFound(t *testing.T) {
+	fe := newFleet(t, true)
+	up := testupstream.NewForTest(t, graph...)
+	r1, r2 := fe.replica(t, up, nil), fe.replica(t, up, nil)
+	missing := testupstream.ZipPath("example.com/dep", "v1.9.9")
+	for i, r := range []*replica{r1, r2, r2} {
+		if b, code, err := fetchBody(r.URL + missing); err != nil || code != 404 {
+			t.Fatalf("request %d: %d %v %s, want 404", i, code, err, b)
+		}
+	}
+	if n := up.Count(testupstream.ModPath("example.com/dep") + "/@v/v1.9.9*"); n != 1 {
+		t.Errorf("upstream asked %d times for the missing version across replicas, want 1", n)
+	}
+	list := testupstream.ModPath("example.com/dep") + "/@v/list"
+	for _, r := range []*replica{r1, r2} {
+		if b, code, err := fetchBody(r.URL + list); err != nil || code != 200 || !strings.Contains(string(b), "v1.1.0") {
+			t.Fatalf("list: %d %v %q", code, err, b)
+		}
+	}
+	if n := up.Count(list); n != 1 {
+		t.Errorf("upstream listed %d times across replicas within the TTL, want 1", n)
+	}
+}

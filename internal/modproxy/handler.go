@@ -488,6 +488,13 @@ func (h *Handler) observeFetch(req Request, start time.Time, err error) {
 }
 
 func (h *Handler) isNegative(key string) (string, bool) {
+	if msg, ok := h.isNegativeHere(key); ok {
+		return msg, ok
+	}
+	return h.fleetNegative(key)
+}
+
+func (h *Handler) isNegativeHere(key string) (string, bool) {
 	if h.NotFoundTTL < 0 {
 		return "", false
 	}
@@ -508,6 +515,7 @@ func (h *Handler) setNegative(key, msg string) {
 	if h.NotFoundTTL < 0 {
 		return
 	}
+	h.shareNegative(key, msg)
 	now := time.Now()
 	h.negMu.Lock()
 	defer h.negMu.Unlock()
