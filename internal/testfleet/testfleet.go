@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -26,13 +25,24 @@ const (
 	SecretKey = "pitstoptestsecret"
 )
 
+// TB is the part of TB the fixtures use, so that a benchmark
+// program (bench/fleet) can start the same servers.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // Proc is a server process started by a test.
 type Proc struct {
 	Addr string // 127.0.0.1:PORT
 	cmd  *exec.Cmd
 	args []string
 	dir  string
-	t    testing.TB
+	t    TB
 }
 
 // Kill stops the process abruptly (SIGKILL) and waits for it.
@@ -81,7 +91,7 @@ func (p *Proc) start() {
 	}
 }
 
-func freeAddr(t testing.TB) string {
+func freeAddr(t TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +101,7 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-func lookPath(t testing.TB, name, install string) string {
+func lookPath(t TB, name, install string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -124,7 +134,7 @@ const VersityGWVersion = "v1.8.0"
 
 // StartS3 starts versitygw (posix backend) in a temp dir and returns it;
 // it is killed when the test ends.
-func StartS3(t testing.TB) *S3 {
+func StartS3(t TB) *S3 {
 	t.Helper()
 	bin := lookPath(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@"+VersityGWVersion)
 	dir := t.TempDir()
@@ -140,7 +150,7 @@ func StartS3(t testing.TB) *S3 {
 }
 
 // Client returns a client for the server with the root credentials.
-func (s *S3) Client(t testing.TB) *minio.Client {
+func (s *S3) Client(t TB) *minio.Client {
 	t.Helper()
 	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), BucketLookup: minio.BucketLookupPath})
 	if err != nil {
@@ -150,7 +160,7 @@ func (s *S3) Client(t testing.TB) *minio.Client {
 }
 
 // MakeBucket creates a bucket.
-func (s *S3) MakeBucket(t testing.TB, name string) {
+func (s *S3) MakeBucket(t TB, name string) {
 	t.Helper()
 	if err := s.Client(t).MakeBucket(context.Background(), name, minio.MakeBucketOptions{}); err != nil {
 		t.Fatalf("creating bucket %s: %v", name, err)
@@ -169,7 +179,7 @@ type Redis struct {
 // StartRedis starts redis-server with no persistence in a temp dir, with
 // extra arguments (e.g. "--requirepass", "pw"); it is killed when the test
 // ends.
-func StartRedis(t testing.TB, extra ...string) *Redis {
+func StartRedis(t TB, extra ...string) *Redis {
 	t.Helper()
 	bin := lookPath(t, "redis-server", "apt-get install redis-server")
 	dir := t.TempDir()
