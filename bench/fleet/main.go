@@ -135,6 +135,7 @@ func run(tb *benchTB) error {
 	}
 	single := serve(&modproxy.Handler{Store: disk, Fetcher: newFetcher(), Logger: quiet})
 
+	var co coord.Coordinator
 	newReplica := func(withRedis bool) (string, *s3store.Store, error) {
 		local, err := store.Open(tb.TempDir(), store.Options{})
 		if err != nil {
@@ -152,6 +153,7 @@ func run(tb *benchTB) error {
 				return "", nil, err
 			}
 			h.Coord = r
+			co = r
 		}
 		return serve(h), remote, nil
 	}
@@ -194,6 +196,7 @@ func run(tb *benchTB) error {
 	// Cold misses: alternate between the replica with the fleet lock and
 	// the one without, each on modules no one fetched yet.
 	var withLock, without []time.Duration
+	s3Before, redisBefore := remote.Metrics.Requests(), co.Stats().Requests
 	for i := range *cold {
 		for j, base := range []string{replica, replicaNoLock} {
 			p := testupstream.ZipPath(fmt.Sprintf("example.com/cold%d", 2*i+j), "v1.0.0")
@@ -209,9 +212,12 @@ func run(tb *benchTB) error {
 			}
 		}
 	}
+	s3PerMiss := float64(remote.Metrics.Requests()-s3Before) / float64(*cold)
+	redisPerMiss := float64(co.Stats().Requests-redisBefore) / float64(*cold)
 	mw, mo := medianD(withLock), medianD(without)
 	fmt.Printf("cold zip  with fleet lock (Redis) p50 %v   without %v   added by the lock %v\n",
 		mw.Round(10*time.Microsecond), mo.Round(10*time.Microsecond), (mw - mo).Round(10*time.Microsecond))
+	fmt.Printf("cold zip  per miss through the locked replica: %.1f S3 requests, %.1f Redis commands\n", s3PerMiss, redisPerMiss)
 	return nil
 }
 

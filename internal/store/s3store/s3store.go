@@ -97,7 +97,24 @@ type Options struct {
 	// OnEvict, if set, is called with each key eviction deletes (a local
 	// tier drops its copy).
 	OnEvict func(key string)
+	// Fleet, if set, shares last uses and the gc lock between the
+	// processes that use the bucket (internal/coord): eviction then orders
+	// objects by their last use anywhere in the fleet, and one process at
+	// a time evicts.
+	Fleet Fleet
 }
+
+// Fleet is what the store needs from a coordinator (coord.Coordinator
+// has these methods).
+type Fleet interface {
+	Touch(ctx context.Context, key string)
+	LastUses(ctx context.Context, keys []string) []time.Time
+	TryGC(ctx context.Context, ttl time.Duration) (release func(), ok bool)
+}
+
+// touchEvery bounds how often one process records a key's use in the
+// fleet: last uses are for eviction order, minutes are fine.
+const touchEvery = time.Minute
 
 // ErrNoCredentials is returned by Open when no credentials were found.
 var ErrNoCredentials = errors.New("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile in the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)")
@@ -129,6 +146,7 @@ type Store struct {
 type entry struct {
 	size    int64
 	lastUse int64
+	shared  time.Time // when this process last told the fleet of a use
 }
 
 // Open connects to the bucket, checks that it exists and that the
@@ -216,7 +234,9 @@ func (s *Store) load(ctx context.Context) error {
 			continue
 		}
 		s.mu.Lock()
-		s.setLocked(key, oi.Size, oi.LastModified.UnixNano())
+		if e, ok := s.index[key]; !ok || e.size != oi.Size {
+			s.setLocked(key, oi.Size, max(oi.LastModified.UnixNano(), s.lastUseOf(key)))
+		}
 		s.mu.Unlock()
 	}
 	return nil
@@ -226,18 +246,56 @@ func (s *Store) load(ctx context.Context) error {
 // nanoseconds from the listing, or the next tick of the logical clock.
 func (s *Store) setLocked(key string, size, lastUse int64) {
 	if e, ok := s.index[key]; ok {
-		s.bytes -= e.size
+		s.bytes += size - e.size
+		e.size, e.lastUse = size, lastUse
+	} else {
+		s.index[key] = &entry{size: size, lastUse: lastUse}
+		s.bytes += size
 	}
-	s.index[key] = &entry{size: size, lastUse: lastUse}
-	s.bytes += size
 	s.clock = max(s.clock, lastUse)
 }
 
-func (s *Store) use(key string, size int64) {
+func (s *Store) lastUseOf(key string) int64 {
+	if e, ok := s.index[key]; ok {
+		return e.lastUse
+	}
+	return 0
+}
+
+// tickLocked returns the next use time: now in Unix nanoseconds, or one
+// past the last if the clock is ahead, so uses always order.
+func (s *Store) tickLocked() int64 {
+	s.clock = max(s.clock+1, time.Now().UnixNano())
+	return s.clock
+}
+
+// use records a use of key by this process; a read (share) is also told
+// to the fleet. A write is not: the listing's LastModified says it.
+func (s *Store) use(key string, size int64, share bool) {
 	s.mu.Lock()
-	s.clock++
-	s.setLocked(key, size, s.clock)
+	s.setLocked(key, size, s.tickLocked())
 	s.mu.Unlock()
+	if share {
+		s.share(key)
+	}
+}
+
+// share records a use of key in the fleet, at most once a touchEvery.
+func (s *Store) share(key string) {
+	if s.opt.Fleet == nil {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	e, ok := s.index[key]
+	due := ok && now.Sub(e.shared) >= touchEvery
+	if due {
+		e.shared = now
+	}
+	s.mu.Unlock()
+	if due {
+		s.opt.Fleet.Touch(context.Background(), key)
+	}
 }
 
 // Touch records a use of key served from elsewhere (a local tier's hit),
@@ -245,10 +303,10 @@ func (s *Store) use(key string, size int64) {
 func (s *Store) Touch(key string) {
 	s.mu.Lock()
 	if e, ok := s.index[key]; ok {
-		s.clock++
-		e.lastUse = s.clock
+		e.lastUse = s.tickLocked()
 	}
 	s.mu.Unlock()
+	s.share(key)
 }
 
 func (s *Store) forget(key string) {
@@ -314,7 +372,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Object, error) {
 		}
 		return store.Object{}, err
 	}
-	s.use(key, oi.Size)
+	s.use(key, oi.Size, true)
 	b := &body{s: s, name: name, etag: oi.ETag, size: oi.Size, rc: rc, ctx: bctx, cancel: cancel}
 	return store.Object{Body: b, Size: oi.Size, ModTime: oi.LastModified}, nil
 }
@@ -536,7 +594,7 @@ func (w *writer) Commit() error {
 		return fmt.Errorf("uploading %s: %w", w.key, classify(err))
 	}
 	w.committed = true
-	w.s.use(w.key, size)
+	w.s.use(w.key, size, false)
 	w.s.maybeEvict()
 	return nil
 }
@@ -587,6 +645,17 @@ func (s *Store) maybeEvict() {
 func (s *Store) Trim(ctx context.Context, target int64) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
+	if f := s.opt.Fleet; f != nil {
+		release, ok := f.TryGC(ctx, 5*time.Minute)
+		if !ok {
+			return nil // another process is collecting
+		}
+		defer release()
+		// Take in what others stored, then order by uses fleet-wide.
+		if err := s.load(ctx); err != nil {
+			return err
+		}
+	}
 	type victim struct {
 		key string
 		e   entry
@@ -598,6 +667,19 @@ func (s *Store) Trim(ctx context.Context, target int64) error {
 	}
 	bytes := s.bytes
 	s.mu.Unlock()
+	if f := s.opt.Fleet; f != nil {
+		keys := make([]string, len(vs))
+		for i, v := range vs {
+			keys[i] = v.key
+		}
+		// Fleet uses are Unix times; so are the listing's LastModified
+		// values this process starts from, so both order together.
+		for i, t := range f.LastUses(ctx, keys) {
+			if !t.IsZero() && t.UnixNano() > vs[i].e.lastUse {
+				vs[i].e.lastUse = t.UnixNano()
+			}
+		}
+	}
 	slices.SortFunc(vs, func(a, b victim) int {
 		if a.e.lastUse != b.e.lastUse {
 			return int(min(max(a.e.lastUse-b.e.lastUse, -1), 1))

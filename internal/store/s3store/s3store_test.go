@@ -12,9 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/store/s3store"
 	"github.com/pitstop-go/pitstop/internal/store/storetest"
@@ -176,5 +178,66 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if c, err := s3store.ParseURL("s3://bk/a/b/"); err != nil || c.Bucket != "bk" || c.Prefix != "a/b" {
 		t.Errorf("ParseURL(s3://bk/a/b/) = %+v, %v", c, err)
+	}
+}
+
+// TestFleetGC: two processes share a bucket and Redis. Uses made through
+// A decide what B's eviction keeps, B having never read those objects;
+// only one process collects at a time.
+func TestFleetGC(t *testing.T) {
+	srv := testfleet.StartS3(t)
+	srv.MakeBucket(t, "gcfleet")
+	rs := testfleet.StartRedis(t)
+	ctx := context.Background()
+	open := func() (*s3store.Store, *coord.Redis) {
+		co, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: rs.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { co.Close() })
+		s, err := s3store.OpenWith(ctx, s3store.Config{Bucket: "gcfleet", Prefix: "p", Endpoint: srv.Endpoint, PathStyle: true},
+			s3store.Options{TempDir: t.TempDir(), Fleet: co}, testfleet.Creds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, co
+	}
+	a, _ := open()
+	chunk := strings.Repeat("g", 1000)
+	for i := range 6 {
+		if err := a.Put(ctx, fmt.Sprintf("k%d", i), strings.NewReader(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, bco := open() // lists the six objects; has used none
+	time.Sleep(5 * time.Millisecond)
+	for _, k := range []string{"k0", "k1"} { // the oldest, but used now through A
+		obj, err := a.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj.Close()
+	}
+	// While another process holds the gc lock, B does not collect.
+	release, ok := bco.TryGC(ctx, time.Minute)
+	if !ok {
+		t.Fatal("gc lock not free")
+	}
+	if err := b.Trim(ctx, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if u := b.Usage(); u.Evictions != 0 {
+		t.Errorf("B evicted %d objects while another process held the gc lock", u.Evictions)
+	}
+	release()
+	if err := b.Trim(ctx, 2000); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		_, err := b.Stat(ctx, fmt.Sprintf("k%d", i))
+		kept := err == nil
+		if wantKept := i < 2; kept != wantKept {
+			t.Errorf("k%d kept = %v, want %v (k0 and k1 were used through A)", i, kept, wantKept)
+		}
 	}
 }
