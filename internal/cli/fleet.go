@@ -57,23 +57,23 @@ func (ff *fleetFlags) open(ctx context.Context, log *slog.Logger, onEvict func(s
 	if cfg.Endpoint == "" {
 		return fl, usageError("--store needs --s3-endpoint (the S3-compatible server's URL)")
 	}
-	s, err := s3store.Open(ctx, cfg, s3store.Options{MaxSize: fleetMax, Logger: log, OnEvict: onEvict})
+	fl.coord = coord.NewLocal()
+	if ff.redis != "" {
+		r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: ff.redis, Namespace: "pitstop:" + cfg.Bucket + "/" + cfg.Prefix, Logger: log})
+		if err != nil {
+			return fl, usageError("--redis: %v", err)
+		}
+		fl.coord = r
+	}
+	s, err := s3store.Open(ctx, cfg, s3store.Options{MaxSize: fleetMax, Logger: log, OnEvict: onEvict, Fleet: fl.coord})
 	if err != nil {
+		fl.coord.Close()
 		if errors.Is(err, s3store.ErrNoCredentials) {
 			return fl, usageError("--store: %v", err)
 		}
 		return fl, usageError("--store: %v (check --s3-endpoint, --s3-path-style and that the bucket exists)", err)
 	}
 	fl.remote = s
-	if ff.redis == "" {
-		fl.coord = coord.NewLocal()
-		return fl, nil
-	}
-	r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: ff.redis, Namespace: "pitstop:" + cfg.Bucket + "/" + cfg.Prefix, Logger: log})
-	if err != nil {
-		return fl, usageError("--redis: %v", err)
-	}
-	fl.coord = r
 	return fl, nil
 }
 
