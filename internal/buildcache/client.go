@@ -189,6 +189,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w: %v", ErrConflict, err)
 		case refused && req.Method == http.MethodPut:
 			c.noWrites.Store(true)
+			if resp.StatusCode == http.StatusUnauthorized { // the token itself was refused
+				return nil, fmt.Errorf("%w (%w): %v (uploads need the server's write token)", ErrWriteRefused, ErrUnauthorized, err)
+			}
 			return nil, fmt.Errorf("%w: %v (uploads need the server's write token)", ErrWriteRefused, err)
 		case refused:
 			err = fmt.Errorf("%w: %v (give the server's token in PITSTOP_CACHE_TOKEN or a token file)", ErrUnauthorized, err)

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pitstop-go/pitstop/internal/doctor"
+	"github.com/pitstop-go/pitstop/internal/fleet"
 	"github.com/pitstop-go/pitstop/internal/ramdisk"
 	"github.com/pitstop-go/pitstop/internal/tune"
 )
@@ -17,7 +20,7 @@ func newDoctorCmd() *cobra.Command {
 	var color string
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Diagnose Go on this machine: board, go, storage, network, cgo, kernel",
+		Short: "Diagnose Go on this machine: board, go, storage, network, cgo, kernel, gpu",
 		Long: `doctor runs every check concurrently (each with its own timeout) and prints
 one line per check: ✓ ok, ! warning, ✗ failure, - skipped, with a fix line
 under each warning and failure. Exit status: 0 all ok, 1 warnings,
@@ -54,6 +57,9 @@ live host (page size, uname, syscalls, command outputs) for a bug report;
 				profile = tune.ForHere(doctorProfile) // go-server-netns in a container
 			}
 			cfg.Tuning, cfg.RamdiskActive = doctorTuning(profile), ramdisk.Active
+			if cfg.Root == "" {
+				cfg.Fleet = doctorFleet()
+			}
 			code, err := cfg.Execute(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ue *doctor.UsageError
 			if errors.As(err, &ue) {
@@ -109,4 +115,27 @@ func doctorTuning(profile string) doctor.Tuning {
 		t.Values[k] = s.Value
 	}
 	return t
+}
+
+// doctorFleet hands the doctor this machine's join (pitstop join), read
+// from the join state; nil when not joined.
+func doctorFleet() *doctor.Fleet {
+	paths, err := joinPaths()
+	if err != nil {
+		return nil
+	}
+	st, err := fleet.ReadState(paths.State())
+	if err != nil || st == nil {
+		return nil
+	}
+	var token string
+	if st.TokenFile != "" {
+		if b, err := os.ReadFile(st.TokenFile); err == nil {
+			token = strings.TrimSpace(string(b))
+		}
+	}
+	return &doctor.Fleet{Server: st.Server, Identify: func(ctx context.Context) error {
+		_, err := fleet.Check(ctx, nil, st.Server, token)
+		return err
+	}}
 }

@@ -2,138 +2,422 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
-	"github.com/pitstop-go/pitstop/internal/coord"
+	"github.com/pitstop-go/pitstop/internal/buildcache"
+	"github.com/pitstop-go/pitstop/internal/fleet"
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
-	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/systemd"
+	"github.com/pitstop-go/pitstop/internal/version"
 )
 
-// fleetFlags put a replica's store in an S3-compatible bucket (with --dir
-// as its local tier) and coordinate replicas through Redis.
-type fleetFlags struct {
-	store, endpoint, region, redis, maxSize string
-	pathStyle                               bool
-}
-
-func (ff *fleetFlags) add(f *pflag.FlagSet) {
-	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials file")
-	f.StringVar(&ff.endpoint, "s3-endpoint", "", "S3-compatible server URL for --store, e.g. http://10.0.0.5:7070")
-	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store")
-	f.BoolVar(&ff.pathStyle, "s3-path-style", false, "address the bucket as ENDPOINT/BUCKET (most self-hosted servers)")
-	f.StringVar(&ff.maxSize, "fleet-max-size", "0", "with --store: evict least recently used objects from the bucket above this size (0: unlimited); --max-size then bounds the local tier")
-	f.StringVar(&ff.redis, "redis", "", "redis://HOST:PORT[/DB] coordinating replicas that share --store (password in the URL or REDISCLI_AUTH)")
-}
-
-// fleet is the opened shared parts; zero when not configured.
-type fleet struct {
-	remote *s3store.Store
-	coord  coord.Coordinator
-}
-
-// open checks and connects the shared parts before anything is created
-// locally: a wrong setting is one line and exit 2.
-func (ff *fleetFlags) open(ctx context.Context, log *slog.Logger, onEvict func(string)) (fleet, error) {
-	var fl fleet
-	fleetMax, err := parseMaxSize(ff.maxSize)
+// defaultFleetDir is serve's store root: proxy/ and cache/ below it.
+func defaultFleetDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/cache/pitstop-serve"
+	}
+	d, err := os.UserCacheDir()
 	if err != nil {
-		return fl, usageError("--fleet-max-size: %v", err)
+		return ""
 	}
-	if ff.store == "" {
-		if ff.redis != "" || ff.endpoint != "" {
-			return fl, usageError("--redis and --s3-endpoint need --store s3://BUCKET/PREFIX")
+	return filepath.Join(d, "pitstop", "serve")
+}
+
+// fleetHandler routes one listener: /.pitstop says who we are, /cache/ is
+// the build cache (a module path's first element needs a dot, so "cache"
+// is no module), everything else the module proxy (with /sumdb/ and the
+// toolchain modules), so GOPROXY=URL works unchanged.
+func fleetHandler(id, cache, proxy http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == fleet.IdentityPath:
+			service.SetRoute(w, "identity")
+			id.ServeHTTP(w, r)
+		case strings.HasPrefix(p, fleet.CachePrefix+"/"):
+			http.StripPrefix(fleet.CachePrefix, cache).ServeHTTP(w, r)
+		default:
+			proxy.ServeHTTP(w, r)
 		}
-		return fl, nil
+	})
+}
+
+func newFleetServeCmd() *cobra.Command {
+	var pc proxyConfig
+	var listen, token, cacheMax string
+	var tf tlsFlags
+	var noAnnounce, noSync bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the module proxy and the build cache on one port (for a classroom or a cluster)",
+		Long: `serve runs the caching module proxy (with the checksum database and the Go
+toolchains) and the shared build cache behind one listener and one store
+directory (proxy/ and cache/ below --dir). The proxy answers at the root, so
+GOPROXY=URL works unchanged; the cache answers under /cache/. GET /.pitstop
+says it is pitstop; /healthz and /metrics are served once.
+
+Clients set themselves up with "pitstop join URL" (or "pitstop join" alone,
+which finds the server by DNS-SD on the LAN unless --no-announce).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkListen("--listen", listen); err != nil {
+				return err
+			}
+			if err := tf.check(); err != nil {
+				return err
+			}
+			root, err := proxyDirFlag(pc.dir)
+			if err != nil {
+				return err
+			}
+			cmax, err := parseMaxSize(cacheMax)
+			if err != nil {
+				return usageError("--cache-max-size: %v", err)
+			}
+			if token == "" {
+				token = os.Getenv("PITSTOP_TOKEN")
+			}
+			ctx := cmd.Context()
+			base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
+			reg := prometheus.NewRegistry()
+			pc.dir = filepath.Join(root, "proxy")
+			ph, pst, err := pc.open(base, cmd, reg)
+			if err != nil {
+				return err
+			}
+			defer pst.Close()
+			log := ph.Logger
+			cst, err := store.Open(filepath.Join(root, "cache"), store.Options{MaxSize: cmax, NoSync: noSync, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer cst.Close()
+			ch := &buildcache.Server{Store: cst, Logger: log}
+			for _, c := range ch.Collectors() {
+				if err := reg.Register(c); err != nil {
+					return err
+				}
+			}
+			id := fleet.Identity{API: fleet.API, Version: version.Get().Version, Features: []string{"proxy", "sumdb", "toolchains", "cache"}}
+			log.Info("pitstop serve stores", "dir", root, "proxy_bytes", pst.Usage().Bytes, "cache_bytes", cst.Usage().Bytes)
+			srv := tf.apply(&service.Server{Name: "serve", Addr: listen, Logger: log, Registry: reg, AuthToken: token,
+				Handler: fleetHandler(fleet.IdentityHandler(id), ch, ph)})
+			if !noAnnounce {
+				fp, err := certFingerprint(tf.cert)
+				if err != nil {
+					return usageError("--tls-cert: %v", err)
+				}
+				srv.Ready = func(a net.Addr) { announce(ctx, log, a, fleet.TXT(id, fp)) }
+			}
+			return listenFlag(srv.Run(ctx))
+		},
 	}
-	cfg, err := s3store.ParseURL(ff.store)
+	pc.serve = true
+	f := c.Flags()
+	f.StringVar(&pc.dir, "dir", defaultFleetDir(), "store directory (proxy/ and cache/ below it)")
+	f.StringVar(&pc.upstream, "upstream", "", "GOPROXY list to fetch from, with the go command's ',' '|' direct off rules (default: go env GOPROXY)")
+	f.StringVar(&pc.gosumdb, "gosumdb", "", "checksum database to verify against, as GOSUMDB takes it (default: go env GOSUMDB)")
+	f.StringVar(&pc.maxSize, "proxy-max-size", "auto", "evict the proxy's least recently used files above this size, e.g. 20G (auto: 70% of the free disk plus what the store holds, measured at start; 0: unlimited)")
+	f.StringVar(&cacheMax, "cache-max-size", "20G", "evict the build cache's least recently used objects above this size (0: unlimited)")
+	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
+	f.DurationVar(&pc.listTTL, "list-ttl", 10*time.Minute, "refresh @v/list and @latest after this long")
+	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host")
+	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches from hosts with private addresses")
+	pc.limitFlags(f)
+	f.BoolVar(&noSync, "no-sync", false, "skip fsync on build cache writes")
+	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN: then set --auth-token, since whoever reaches it can write cache entries every client builds with)")
+	f.StringVar(&token, "auth-token", "", "require this token from every client (default $PITSTOP_TOKEN; none: open)")
+	f.BoolVar(&noAnnounce, "no-announce", false, "do not announce the server on the LAN (DNS-SD _pitstop._tcp over multicast DNS)")
+	tf.register(f)
+	c.AddCommand(newFleetInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-serve systemd service (the stores stay)", fleetUnitName))
+	return c
+}
+
+const fleetUnitName = "pitstop-serve.service"
+
+const fleetUnit = `[Unit]
+Description=pitstop module proxy and build cache
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+DynamicUser=yes
+CacheDirectory=pitstop-serve
+# Optional: PITSTOP_TOKEN=... to require a token from clients.
+EnvironmentFile=-/etc/pitstop/serve.env
+Environment=HOME=/var/cache/pitstop-serve
+Environment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
+ExecStart={{.Exe}} serve --listen {{.Listen}} --dir /var/cache/pitstop-serve --cache-max-size {{.MaxSize}} --upstream "{{.Upstream}}" --log-format json
+{{.Service}}
+
+[Install]
+WantedBy=multi-user.target
+`
+
+func newFleetInstallCmd() *cobra.Command {
+	var listen, maxSize, upstream, unitDir string
+	var pf planFlags
+	c := &cobra.Command{
+		Use:   "install-service [--dry-run] [--json]",
+		Short: "Install and start the pitstop-serve systemd service (undo: uninstall-service)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := parseMaxSize(maxSize); err != nil {
+				return usageError("--max-size: %v", err)
+			}
+			if err := checkListen("--listen", listen); err != nil {
+				return err
+			}
+			upstream, err := unitUpstream(goenv.Load(cmd.Context()), upstream)
+			if err != nil {
+				return err
+			}
+			exe, err := pitstopExe()
+			if err != nil {
+				return err
+			}
+			content, err := systemd.Render(fleetUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "Service": systemd.NetworkService})
+			if err != nil {
+				return err
+			}
+			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: fleetUnitName, Content: content}}, []string{fleetUnitName},
+				"clients: pitstop join http://THIS-HOST"+portOf(listen))
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&listen, "listen", ":3000", "address the service listens on")
+	f.StringVar(&maxSize, "max-size", "20G", "size cap of the build cache")
+	f.StringVar(&upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
+	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
+	pf.register(f)
+	return c
+}
+
+func portOf(listen string) string {
+	if i := strings.LastIndex(listen, ":"); i >= 0 {
+		return listen[i:]
+	}
+	return ""
+}
+
+// joinPaths is where join keeps its state: $XDG_CONFIG_HOME/pitstop.
+func joinPaths() (fleet.Paths, error) {
+	d, err := os.UserConfigDir()
 	if err != nil {
-		return fl, usageError("--store: %v", err)
+		return fleet.Paths{}, fmt.Errorf("no configuration directory for the join state: %v (set HOME or XDG_CONFIG_HOME)", err)
 	}
-	cfg.Endpoint, cfg.Region, cfg.PathStyle = ff.endpoint, ff.region, ff.pathStyle
-	if cfg.Endpoint == "" {
-		return fl, usageError("--store needs --s3-endpoint (the S3-compatible server's URL)")
+	return fleet.Paths{Dir: filepath.Join(d, "pitstop")}, nil
+}
+
+func newJoinCmd() *cobra.Command {
+	var tokenFile, goPath string
+	var browse time.Duration
+	var pf planFlags
+	c := &cobra.Command{
+		Use:   "join [URL] [--token-file FILE] [--dry-run] [--json]",
+		Short: "Point this machine's go command at a pitstop serve (GOPROXY first, GOCACHEPROG); undo: leave",
+		Long: `join checks that URL answers as pitstop, then sets, with go env -w:
+
+  GOPROXY=URL|<your previous GOPROXY>   (a server that is off falls through)
+  GOCACHEPROG=<this binary> cache prog --server URL/cache
+
+and records what it replaced so "pitstop leave" puts it back exactly. Without
+URL it looks for a server on the LAN (DNS-SD _pitstop._tcp) for a few seconds.
+A token is read from --token-file: it is copied to a private file that cache
+prog reads, and put in GOPROXY's URL (the go command sends it only over https).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var raw string
+			if len(args) == 1 {
+				raw = args[0]
+			} else {
+				found, err := browseServers(cmd.Context(), browse)
+				if err != nil {
+					return err
+				}
+				switch len(found) {
+				case 0:
+					return usageError("no pitstop server answered on the LAN within %v: give its URL, pitstop join http://HOST:3000", browse)
+				case 1:
+					raw = found[0].URL
+					fmt.Fprintln(cmd.ErrOrStderr(), "found "+describeFound(found[0]))
+				default:
+					var list []string
+					for _, f := range found {
+						list = append(list, describeFound(f))
+					}
+					return usageError("%d pitstop servers on the LAN: %s; choose one: pitstop join URL", len(found), strings.Join(list, ", "))
+				}
+			}
+			server, err := fleet.NormalizeURL(raw)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			var token string
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return usageError("--token-file: %v", err)
+				}
+				token = strings.TrimSpace(string(b))
+				if token == "" {
+					return usageError("--token-file %s is empty", tokenFile)
+				}
+				if strings.HasPrefix(server, "http://") {
+					return usageError("the go command sends a token only over https: serve with --tls-cert/--tls-key and join https://...")
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			if _, err := fleet.Check(ctx, nil, server, token); err != nil {
+				switch {
+				case errors.Is(err, fleet.ErrTokenRefused):
+					return usageError("%v: pass the server's token with --token-file", err)
+				default:
+					return usageError("%v", err)
+				}
+			}
+			// The go command runs GOCACHEPROG as this user: this binary
+			// where it is (not the copy units run).
+			exe, err := os.Executable()
+			if err == nil {
+				exe, err = filepath.EvalSymlinks(exe)
+			}
+			if err != nil {
+				return err
+			}
+			paths, err := joinPaths()
+			if err != nil {
+				return err
+			}
+			j := &fleet.Join{Server: server, Token: token, Exe: exe, Paths: paths, Go: fleet.GoCmd{Path: goPath}}
+			p, err := j.Plan(cmd.Context())
+			switch {
+			case errors.Is(err, fleet.ErrGoTooOld):
+				return usageError("%v: install go1.24 or later (pitstop go install) and join again", err)
+			case errors.Is(err, fleet.ErrJoined):
+				return usageError("%v: run pitstop leave first", err)
+			case err != nil:
+				return err
+			}
+			if p.Empty() && !pf.json {
+				fmt.Fprintln(cmd.OutOrStdout(), "already joined "+server)
+				return nil
+			}
+			return pf.run(cmd, p)
+		},
 	}
-	fl.coord = coord.NewLocal()
-	if ff.redis != "" {
-		r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: ff.redis, Namespace: "pitstop:" + cfg.Bucket + "/" + cfg.Prefix, Logger: log})
-		if err != nil {
-			return fl, usageError("--redis: %v", err)
-		}
-		fl.coord = r
+	f := c.Flags()
+	f.StringVar(&tokenFile, "token-file", "", "read the server's token from this file")
+	f.StringVar(&goPath, "go", "go", "the go command to set up")
+	f.DurationVar(&browse, "browse", 3*time.Second, "without URL: how long to look for servers on the LAN")
+	pf.register(f)
+	return c
+}
+
+func newLeaveCmd() *cobra.Command {
+	var goPath string
+	var pf planFlags
+	c := &cobra.Command{
+		Use:   "leave [--dry-run] [--json]",
+		Short: "Undo pitstop join: put GOPROXY and GOCACHEPROG back as they were",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			paths, err := joinPaths()
+			if err != nil {
+				return err
+			}
+			l := &fleet.Leave{Paths: paths, Go: fleet.GoCmd{Path: goPath}}
+			p, err := l.Plan(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if p.Empty() && !pf.json {
+				fmt.Fprintln(cmd.OutOrStdout(), "not joined: nothing to undo")
+				return nil
+			}
+			return pf.run(cmd, p)
+		},
 	}
-	s, err := s3store.Open(ctx, cfg, s3store.Options{MaxSize: fleetMax, Logger: log, OnEvict: onEvict, Fleet: fl.coord})
+	c.Flags().StringVar(&goPath, "go", "go", "the go command join set up")
+	pf.register(c.Flags())
+	return c
+}
+
+// browseServers finds servers on the LAN by DNS-SD.
+func browseServers(ctx context.Context, d time.Duration) ([]fleet.Found, error) {
+	found, err := fleet.Browse(ctx, d)
 	if err != nil {
-		fl.coord.Close()
-		if errors.Is(err, s3store.ErrNoCredentials) {
-			return fl, usageError("--store: %v", err)
-		}
-		return fl, usageError("--store: %v (check --s3-endpoint, --s3-path-style and that the bucket exists)", err)
+		return nil, fmt.Errorf("%v: give the server's URL, pitstop join http://HOST:3000", err)
 	}
-	fl.remote = s
-	return fl, nil
+	return found, nil
 }
 
-// tier puts local in front of the remote, or returns local alone.
-func (fl fleet) tier(local *store.Disk, mutable func(string) bool, log *slog.Logger) store.Store {
-	return fl.trimmer(local, mutable, log)
+// describeFound is a found server's URL and, for TLS, the fingerprint it
+// announced, to compare with the server's certificate.
+func describeFound(f fleet.Found) string {
+	if fp := f.TXT["tls"]; fp != "" {
+		return f.URL + " (certificate " + fp + ")"
+	}
+	return f.URL
 }
 
-func (fl fleet) trimmer(local *store.Disk, mutable func(string) bool, log *slog.Logger) store.Trimmer {
-	if fl.remote == nil {
-		return local
+// announce announces a server bound to a on the LAN until ctx is done; a
+// loopback listener is not announced (no one else could reach it), and a
+// failure only costs the announcement.
+func announce(ctx context.Context, log *slog.Logger, a net.Addr, txt []string) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP.IsLoopback() {
+		log.Info("not announced on the LAN: the server listens on loopback only")
+		return
 	}
-	return &store.Tiered{Local: local, Remote: fl.remote, Mutable: mutable, Logger: log}
+	ips := []net.IP{ta.IP}
+	if ta.IP.IsUnspecified() {
+		ips = fleet.LANAddrs()
+	}
+	if len(ips) == 0 {
+		log.Warn("not announced on the LAN: no multicast interface with an IPv4 address")
+		return
+	}
+	if err := fleet.Announce(ctx, fleet.Announcement{Port: ta.Port, IPs: ips, TXT: txt}); err != nil {
+		log.Warn("not announced on the LAN", "err", err)
+		return
+	}
+	log.Info("announced on the LAN", "service", fleet.Service, "addrs", fmt.Sprint(ips), "port", ta.Port)
 }
 
-// register adds the fleet's S3 and Redis counters to reg (/metrics).
-func (fl fleet) register(reg prometheus.Registerer) error {
-	if fl.remote == nil || reg == nil {
-		return nil
+// certFingerprint is the SHA-256 (hex) of the first certificate in a PEM
+// file; "" for no file.
+func certFingerprint(file string) (string, error) {
+	if file == "" {
+		return "", nil
 	}
-	return reg.Register(fleetCollector{fl})
-}
-
-type fleetCollector struct{ fl fleet }
-
-var (
-	s3ReqDesc   = prometheus.NewDesc("pitstop_s3_requests_total", "S3 requests by operation.", []string{"op"}, nil)
-	s3ErrDesc   = prometheus.NewDesc("pitstop_s3_errors_total", "S3 requests that failed (not counting misses), by operation.", []string{"op"}, nil)
-	s3SecDesc   = prometheus.NewDesc("pitstop_s3_request_seconds_total", "Total S3 request latency by operation.", []string{"op"}, nil)
-	rReqDesc    = prometheus.NewDesc("pitstop_redis_requests_total", "Redis commands sent.", nil, nil)
-	rErrDesc    = prometheus.NewDesc("pitstop_redis_errors_total", "Redis commands that failed.", nil, nil)
-	rSecDesc    = prometheus.NewDesc("pitstop_redis_request_seconds_total", "Total Redis command latency.", nil, nil)
-	waitDesc    = prometheus.NewDesc("pitstop_fleet_lock_waits_total", "Fetches that waited for another replica's fleet lock.", nil, nil)
-	waitSecDesc = prometheus.NewDesc("pitstop_fleet_lock_wait_seconds_total", "Total time spent waiting for fleet locks.", nil, nil)
-	takeDesc    = prometheus.NewDesc("pitstop_fleet_lock_takeovers_total", "Fleet locks taken after a holder's lease ran out.", nil, nil)
-	degDesc     = prometheus.NewDesc("pitstop_fleet_redis_degraded", "1 while Redis is unreachable and replicas dedupe locally.", nil, nil)
-)
-
-func (fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s3ReqDesc, s3ErrDesc, s3SecDesc, rReqDesc, rErrDesc, rSecDesc, waitDesc, waitSecDesc, takeDesc, degDesc} {
-		ch <- d
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
 	}
-}
-
-func (c fleetCollector) Collect(ch chan<- prometheus.Metric) {
-	for op, s := range c.fl.remote.Metrics.Snapshot() {
-		ch <- prometheus.MustNewConstMetric(s3ReqDesc, prometheus.CounterValue, float64(s.Requests), op)
-		ch <- prometheus.MustNewConstMetric(s3ErrDesc, prometheus.CounterValue, float64(s.Errors), op)
-		ch <- prometheus.MustNewConstMetric(s3SecDesc, prometheus.CounterValue, s.Seconds, op)
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%s holds no PEM certificate", file)
 	}
-	s := c.fl.coord.Stats()
-	deg := 0.0
-	if s.Degraded {
-		deg = 1
-	}
-	ch <- prometheus.MustNewConstMetric(rReqDesc, prometheus.CounterValue, float64(s.Requests))
-	ch <- prometheus.MustNewConstMetric(rErrDesc, prometheus.CounterValue, float64(s.Errors))
-	ch <- prometheus.MustNewConstMetric(rSecDesc, prometheus.CounterValue, s.Seconds)
-	ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.CounterValue, float64(s.LockWaits))
-	ch <- prometheus.MustNewConstMetric(waitSecDesc, prometheus.CounterValue, s.LockWaitSecs)
-	ch <- prometheus.MustNewConstMetric(takeDesc, prometheus.CounterValue, float64(s.Takeovers))
-	ch <- prometheus.MustNewConstMetric(degDesc, prometheus.GaugeValue, deg)
+	sum := sha256.Sum256(blk.Bytes)
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -9,19 +9,24 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/goversion"
 	"github.com/pitstop-go/pitstop/internal/host"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/systemd"
@@ -41,21 +46,26 @@ zip against the checksum database before keeping it. Point clients at it:
 "warm" fills it with a project's whole module graph so a room can go offline.`,
 	}
 	c.AddCommand(newProxyServeCmd(), newProxyGCCmd(), newProxyWarmCmd(),
-		newProxyInstallCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
+		newProxyInstallCmd(), newProxyPolicyCmd(), newProxyVulnDBCmd(), newUninstallServiceCmd("Stop and remove the pitstop-proxy systemd service (the store stays)", proxyUnitName))
 	return c
 }
 
 // defaultProxyDir is the store: /var/cache/pitstop-proxy for root (as the
 // systemd unit uses), else $XDG_CACHE_HOME/pitstop/proxy.
-func defaultProxyDir() string {
+func defaultProxyDir() string { return serviceDir("/var/cache/pitstop-proxy", "proxy") }
+
+// serviceDir is rootDir for root (as the systemd units use), else
+// $XDG_CACHE_HOME/pitstop/name; "" when neither $HOME nor $XDG_CACHE_HOME
+// is set.
+func serviceDir(rootDir, name string) string {
 	if os.Geteuid() == 0 {
-		return "/var/cache/pitstop-proxy"
+		return rootDir
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "pitstop", "proxy")
+	return filepath.Join(d, "pitstop", name)
 }
 
 func proxyDirFlag(dir string) (string, error) {
@@ -72,7 +82,8 @@ func proxyDirFlag(dir string) (string, error) {
 // proxyConfig is what serve and warm share: flags to a handler.
 type proxyConfig struct {
 	dir, upstream, gosumdb, maxSize, logFormat string
-	listTTL                                    time.Duration
+	listTTL, abandonGrace                      time.Duration
+	maxZipFiles, maxZipFetches, maxMetaFetches int
 	// serve-only: clients choose module paths, so direct is limited
 	// unless these allow it.
 	serve, allowDirect, allowPrivateHosts bool
@@ -84,10 +95,99 @@ func (pc *proxyConfig) flags(c *cobra.Command) {
 	f.StringVar(&pc.dir, "dir", defaultProxyDir(), "store directory")
 	f.StringVar(&pc.upstream, "upstream", "", "GOPROXY list to fetch from, with the go command's ',' '|' direct off rules (default: go env GOPROXY)")
 	f.StringVar(&pc.gosumdb, "gosumdb", "", "checksum database to verify against, as GOSUMDB takes it (default: go env GOSUMDB)")
-	f.StringVar(&pc.maxSize, "max-size", "0", "evict least recently used files above this size, e.g. 20G (0: unlimited)")
+	f.StringVar(&pc.maxSize, "max-size", "auto", "evict least recently used files above this size, e.g. 20G (auto: 70% of the free disk plus what the store holds, measured at start; 0: unlimited)")
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
 	pc.fleet.add(f)
+	pc.limitFlags(f)
+}
+
+// limitFlags registers the upstream-fetch limits, for every command that
+// serves or warms the proxy (proxy serve, proxy warm, pitstop serve).
+func (pc *proxyConfig) limitFlags(f *pflag.FlagSet) {
+	f.IntVar(&pc.maxZipFiles, "max-zip-files", modfetch.DefaultMaxZipFiles, "refuse module zips with more files (counted before the zip is checked)")
+	f.IntVar(&pc.maxZipFetches, "max-zip-fetches", modproxy.DefaultMaxZipFetches, "zips fetched and verified at once (more wait their turn)")
+	f.IntVar(&pc.maxMetaFetches, "max-fetches", modproxy.DefaultMaxMetaFetches, "other files (.mod, .info, lists) fetched at once")
+	f.DurationVar(&pc.abandonGrace, "abandon-grace", modproxy.DefaultAbandonGrace, "cancel a zip fetch this long after its last client left (0: never)")
+}
+
+// autoMaxSizeShare is the part of (free disk + the store's own bytes) the
+// default --max-size takes: 70%, so that with the direct-fetch cache (a
+// quarter of the cap) the proxy leaves an eighth of the disk free.
+const autoMaxSizeShare = 0.7
+
+// checkFlags refuses bad values of the flags serve and warm share, before
+// anything is opened or created.
+func (pc *proxyConfig) checkFlags() error {
+	switch {
+	case pc.listTTL < 0:
+		return usageError("--list-ttl %v: negative; give a duration such as 1m (0: the default, %v)", pc.listTTL, modproxy.DefaultListTTL)
+	case pc.abandonGrace < 0:
+		return usageError("--abandon-grace %v: negative; give a duration such as 10s", pc.abandonGrace)
+	case pc.maxZipFiles < 1:
+		return usageError("--max-zip-files %d: give a positive count such as %d", pc.maxZipFiles, modfetch.DefaultMaxZipFiles)
+	case pc.maxZipFetches < 1:
+		return usageError("--max-zip-fetches %d: give a positive count such as %d", pc.maxZipFetches, modproxy.DefaultMaxZipFetches)
+	case pc.maxMetaFetches < 1:
+		return usageError("--max-fetches %d: give a positive count such as %d", pc.maxMetaFetches, modproxy.DefaultMaxMetaFetches)
+	}
+	if pc.upstream != "" {
+		list, err := goenv.ParseProxyList(pc.upstream)
+		if err != nil {
+			return usageError("--upstream: %v", err)
+		}
+		for _, p := range list {
+			if p.Direct() || p.Off() {
+				continue
+			}
+			u, err := url.Parse(p.URL)
+			if err != nil || u.Host == "" && u.Scheme != "file" {
+				return usageError("--upstream %q: an entry names no host; want URLs such as http://HOST:PORT", pc.upstream)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWritable refuses a store directory this process cannot write: the
+// directory itself, or, if it does not exist yet, the nearest existing
+// parent that will hold it. Nothing is created.
+func checkWritable(dir string) error {
+	p := dir
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return usageError("--dir %s: %s is not a directory; choose a directory for the store", dir, p)
+			}
+			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+				return usageError("--dir %s: %s is not writable (%v); choose a directory this user can write, or fix its permissions or mount", dir, p, err)
+			}
+			return nil
+		}
+		if errors.Is(err, unix.ENOTDIR) {
+			return usageError("--dir %s: a parent of it is not a directory; choose a directory for the store", dir)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return usageError("--dir %s: %v", dir, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
+}
+
+// autoMaxSize is the default cap: autoMaxSizeShare of the bytes available
+// on dir's filesystem plus what the store already holds.
+func autoMaxSize(dir string, stored int64) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	avail := int64(st.Bavail) * int64(st.Bsize)
+	return max(int64(float64(avail+stored)*autoMaxSizeShare), 1<<20), nil
 }
 
 // open builds the store and handler.
@@ -96,9 +196,15 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	if err != nil {
 		return nil, nil, err
 	}
-	max, err := parseMaxSize(pc.maxSize)
-	if err != nil {
-		return nil, nil, usageError("--max-size: %v", err)
+	auto := strings.TrimSpace(pc.maxSize) == "auto"
+	var max int64
+	if !auto {
+		if max, err = parseMaxSize(pc.maxSize); err != nil {
+			return nil, nil, usageError("--max-size: %v", err)
+		}
+	}
+	if err := pc.checkFlags(); err != nil {
+		return nil, nil, err
 	}
 	log, err := service.NewLogger(pc.logFormat, cmd.ErrOrStderr())
 	if err != nil {
@@ -129,9 +235,20 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkWritable(d); err != nil {
+		fl.close()
+		return nil, nil, err
+	}
 	st, err = store.Open(d, store.Options{MaxSize: max, Logger: log})
 	if err != nil {
 		return nil, nil, err
+	}
+	if auto {
+		if max, err = autoMaxSize(d, st.Usage().Bytes); err != nil {
+			return nil, nil, fmt.Errorf("sizing the store's default cap: %v (pass --max-size)", err)
+		}
+		st.SetMaxSize(max)
+		log.Info("pitstop proxy store cap", "max", units.HumanSize(max), "rule", "70% of the free disk plus what the store holds (--max-size auto)")
 	}
 	token := make([]byte, 12)
 	rand.Read(token)
@@ -144,6 +261,8 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		SumDBDir:  filepath.Join(d, ".sumdb-client"),
 		Logger:    log,
 
+		MaxZipFiles: pc.maxZipFiles,
+
 		DirectNoProxyOnly:     pc.serve && !pc.allowDirect,
 		DirectPublicHostsOnly: pc.serve && !pc.allowPrivateHosts,
 	}
@@ -155,7 +274,12 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	if err := fl.register(reg); err != nil {
 		return nil, nil, err
 	}
-	h := &modproxy.Handler{Fetcher: f, Store: fl.tier(st, modproxy.MutableKey, log), Coord: fl.coord, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop}
+	grace := pc.abandonGrace
+	if grace == 0 {
+		grace = -1 // 0 on the command line: never cancel
+	}
+	h := &modproxy.Handler{Fetcher: f, Store: fl.tier(st, modproxy.MutableKey, log), Coord: fl.coord, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop,
+		MaxZipFetches: pc.maxZipFetches, MaxMetaFetches: pc.maxMetaFetches, AbandonGrace: grace}
 	if err := h.Init(); err != nil {
 		return nil, nil, err
 	}
@@ -164,7 +288,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
-	var listen, token, tokenFile string
+	var listen, token, tokenFile, memLimit, policyPath string
 	var tf tlsFlags
 	var lf limitFlags
 	c := &cobra.Command{
@@ -200,14 +324,29 @@ never forwarded.`,
 			if err := lf.check(); err != nil {
 				return err
 			}
+			memMax, err := units.ParseSize(memLimit)
+			if err != nil || memMax < 0 {
+				return usageError("--memory-limit %q: want a size such as 40M (0: none)", memLimit)
+			}
+			if file, ok := policyFile(policyPath); ok {
+				// A bad policy is refused before the store is opened
+				// (or created); attachPolicy reads it again to serve.
+				if _, _, err := policy.Load(file); err != nil {
+					return usageError("--policy: %v", err)
+				}
+			}
 			var tokenWarn string
 			if cmd.Flags().Changed("auth-token") {
 				tokenWarn = tokenOnCommandLine("--auth-token", "--auth-token-file", "PITSTOP_PROXY_TOKEN")
 			} else {
-				var err error
 				if token, tokenWarn, err = tokenFrom("--auth-token-file", tokenFile, "PITSTOP_PROXY_TOKEN"); err != nil {
 					return err
 				}
+			}
+			if memMax > 0 && (cmd.Flags().Changed("memory-limit") || os.Getenv("GOMEMLIMIT") == "") {
+				// A soft limit: the garbage collector works harder near it
+				// instead of letting garbage double the heap.
+				debug.SetMemoryLimit(memMax)
 			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,
@@ -220,6 +359,11 @@ never forwarded.`,
 				return err
 			}
 			defer st.Close()
+			stopPolicy, err := attachPolicy(base, policyPath, h, reg, h.Logger)
+			if err != nil {
+				return err
+			}
+			defer stopPolicy()
 			log := h.Logger
 			if tokenWarn != "" {
 				log.Warn(tokenWarn)
@@ -238,8 +382,10 @@ never forwarded.`,
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN)")
 	f.StringVar(&token, "auth-token", "", "require this token as bearer or basic-auth password (visible in ps: prefer --auth-token-file or $PITSTOP_PROXY_TOKEN; none: open)")
 	f.StringVar(&tokenFile, "auth-token-file", "", "require the token in this file (default $PITSTOP_PROXY_TOKEN)")
+	f.StringVar(&memLimit, "memory-limit", "40M", "soft memory limit for the Go runtime: collect garbage harder near it (default unless $GOMEMLIMIT is set; 0: none)")
 	tf.register(f)
 	lf.register(f)
+	policyFlag(c, &policyPath)
 	return c
 }
 
@@ -394,14 +540,9 @@ now (or --upstream) and written into the unit.`,
 				return err
 			}
 			env := goenv.Load(cmd.Context())
-			if upstream == "" {
-				upstream = env.Get("GOPROXY")
-			}
-			if _, err := goenv.ParseProxyList(upstream); err != nil {
-				return usageError("--upstream: %v", err)
-			}
-			if strings.ContainsAny(upstream, "\"\\\n%$") {
-				return usageError("--upstream %q: quotes, backslashes, %% and $ cannot go into a unit file", upstream)
+			upstream, err := unitUpstream(env, upstream)
+			if err != nil {
+				return err
 			}
 			sumdb := env.Get("GOSUMDB")
 			if def := strings.SplitN(goenv.DefaultSumDBKey, "+", 2)[0]; sumdb == def || sumdb == goenv.DefaultSumDBKey {
@@ -430,6 +571,21 @@ now (or --upstream) and written into the unit.`,
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	pf.register(f)
 	return c
+}
+
+// unitUpstream is the --upstream a unit file gets: the flag, or go env
+// GOPROXY, checked as a GOPROXY list that fits in a unit file.
+func unitUpstream(env goenv.Env, upstream string) (string, error) {
+	if upstream == "" {
+		upstream = env.Get("GOPROXY")
+	}
+	if _, err := goenv.ParseProxyList(upstream); err != nil {
+		return "", usageError("--upstream: %v", err)
+	}
+	if strings.ContainsAny(upstream, "\"\\\n%$") {
+		return "", usageError("--upstream %q: quotes, backslashes, %% and $ cannot go into a unit file", upstream)
+	}
+	return upstream, nil
 }
 
 // removeTree removes dir (a go module cache, whose directories the go

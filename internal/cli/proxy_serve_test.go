@@ -103,35 +103,26 @@ func TestProxyServeWithAuth(t *testing.T) {
 // function that cancels it (as SIGTERM does) and requires exit status 0.
 func startServe(t *testing.T, what string, args ...string) (addr string, stop func()) {
 	t.Helper()
+	return startMain(t, what, append([]string{what, "serve"}, args...))
+}
+
+// startMain runs `pitstop argv...`, a server whose listening log line says
+// "pitstop <what> listening", as startServe does.
+func startMain(t *testing.T, what string, argv []string) (addr string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, append([]string{what, "serve"}, args...), strings.NewReader(""), io.Discard, pw)
+		done <- Main(ctx, argv, strings.NewReader(""), io.Discard, pw)
 		pw.Close()
 	}()
-	addrRE := regexp.MustCompile(`pitstop ` + what + ` listening" addr=(127\.0\.0\.1:\d+)`)
-	addrc := make(chan string, 1)
-	var mu sync.Mutex
-	var logText strings.Builder
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			mu.Lock()
-			logText.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-	}()
+	addrc, logText := followLog(pr, what)
 	select {
 	case addr = <-addrc:
 	case code := <-done:
 		cancel()
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("%s serve exited with %d before listening; log:\n%s", what, code, logText.String())
+		t.Fatalf("%s serve exited with %d before listening; log:\n%s", what, code, logText())
 	case <-time.After(time.Minute):
 		cancel()
 		t.Fatalf("%s serve did not listen within a minute", what)
@@ -143,9 +134,7 @@ func startServe(t *testing.T, what string, args ...string) (addr string, stop fu
 			select {
 			case code := <-done:
 				if code != 0 {
-					mu.Lock()
-					t.Errorf("%s serve exited %d after SIGTERM; log:\n%s", what, code, logText.String())
-					mu.Unlock()
+					t.Errorf("%s serve exited %d after SIGTERM; log:\n%s", what, code, logText())
 				}
 			case <-time.After(time.Minute):
 				t.Errorf("%s serve did not stop within a minute of SIGTERM", what)
@@ -154,4 +143,29 @@ func startServe(t *testing.T, what string, args ...string) (addr string, stop fu
 	}
 	t.Cleanup(stop)
 	return addr, stop
+}
+
+// followLog reads a server's log from r, keeping it for logs, and sends
+// the address of its "pitstop WHAT listening" line on addrc.
+func followLog(r io.Reader, what string) (addrc <-chan string, logs func() string) {
+	re := regexp.MustCompile(`pitstop ` + what + ` listening" addr=(127\.0\.0\.1:\d+)`)
+	ch := make(chan string, 1)
+	var mu sync.Mutex
+	var text strings.Builder
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			mu.Lock()
+			text.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				ch <- m[1]
+			}
+		}
+	}()
+	return ch, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return text.String()
+	}
 }

@@ -1,6 +1,6 @@
 // Package cli builds pitstop's command tree. Each command group lives in a
 // file of its own (doctor.go, gocmd.go, proxy.go, cache.go, ramdisk.go,
-// tune.go) and only turns flags into a capability's config and calls it.
+// tune.go, cross.go) and only turns flags into a capability's config and calls it.
 package cli
 
 import (
@@ -133,8 +133,10 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Make Go on a Raspberry Pi correct and fast",
 		Long: `pitstop diagnoses a Go-on-Raspberry-Pi machine (doctor), installs verified Go
 toolchains from any module proxy (go), serves a caching module proxy (proxy)
-and a shared build cache (cache), keeps Go's caches in RAM (ramdisk) and tunes
-the kernel for Go servers and builds (tune).`,
+and a shared build cache (cache), keeps Go's caches in RAM (ramdisk), tunes
+the kernel for Go servers and builds (tune), builds cgo programs for the board
+from any machine, checked against it (cross), and measures what the GPU offers
+to compute through Vulkan (gpu).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -148,7 +150,13 @@ the kernel for Go servers and builds (tune).`,
 		newCacheCmd(),
 		newRamdiskCmd(),
 		newTuneCmd(),
+		newCrossCmd(),
+		newFleetServeCmd(),
+		newJoinCmd(),
+		newLeaveCmd(),
 		newVersionCmd(),
+		newGPUCmd(),
+		newBenchCmd(),
 	)
 	setVersion(root)
 	guardGroups(root)

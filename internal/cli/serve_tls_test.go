@@ -20,8 +20,8 @@ import (
 )
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
-// as PEM files in dir.
-func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
+// (and extra addresses) as PEM files in dir.
+func writeTestCert(t *testing.T, dir string, extra ...net.IP) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -32,7 +32,7 @@ func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
 		Subject:               pkix.Name{CommonName: "pitstop test"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:           append([]net.IP{net.IPv4(127, 0, 0, 1)}, extra...),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,

@@ -36,6 +36,7 @@ func TestServicePlansMatchRuns(t *testing.T) {
 	}{
 		{"proxy", []string{"--upstream", "http://upstream.lan:8080"}, []string{"pitstop-proxy.service"}},
 		{"cache", nil, []string{"pitstop-cache.service"}},
+		{"serve", []string{"--upstream", "http://upstream.lan:8080"}, []string{"pitstop-serve.service"}},
 		{"ramdisk", []string{"--sync-every", "30m"}, []string{"pitstop-ramdisk.service", "pitstop-ramdisk-sync.service", "pitstop-ramdisk-sync.timer", "pitstop-ramdisk-watch.service"}},
 	} {
 		t.Run(tc.group, func(t *testing.T) {

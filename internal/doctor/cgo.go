@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,12 +128,7 @@ func runCgoCC(ctx context.Context, env *Env) Result {
 }
 
 // libcInfo is the C library found under the root.
-type libcInfo struct {
-	Kind    string // glibc, musl, ""
-	Version string
-	Loader  string // /lib/ld-linux-aarch64.so.1, /lib/ld-musl-aarch64.so.1
-	Arch    string // GOARCH the loader's name implies
-}
+type libcInfo = host.Libc
 
 // loaderArch is the GOARCH of a dynamic loader's file name
 // (ld-linux-armhf.so.3), "" when the architecture table has no such loader.
@@ -144,80 +137,42 @@ func loaderArch(name string) string {
 	return a.GOARCH
 }
 
-var (
-	glibcVersionRE = regexp.MustCompile(`(?:GLIBC|GNU libc)[^)]*\)\s+(?:stable release version\s+)?([0-9]+\.[0-9]+)`)
-	glibcFileRE    = regexp.MustCompile(`^libc-([0-9]+\.[0-9]+)\.so$`)
-	muslVersionRE  = regexp.MustCompile(`Version\s+([0-9]+\.[0-9]+(?:\.[0-9]+)?)`)
-)
-
 // parseGlibcVersion reads "ldd (Debian GLIBC 2.36-9+deb12u4) 2.36" or
 // "ld.so (Debian GLIBC 2.36-9) stable release version 2.36.".
-func parseGlibcVersion(s string) string {
-	s = firstLine(s)
-	if m := glibcVersionRE.FindStringSubmatch(s); m != nil {
-		return m[1]
-	}
-	f := strings.Fields(strings.TrimSuffix(s, "."))
-	if len(f) > 0 && regexp.MustCompile(`^[0-9]+\.[0-9]+$`).MatchString(f[len(f)-1]) {
-		return f[len(f)-1]
-	}
-	return ""
-}
+func parseGlibcVersion(s string) string { return host.ParseGlibcVersion(s) }
 
-func globAll(env *Env, patterns ...string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, p := range patterns {
-		m, _ := env.Root.Glob(p)
-		sort.Strings(m)
-		for _, x := range m {
-			if !seen[x] {
-				seen[x] = true
-				out = append(out, x)
-			}
-		}
-	}
-	return out
-}
-
-// findLibc looks for musl's and glibc's dynamic loaders by name, then asks
-// for the version (old glibc names it in libc-2.NN.so; otherwise through
-// the cgo.libc:* probes).
+// findLibc looks for musl's and glibc's dynamic loaders by name
+// (host.Root.LibcFiles), then asks for the version (old glibc names it in
+// libc-2.NN.so; otherwise through the cgo.libc:* probes).
 func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
-	if m := globAll(env, "/lib/ld-musl-*.so.1", "/usr/lib/ld-musl-*.so.1"); len(m) > 0 {
-		li := libcInfo{Kind: "musl", Loader: m[0], Arch: loaderArch(path.Base(m[0]))}
-		out, err := Probe(env, "cgo.libc:musl", func() (string, error) {
+	// A multiarch system (an amd64 machine with libc6:arm64 installed for
+	// cross builds) has several loaders: the userland's own (the ELF of
+	// /bin/sh) is the one cgo links against, else the go command's.
+	var prefer []string
+	if u, _, err := env.Root.Userland(); err == nil {
+		prefer = append(prefer, u.GOARCH()) // the userland's own, first
+	}
+	li := env.Root.LibcFiles(append(prefer, env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH"))...)
+	switch {
+	case li.Kind == "musl":
+		out, err := Probe(env, host.ProbeMuslVersion, func() (string, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			// The loader prints its usage and version to stderr and exits 1.
-			b, _ := exec.CommandContext(ctx, m[0]).CombinedOutput()
+			b, _ := exec.CommandContext(ctx, li.Loader).CombinedOutput()
 			if len(b) == 0 {
-				return "", errors.New("no output from " + m[0])
+				return "", errors.New("no output from " + li.Loader)
 			}
 			return strings.TrimSpace(string(b)), nil
 		})
-		if mv := muslVersionRE.FindStringSubmatch(out); err == nil && mv != nil {
-			li.Version = mv[1]
+		if err == nil {
+			li.Version = host.ParseMuslVersion(out)
 		}
 		return li, nil
+	case li.Kind == "" || li.Version != "":
+		return li, nil
 	}
-	loaders := globAll(env, "/lib/ld-linux*.so.*", "/lib64/ld-linux*.so.*", "/lib/*/ld-linux*.so.*", "/usr/lib/*/ld-linux*.so.*")
-	libcs := globAll(env, "/lib/*/libc.so.6", "/usr/lib/*/libc.so.6", "/lib/libc.so.6", "/lib64/libc.so.6", "/lib/*/libc-2.*.so", "/lib/libc-2.*.so")
-	if len(loaders) == 0 && len(libcs) == 0 {
-		return libcInfo{}, nil
-	}
-	li := libcInfo{Kind: "glibc"}
-	if len(loaders) > 0 {
-		li.Loader = pickLoader(env, loaders)
-		li.Arch = loaderArch(path.Base(li.Loader))
-	}
-	for _, l := range libcs {
-		if m := glibcFileRE.FindStringSubmatch(path.Base(l)); m != nil {
-			li.Version = m[1]
-			return li, nil
-		}
-	}
-	out, err := Probe(env, "cgo.libc:glibc", func() (string, error) {
+	out, err := Probe(env, host.ProbeGlibcVersion, func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if ldd, err := lookPath(env, "ldd"); err == nil {
@@ -239,20 +194,6 @@ func findLibc(ctx context.Context, env *Env) (libcInfo, error) {
 	}
 	li.Version = parseGlibcVersion(out)
 	return li, nil
-}
-
-// pickLoader prefers the loader of the go command's own architecture: a
-// multiarch system (an amd64 machine with libc6:arm64 installed for cross
-// builds) has several, and the first by name need not be the native one.
-func pickLoader(env *Env, loaders []string) string {
-	for _, want := range []string{env.Go.Get("GOHOSTARCH"), env.Go.Get("GOARCH")} {
-		for _, l := range loaders {
-			if want != "" && loaderArch(path.Base(l)) == want {
-				return l
-			}
-		}
-	}
-	return loaders[0]
 }
 
 func runCgoLibc(ctx context.Context, env *Env) Result {
@@ -295,15 +236,15 @@ type crossTarget struct {
 }
 
 // newCrossTarget names the cross compilers of an architecture-table row:
-// Debian's are <triplet>-gcc from gcc-<triplet>; musl's (musl-cross-make,
-// zig) go by musl's own triplet.
-func newCrossTarget(goarch string, goarm int, musl string) crossTarget {
+// Debian's (host.Arch.CrossTool) and musl's (musl-cross-make, zig), by
+// musl's own triplet.
+func newCrossTarget(goarch string, goarm int) crossTarget {
 	a, ok := host.ArchFor(goarch, goarm)
 	if !ok {
 		panic("doctor: no architecture " + goarch)
 	}
-	t := crossTarget{GOARCH: a.GOARCH, GNU: a.Triplet + "-gcc", GNUPkg: "gcc-" + strings.ReplaceAll(a.Triplet, "_", "-"),
-		Musl: musl + "-gcc", ZigTarget: musl}
+	gnu, pkg := a.CrossTool("gcc")
+	t := crossTarget{GOARCH: a.GOARCH, GNU: gnu, GNUPkg: pkg, Musl: a.MuslTriplet + "-gcc", ZigTarget: a.MuslTriplet}
 	if a.GOARM != 0 {
 		t.Extra = "GOARM=" + strconv.Itoa(a.GOARM)
 	}
@@ -311,9 +252,9 @@ func newCrossTarget(goarch string, goarm int, musl string) crossTarget {
 }
 
 var crossTargets = []crossTarget{
-	newCrossTarget("arm64", 0, "aarch64-linux-musl"),
-	newCrossTarget("arm", 7, "arm-linux-musleabihf"),
-	newCrossTarget("amd64", 0, "x86_64-linux-musl"),
+	newCrossTarget("arm64", 0),
+	newCrossTarget("arm", 7),
+	newCrossTarget("amd64", 0),
 }
 
 func (t crossTarget) env(cc string) string {

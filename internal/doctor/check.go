@@ -1,5 +1,5 @@
 // Package doctor diagnoses a Go-on-Raspberry-Pi machine: checks grouped in
-// sections (board, go, storage, network, cgo, kernel), each with a stable
+// sections (board, go, storage, network, cgo, kernel, gpu), each with a stable
 // ID, run concurrently with their own timeouts against a host.Root (the
 // live machine or a capture), and reported as text or JSON.
 package doctor
@@ -30,7 +30,7 @@ const (
 // Result is what one check found.
 type Result struct {
 	ID       string        `json:"id"`      // stable, e.g. "go.version"
-	Section  string        `json:"section"` // board, go, storage, network, cgo, kernel
+	Section  string        `json:"section"` // board, go, storage, network, cgo, kernel, gpu
 	Title    string        `json:"title"`
 	Status   Status        `json:"status"`
 	Finding  string        `json:"finding"`           // one line
@@ -77,6 +77,9 @@ type Env struct {
 	// ramdisk; nil recognises no ramdisk (an overlay whose upper layer is on
 	// tmpfs is still reported as in RAM).
 	RamdiskActive func(root *host.Root, path string) bool
+	// Fleet is the join pitstop join made, handed in by the CLI; nil when
+	// not joined or not known (a capture).
+	Fleet *Fleet
 
 	mu     sync.Mutex
 	fetch  *modfetch.Fetcher     // see fetcher

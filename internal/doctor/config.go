@@ -41,6 +41,8 @@ type Config struct {
 	// other parts of pitstop know, which the doctor does not import.
 	Tuning        Tuning
 	RamdiskActive func(root *host.Root, path string) bool
+	// Fleet is the join of this machine (live runs only).
+	Fleet *Fleet
 }
 
 // UsageError is a Config setting the doctor cannot use (an unknown check
@@ -97,6 +99,9 @@ func (c Config) Execute(ctx context.Context, stdout, stderr io.Writer) (int, err
 		env = NewLive(ctx)
 	}
 	env.Tuning, env.RamdiskActive = c.Tuning, c.RamdiskActive
+	if c.Root == "" {
+		env.Fleet = c.Fleet
+	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout

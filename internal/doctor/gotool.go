@@ -74,6 +74,7 @@ func goChecks() []Check {
 		{ID: "go.proxy", Section: "go", GoEnv: true, Title: "GOPROXY, GOSUMDB, GOPRIVATE", Run: runGoProxy},
 		{ID: "go.tmpdir", Section: "go", GoEnv: true, Title: "GOTMPDIR mount", Run: runGoTmpdir},
 		{ID: "go.cacheprog", Section: "go", GoEnv: true, Title: "GOCACHEPROG helper and its server", Timeout: netCheckTimeout, Run: runGoCacheProg},
+		{ID: "go.fleet", Section: "go", GoEnv: true, Title: "pitstop join: server, GOPROXY order, GOCACHEPROG", Timeout: netCheckTimeout, Run: runFleet},
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/pitstop-go/pitstop/internal/host"
 )
 
 // A probe is a fact of the live host that cannot be read back from files
@@ -13,11 +15,9 @@ import (
 // answers the probe with the recorded value.
 
 // ProbeResult is the recorded outcome of a probe: its value as JSON, or
-// the error it ended with.
-type ProbeResult struct {
-	Value json.RawMessage `json:"value,omitempty"`
-	Err   string          `json:"err,omitempty"`
-}
+// the error it ended with (host.ProbeRecord: the capture format lives in
+// host).
+type ProbeResult = host.ProbeRecord
 
 // ErrNoLiveHost is returned by Probe when replaying a capture that did not
 // record that probe: the check should report skip.

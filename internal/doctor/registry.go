@@ -10,6 +10,7 @@ func All() []Check {
 		networkChecks(),
 		cgoChecks(),
 		kernelChecks(),
+		gpuChecks(),
 	} {
 		all = append(all, section...)
 	}

@@ -95,6 +95,21 @@ type Arch struct {
 	// GlibcLoader and MuslLoader are the dynamic loaders (PT_INTERP) of
 	// the architecture's glibc and musl programs.
 	GlibcLoader, MuslLoader string
+	// MuslTriplet is musl's name of the target, the prefix of its cross
+	// compilers (musl-cross-make's aarch64-linux-musl-gcc) and zig's
+	// -target.
+	MuslTriplet string
+}
+
+// CrossTool returns the command and the Debian package of one of
+// Debian's cross tools (gcc, g++) for the row: aarch64-linux-gnu-gcc
+// from gcc-aarch64-linux-gnu, i686-linux-gnu-gcc from gcc-i686-linux-gnu.
+func (a Arch) CrossTool(tool string) (cmd, pkg string) {
+	prefix := a.Triplet
+	if a.GOARCH == "386" {
+		prefix = "i686-linux-gnu"
+	}
+	return prefix + "-" + tool, tool + "-" + strings.ReplaceAll(prefix, "_", "-")
 }
 
 // arches is the table. Order matters where rows share a name: the first
@@ -103,50 +118,50 @@ type Arch struct {
 var arches = []Arch{
 	{GOARCH: "arm64", Uname: []string{"aarch64", "arm64"}, ELF: ELFMachine{emAARCH64, 64, false},
 		Triplet: "aarch64-linux-gnu", Dpkg: "arm64", Toolchain: "linux-arm64",
-		GlibcLoader: "/lib/ld-linux-aarch64.so.1", MuslLoader: "/lib/ld-musl-aarch64.so.1"},
+		GlibcLoader: "/lib/ld-linux-aarch64.so.1", MuslLoader: "/lib/ld-musl-aarch64.so.1", MuslTriplet: "aarch64-linux-musl"},
 	{GOARCH: "arm", GOARM: 7, Uname: []string{"armv7l", "armv8l"}, ELF: ELFMachine{emARM, 32, false}, Float: FloatHard,
 		Triplet: "arm-linux-gnueabihf", Dpkg: "armhf", Toolchain: "linux-arm",
-		GlibcLoader: "/lib/ld-linux-armhf.so.3", MuslLoader: "/lib/ld-musl-armhf.so.1"},
+		GlibcLoader: "/lib/ld-linux-armhf.so.3", MuslLoader: "/lib/ld-musl-armhf.so.1", MuslTriplet: "arm-linux-musleabihf"},
 	{GOARCH: "arm", GOARM: 6, Uname: []string{"armv6l"}, ELF: ELFMachine{emARM, 32, false}, Float: FloatHard,
 		Triplet: "arm-linux-gnueabihf", Dpkg: "armhf", Toolchain: "linux-arm",
-		GlibcLoader: "/lib/ld-linux-armhf.so.3", MuslLoader: "/lib/ld-musl-armhf.so.1"},
+		GlibcLoader: "/lib/ld-linux-armhf.so.3", MuslLoader: "/lib/ld-musl-armhf.so.1", MuslTriplet: "arm-linux-musleabihf"},
 	{GOARCH: "arm", GOARM: 5, Uname: []string{"armv5tel", "armv5tejl", "armv5l"}, ELF: ELFMachine{emARM, 32, false}, Float: FloatSoft,
 		Triplet: "arm-linux-gnueabi", Dpkg: "armel", Toolchain: "linux-arm",
-		GlibcLoader: "/lib/ld-linux.so.3", MuslLoader: "/lib/ld-musl-arm.so.1"},
+		GlibcLoader: "/lib/ld-linux.so.3", MuslLoader: "/lib/ld-musl-arm.so.1", MuslTriplet: "arm-linux-musleabi"},
 	{GOARCH: "amd64", Uname: []string{"x86_64", "amd64"}, ELF: ELFMachine{emX86_64, 64, false},
 		Triplet: "x86_64-linux-gnu", Dpkg: "amd64", Toolchain: "linux-amd64",
-		GlibcLoader: "/lib64/ld-linux-x86-64.so.2", MuslLoader: "/lib/ld-musl-x86_64.so.1"},
+		GlibcLoader: "/lib64/ld-linux-x86-64.so.2", MuslLoader: "/lib/ld-musl-x86_64.so.1", MuslTriplet: "x86_64-linux-musl"},
 	{GOARCH: "386", Uname: []string{"i686", "i586", "i486", "i386"}, ELF: ELFMachine{em386, 32, false},
 		Triplet: "i386-linux-gnu", Dpkg: "i386", Toolchain: "linux-386",
-		GlibcLoader: "/lib/ld-linux.so.2", MuslLoader: "/lib/ld-musl-i386.so.1"},
+		GlibcLoader: "/lib/ld-linux.so.2", MuslLoader: "/lib/ld-musl-i386.so.1", MuslTriplet: "i686-linux-musl"},
 	{GOARCH: "riscv64", Uname: []string{"riscv64"}, ELF: ELFMachine{emRISCV, 64, false},
 		Triplet: "riscv64-linux-gnu", Dpkg: "riscv64", Toolchain: "linux-riscv64",
-		GlibcLoader: "/lib/ld-linux-riscv64-lp64d.so.1", MuslLoader: "/lib/ld-musl-riscv64.so.1"},
+		GlibcLoader: "/lib/ld-linux-riscv64-lp64d.so.1", MuslLoader: "/lib/ld-musl-riscv64.so.1", MuslTriplet: "riscv64-linux-musl"},
 	{GOARCH: "ppc64le", Uname: []string{"ppc64le"}, ELF: ELFMachine{emPPC64, 64, false},
 		Triplet: "powerpc64le-linux-gnu", Dpkg: "ppc64el", Toolchain: "linux-ppc64le",
-		GlibcLoader: "/lib64/ld64.so.2", MuslLoader: "/lib/ld-musl-powerpc64le.so.1"},
+		GlibcLoader: "/lib64/ld64.so.2", MuslLoader: "/lib/ld-musl-powerpc64le.so.1", MuslTriplet: "powerpc64le-linux-musl"},
 	{GOARCH: "ppc64", Uname: []string{"ppc64"}, ELF: ELFMachine{emPPC64, 64, true},
 		Triplet: "powerpc64-linux-gnu", Dpkg: "ppc64", Toolchain: "linux-ppc64",
-		GlibcLoader: "/lib64/ld64.so.1", MuslLoader: "/lib/ld-musl-powerpc64.so.1"},
+		GlibcLoader: "/lib64/ld64.so.1", MuslLoader: "/lib/ld-musl-powerpc64.so.1", MuslTriplet: "powerpc64-linux-musl"},
 	{GOARCH: "s390x", Uname: []string{"s390x"}, ELF: ELFMachine{emS390, 64, true},
 		Triplet: "s390x-linux-gnu", Dpkg: "s390x", Toolchain: "linux-s390x",
-		GlibcLoader: "/lib/ld64.so.1", MuslLoader: "/lib/ld-musl-s390x.so.1"},
+		GlibcLoader: "/lib/ld64.so.1", MuslLoader: "/lib/ld-musl-s390x.so.1", MuslTriplet: "s390x-linux-musl"},
 	{GOARCH: "loong64", Uname: []string{"loongarch64"}, ELF: ELFMachine{emLoongArch, 64, false},
 		Triplet: "loongarch64-linux-gnu", Dpkg: "loong64", Toolchain: "linux-loong64",
-		GlibcLoader: "/lib64/ld-linux-loongarch-lp64d.so.1", MuslLoader: "/lib/ld-musl-loongarch64.so.1"},
+		GlibcLoader: "/lib64/ld-linux-loongarch-lp64d.so.1", MuslLoader: "/lib/ld-musl-loongarch64.so.1", MuslTriplet: "loongarch64-linux-musl"},
 	// The kernel says mips or mips64 whatever the byte order.
 	{GOARCH: "mips64le", Uname: []string{"mips64"}, ELF: ELFMachine{emMIPS, 64, false},
 		Triplet: "mips64el-linux-gnuabi64", Dpkg: "mips64el", Toolchain: "linux-mips64le",
-		GlibcLoader: "/lib64/ld.so.1", MuslLoader: "/lib/ld-musl-mips64el.so.1"},
+		GlibcLoader: "/lib64/ld.so.1", MuslLoader: "/lib/ld-musl-mips64el.so.1", MuslTriplet: "mips64el-linux-musl"},
 	{GOARCH: "mips64", Uname: []string{"mips64"}, ELF: ELFMachine{emMIPS, 64, true},
 		Triplet: "mips64-linux-gnuabi64", Dpkg: "mips64", Toolchain: "linux-mips64",
-		GlibcLoader: "/lib64/ld.so.1", MuslLoader: "/lib/ld-musl-mips64.so.1"},
+		GlibcLoader: "/lib64/ld.so.1", MuslLoader: "/lib/ld-musl-mips64.so.1", MuslTriplet: "mips64-linux-musl"},
 	{GOARCH: "mipsle", Uname: []string{"mips"}, ELF: ELFMachine{emMIPS, 32, false},
 		Triplet: "mipsel-linux-gnu", Dpkg: "mipsel", Toolchain: "linux-mipsle",
-		GlibcLoader: "/lib/ld.so.1", MuslLoader: "/lib/ld-musl-mipsel.so.1"},
+		GlibcLoader: "/lib/ld.so.1", MuslLoader: "/lib/ld-musl-mipsel.so.1", MuslTriplet: "mipsel-linux-musl"},
 	{GOARCH: "mips", Uname: []string{"mips"}, ELF: ELFMachine{emMIPS, 32, true},
 		Triplet: "mips-linux-gnu", Dpkg: "mips", Toolchain: "linux-mips",
-		GlibcLoader: "/lib/ld.so.1", MuslLoader: "/lib/ld-musl-mips.so.1"},
+		GlibcLoader: "/lib/ld.so.1", MuslLoader: "/lib/ld-musl-mips.so.1", MuslTriplet: "mips-linux-musl"},
 }
 
 // Arches returns the architecture table, a copy the caller may change.

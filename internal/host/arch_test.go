@@ -151,3 +151,27 @@ func TestArchLookups(t *testing.T) {
 
 // must drops a lookup's ok: a missing row is the zero Arch.
 func must(a Arch, _ bool) Arch { return a }
+
+func TestCrossToolAndMuslTriplet(t *testing.T) {
+	for _, c := range []struct {
+		goarch         string
+		goarm          int
+		cmd, pkg, musl string
+	}{
+		{"arm64", 0, "aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu", "aarch64-linux-musl"},
+		{"arm", 6, "arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf", "arm-linux-musleabihf"},
+		{"amd64", 0, "x86_64-linux-gnu-gcc", "gcc-x86-64-linux-gnu", "x86_64-linux-musl"},
+		{"386", 0, "i686-linux-gnu-gcc", "gcc-i686-linux-gnu", "i686-linux-musl"},
+	} {
+		a, _ := ArchFor(c.goarch, c.goarm)
+		cmd, pkg := a.CrossTool("gcc")
+		if cmd != c.cmd || pkg != c.pkg || a.MuslTriplet != c.musl {
+			t.Errorf("%s/%d: %s %s %s; want %s %s %s", c.goarch, c.goarm, cmd, pkg, a.MuslTriplet, c.cmd, c.pkg, c.musl)
+		}
+	}
+	for _, a := range Arches() {
+		if a.MuslTriplet == "" {
+			t.Errorf("%s/%d has no musl triplet", a.GOARCH, a.GOARM)
+		}
+	}
+}

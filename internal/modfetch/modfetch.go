@@ -46,6 +46,7 @@ import (
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 )
@@ -85,6 +86,12 @@ type Fetcher struct {
 	SumDBCache SumDBCache
 	// MaxZipSize refuses larger zips; 0 means x/mod/zip's MaxZipFile.
 	MaxZipSize int64
+	// MaxZipFiles refuses zips with more files, counted in the central
+	// directory before the full check; 0 means DefaultMaxZipFiles.
+	MaxZipFiles int
+	// MetaBudget bounds the memory of answers other than zips while they
+	// are read, beyond 64 KiB each; 0 means DefaultMetaBudget.
+	MetaBudget int64
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Header is added to every HTTP request to an upstream (e.g. a proxy's
@@ -130,6 +137,10 @@ type Fetcher struct {
 	directMu      sync.Mutex
 	directRefs    map[string]int // module@version -> direct downloads using its files
 	directRunning int            // go commands running
+
+	budgetOnce sync.Once
+	metaBudget *semaphore.Weighted
+	budgetSize int64
 }
 
 func (f *Fetcher) init() error {
@@ -475,12 +486,9 @@ func (f *Fetcher) Get(ctx context.Context, base, rel string) ([]byte, error) {
 	if size > MaxMetaSize {
 		return nil, fmt.Errorf("%s/%s: answer too large (%d bytes)", Redact(base), rel, size)
 	}
-	b, err := io.ReadAll(io.LimitReader(body, MaxMetaSize+1))
+	b, err := f.readMeta(body, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s: %w", Redact(base), rel, err)
-	}
-	if len(b) > MaxMetaSize {
-		return nil, fmt.Errorf("%s/%s: answer too large", Redact(base), rel)
 	}
 	if size >= 0 && int64(len(b)) != size {
 		return nil, fmt.Errorf("%s/%s: truncated answer (%d of %d bytes)", Redact(base), rel, len(b), size)
@@ -503,13 +511,18 @@ func (f *Fetcher) List(ctx context.Context, path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseList(b), nil
+}
+
+// ParseList reads an @v/list answer: the first field of each line.
+func ParseList(b []byte) []string {
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		if fs := strings.Fields(l); len(fs) > 0 {
 			out = append(out, fs[0])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ListRaw returns path's @v/list as upstream sent it.
@@ -726,6 +739,13 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, pro
 // CheckZipFile checks an already downloaded zip: structure, hash and the
 // checksum database. It returns the h1: hash.
 func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (string, error) {
+	maxFiles := f.MaxZipFiles
+	if maxFiles <= 0 {
+		maxFiles = DefaultMaxZipFiles
+	}
+	if err := checkZipDirectory(path, vers, file, maxFiles); err != nil {
+		return "", err
+	}
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: vers}, file); err != nil {
 		return "", fmt.Errorf("%s@%s: invalid module zip: %w", path, vers, err)
 	}

@@ -88,7 +88,7 @@ func (f *Fetcher) Info(ctx context.Context, path, query string) (info *RevInfo, 
 // where the go command reads them. A go.mod that cannot be fetched or
 // parsed retracts nothing.
 func (f *Fetcher) retractions(ctx context.Context, path string, list []string) []modfile.VersionInterval {
-	latest := highest(list, func(string) bool { return true })
+	latest := Highest(list)
 	if latest == "" {
 		return nil
 	}
@@ -97,16 +97,46 @@ func (f *Fetcher) retractions(ctx context.Context, path string, list []string) [
 		f.log().Debug("retractions unknown", "module", path, "version", latest, "err", err)
 		return nil
 	}
-	mf, err := modfile.ParseLax("go.mod", data, nil)
+	out, err := Retractions(data)
 	if err != nil {
 		f.log().Debug("retractions unknown", "module", path, "version", latest, "err", err)
-		return nil
+	}
+	return out
+}
+
+// Retractions returns the retract directives of a go.mod file.
+func Retractions(gomod []byte) ([]modfile.VersionInterval, error) {
+	mf, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return nil, err
 	}
 	var out []modfile.VersionInterval
 	for _, r := range mf.Retract {
 		out = append(out, r.VersionInterval)
 	}
-	return out
+	return out, nil
+}
+
+// IsRetracted reports whether v is in one of the retracted intervals.
+func IsRetracted(v string, retracted []modfile.VersionInterval) bool {
+	return isRetracted(v, retracted)
+}
+
+// Highest returns the version of list the go command takes for "latest":
+// the highest release, else the highest pre-release (pseudo-versions and
+// invalid lines ignored); "" when there is none. Its go.mod is where the
+// module's retractions are read.
+func Highest(list []string) string { return highest(list, func(string) bool { return true }) }
+
+// PickQuery returns how the go command resolves query from a version
+// list (see Info), or nil when only the upstream can resolve it (a
+// canonical version, a branch, a commit). "upgrade" and "patch" are
+// "latest".
+func PickQuery(query string) (func(list []string) string, error) {
+	if query == "upgrade" || query == "patch" {
+		query = "latest"
+	}
+	return queryPicker(query)
 }
 
 func isRetracted(v string, retracted []modfile.VersionInterval) bool {

@@ -1,13 +1,18 @@
 package modproxy
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
@@ -42,4 +47,66 @@ func BenchmarkInfoHit(b *testing.B) {
 			h.ServeHTTP(w, req)
 		}
 	})
+}
+
+// BenchmarkPolicyGate measures warm answers with a policy (cooldown,
+// vulnerability database, retractions) against the same handler setup
+// without one, interleaved in one run: "x-list" and "x-info" are the
+// policy's cost as a ratio of the plain answer's time.
+func BenchmarkPolicyGate(b *testing.B) {
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	var mods []testupstream.Module
+	for i := range 50 {
+		mods = append(mods, timed("example.com/vuln", fmt.Sprintf("v1.%d.0", i), old.Add(time.Duration(i)*time.Hour)))
+	}
+	up := testupstream.NewForTest(b, mods...)
+	newHandler := func(src *policy.Source) *Handler {
+		st, err := store.Open(b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return &Handler{Store: st, Logger: slog.New(slog.DiscardHandler), Policy: src,
+			Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": up.URL, "GOSUMDB": up.GOSUMDB}}}
+	}
+	dir := b.TempDir()
+	os.CopyFS(filepath.Join(dir, "vulndb"), os.DirFS("testdata/vulndb"))
+	file := filepath.Join(dir, "policy.toml")
+	os.WriteFile(file, []byte("vulndb = \"vulndb\"\n[default]\nmin_age = \"3d\"\n"), 0o644)
+	src, err := policy.Open(file, policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain, gated := newHandler(nil), newHandler(src)
+	list := "/example.com/vuln/@v/list"
+	info := testupstream.FilePath("example.com/vuln", "v1.40.0", "info")
+	for _, h := range []*Handler{plain, gated} {
+		for _, p := range []string{list, info} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+			if rec.Code != 200 {
+				b.Fatalf("%s: %d %s", p, rec.Code, rec.Body)
+			}
+		}
+	}
+	var tPlain, tGated [2]time.Duration
+	w := &nopWriter{h: http.Header{}}
+	reqs := []*http.Request{httptest.NewRequest("GET", list, nil), httptest.NewRequest("GET", info, nil)}
+	b.ResetTimer()
+	for range b.N {
+		for i, r := range reqs {
+			clear(w.h)
+			t0 := time.Now()
+			plain.ServeHTTP(w, r)
+			t1 := time.Now()
+			clear(w.h)
+			gated.ServeHTTP(w, r)
+			tGated[i] += time.Since(t1)
+			tPlain[i] += t1.Sub(t0)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tPlain[0].Nanoseconds())/n, "ns-list-plain")
+	b.ReportMetric(float64(tGated[0].Nanoseconds())/n, "ns-list-policy")
+	b.ReportMetric(float64(tGated[0])/float64(tPlain[0]), "x-list")
+	b.ReportMetric(float64(tGated[1])/float64(tPlain[1]), "x-info")
 }

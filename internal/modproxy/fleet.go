@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/store"
 )
 
 // MutableKey reports whether the proxy may replace the object stored under
@@ -35,7 +35,7 @@ func (h *Handler) fleetLock(ctx context.Context, req Request) (release func(land
 
 // storageDown reports an error that means the shared storage is
 // unreachable: a 503, not a 502.
-func storageDown(err error) bool { return errors.Is(err, s3store.ErrUnavailable) }
+func storageDown(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 
 // shareNegative tells the fleet that key was not found upstream, for
 // NotFoundTTL, so other replicas answer 404 without asking again.

@@ -31,8 +31,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +42,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
@@ -53,6 +56,14 @@ const (
 	DefaultZipTimeout  = 30 * time.Minute
 	DefaultMemCache    = 4 << 20
 	DefaultMemRecheck  = 2 * time.Second
+	// DefaultMaxZipFetches bounds zip downloads with their verification
+	// (checking and hashing a zip is what takes memory).
+	DefaultMaxZipFetches = 4
+	// DefaultMaxMetaFetches bounds fetches of everything but zips.
+	DefaultMaxMetaFetches = 16
+	// DefaultAbandonGrace is how long a zip fetch goes on after its last
+	// client left, for one that asks again (the go command retries).
+	DefaultAbandonGrace = 10 * time.Second
 )
 
 // StaleHeader is set on answers served stale because the upstream failed.
@@ -113,6 +124,23 @@ type Handler struct {
 	// Coord, if set, makes zip fetches single flight across replicas that
 	// share Store (see internal/coord); nil dedupes within this process.
 	Coord coord.Coordinator
+	// MaxZipFetches bounds concurrent zip fetches, each a download and
+	// its verification; more wait for a turn. 0 means
+	// DefaultMaxZipFetches.
+	MaxZipFetches int
+	// MaxMetaFetches bounds concurrent fetches of other files; 0 means
+	// DefaultMaxMetaFetches.
+	MaxMetaFetches int
+	// AbandonGrace is how long a zip fetch continues once no client
+	// waits for it; then it is cancelled (its upstream connection
+	// closed). 0 means DefaultAbandonGrace; negative lets fetches run to
+	// the end.
+	AbandonGrace time.Duration
+	// Policy, if set, gates versions (internal/modproxy/policy): lists,
+	// @latest and queries leave out what it does not allow, and a .info,
+	// .mod or .zip of a refused version is answered 403 with the rule and
+	// its reason. nil serves every version.
+	Policy *policy.Source
 
 	once     sync.Once
 	log      *slog.Logger
@@ -126,6 +154,8 @@ type Handler struct {
 	negative map[string]negEntry
 	zhMu     sync.RWMutex
 	zh       map[string]*zipHeader
+	zipSem   chan struct{}
+	metaSem  chan struct{}
 	initErr  error
 }
 
@@ -163,6 +193,17 @@ func (h *Handler) Init() error {
 		if h.BaseContext == nil {
 			h.BaseContext = context.Background()
 		}
+		if h.MaxZipFetches <= 0 {
+			h.MaxZipFetches = DefaultMaxZipFetches
+		}
+		if h.MaxMetaFetches <= 0 {
+			h.MaxMetaFetches = DefaultMaxMetaFetches
+		}
+		if h.AbandonGrace == 0 {
+			h.AbandonGrace = DefaultAbandonGrace
+		}
+		h.zipSem = make(chan struct{}, h.MaxZipFetches)
+		h.metaSem = make(chan struct{}, h.MaxMetaFetches)
 		switch {
 		case h.MemCache == 0:
 			h.mem = newMemCache(DefaultMemCache, 64<<10)
@@ -219,7 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Fast path: a fresh answer in memory is keyed by the very path it
 	// was parsed and checked from, so it needs no parsing again.
-	if p := r.URL.Path; len(p) > 1 {
+	if p := r.URL.Path; len(p) > 1 && h.Policy == nil {
 		if e := h.memHit(p[1:]); e != nil {
 			service.SetRoute(w, kindNames[e.kind])
 			h.m.request(e.kind, resHit, int64(len(e.data)))
@@ -237,6 +278,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service.SetRoute(w, req.Kind.String())
+	if h.Policy != nil && h.gate(w, r, req) {
+		return
+	}
 	if req.Kind == KindSumDB {
 		if h.sumdb == "" || req.SumDB != h.sumdb {
 			h.m.request(req.Kind, resNotFound, 0)
@@ -357,7 +401,25 @@ func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
 		return
 	}
 	h.log.Warn("upstream fetch failed", "key", req.Key, "err", err)
-	h.plain(w, http.StatusBadGateway, "pitstop proxy: "+oneLine(err))
+	h.plain(w, http.StatusBadGateway, "pitstop proxy: "+clientMessage(err))
+}
+
+// clientMessage is what a client is told of a failure: the upstream's
+// words, but never the server's file names (a store or file system error
+// says only that the server failed; its log has the details).
+func clientMessage(err error) string {
+	var pe *fs.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	switch {
+	case errors.Is(err, store.ErrFull), errors.Is(err, syscall.ENOSPC):
+		return "the proxy's store is full (files in flight or the disk); try again later"
+	case errors.Is(err, store.ErrTooLarge):
+		return "the file is larger than the proxy's store may hold"
+	case errors.As(err, &pe), errors.As(err, &le), errors.As(err, &se):
+		return "the proxy failed to store or read a file; its log says why"
+	}
+	return oneLine(err)
 }
 
 func oneLine(err error) string {
@@ -422,6 +484,14 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	ctx, cancel := context.WithTimeout(h.BaseContext, h.MetaTimeout)
 	defer cancel()
 	start := time.Now()
+	select {
+	case h.metaSem <- struct{}{}:
+		defer func() { <-h.metaSem }()
+	case <-ctx.Done():
+		err := fmt.Errorf("waiting for a turn to fetch from upstream (%d fetches at once): %w", h.MaxMetaFetches, ctx.Err())
+		h.observeFetch(req, start, err)
+		return nil, err
+	}
 	var data []byte
 	var err error
 	verified := true // everything but checksum-database answers is checked by Fetcher
@@ -466,7 +536,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 		}
 	default:
 		if perr := h.Store.Put(ctx, req.Key, bytes.NewReader(data)); perr != nil {
-			h.log.Warn("store failed", "key", req.Key, "err", perr)
+			h.log.Error("storing failed; answering from memory", append(req.logAttrs(), "err", perr)...)
 		} else if info, serr := h.Store.Stat(ctx, req.Key); serr == nil {
 			now = info.ModTime
 		}
@@ -474,7 +544,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	return h.remember(req, data, now), nil
 }
 
-func (h *Handler) observeFetch(req Request, start time.Time, err error) {
+func (h *Handler) observeFetch(req Request, start time.Time, err error, extra ...any) {
 	res := "ok"
 	switch {
 	case err == nil:
@@ -484,7 +554,30 @@ func (h *Handler) observeFetch(req Request, start time.Time, err error) {
 		res = "error"
 	}
 	h.m.fetch(req.Kind, res, time.Since(start))
-	h.log.Debug("upstream fetch", "key", req.Key, "result", res, "duration", time.Since(start), "err", err)
+	if res != "error" {
+		h.log.Debug("upstream fetch", "key", req.Key, "result", res, "duration", time.Since(start), "err", err)
+		return
+	}
+	attrs := append(append(req.logAttrs(), extra...), "duration", time.Since(start).Round(time.Millisecond), "err", err)
+	var ce *modfetch.ChecksumError
+	if errors.As(err, &ce) {
+		h.log.Error("checksum mismatch: upstream sent other content than the checksum database records", attrs...)
+		return
+	}
+	h.log.Warn("upstream fetch failed", attrs...)
+}
+
+// logAttrs names the module and version (or the checksum database path)
+// in a log line.
+func (req Request) logAttrs() []any {
+	if req.Kind == KindSumDB {
+		return []any{"kind", req.Kind.String(), "path", req.SumDBPath}
+	}
+	a := []any{"kind", req.Kind.String(), "module", req.Path}
+	if req.Version != "" {
+		a = append(a, "version", req.Version)
+	}
+	return a
 }
 
 func (h *Handler) isNegative(key string) (string, bool) {

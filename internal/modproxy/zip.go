@@ -3,6 +3,7 @@ package modproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -33,6 +34,44 @@ type flight struct {
 
 	rw sync.RWMutex // readers of w hold R; Commit and Abort hold W
 	w  store.Writer
+
+	cancel   context.CancelCauseFunc // cancels the fetch
+	waiters  int                     // clients following it; under mu
+	abandon  *time.Timer             // cancels it once no client follows; under mu
+	streamed int                     // clients that got part of it; under mu
+}
+
+// errAbandoned cancels a zip fetch no client waits for any more.
+var errAbandoned = errors.New("every client waiting for the zip left")
+
+// join counts a client following fl and stops a pending cancellation.
+func (fl *flight) join() {
+	fl.mu.Lock()
+	fl.waiters++
+	if fl.abandon != nil {
+		fl.abandon.Stop()
+		fl.abandon = nil
+	}
+	fl.mu.Unlock()
+}
+
+// leave counts a client gone; the last one out starts the grace period
+// after which the fetch is cancelled.
+func (fl *flight) leave(grace time.Duration) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	fl.waiters--
+	if fl.waiters > 0 || fl.done || grace < 0 {
+		return
+	}
+	fl.abandon = time.AfterFunc(grace, func() {
+		fl.mu.Lock()
+		idle := fl.waiters == 0 && !fl.done
+		fl.mu.Unlock()
+		if idle {
+			fl.cancel(errAbandoned)
+		}
+	})
 }
 
 func (fl *flight) state() (written, total int64, done bool, ch <-chan struct{}, err error) {
@@ -175,24 +214,54 @@ func (h *Handler) flightFor(req Request) (fl *flight, stored bool) {
 	if _, err := h.Store.Stat(context.Background(), req.Key); err == nil {
 		return nil, true
 	}
-	fl = &flight{key: req.Key, total: -1, notify: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(h.BaseContext, h.ZipTimeout)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	fl = &flight{key: req.Key, total: -1, notify: make(chan struct{}), cancel: cancelCause}
 	h.flights[req.Key] = fl
-	go h.runFlight(fl, req)
+	go func() {
+		defer cancel()
+		h.runFlight(ctx, fl, req)
+	}()
 	return fl, false
 }
 
-func (h *Handler) runFlight(fl *flight, req Request) {
-	ctx, cancel := context.WithTimeout(h.BaseContext, h.ZipTimeout)
-	defer cancel()
+func (h *Handler) runFlight(ctx context.Context, fl *flight, req Request) {
 	start := time.Now()
-	err := h.fetchZip(ctx, fl, req)
-	h.observeFetch(req, start, err)
-	if err != nil && isNotFound(err) {
-		h.setNegative(req.Key, "not found: "+trimNotFound(err))
+	var err error
+	select {
+	case h.zipSem <- struct{}{}:
+		err = h.fetchZip(ctx, fl, req)
+		<-h.zipSem
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for a turn to fetch (%d zips at once): %w", h.MaxZipFetches, context.Cause(ctx))
 	}
-	if err == nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+		// Cancelled (abandoned, timed out, shutting down): say why, not
+		// only what the cancellation broke on the way.
+		err = fmt.Errorf("%w: %v", context.Cause(ctx), err)
+	}
+	fl.mu.Lock()
+	written, streamed := fl.written, fl.streamed
+	fl.mu.Unlock()
+	switch {
+	case err == nil:
+		h.observeFetch(req, start, nil)
 		h.clearNegative(req.Key)
-		h.log.Info("fetched", "module", req.Path, "version", req.Version, "bytes", fl.written, "duration", time.Since(start).Round(time.Millisecond))
+		h.log.Info("fetched", "module", req.Path, "version", req.Version, "bytes", written, "duration", time.Since(start).Round(time.Millisecond))
+	case errors.Is(err, errAbandoned):
+		h.m.fetch(req.Kind, "error", time.Since(start))
+		h.log.Info("zip fetch cancelled: no client waits for it", "module", req.Path, "version", req.Version, "bytes", written, "grace", h.AbandonGrace)
+	case isNotFound(err):
+		h.observeFetch(req, start, err)
+		h.setNegative(req.Key, "not found: "+trimNotFound(err))
+	default:
+		// A failure after streaming began cuts the clients off mid-zip:
+		// say so, as the access log shows only an aborted 200.
+		var extra []any
+		if streamed > 0 {
+			extra = []any{"streamed_to", streamed, "bytes", written, "clients", "cut off mid-zip"}
+		}
+		h.observeFetch(req, start, err, extra...)
 	}
 	fl.update(func() { fl.done, fl.err = true, err })
 	h.flMu.Lock()
@@ -219,7 +288,17 @@ func (h *Handler) fetchZip(ctx context.Context, fl *flight, req Request) error {
 	fl.rw.Lock()
 	fl.w = sw
 	fl.rw.Unlock()
+	reserved := false
 	_, err = h.Fetcher.Zip(ctx, req.Path, req.Version, zw, func(n, total int64) {
+		if !reserved && total > 0 {
+			// Take room under the store's cap for the whole zip now: a
+			// failure stops the download at its first write instead of
+			// after streaming it (the writer's error is sticky).
+			reserved = true
+			if r, ok := sw.(store.Reserver); ok {
+				r.Reserve(total)
+			}
+		}
 		fl.update(func() { fl.written, fl.total = n, total })
 	})
 	fl.rw.Lock()
@@ -235,6 +314,8 @@ func (h *Handler) fetchZip(ctx context.Context, fl *flight, req Request) error {
 
 // follow streams fl's zip to the client as it arrives.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, req Request, fl *flight) {
+	fl.join()
+	defer fl.leave(h.AbandonGrace)
 	// Range and HEAD requests simply wait for the stored file.
 	waitOnly := r.Method == http.MethodHead || r.Header["Range"] != nil
 	var off int64
@@ -285,6 +366,7 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, req Request, fl
 				}
 				w.WriteHeader(http.StatusOK)
 				sent = true
+				fl.update(func() { fl.streamed++ })
 				buf = make([]byte, 256<<10)
 			}
 			stuck := false

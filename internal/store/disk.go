@@ -30,7 +30,10 @@ const tempPrefix = ".tmp-"
 type Options struct {
 	// MaxSize caps the bytes stored. When a Commit takes the store over it,
 	// the least recently used objects are evicted until the store is at
-	// 90% of MaxSize. 0 means unlimited.
+	// 90% of MaxSize. Bytes being written count too: a Writer reserves
+	// room under the cap before it writes (evicting to make it), so what
+	// is stored plus what is in flight never exceeds MaxSize, and a write
+	// that finds no room fails with ErrFull. 0 means unlimited.
 	MaxSize int64
 
 	// Pinned, if set, reports keys that eviction must keep (Delete still
@@ -79,10 +82,13 @@ type Disk struct {
 	log *slog.Logger
 	fs  atomicfile.FS // fsync, rename, directory fsync (a seam for tests)
 
-	mu     sync.RWMutex
-	loaded bool // the index reflects the directory; until then (Lazy) it is empty
-	index  map[string]*entry
-	bytes  int64
+	mu       sync.RWMutex
+	loaded   bool // the index reflects the directory; until then (Lazy) it is empty
+	index    map[string]*entry
+	bytes    int64
+	reserved int64 // bytes reserved by writers in flight (capped stores only)
+
+	maxSize atomic.Int64 // opt.MaxSize, or what SetMaxSize set
 
 	clock atomic.Int64 // last use time handed out, unix nanoseconds
 
@@ -115,6 +121,7 @@ func Open(dir string, opt Options) (*Disk, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	d := &Disk{dir: abs, opt: opt, log: opt.Logger, index: make(map[string]*entry)}
+	d.maxSize.Store(opt.MaxSize)
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -486,14 +493,16 @@ func (d *Disk) createTemp(dir string) (*os.File, error) {
 }
 
 type diskWriter struct {
-	d     *Disk
-	ctx   context.Context
-	key   string
-	final string
-	f     *os.File
-	size  atomic.Int64
-	err   error       // sticky write error
-	done  atomic.Bool // after Commit or Abort; read by concurrent ReadAt
+	d        *Disk
+	ctx      context.Context
+	key      string
+	final    string
+	f        *os.File
+	size     atomic.Int64
+	err      error       // sticky write error
+	done     atomic.Bool // after Commit or Abort; read by concurrent ReadAt
+	reserved int64       // bytes reserved under the store's cap (Write's goroutine)
+	held     int64       // of which the store counts in d.reserved; under d.mu
 }
 
 func (w *diskWriter) Write(b []byte) (int, error) {
@@ -508,9 +517,11 @@ func (w *diskWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	size := w.size.Load()
-	if max := w.d.opt.MaxSize; max > 0 && size+int64(len(b)) > max {
-		w.err = fmt.Errorf("store: %s: %w (%d bytes)", w.key, ErrTooLarge, max)
-		return 0, w.err
+	if need := size + int64(len(b)); need > w.reserved {
+		if err := w.reserve(need); err != nil {
+			w.err = err
+			return 0, err
+		}
 	}
 	n, err := w.f.Write(b)
 	w.size.Store(size + int64(n))
@@ -537,7 +548,13 @@ func (w *diskWriter) Abort() error {
 		return nil
 	}
 	w.f.Close()
-	return os.Remove(w.f.Name())
+	err := os.Remove(w.f.Name())
+	// Give the room back only once the bytes are gone from the disk.
+	w.d.mu.Lock()
+	w.d.reserved -= w.held
+	w.held = 0
+	w.d.mu.Unlock()
+	return err
 }
 
 func (w *diskWriter) Commit() (err error) {
@@ -572,6 +589,11 @@ func (w *diskWriter) Commit() (err error) {
 	// Renaming while still holding the temp file's lock keeps another
 	// process's Open from removing it first.
 	err = d.fs.Rename(w.f.Name(), w.final)
+	if err == nil {
+		// The object's bytes now count as stored: release the reservation.
+		d.reserved -= w.held
+		w.held = 0
+	}
 	if err == nil && d.loaded {
 		e := newEntry(statOf(fi))
 		e.lastUse.Store(d.now())
@@ -648,7 +670,7 @@ func (d *Disk) Usage() Usage {
 		d.log.Warn("store: usage", "err", err)
 	}
 	d.mu.RLock()
-	u := Usage{Bytes: d.bytes, Objects: int64(len(d.index)), MaxSize: d.opt.MaxSize}
+	u := Usage{Bytes: d.bytes, Objects: int64(len(d.index)), MaxSize: d.maxSize.Load()}
 	d.mu.RUnlock()
 	u.Evictions = d.evictions.Load()
 	u.EvictedBytes = d.evictedBytes.Load()
@@ -656,7 +678,7 @@ func (d *Disk) Usage() Usage {
 }
 
 func (d *Disk) maybeEvict() {
-	max := d.opt.MaxSize
+	max := d.maxSize.Load()
 	if max == 0 {
 		return
 	}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,32 +19,9 @@ const enospcEnv = "PITSTOP_STORE_ENOSPC_CHILD"
 // (unshare -m), with a Put that does not fit: the Put fails with ENOSPC,
 // nothing is stored, no temp file is left, and the store still works.
 func TestFullDisk(t *testing.T) {
-	if os.Getenv(enospcEnv) != "" {
+	if inMountNS(t, "TestFullDisk") {
 		fullDiskChild(t)
-		return
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a small tmpfs in a private mount namespace")
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1) from util-linux")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(unshare, "-m", "--propagation", "private", exe, "-test.run=^TestFullDisk$", "-test.v")
-	cmd.Env = append(os.Environ(), enospcEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 126 {
-		t.Skipf("cannot run the test binary inside unshare here: %s", out)
-	}
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestFullDisk")) {
-		t.Fatalf("child in a mount namespace: %v\n%s", err, out)
-	}
-	t.Logf("child: %s", bytes.TrimSpace(grepLines(out, "full_disk")))
 }
 
 func grepLines(b []byte, sub string) []byte {

@@ -64,6 +64,11 @@ type Module struct {
 	// Files (its h1: hash is computed from it). Files["go.mod"] still gives
 	// the .mod file.
 	Zip []byte
+	// ZipHash, if set with Zip, is the h1: hash the checksum database
+	// records for the zip instead of one computed from it: for huge
+	// synthetic zips (ManyFilesZip) a test expects refused before they
+	// are hashed, where hashing them here would only cost time.
+	ZipHash string
 	// Time is the .info time; zero means a fixed time derived from the
 	// version's position, so results are reproducible.
 	Time time.Time
@@ -96,6 +101,15 @@ type Fault struct {
 	// sending the rest: a stalled download.
 	Hold      <-chan struct{}
 	HoldAfter int64
+	// Stream > 0 sends this many bytes of filler instead of the content,
+	// chunked with no Content-Length, generated as it is sent (a huge
+	// answer costs the server nothing): for answers that lie about their
+	// size only by being endless.
+	Stream int64
+	// Gone, if set, is called when the client goes away (closes the
+	// connection) during a Delay or a Hold: to see that a client
+	// abandoned a download.
+	Gone func()
 }
 
 type version struct {
@@ -228,7 +242,9 @@ func build(m Module, seq int) (*version, error) {
 	} else if v.zip, err = BuildZip(m.Path, m.Version, m.Files); err != nil {
 		return nil, err
 	}
-	if v.zipHash, err = HashZipBytes(v.zip); err != nil {
+	if m.Zip != nil && m.ZipHash != "" {
+		v.zipHash = m.ZipHash
+	} else if v.zipHash, err = HashZipBytes(v.zip); err != nil {
 		return nil, fmt.Errorf("testupstream: %s@%s: %v", m.Path, m.Version, err)
 	}
 	v.modHash, err = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
@@ -377,7 +393,7 @@ func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 func (s *Server) SetFault(urlPath string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Delay == 0 && f.Status == 0 && f.Body == nil && f.CutAfter == 0 && f.Hold == nil {
+	if f.Delay == 0 && f.Status == 0 && f.Body == nil && f.CutAfter == 0 && f.Hold == nil && f.Stream == 0 {
 		delete(s.faults, urlPath)
 		return
 	}
@@ -520,6 +536,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(f.Delay):
 			case <-r.Context().Done():
+				if f.Gone != nil {
+					f.Gone()
+				}
 				return
 			}
 		}
@@ -527,6 +546,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, fmt.Sprintf("testupstream: fault status %d", f.Status), f.Status)
 			return
 		}
+	}
+	if faulty && f.Stream > 0 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("require example.com/x v1.0.0\n"), 1<<10)
+		for sent := int64(0); sent < f.Stream; {
+			n := min(int64(len(chunk)), f.Stream-sent)
+			if _, err := w.Write(chunk[:n]); err != nil {
+				return
+			}
+			sent += n
+		}
+		return
 	}
 	body, ctype, code, msg := s.answer(r, p)
 	if code == 0 && faulty && f.Body != nil {
@@ -562,6 +594,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-f.Hold:
 		case <-r.Context().Done():
+			if f.Gone != nil {
+				f.Gone()
+			}
 			return
 		}
 	}
@@ -692,4 +727,34 @@ func latestOf(list []string) string {
 		return pre
 	}
 	return pseudo
+}
+
+// ManyFilesZip builds, on the fly, a valid module zip of path@vers holding
+// a go.mod and n-1 tiny Go files (stored, not compressed): the shape of a
+// zip that costs a proxy memory per file when it checks and hashes it. A
+// 100,000-file zip is about 11 MB.
+func ManyFilesZip(path, vers string, n int) ([]byte, error) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	prefix := path + "@" + vers + "/"
+	add := func(name, content string) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: prefix + name, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(w, content)
+		return err
+	}
+	if err := add("go.mod", "module "+path+"\n"); err != nil {
+		return nil, err
+	}
+	for i := 1; i < n; i++ {
+		if err := add(fmt.Sprintf("p%03d/f%06d.go", i/1000, i), "package p\n"); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -119,8 +119,10 @@ const touchEvery = time.Minute
 // ErrNoCredentials is returned by Open when no credentials were found.
 var ErrNoCredentials = errors.New("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile in the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)")
 
-// ErrUnavailable wraps errors that mean the S3 server could not be reached.
-var ErrUnavailable = errors.New("S3 storage unavailable")
+// ErrUnavailable wraps errors that mean the S3 server could not be reached
+// (it is store.ErrUnavailable, which callers that do not link the S3
+// client test for).
+var ErrUnavailable = store.ErrUnavailable
 
 // Store is the S3-backed store. It implements store.Trimmer.
 type Store struct {

@@ -62,8 +62,15 @@ func generate(dir string) error {
 // neutral rewrites defaults that name the generating machine's platform
 // (proxy warm's --toolchains ends with it) to say so instead, so the pages
 // are the same on every machine.
+//
+// Help texts that show this binary's own path (a GOCACHEPROG value must be
+// absolute) read as a release install's, /usr/local/bin/pitstop.
 func neutral(c *cobra.Command) {
 	host := runtime.GOOS + "-" + runtime.GOARCH
+	for _, exe := range selfPaths() {
+		c.Long = strings.ReplaceAll(c.Long, exe+" ", "/usr/local/bin/pitstop ")
+		c.Example = strings.ReplaceAll(c.Example, exe+" ", "/usr/local/bin/pitstop ")
+	}
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		if v, ok := strings.CutSuffix(f.DefValue, ","+host); ok {
 			f.DefValue = v + ",<this machine's platform>"
@@ -72,6 +79,21 @@ func neutral(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		neutral(sub)
 	}
+}
+
+// selfPaths is this program's path as pitstop's help texts may print it.
+func selfPaths() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	// pitstopExe names the copy units run for a binary under /tmp, as
+	// go run and go test build it.
+	out := []string{exe, filepath.Join("/usr/local/bin", filepath.Base(exe))}
+	if r, err := filepath.EvalSymlinks(exe); err == nil && r != exe {
+		out = append(out, r)
+	}
+	return out
 }
 
 // hideHelp leaves cobra's own help and completion machinery out of the

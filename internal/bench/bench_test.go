@@ -1,0 +1,265 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/pitstop-go/pitstop/internal/host"
+)
+
+// TestQuickRun runs every benchmark's quick pass (natively and under
+// qemu-aarch64 in test.sh's second pass) and checks that each measured
+// what it says: positive rates, the GC children ran with the settings they
+// were given, the io tree was written and removed, and the machine's state
+// is recorded at start and end.
+func TestQuickRun(t *testing.T) {
+	r := quickReport(t)
+	t.Logf("quick run took %v", quickTime)
+	for _, e := range []Env{r.Start, r.End} {
+		if e.GoVersion != runtime.Version() || e.GOARCH != runtime.GOARCH || e.CPUs != runtime.NumCPU() || e.Time.IsZero() {
+			t.Errorf("env not recorded: %+v", e)
+		}
+	}
+	if !r.End.Time.After(r.Start.Time) || r.Seconds <= 0 {
+		t.Errorf("start %v, end %v, %vs", r.Start.Time, r.End.Time, r.Seconds)
+	}
+	procs := defaultProcs(runtime.NumCPU())
+
+	m := r.Mem
+	if m == nil || len(m.Kernels) != 4*len(procs) || m.LatencyNs <= 0 || m.ArrayBytes < 8<<20 {
+		t.Fatalf("mem: %+v", m)
+	}
+	for _, k := range m.Kernels {
+		if len(k.RunsMBps) != m.Runs || k.BestMBps <= 0 {
+			t.Errorf("mem %s/%d: best %v of %v", k.Kernel, k.Procs, k.BestMBps, k.RunsMBps)
+		}
+	}
+
+	g := r.GC
+	if g == nil || len(g.Configs()) != len(gcWorkloads)*len(gcSettings(true))*len(procs) {
+		t.Fatalf("gc: %+v", g)
+	}
+	for _, c := range g.Configs() {
+		for _, x := range c.Runs {
+			// The child reports its own GOMAXPROCS: the setting reached it.
+			if x.Procs != c.Procs || x.Ops <= 0 || x.OpsPerSec <= 0 || x.AllocMBps <= 0 || x.PeakHeapBytes <= 0 ||
+				x.GCCPUFraction < 0 || x.GCCPUFraction > 1 || x.Cycles < 1 {
+				t.Errorf("gc %s %s procs=%d: %+v", c.Workload, c.Setting, c.Procs, x)
+			}
+			if c.Setting.GOGC == "100" && (x.Cycles == 0 || len(x.Pauses) == 0 || x.PauseMaxNs < x.PauseP50Ns || x.GCCPUFraction <= 0) {
+				t.Errorf("gc %s %s: GOGC=100 ran no measured collection: %+v", c.Workload, c.Setting, x)
+			}
+		}
+	}
+	// GOGC=off with a limit lets the heap grow towards the limit: more
+	// heap, fewer cycles than GOGC=100, for the same workload.
+	cfgs := g.Configs()
+	for _, a := range cfgs {
+		for _, b := range cfgs {
+			if a.Workload == b.Workload && a.Procs == b.Procs && a.Setting.GOGC == "100" && b.Setting.GOGC == "off" {
+				if b.Runs[0].PeakHeapBytes <= a.Runs[0].PeakHeapBytes {
+					t.Errorf("%s: GOGC=off,GOMEMLIMIT peak heap %d <= GOGC=100's %d: the child did not get its GOGC", a.Workload, b.Runs[0].PeakHeapBytes, a.Runs[0].PeakHeapBytes)
+				}
+			}
+		}
+	}
+
+	if len(r.IO) != 1 {
+		t.Fatalf("io: %+v", r.IO)
+	}
+	o := r.IO[0]
+	if o.Files != 400 || o.TreeBytes <= 0 || o.UnpackFilesPerSec <= 0 || len(o.WalkFilesPerSec) != 3 || len(o.RandReadIOPS) != 5 ||
+		len(o.FsyncWriteIOPS) != 5 || o.FsyncP50Ns <= 0 || o.FsyncP99Ns < o.FsyncP50Ns || o.SeqWriteMBps <= 0 || o.Device == "" {
+		t.Errorf("io: %+v", o)
+	}
+	left, _ := filepath.Glob(filepath.Join(os.TempDir(), ".pitstop-bench-*"))
+	if len(left) > 0 {
+		t.Errorf("io left %v behind", left)
+	}
+
+	s := r.Sched
+	if s == nil || len(s.Runs) != len(procs) {
+		t.Fatalf("sched: %+v", s)
+	}
+	for _, run := range s.Runs {
+		// 2s sampled every 250ms: 8 samples, give or take the last tick.
+		if len(run.Samples) < 6 || len(run.Samples) > 8 || run.Goroutines != 4*run.Procs {
+			t.Errorf("sched procs=%d: %d samples, %d goroutines", run.Procs, len(run.Samples), run.Goroutines)
+		}
+		for _, x := range run.Samples {
+			if x.OpsPerSec <= 0 {
+				t.Errorf("sched procs=%d: sample %+v", run.Procs, x)
+			}
+		}
+	}
+
+	// JSON round trip, and benchmark format readable as benchstat reads it.
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Series()) != len(r.Series()) || len(r.Series()) < 20 {
+		t.Errorf("series: %d after the JSON round trip, %d before", len(back.Series()), len(r.Series()))
+	}
+	var bf bytes.Buffer
+	if err := r.WriteBench(&bf); err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^Benchmark[A-Za-z0-9_./=-]+ 1 [0-9.e+-]+ [^ ]+$`)
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(bf.String()), "\n") {
+		if strings.HasPrefix(l, "Benchmark") {
+			n++
+			if !line.MatchString(l) {
+				t.Errorf("not Go benchmark format: %q", l)
+			}
+		} else if !regexp.MustCompile(`^[a-z]+: `).MatchString(l) {
+			t.Errorf("not a configuration line: %q", l)
+		}
+	}
+	if n < 40 {
+		t.Errorf("%d benchmark lines:\n%s", n, bf.String())
+	}
+	var txt bytes.Buffer
+	if err := r.WriteText(&txt); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mem:", "gc:", "io:", "sched:", "copy", "binarytrees", "mapchurn", "GOGC=off,GOMEMLIMIT=96MiB"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, txt.String())
+		}
+	}
+	t.Logf("\n%s", txt.String())
+}
+
+// fakeRoot is a captured root whose thermal, frequency and throttle files
+// a test can change.
+type fakeRoot struct {
+	t   *testing.T
+	dir string
+}
+
+func newFakeRoot(t *testing.T) *fakeRoot {
+	f := &fakeRoot{t, t.TempDir()}
+	f.set("/proc/device-tree/model", "Raspberry Pi 5 Model B Rev 1.0\x00")
+	f.set("/proc/sys/kernel/osrelease", "6.12.25+rpt-rpi-2712")
+	f.set("/sys/class/thermal/thermal_zone0/type", "cpu-thermal")
+	f.set("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "ondemand")
+	f.set("/sys/devices/system/cpu/cpu0/cpufreq/scaling_max_freq", "2400000")
+	f.set("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "2400000")
+	f.state(45000, 2400000, "0")
+	return f
+}
+
+// set replaces a file by renaming a new one over it, so that a reader sees
+// the old content or the new, as sysfs gives.
+func (f *fakeRoot) set(p, content string) {
+	full := filepath.Join(f.dir, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(full+".new", []byte(content+"\n"), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(full+".new", full); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeRoot) state(milliC, khz int, throttle string) {
+	f.set("/sys/class/thermal/thermal_zone0/temp", strconv.Itoa(milliC))
+	f.set("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", strconv.Itoa(khz))
+	f.set("/sys/devices/platform/axi/1000120000.pcie/1f000d0000.firmware/get_throttled", throttle)
+}
+
+// TestSchedFollowsHostRoot: while sched runs, the test heats the captured
+// SoC and lowers its clock; the samples show the change when it happens,
+// and the report records the state at start and end.
+func TestSchedFollowsHostRoot(t *testing.T) {
+	f := newFakeRoot(t)
+	cfg := Config{Root: host.At(f.dir), Procs: []int{1}, SchedDuration: 3 * time.Second, SchedInterval: 100 * time.Millisecond}
+	done := make(chan *Report)
+	errc := make(chan error, 1)
+	go func() {
+		r, err := Run(t.Context(), cfg, Sched)
+		errc <- err
+		done <- r
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	f.state(82500, 1500000, "50005")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Start.Board != "Raspberry Pi 5 Model B Rev 1.0" || r.Start.Governor != "ondemand" || r.Start.TempC == nil || *r.Start.TempC != 45 || r.Start.Throttle != "0x0" {
+		t.Errorf("start: %+v", r.Start)
+	}
+	if r.End.TempC == nil || *r.End.TempC != 82.5 || r.End.FreqMHz != 1500 || r.End.Throttle != "0x50005" {
+		t.Errorf("end: %+v", r.End)
+	}
+	ss := r.Sched.Runs[0].Samples
+	if len(ss) < 20 {
+		t.Fatalf("%d samples in 3s at 100ms", len(ss))
+	}
+	switched := -1
+	for i, s := range ss {
+		hot := *s.TempC == 82.5 && s.FreqMHz == 1500 && s.Throttle == "0x50005"
+		cool := *s.TempC == 45 && s.FreqMHz == 2400 && s.Throttle == "0x0"
+		switch {
+		case !hot && !cool:
+			t.Errorf("sample %d: %.1f°C %v MHz %s: a mix of the two states", i, *s.TempC, s.FreqMHz, s.Throttle)
+		case hot && switched < 0:
+			switched = i
+		case cool && switched >= 0:
+			t.Errorf("sample %d at %.2fs is cool after sample %d was hot", i, s.T, switched)
+		}
+	}
+	// The change came at 1.5s: about sample 15 of 30.
+	if switched < 0 || ss[switched].T < 1.4 || ss[switched].T > 1.9 {
+		t.Errorf("the hot state showed from sample %d (%v): want it from about 1.5s", switched, ss)
+	}
+}
+
+// TestDefaultProcs: 1, the powers of two below the CPU count, the count.
+func TestDefaultProcs(t *testing.T) {
+	for n, want := range map[int]string{1: "[1]", 2: "[1 2]", 4: "[1 2 4]", 6: "[1 2 4 6]", 8: "[1 2 4 8]"} {
+		if got := fmt.Sprint(defaultProcs(n)); got != want {
+			t.Errorf("defaultProcs(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestChaseRing: the ring is one cycle through every cache line, one step
+// per line, whatever the size of an int.
+func TestChaseRing(t *testing.T) {
+	const size = 1 << 20
+	ring := chaseRing(size)
+	if len(ring)*int(unsafe.Sizeof(int(0))) != size {
+		t.Fatalf("ring of %d ints for %d bytes", len(ring), size)
+	}
+	seen := map[int]bool{}
+	i := 0
+	for range size / 64 {
+		if i%chaseStride != 0 || seen[i] {
+			t.Fatalf("step to %d: not a fresh line start", i)
+		}
+		seen[i] = true
+		i = ring[i]
+	}
+	if i != 0 || len(seen) != size/64 {
+		t.Errorf("after %d steps at %d, %d lines seen", size/64, i, len(seen))
+	}
+}
