@@ -19,7 +19,7 @@ type fleetFlags struct {
 }
 
 func (ff *fleetFlags) add(f *pflag.FlagSet) {
-	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials file")
+	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier; needs a pitstop built with -tags s3); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials file")
 	f.StringVar(&ff.endpoint, "s3-endpoint", "", "S3-compatible server URL for --store, e.g. http://10.0.0.5:7070")
 	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store")
 	f.BoolVar(&ff.pathStyle, "s3-path-style", false, "address the bucket as ENDPOINT/BUCKET (most self-hosted servers)")
