@@ -43,6 +43,9 @@ type s3OpStats struct {
 // open checks and connects the shared parts before anything is created
 // locally: a wrong setting is one line and exit 2.
 func (ff *fleetFlags) open(ctx context.Context, log *slog.Logger, onEvict func(string)) (sharedStore, error) {
+	if ff.maxSize == "" {
+		ff.maxSize = "0" // commands that open a store without the fleet flags (pitstop serve)
+	}
 	fleetMax, err := parseMaxSize(ff.maxSize)
 	if err != nil {
 		return sharedStore{}, usageError("--fleet-max-size: %v", err)

@@ -3,12 +3,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -26,20 +20,7 @@ func TestStoreWithoutS3(t *testing.T) {
 	}
 	for _, what := range []string{"proxy", "cache"} {
 		for _, c := range cases {
-			dir := filepath.Join(t.TempDir(), "store")
-			var stderr bytes.Buffer
-			args := append([]string{what, "serve", "--dir", dir, "--listen", "127.0.0.1:0"}, c.args...)
-			code := Main(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
-			msg := strings.TrimSpace(stderr.String())
-			if code != 2 {
-				t.Errorf("%s %v: exit %d, want 2; stderr: %s", what, c.args, code, msg)
-			}
-			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, c.want) {
-				t.Errorf("%s %v: stderr %q: want one line with %q", what, c.args, msg, c.want)
-			}
-			if _, err := os.Stat(dir); err == nil {
-				t.Errorf("%s %v: %s was created", what, c.args, dir)
-			}
+			serveRefused(t, what, c.args, c.want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,20 +50,7 @@ func TestFleetBadInput(t *testing.T) {
 				for k, v := range c.env {
 					t.Setenv(k, v)
 				}
-				dir := filepath.Join(t.TempDir(), "store")
-				var stderr bytes.Buffer
-				args := append([]string{what, "serve", "--dir", dir, "--listen", "127.0.0.1:0"}, c.args...)
-				code := Main(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
-				msg := strings.TrimSpace(stderr.String())
-				if code != 2 {
-					t.Errorf("exit %d, want 2; stderr: %s", code, msg)
-				}
-				if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, c.want) {
-					t.Errorf("stderr %q: want one line mentioning %q", msg, c.want)
-				}
-				if _, err := os.Stat(dir); err == nil {
-					t.Errorf("%s was created", dir)
-				}
+				serveRefused(t, what, c.args, c.want)
 			})
 		}
 	}
