@@ -615,3 +615,8 @@ func (s *Server) handleForget(w http.ResponseWriter, r *http.Request) {
 	s.logger().Warn("action forgotten", "action", a, "output", old.OutputID, "client", r.RemoteAddr)
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// MutableKey reports whether the server may replace the object stored
+// under key: everything but the content-addressed outputs ("o/...").
+// A local tier in front of shared storage keeps only the immutable ones.
+func MutableKey(key string) bool { return !strings.HasPrefix(key, "o/") }

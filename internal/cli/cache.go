@@ -218,6 +218,7 @@ func defaultServeDir() string {
 func newCacheServeCmd() *cobra.Command {
 	var listen, dir, maxSize, token, logFormat string
 	var noSync bool
+	var ff fleetFlags
 	var readFile, writeFile, adminFile string
 	var openWrites bool
 	var tf tlsFlags
@@ -307,13 +308,21 @@ and writing, as before; trim then needs the admin token.`,
 			for _, w := range warns {
 				log.Warn(w)
 			}
-			st, err := store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
+			var st *store.Disk
+			fl, err := ff.open(cmd.Context(), log, func(key string) { st.Delete(context.Background(), key) })
+			if err != nil {
+				return err
+			}
+			st, err = store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h := &buildcache.Server{Store: st, Logger: log}
+			h := &buildcache.Server{Store: fl.trimmer(st, buildcache.MutableKey, log), Logger: log}
 			reg := prometheus.NewRegistry()
+			if err := fl.register(reg); err != nil {
+				return err
+			}
 			for _, c := range h.Collectors() {
 				if err := reg.Register(c); err != nil {
 					return err
@@ -338,6 +347,7 @@ and writing, as before; trim then needs the admin token.`,
 	sf.register(f)
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&noSync, "no-sync", false, "skip fsync on writes (faster on SD cards; a crash may lose recent uploads, which clients detect by sha256)")
+	ff.add(f)
 	return c
 }
 

@@ -87,6 +87,7 @@ type proxyConfig struct {
 	// serve-only: clients choose module paths, so direct is limited
 	// unless these allow it.
 	serve, allowDirect, allowPrivateHosts bool
+	fleet                                 fleetFlags
 }
 
 func (pc *proxyConfig) flags(c *cobra.Command) {
@@ -97,6 +98,7 @@ func (pc *proxyConfig) flags(c *cobra.Command) {
 	f.StringVar(&pc.maxSize, "max-size", "auto", "evict least recently used files above this size, e.g. 20G (auto: 70% of the free disk plus what the store holds, measured at start; 0: unlimited)")
 	f.StringVar(&pc.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&pc.listTTL, "list-ttl", modproxy.DefaultListTTL, "refresh @v/list and @latest after this long (stale copies answer while the upstream is down)")
+	pc.fleet.add(f)
 	pc.limitFlags(f)
 }
 
@@ -228,10 +230,16 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		}
 		return nil, nil, fmt.Errorf("%v (fix with go env -w GOSUMDB=... or pass --gosumdb)", err)
 	}
-	if err := checkWritable(d); err != nil {
+	var st *store.Disk
+	fl, err := pc.fleet.open(ctx, log, func(key string) { st.Delete(context.Background(), key) })
+	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(d, store.Options{MaxSize: max, Logger: log})
+	if err := checkWritable(d); err != nil {
+		fl.close()
+		return nil, nil, err
+	}
+	st, err = store.Open(d, store.Options{MaxSize: max, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,11 +271,14 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		// them by a quarter of its cap (at most the default 1 GiB).
 		f.DirectMaxSize = min(modfetch.DefaultDirectMaxSize, max/4)
 	}
+	if err := fl.register(reg); err != nil {
+		return nil, nil, err
+	}
 	grace := pc.abandonGrace
 	if grace == 0 {
 		grace = -1 // 0 on the command line: never cancel
 	}
-	h := &modproxy.Handler{Fetcher: f, Store: st, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop,
+	h := &modproxy.Handler{Fetcher: f, Store: fl.tier(st, modproxy.MutableKey, log), Coord: fl.coord, Logger: log, Registry: reg, ListTTL: pc.listTTL, BaseContext: ctx, LoopToken: loop,
 		MaxZipFetches: pc.maxZipFetches, MaxMetaFetches: pc.maxMetaFetches, AbandonGrace: grace}
 	if err := h.Init(); err != nil {
 		return nil, nil, err

@@ -40,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/service"
@@ -120,6 +121,9 @@ type Handler struct {
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
 	BaseContext context.Context
+	// Coord, if set, makes zip fetches single flight across replicas that
+	// share Store (see internal/coord); nil dedupes within this process.
+	Coord coord.Coordinator
 	// MaxZipFetches bounds concurrent zip fetches, each a download and
 	// its verification; more wait for a turn. 0 means
 	// DefaultMaxZipFetches.
@@ -395,6 +399,12 @@ func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
 		return
 	}
 	h.m.request(req.Kind, resError, 0)
+	if storageDown(err) {
+		h.log.Warn("shared storage unavailable", "key", req.Key, "err", err)
+		h.plain(w, http.StatusServiceUnavailable, "pitstop proxy: not cached here and the shared storage is unreachable: "+oneLine(err))
+		return
+	}
+	h.log.Warn("upstream fetch failed", "key", req.Key, "err", err)
 	h.plain(w, http.StatusBadGateway, "pitstop proxy: "+clientMessage(err))
 }
 
@@ -576,6 +586,13 @@ func (req Request) logAttrs() []any {
 }
 
 func (h *Handler) isNegative(key string) (string, bool) {
+	if msg, ok := h.isNegativeHere(key); ok {
+		return msg, ok
+	}
+	return h.fleetNegative(key)
+}
+
+func (h *Handler) isNegativeHere(key string) (string, bool) {
 	if h.NotFoundTTL < 0 {
 		return "", false
 	}
@@ -596,6 +613,7 @@ func (h *Handler) setNegative(key, msg string) {
 	if h.NotFoundTTL < 0 {
 		return
 	}
+	h.shareNegative(key, msg)
 	now := time.Now()
 	h.negMu.Lock()
 	defer h.negMu.Unlock()

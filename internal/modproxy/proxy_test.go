@@ -31,6 +31,10 @@ import (
 // TestMain lets the test binary run as a proxy server in a child process
 // (for the kill -9 test).
 func TestMain(m *testing.M) {
+	if os.Getenv("PITSTOP_PROXY_CHILD") == "fleet" {
+		childFleetServe()
+		return
+	}
 	if os.Getenv("PITSTOP_PROXY_CHILD") == "1" {
 		childServe()
 		return

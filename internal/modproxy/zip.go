@@ -270,6 +270,12 @@ func (h *Handler) runFlight(ctx context.Context, fl *flight, req Request) {
 }
 
 func (h *Handler) fetchZip(ctx context.Context, fl *flight, req Request) error {
+	release, landed, err := h.fleetLock(ctx, req)
+	if err != nil || landed {
+		return err // landed: another replica stored it; followers serve that
+	}
+	stored := false
+	defer func() { release(stored) }()
 	sw, err := h.Store.Create(ctx, req.Key)
 	if err != nil {
 		return err
@@ -301,7 +307,9 @@ func (h *Handler) fetchZip(ctx context.Context, fl *flight, req Request) error {
 		sw.Abort()
 		return err
 	}
-	return sw.Commit()
+	err = sw.Commit()
+	stored = err == nil
+	return err
 }
 
 // follow streams fl's zip to the client as it arrives.

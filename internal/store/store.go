@@ -146,6 +146,10 @@ var ErrTooLarge = errors.New("object larger than the store's maximum size")
 // ErrBadKey is returned (wrapped, in a *KeyError) for a key CheckKey rejects.
 var ErrBadKey = errors.New("invalid store key")
 
+// ErrUnavailable wraps errors that mean a shared (remote) store could not
+// be reached: callers answer "try again", not "bad upstream".
+var ErrUnavailable = errors.New("shared storage unavailable")
+
 // KeyError reports a rejected key and why.
 type KeyError struct {
 	Key    string

@@ -1,0 +1,273 @@
+// Command fleet benchmarks a pitstop proxy replica on shared storage
+// against the single-node disk store, in one run, on 127.0.0.1:
+//
+//   - warm hits (a .mod and a zip) through a replica whose local tier holds
+//     them, as a ratio of the single-node disk store's req/s (aim ≥ 0.95);
+//   - S3 requests per warm hit (aim 0);
+//   - the cold-miss latency the fleet lock adds: cold zips through a
+//     replica with Redis coordination against the same replica without
+//     (aim < 5 ms on loopback).
+//
+// It starts versitygw and redis-server itself (test.sh installs both).
+//
+//	go run ./bench/fleet                  # -c 16 -n 20000 -rounds 3 -cold 40
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/coord"
+	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/testfleet"
+	"github.com/pitstop-go/pitstop/internal/testupstream"
+)
+
+var (
+	conc   = flag.Int("c", 16, "concurrent clients")
+	n      = flag.Int("n", 20000, "requests per round and kind")
+	rounds = flag.Int("rounds", 3, "interleaved rounds (the median is reported)")
+	cold   = flag.Int("cold", 40, "cold zips per mode for the fleet-lock latency")
+	zipKB  = flag.Int("zipkb", 256, "zip size in KiB")
+)
+
+// benchTB lets the test fixtures run outside a test.
+type benchTB struct {
+	mu       sync.Mutex
+	cleanups []func()
+	dirs     []string
+}
+
+func (b *benchTB) Helper()                      {}
+func (b *benchTB) Fatal(args ...any)            { b.cleanup(); fmt.Fprintln(os.Stderr, args...); os.Exit(1) }
+func (b *benchTB) Fatalf(f string, args ...any) { b.Fatal(fmt.Sprintf(f, args...)) }
+func (b *benchTB) Skipf(f string, args ...any)  { b.Fatal("needs: " + fmt.Sprintf(f, args...)) }
+func (b *benchTB) Cleanup(f func())             { b.mu.Lock(); b.cleanups = append(b.cleanups, f); b.mu.Unlock() }
+func (b *benchTB) TempDir() string {
+	d, err := os.MkdirTemp("", "pitstop-bench-fleet-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.mu.Lock()
+	b.dirs = append(b.dirs, d)
+	b.mu.Unlock()
+	return d
+}
+func (b *benchTB) cleanup() {
+	for i := len(b.cleanups) - 1; i >= 0; i-- {
+		b.cleanups[i]()
+	}
+	for _, d := range b.dirs {
+		os.RemoveAll(d)
+	}
+}
+
+func main() {
+	flag.Parse()
+	tb := &benchTB{}
+	defer tb.cleanup()
+	if err := run(tb); err != nil {
+		tb.Fatal("bench:", err)
+	}
+}
+
+func serve(h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go http.Serve(ln, h)
+	return "http://" + ln.Addr().String()
+}
+
+func blob(size int, seed uint32) string {
+	b := make([]byte, size)
+	x := seed | 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return string(b)
+}
+
+func run(tb *benchTB) error {
+	ctx := context.Background()
+	s3 := testfleet.StartS3(tb)
+	s3.MakeBucket(tb, "bench")
+	rs := testfleet.StartRedis(tb)
+	mods := []testupstream.Module{{Path: "example.com/hot", Version: "v1.0.0",
+		Files: map[string]string{"go.mod": "module example.com/hot\n", "blob.bin": blob(*zipKB<<10, 7)}}}
+	for i := range 2 * *cold {
+		mods = append(mods, testupstream.Module{Path: fmt.Sprintf("example.com/cold%d", i), Version: "v1.0.0",
+			Files: map[string]string{"go.mod": fmt.Sprintf("module example.com/cold%d\n", i), "blob.bin": blob(*zipKB<<10, uint32(i+11))}})
+	}
+	up, err := testupstream.New(testupstream.Options{}, mods...)
+	if err != nil {
+		return err
+	}
+	defer up.Stop()
+	env := goenv.Env{"GOPROXY": up.URL, "GOSUMDB": up.GOSUMDB}
+	quiet := slog.New(slog.DiscardHandler)
+	newFetcher := func() *modfetch.Fetcher {
+		return &modfetch.Fetcher{Env: env, DirectDir: filepath.Join(tb.TempDir(), "direct")}
+	}
+
+	disk, err := store.Open(tb.TempDir(), store.Options{})
+	if err != nil {
+		return err
+	}
+	single := serve(&modproxy.Handler{Store: disk, Fetcher: newFetcher(), Logger: quiet})
+
+	var co coord.Coordinator
+	newReplica := func(withRedis bool) (string, *s3store.Store, error) {
+		local, err := store.Open(tb.TempDir(), store.Options{})
+		if err != nil {
+			return "", nil, err
+		}
+		remote, err := s3store.OpenWith(ctx, s3store.Config{Bucket: "bench", Prefix: "p", Endpoint: s3.Endpoint, PathStyle: true},
+			s3store.Options{TempDir: tb.TempDir()}, testfleet.Creds())
+		if err != nil {
+			return "", nil, err
+		}
+		h := &modproxy.Handler{Store: &store.Tiered{Local: local, Remote: remote, Mutable: modproxy.MutableKey}, Fetcher: newFetcher(), Logger: quiet}
+		if withRedis {
+			r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: rs.URL})
+			if err != nil {
+				return "", nil, err
+			}
+			h.Coord = r
+			co = r
+		}
+		return serve(h), remote, nil
+	}
+	replica, remote, err := newReplica(true)
+	if err != nil {
+		return err
+	}
+	replicaNoLock, _, err := newReplica(false)
+	if err != nil {
+		return err
+	}
+
+	zip := testupstream.ZipPath("example.com/hot", "v1.0.0")
+	mod := testupstream.FilePath("example.com/hot", "v1.0.0", "mod")
+	for _, base := range []string{single, replica} {
+		for _, p := range []string{zip, mod} {
+			if code, err := get(http.DefaultClient, base+p); err != nil || code != 200 {
+				return fmt.Errorf("warming %s%s: %d %v", base, p, code, err)
+			}
+		}
+	}
+
+	fmt.Printf("fleet bench: %d clients, %d requests per round and kind, %d rounds, zip %d KiB, GOMAXPROCS %d\n",
+		*conc, *n, *rounds, *zipKB, numProcs())
+	for _, kind := range []struct{ name, path string }{{"mod", mod}, {"zip", zip}} {
+		var rs, rr []float64
+		var s3reqs, hits int64
+		for i := range *rounds {
+			// Alternate which goes first, so neither gains from the order.
+			if i%2 == 0 {
+				rs = append(rs, load(single+kind.path))
+			}
+			before := remote.Metrics.Requests()
+			rr = append(rr, load(replica+kind.path))
+			s3reqs += remote.Metrics.Requests() - before
+			hits += int64(*n / *conc * *conc)
+			if i%2 == 1 {
+				rs = append(rs, load(single+kind.path))
+			}
+		}
+		ms, mr := median(rs), median(rr)
+		fmt.Printf("warm %-3s  single-node disk %9.0f req/s   replica (local tier) %9.0f req/s   ratio %.3f   S3 requests per warm hit %.4f\n",
+			kind.name, ms, mr, mr/ms, float64(s3reqs)/float64(hits))
+	}
+
+	// Cold misses: alternate between the replica with the fleet lock and
+	// the one without, each on modules no one fetched yet.
+	var withLock, without []time.Duration
+	s3Before, redisBefore := remote.Metrics.Requests(), co.Stats().Requests
+	for i := range *cold {
+		for j, base := range []string{replica, replicaNoLock} {
+			p := testupstream.ZipPath(fmt.Sprintf("example.com/cold%d", 2*i+j), "v1.0.0")
+			t0 := time.Now()
+			if code, err := get(http.DefaultClient, base+p); err != nil || code != 200 {
+				return fmt.Errorf("cold %s: %d %v", p, code, err)
+			}
+			d := time.Since(t0)
+			if j == 0 {
+				withLock = append(withLock, d)
+			} else {
+				without = append(without, d)
+			}
+		}
+	}
+	s3PerMiss := float64(remote.Metrics.Requests()-s3Before) / float64(*cold)
+	redisPerMiss := float64(co.Stats().Requests-redisBefore) / float64(*cold)
+	mw, mo := medianD(withLock), medianD(without)
+	fmt.Printf("cold zip  with fleet lock (Redis) p50 %v   without %v   added by the lock %v\n",
+		mw.Round(10*time.Microsecond), mo.Round(10*time.Microsecond), (mw - mo).Round(10*time.Microsecond))
+	fmt.Printf("cold zip  per miss through the locked replica: %.1f S3 requests, %.1f Redis commands\n", s3PerMiss, redisPerMiss)
+	return nil
+}
+
+func get(c *http.Client, url string) (int, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// load sends n requests from conc clients and returns req/s.
+func load(url string) float64 {
+	tr := &http.Transport{MaxIdleConnsPerHost: *conc, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	per := *n / *conc
+	t0 := time.Now()
+	for range *conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if code, err := get(c, url); err != nil || code != 200 {
+					panic(fmt.Sprintf("%s: %d %v", url, code, err))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(per**conc) / time.Since(t0).Seconds()
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+func medianD(v []time.Duration) time.Duration {
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func numProcs() int { return runtime.GOMAXPROCS(0) }

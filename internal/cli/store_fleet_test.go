@@ -1,0 +1,98 @@
+//go:build s3
+
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/pitstop-go/pitstop/internal/testfleet"
+	"github.com/pitstop-go/pitstop/internal/testupstream"
+)
+
+// TestFleetBadInput: each wrong fleet setting is one line saying which and
+// how to fix it, exit 2, and nothing created.
+func TestFleetBadInput(t *testing.T) {
+	s3 := testfleet.StartS3(t)
+	s3.MakeBucket(t, "there")
+	rs := testfleet.StartRedis(t, "--requirepass", "right")
+	t.Setenv("AWS_ACCESS_KEY_ID", testfleet.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testfleet.SecretKey)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	ep := []string{"--s3-endpoint", s3.Endpoint, "--s3-path-style"}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"malformed URL", append([]string{"--store", "s3:/nobucket"}, ep...), nil, "s3://BUCKET/PREFIX"},
+		{"no endpoint", []string{"--store", "s3://there/p"}, nil, "--s3-endpoint"},
+		{"missing credentials", append([]string{"--store", "s3://there/p"}, ep...), map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, "AWS_ACCESS_KEY_ID"},
+		{"unreachable endpoint", []string{"--store", "s3://there/p", "--s3-endpoint", "http://127.0.0.1:1", "--s3-path-style"}, nil, "unavailable"},
+		{"missing bucket", append([]string{"--store", "s3://nothere/p"}, ep...), nil, "does not exist"},
+		{"redis URL", append([]string{"--store", "s3://there/p", "--redis", "http://x"}, ep...), nil, "redis://"},
+		{"redis unreachable", append([]string{"--store", "s3://there/p", "--redis", "redis://127.0.0.1:1"}, ep...), nil, "unreachable"},
+		{"redis password", append([]string{"--store", "s3://there/p", "--redis", "redis://:wrong@" + rs.Addr}, ep...), nil, "password"},
+		{"redis without store", []string{"--redis", rs.URL}, nil, "--store"},
+	}
+	for _, what := range []string{"proxy", "cache"} {
+		for _, c := range cases {
+			t.Run(what+"/"+c.name, func(t *testing.T) {
+				for k, v := range c.env {
+					t.Setenv(k, v)
+				}
+				serveRefused(t, what, c.args, c.want)
+			})
+		}
+	}
+}
+
+// TestProxyServeFleet runs `pitstop proxy serve --store s3://... --redis`
+// against the real servers: a zip comes through, lands in the bucket, and
+// /metrics shows the S3 and Redis requests.
+func TestProxyServeFleet(t *testing.T) {
+	s3 := testfleet.StartS3(t)
+	s3.MakeBucket(t, "fleet")
+	rs := testfleet.StartRedis(t)
+	up := testupstream.NewForTest(t, testupstream.Module{Path: "example.com/m", Version: "v1.0.0", Files: map[string]string{"go.mod": "module example.com/m\n", "m.go": "package m\n"}})
+	t.Setenv("AWS_ACCESS_KEY_ID", testfleet.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testfleet.SecretKey)
+	addr, stop := startServe(t, "proxy", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--upstream", up.URL, "--gosumdb", up.GOSUMDB,
+		"--store", "s3://fleet/proxy", "--s3-endpoint", s3.Endpoint, "--s3-path-style", "--redis", rs.URL)
+	defer stop()
+	zp := testupstream.ZipPath("example.com/m", "v1.0.0")
+	resp, err := http.Get("http://" + addr + zp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(b, up.ZipBytes("example.com/m", "v1.0.0")) {
+		t.Fatalf("zip through the fleet proxy: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	if _, err := s3.Client(t).StatObject(context.Background(), "fleet", "proxy/"+strings.TrimPrefix(zp, "/"), minioStat()); err != nil {
+		t.Errorf("zip not in the bucket: %v", err)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`pitstop_s3_requests_total{op="put"}`, `pitstop_s3_requests_total{op="get"}`, "pitstop_redis_requests_total", "pitstop_fleet_lock_waits_total 0", "pitstop_fleet_redis_degraded 0"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, m)
+		}
+	}
+}
+
+func minioStat() minio.StatObjectOptions { return minio.StatObjectOptions{} }

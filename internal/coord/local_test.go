@@ -1,0 +1,60 @@
+package coord_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pitstop-go/pitstop/internal/coord"
+)
+
+// TestLocalLock: within a process, a second Lock waits for the first and
+// then sees the object landed; entries expire after their TTL.
+func TestLocalLock(t *testing.T) {
+	l := coord.NewLocal()
+	ctx := context.Background()
+	var stored atomic.Bool
+	landed := func() bool { return stored.Load() }
+	le, got, err := l.Lock(ctx, "k", landed)
+	if err != nil || got || le == nil {
+		t.Fatalf("Lock = %v %v %v", le, got, err)
+	}
+	done := make(chan bool, 1)
+	go func() {
+		le2, got, _ := l.Lock(ctx, "k", landed)
+		if le2 != nil {
+			le2.Release(false)
+		}
+		done <- got
+	}()
+	select {
+	case <-done:
+		t.Fatal("second Lock did not wait")
+	case <-time.After(100 * time.Millisecond):
+	}
+	stored.Store(true)
+	le.Release(true)
+	if !<-done {
+		t.Error("second Lock took the lock instead of seeing the object landed")
+	}
+	if s := l.Stats(); s.LockWaits != 1 {
+		t.Errorf("LockWaits = %d, want 1", s.LockWaits)
+	}
+	l.SetEntry(ctx, "e", []byte("v"), 50*time.Millisecond)
+	if v, ok := l.GetEntry(ctx, "e"); !ok || string(v) != "v" {
+		t.Errorf("GetEntry = %q %v", v, ok)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if _, ok := l.GetEntry(ctx, "e"); ok {
+		t.Error("entry outlived its TTL")
+	}
+	rel, ok := l.TryGC(ctx, time.Minute)
+	if !ok {
+		t.Fatal("TryGC on a free lock failed")
+	}
+	if _, ok := l.TryGC(ctx, time.Minute); ok {
+		t.Error("TryGC succeeded twice")
+	}
+	rel()
+}
