@@ -21,7 +21,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v gcc >/dev/null || need+=(gcc)
   command -v git >/dev/null || need+=(git) # modproxy/modfetch direct-mode tests
-  command -v chromium >/dev/null || need+=(chromium) # the status page in a real browser (internal/cli)
+  command -v chromium >/dev/null || need+=(chromium) # the status page and bench's HTML report in a real browser
   command -v redis-server >/dev/null || need+=(redis-server) # fleet tests (issue 15); tests start their own
   command -v g++ >/dev/null || need+=(g++) # cross: the native build of its C++ test program
   # cross: Debian's cross compilers (with libc6-dev-*-cross, the targets'
@@ -32,7 +32,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     command -v $t-g++ >/dev/null || need+=(g++-$t)
   done
   command -v fio >/dev/null || need+=(fio)           # bench: io method check
-  command -v chromium >/dev/null || need+=(chromium) # bench: the HTML report opens
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     apt-get update -qq
