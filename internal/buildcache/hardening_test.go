@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,25 +26,8 @@ import (
 	"github.com/pitstop-go/pitstop/internal/buildcache"
 	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/testlog"
 )
-
-// lockedBuffer collects a server's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // liveCache is the real cache server (buildcache.Server inside
 // service.Server, as `pitstop cache serve` runs it) on 127.0.0.1.
@@ -53,7 +35,7 @@ type liveCache struct {
 	url string
 	dir string
 	st  *store.Disk
-	log *lockedBuffer
+	log *testlog.Buffer
 }
 
 // serveCache starts the cache server; cfg adjusts the service (tokens,
@@ -65,7 +47,7 @@ func serveCache(t *testing.T, cfg func(*service.Server)) liveCache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := &buildcache.Server{Store: st, Logger: log}
 	srv := &service.Server{Name: "cache", Addr: "127.0.0.1:0", Handler: h, Access: h.Access, Logger: log}

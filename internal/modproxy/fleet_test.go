@@ -373,6 +373,15 @@ func TestFleetRedisKilledUnderLoad(t *testing.T) {
 	for _, f := range failed {
 		t.Error(f)
 	}
+	// Once every file above is a warm local hit, no request needs Redis,
+	// so whether the load itself noticed depends on timing: a not-found
+	// (shared through Redis) makes each replica ask it now.
+	for _, r := range reps {
+		b, code, err := fetchBody(r.URL + "/example.com/nosuch/@v/v1.0.0.info")
+		if err != nil || (code != 404 && code != 410) {
+			t.Errorf("a not-found with Redis gone: %d %v %s", code, err, b)
+		}
+	}
 	degraded := false
 	for _, r := range reps {
 		degraded = degraded || r.coord.Stats().Degraded

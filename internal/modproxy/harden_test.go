@@ -19,6 +19,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/testlog"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -38,24 +39,6 @@ func fakeGo(t *testing.T) (bin, ran string) {
 func runs(ran string) int {
 	b, _ := os.ReadFile(ran)
 	return strings.Count(string(b), "\n")
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -92,7 +75,7 @@ func TestDirectToPrivateAddressesNeverLeaves(t *testing.T) {
 			c.Close()
 		}
 	}()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	p := startProxy(t, up, "", func(h *Handler, env goenv.Env) {
 		env["GOPROXY"] = up.URL + ",direct"
 		h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -134,7 +117,7 @@ func TestDirectPublicModuleRefusedUnlessAllowed(t *testing.T) {
 	needGo(t)
 	up := testupstream.NewForTest(t, graph...)
 	bin, ran := fakeGo(t)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	serve := func(allow bool) *proxy {
 		return startProxy(t, up, "", func(h *Handler, env goenv.Env) {
 			env["GOPROXY"] = up.URL + ",direct"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/testlog"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -36,7 +37,7 @@ func TestAbandonedFetchCancelled(t *testing.T) {
 	big := bigZipModule(4 << 20)
 	up := testupstream.NewForTest(t, big)
 	zp := testupstream.ZipPath(big.Path, big.Version)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) {
 		h.AbandonGrace = grace
 		h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -130,7 +131,7 @@ func TestFailedZipLogged(t *testing.T) {
 	if err := up.Tamper(big.Path, big.Version); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) {
 		h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -213,7 +214,7 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	p := startProxy(t, up, dir, func(h *Handler, _ goenv.Env) {
 		h.Store = st
 		h.MaxZipFetches = 12

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pitstop-go/pitstop/internal/testlog"
 )
 
 // byMethod is an Access for tests: GET reads, PUT writes, anything else
@@ -131,7 +133,7 @@ func TestWritesFromAnotherMachine(t *testing.T) {
 		}
 	}
 	for _, open := range []bool{false, true} {
-		log := &syncBuffer{}
+		log := &testlog.Buffer{}
 		base, _ := start(t, &Server{Addr: "10.77.0.1:0", Handler: http.HandlerFunc(hello), Access: byMethod, OpenWrites: open,
 			Logger: slog.New(slog.NewTextHandler(log, nil))})
 		want := map[string]int{"GET": 200, "PUT": 403, "POST": 403}

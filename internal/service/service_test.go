@@ -15,30 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pitstop-go/pitstop/internal/testlog"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // start runs srv on 127.0.0.1:0 and returns its base URL and a function
 // that stops it and returns Run's error.
@@ -101,7 +83,7 @@ func hello(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestHealthzMetricsAndAccessLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	log, err := NewLogger("json", &logs)
 	if err != nil {
 		t.Fatal(err)
@@ -455,7 +437,7 @@ func TestCodeLabel(t *testing.T) {
 // A handler that cuts its response short with http.ErrAbortHandler is still
 // counted (code "aborted"), logged, and leaves the in-flight gauge at zero.
 func TestAbortedRequestCounted(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	log, _ := NewLogger("json", &logs)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		SetRoute(w, "zip")
