@@ -606,21 +606,10 @@ func newCacheInstallCmd() *cobra.Command {
 		Short: "Install and start the pitstop-cache systemd service (undo: uninstall-service)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := parseMaxSize(maxSize); err != nil {
-				return usageError("--max-size: %v", err)
-			}
-			if err := checkListen("--listen", listen); err != nil {
+			if err := checkServerUnitFlags(listen, maxSize); err != nil {
 				return err
 			}
-			exe, err := pitstopExe()
-			if err != nil {
-				return err
-			}
-			content, err := systemd.Render(cacheUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Service": systemd.NetworkService})
-			if err != nil {
-				return err
-			}
-			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: cacheUnitName, Content: content}}, []string{cacheUnitName})
+			return pf.installServerUnit(cmd, unitDir, cacheUnitName, cacheUnit, listen, maxSize, nil)
 		},
 	}
 	f := c.Flags()

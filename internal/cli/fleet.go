@@ -189,25 +189,14 @@ func newFleetInstallCmd() *cobra.Command {
 		Short: "Install and start the pitstop-serve systemd service (undo: uninstall-service)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := parseMaxSize(maxSize); err != nil {
-				return usageError("--max-size: %v", err)
-			}
-			if err := checkListen("--listen", listen); err != nil {
+			if err := checkServerUnitFlags(listen, maxSize); err != nil {
 				return err
 			}
 			upstream, err := unitUpstream(goenv.Load(cmd.Context()), upstream)
 			if err != nil {
 				return err
 			}
-			exe, err := pitstopExe()
-			if err != nil {
-				return err
-			}
-			content, err := systemd.Render(fleetUnit, map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "Service": systemd.NetworkService})
-			if err != nil {
-				return err
-			}
-			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: fleetUnitName, Content: content}}, []string{fleetUnitName},
+			return pf.installServerUnit(cmd, unitDir, fleetUnitName, fleetUnit, listen, maxSize, map[string]string{"Upstream": upstream},
 				"clients: pitstop join http://THIS-HOST"+portOf(listen))
 		},
 	}

@@ -78,6 +78,34 @@ var systemctl func(args ...string) error
 
 // installUnits plans writing units into unitDir and enabling the named
 // ones, then runs the plan with notes added.
+// checkServerUnitFlags checks an install-service's --listen and --max-size
+// before anything else is read.
+func checkServerUnitFlags(listen, maxSize string) error {
+	if _, err := parseMaxSize(maxSize); err != nil {
+		return usageError("--max-size: %v", err)
+	}
+	return checkListen("--listen", listen)
+}
+
+// installServerUnit is the rest of a server's install-service (proxy,
+// cache, serve): it renders tmpl with Exe, Listen, MaxSize and Service added
+// to vars, and installs and starts the one unit.
+func (pf *planFlags) installServerUnit(cmd *cobra.Command, unitDir, name, tmpl, listen, maxSize string, vars map[string]string, notes ...string) error {
+	exe, err := pitstopExe()
+	if err != nil {
+		return err
+	}
+	all := map[string]string{"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Service": systemd.NetworkService}
+	for k, v := range vars {
+		all[k] = v
+	}
+	content, err := systemd.Render(tmpl, all)
+	if err != nil {
+		return err
+	}
+	return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: name, Content: content}}, []string{name}, notes...)
+}
+
 func (pf *planFlags) installUnits(cmd *cobra.Command, unitDir string, units []systemd.Unit, enable []string, notes ...string) error {
 	in := &systemd.Installer{Dir: unitDir, Systemctl: systemctl}
 	p, err := in.PlanInstall(units, enable...)

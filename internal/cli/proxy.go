@@ -539,10 +539,7 @@ The unit runs "pitstop proxy serve" as a dynamic user with its store in
 now (or --upstream) and written into the unit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := parseMaxSize(maxSize); err != nil {
-				return usageError("--max-size: %v", err)
-			}
-			if err := checkListen("--listen", listen); err != nil {
+			if err := checkServerUnitFlags(listen, maxSize); err != nil {
 				return err
 			}
 			env := goenv.Load(cmd.Context())
@@ -557,17 +554,8 @@ now (or --upstream) and written into the unit.`,
 			if strings.ContainsAny(sumdb, "\"\\\n%$") {
 				return fmt.Errorf("GOSUMDB %q cannot go into a unit file", sumdb)
 			}
-			exe, err := pitstopExe()
-			if err != nil {
-				return err
-			}
-			content, err := systemd.Render(proxyUnit, map[string]string{
-				"Exe": exe, "Listen": listen, "MaxSize": maxSize, "Upstream": upstream, "SumDB": sumdb, "Service": systemd.NetworkService,
-			})
-			if err != nil {
-				return err
-			}
-			return pf.installUnits(cmd, unitDir, []systemd.Unit{{Name: proxyUnitName, Content: content}}, []string{proxyUnitName})
+			return pf.installServerUnit(cmd, unitDir, proxyUnitName, proxyUnit, listen, maxSize,
+				map[string]string{"Upstream": upstream, "SumDB": sumdb})
 		},
 	}
 	f := c.Flags()
