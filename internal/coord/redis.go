@@ -241,12 +241,15 @@ type redisLease struct {
 	lk, ch  string
 	tok     string
 	stop    chan struct{}
+	cancel  context.CancelFunc // ends a renewal in flight at Release
+	ctx     context.Context
 	once    sync.Once
 	renewed sync.WaitGroup
 }
 
 func (r *Redis) newLease(lk, ch, tok string) *redisLease {
 	le := &redisLease{r: r, lk: lk, ch: ch, tok: tok, stop: make(chan struct{})}
+	le.ctx, le.cancel = context.WithCancel(context.Background())
 	le.renewed.Add(1)
 	go le.renew()
 	return le
@@ -254,23 +257,39 @@ func (r *Redis) newLease(lk, ch, tok string) *redisLease {
 
 func (le *redisLease) renew() {
 	defer le.renewed.Done()
-	t := time.NewTicker(le.r.lease / 3)
+	// Renew every third of the lease; a renewal that fails (a slow or
+	// dropped reply) is retried at once, with the time left on the lease
+	// as its deadline, rather than a whole interval later.
+	every := le.r.lease / 3
+	t := time.NewTimer(every)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-le.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), le.r.lease/3)
-			t0 := time.Now()
-			v, err := le.r.c.Do(ctx, "EVAL", renewScript, 1, le.lk, le.tok, le.r.lease.Milliseconds())
-			n, _ := v.(int64)
-			cancel()
-			le.r.did(t0, err)
-			if err == nil && n == 0 {
-				le.r.log.Warn("fleet lock lost before its fetch finished", "lock", le.lk)
-				return
-			}
+		}
+		left := le.r.lease - time.Since(last)
+		if left <= 0 {
+			le.r.log.Warn("fleet lock lease ran out before it could be renewed", "lock", le.lk)
+			return
+		}
+		ctx, cancel := context.WithTimeout(le.ctx, left)
+		t0 := time.Now()
+		v, err := le.r.c.Do(ctx, "EVAL", renewScript, 1, le.lk, le.tok, le.r.lease.Milliseconds())
+		n, _ := v.(int64)
+		cancel()
+		le.r.did(t0, err)
+		switch {
+		case err == nil && n == 0:
+			le.r.log.Warn("fleet lock lost before its fetch finished", "lock", le.lk)
+			return
+		case err == nil:
+			last = t0
+			t.Reset(every)
+		default:
+			t.Reset(min(every, 10*time.Millisecond))
 		}
 	}
 }
@@ -278,6 +297,7 @@ func (le *redisLease) renew() {
 func (le *redisLease) Release(landed bool) {
 	le.once.Do(func() {
 		close(le.stop)
+		le.cancel()
 		le.renewed.Wait()
 		msg := "released"
 		if landed {
