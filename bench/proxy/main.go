@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -61,6 +62,7 @@ var (
 	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
 	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
+	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
 	baseline  = flag.String("baseline", "", "also run this bench/proxy binary's pitstop server (an older build), interleaved, and compare with it; it gets the same -accesslog but no -auth")
 	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
 	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
@@ -255,6 +257,9 @@ func startChild(mode, dir string) (*exec.Cmd, string, error) {
 	if mode == "pitstop" && *cpuProf != "" {
 		args = append(args, "-cpuprofile", *cpuProf)
 	}
+	if mode == "pitstop" && *memProf != "" {
+		args = append(args, "-memprofile", *memProf)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -278,18 +283,31 @@ func serve(mode, dir string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
-		if err != nil {
-			return err
+	if *cpuProf != "" || *memProf != "" {
+		var f *os.File
+		if *cpuProf != "" {
+			if f, err = os.Create(*cpuProf); err != nil {
+				return err
+			}
+			pprof.StartCPUProfile(f)
 		}
-		pprof.StartCPUProfile(f)
+		if *memProf != "" {
+			runtime.MemProfileRate = 1
+		}
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM)
 		go func() {
 			<-sig
-			pprof.StopCPUProfile()
-			f.Close()
+			if f != nil {
+				pprof.StopCPUProfile()
+				f.Close()
+			}
+			if *memProf != "" {
+				if mf, err := os.Create(*memProf); err == nil {
+					pprof.Lookup("allocs").WriteTo(mf, 0)
+					mf.Close()
+				}
+			}
 			os.Exit(0)
 		}()
 	}

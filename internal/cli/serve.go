@@ -42,8 +42,13 @@ var unitBinDir = systemd.BinDir
 // links resolved, or its copy in unitBinDir when units cannot see it
 // (exeStep plans that copy).
 func pitstopExe() (string, error) {
-	exe, _, err := unitExe()
-	return exe, err
+	exe, err := resolvedExe()
+	if err != nil {
+		return "", err
+	}
+	// Only the path: planning the copy compares the binaries, which every
+	// command's help text (cache) must not pay for.
+	return systemd.ExecutablePath(exe, unitBinDir), nil
 }
 
 // exeStep is the plan step that copies this binary where units can run it,
@@ -54,14 +59,20 @@ func exeStep() (*plan.Step, error) {
 }
 
 func unitExe() (string, *plan.Step, error) {
-	exe, err := os.Executable()
+	exe, err := resolvedExe()
 	if err != nil {
 		return "", nil, err
 	}
-	if exe, err = filepath.EvalSymlinks(exe); err != nil {
-		return "", nil, err
-	}
 	return systemd.Executable(exe, unitBinDir)
+}
+
+// resolvedExe is this binary's path with symbolic links resolved.
+func resolvedExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
 }
 
 // tlsFlags are the --tls-cert/--tls-key pair both servers take.

@@ -34,25 +34,36 @@ func HiddenFrom(path string) string {
 	return ""
 }
 
+// ExecutablePath is the path units should run for the binary at exe (an
+// absolute path, symbolic links resolved): exe itself when units can see
+// it, binDir/<its name> otherwise. It reads nothing (help texts call it on
+// every start; Executable plans the copy).
+func ExecutablePath(exe, binDir string) string {
+	if HiddenFrom(exe) == "" {
+		return exe
+	}
+	return filepath.Join(binDir, filepath.Base(exe))
+}
+
 // Executable returns the path units should run for the binary at exe (an
 // absolute path, symbolic links resolved) and, when units cannot see exe,
 // the step that copies it to binDir/<its name> atomically: exe itself when
 // it is visible (no step), the copy otherwise (no step either when the copy
-// is already there with the same content).
+// is already there with the same content). The files are compared a block
+// at a time, never read whole (a binary is tens of megabytes).
 func Executable(exe, binDir string) (string, *plan.Step, error) {
 	hidden := HiddenFrom(exe)
+	dst := ExecutablePath(exe, binDir)
 	if hidden == "" {
 		return exe, nil, nil
 	}
-	dst := filepath.Join(binDir, filepath.Base(exe))
-	src, err := os.ReadFile(exe)
-	if err != nil {
+	if _, err := os.Stat(exe); err != nil {
 		return "", nil, fmt.Errorf("units cannot see %s (under %s) and it cannot be copied to %s: %v", exe, hidden, dst, err)
 	}
-	old, err := os.ReadFile(dst)
+	same, err := sameContent(exe, dst)
 	had := err == nil
 	switch {
-	case had && bytes.Equal(old, src):
+	case had && same:
 		return dst, nil, nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return "", nil, err
@@ -61,8 +72,16 @@ func Executable(exe, binDir string) (string, *plan.Step, error) {
 	if had {
 		note = fmt.Sprintf("replacing it with %s: units cannot see %s", exe, hidden)
 	}
+	var old []byte // the copy replaced, read when the step runs, for Undo
 	return dst, &plan.Step{Action: "copy", Target: dst, Note: note,
 		Do: func(context.Context) error {
+			if had {
+				b, err := os.ReadFile(dst)
+				if err != nil {
+					return err
+				}
+				old = b
+			}
 			if err := os.MkdirAll(binDir, 0o755); err != nil {
 				return err
 			}
@@ -70,11 +89,58 @@ func Executable(exe, binDir string) (string, *plan.Step, error) {
 		},
 		Undo: func(context.Context) error {
 			if had {
+				if old == nil {
+					return nil // Do did not get as far as replacing it
+				}
 				return atomicfile.WriteFile(dst, old, 0o755)
 			}
 			return os.Remove(dst)
 		},
 	}, nil
+}
+
+// sameContent reports whether the files a and b hold the same bytes,
+// reading them a block at a time; an error opening b is returned as is
+// (fs.ErrNotExist when there is no b).
+func sameContent(a, b string) (bool, error) {
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	ia, err := fa.Stat()
+	if err != nil {
+		return false, err
+	}
+	ib, err := fb.Stat()
+	if err != nil {
+		return false, err
+	}
+	if ia.Size() != ib.Size() {
+		return false, nil
+	}
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, errA := io.ReadFull(fa, bufA)
+		nb, errB := io.ReadFull(fb, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
+			return errB == io.EOF || errB == io.ErrUnexpectedEOF, nil
+		}
+		if errA != nil {
+			return false, errA
+		}
+		if errB != nil {
+			return false, errB
+		}
+	}
 }
 
 // copyFile copies src to dst atomically, executable.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -85,5 +86,55 @@ func TestExecutableVisible(t *testing.T) {
 	exe, step, err := Executable("/usr/local/bin/pitstop", "/nonexistent")
 	if exe != "/usr/local/bin/pitstop" || step != nil || err != nil {
 		t.Errorf("a visible binary: %q, %v, %v", exe, step, err)
+	}
+}
+
+// TestExecutableComparesWithoutReadingWhole: planning for a hidden binary
+// with a copy in place compares the two a block at a time. It used to read
+// both whole, and the cache command's help text plans it on every start:
+// a server run from /root/go/bin held the garbage of two copies of itself
+// (24 MiB of RSS).
+func TestExecutableComparesWithoutReadingWhole(t *testing.T) {
+	dir, err := os.MkdirTemp("/tmp", "pitstop-exe-") // hidden: PrivateTmp=yes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const size = 16 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7 / 13)
+	}
+	src := filepath.Join(dir, "pitstop")
+	bin := filepath.Join(t.TempDir(), "bin")
+	dst := filepath.Join(bin, "pitstop")
+	os.MkdirAll(bin, 0o755)
+	if err := os.WriteFile(src, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data = nil
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	exe, step, err := Executable(src, bin)
+	runtime.ReadMemStats(&after)
+	if err != nil || step != nil || exe != dst {
+		t.Fatalf("with the same copy in place: %q, step %v, %v", exe, step, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > size/8 {
+		t.Errorf("comparing two %d MiB binaries allocated %d KiB", size>>20, got>>10)
+	}
+	if got := ExecutablePath(src, bin); got != dst {
+		t.Errorf("ExecutablePath = %q, want %q", got, dst)
+	}
+
+	// Same size, one byte different at the end: a step that replaces it.
+	f, _ := os.OpenFile(dst, os.O_WRONLY, 0)
+	f.WriteAt([]byte{0xff}, size-1)
+	f.Close()
+	if _, step, err := Executable(src, bin); err != nil || step == nil {
+		t.Fatalf("a copy differing in its last byte: step %v, %v", step, err)
 	}
 }
