@@ -4,17 +4,32 @@
 //
 // It builds a store by fetching a .info, a .mod and a multi-megabyte zip
 // through the real proxy from a test upstream, starts each server as a
-// child process (so its RSS is its own), drives a fixed number of requests
-// at a fixed concurrency over keep-alive connections, and prints req/s,
-// MB/s, p50/p99 latency and the server's peak RSS, with ratios.
+// child process (so its RSS is its own), drives load at a fixed
+// concurrency over keep-alive connections (its own Go client, or wrk with
+// -wrk), and prints req/s, MB/s, p50/p99 latency, each server's CPU per
+// request and peak RSS, with ratios.
 //
-//	go run ./bench/proxy                 # defaults: -c 16 -n 100000 -zipn 1500 -zipmb 4
-//	go run ./bench/proxy -c 16 -n 200000
+// The pitstop child is "pitstop proxy serve", the binary built from this
+// tree (or -pitstop), started as a user starts it (metrics, status page,
+// text access log, default memory limit) with --upstream off so that every
+// answer must be a hit; its access log goes to a pipe the bench drains, as
+// to journald. With -cpuprofile or -memprofile it runs the same command
+// inside a child of the bench instead, to profile it.
+//
+// Rounds interleave the servers; every ratio is the median over the rounds
+// of the ratio within a round (the machine's load changes between rounds
+// more than within one). The last lines are issue 14's figures:
+// pitstop/bare for .info and .mod (req/s at least 0.9x, p99 at most 1x),
+// pitstop/fileserver for the zip (at least 1x) and pitstop's peak RSS
+// under this load (under 20 MB).
+//
+//	go run ./bench/proxy -wrk          # defaults: -c 16 -rounds 5, wrk -wrkdur 3s per run
+//	go run ./bench/proxy -c 16 -n 200000 -rounds 7
 package main
 
 import (
 	"bufio"
-	"context"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -34,12 +49,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/pitstop-go/pitstop/internal/cli"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
-	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 	"github.com/pitstop-go/pitstop/internal/units"
@@ -55,15 +68,15 @@ var (
 	n         = flag.Int("n", 100000, "requests per run for .info and .mod")
 	zipN      = flag.Int("zipn", 1500, "requests per run for the zip")
 	zipMB     = flag.Int("zipmb", 4, "zip size in MiB")
-	accessLog = flag.Bool("accesslog", true, "let pitstop write its access log (text, to /dev/null) during the run; -accesslog=false turns it off")
-	rounds    = flag.Int("rounds", 3, "rounds per kind and server (the median is reported)")
+	pitstop   = flag.String("pitstop", "", "the pitstop binary to measure (default: build ./cmd/pitstop of this tree into the temporary directory); with -cpuprofile or -memprofile, proxy serve runs inside a child of this program instead, to be profiled")
+	rounds    = flag.Int("rounds", 5, "rounds per kind, servers interleaved in each (medians are reported)")
 	useWrk    = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
-	wrkDur    = flag.Duration("wrkdur", 5*time.Second, "duration of one wrk run")
+	wrkDur    = flag.Duration("wrkdur", 3*time.Second, "duration of one wrk run")
 	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
 	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
 	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
-	baseline  = flag.String("baseline", "", "also run this bench/proxy binary's pitstop server (an older build), interleaved, and compare with it; it gets the same -accesslog but no -auth")
+	baseline  = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
 	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
 	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
 )
@@ -97,10 +110,17 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := fill(dir); err != nil {
+	if err := fill(filepath.Join(dir, "store")); err != nil {
 		return err
 	}
-	fi, _ := os.Stat(filepath.Join(dir, strings.TrimPrefix(paths["zip"], "/")))
+	if *pitstop == "" && *cpuProf == "" && *memProf == "" {
+		*pitstop = filepath.Join(dir, "pitstop")
+		out, err := exec.Command("go", "build", "-o", *pitstop, "github.com/pitstop-go/pitstop/cmd/pitstop").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("building pitstop: %v: %s", err, out)
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "store", strings.TrimPrefix(paths["zip"], "/")))
 	fmt.Printf("pitstop proxy warm-hit benchmark: %d clients, %d requests per small run, %d per zip run, zip %.1f MiB, GOMAXPROCS of servers = %d CPUs\n\n",
 		*conc, *n, *zipN, float64(fi.Size())/(1<<20), numCPU())
 
@@ -110,11 +130,12 @@ func run() error {
 	}
 	type key struct{ kind, server string }
 	res := map[key]result{}
+	perRound := map[key][]result{} // in round order
 	rss := map[string]int64{}
 	urls := map[string]string{}
 	pids := map[string]int{}
 	for _, s := range servers {
-		child, url, err := startChild(s, dir)
+		child, url, err := startChild(s, filepath.Join(dir, "store"))
 		if err != nil {
 			return err
 		}
@@ -126,7 +147,11 @@ func run() error {
 		driver = "wrk -t2 -c" + strconv.Itoa(*conc) + " -d" + wrkDur.String()
 	}
 	fmt.Printf("load: %s; %d rounds, servers interleaved, median round reported\n\n", driver, *rounds)
-	fmt.Printf("pitstop config: metrics on, access log %v, auth %v\n", *accessLog, *authTok != "")
+	how := *pitstop
+	if how == "" {
+		how = "inside this program's child, profiled"
+	}
+	fmt.Printf("pitstop: proxy serve (%s) as a user starts it: metrics, status page, default --memory-limit, text access log, auth %v\n", how, *authTok != "")
 	for _, kind := range strings.Split(*kinds, ",") {
 		reqs := *n
 		if kind == "zip" {
@@ -157,6 +182,7 @@ func run() error {
 			}
 		}
 		for _, s := range servers {
+			perRound[key{kind, s}] = append([]result(nil), runs[s]...)
 			rs := runs[s]
 			// Median round by req/s; server CPU per request is the median
 			// of its own (it depends much less on the machine's load).
@@ -180,13 +206,13 @@ func run() error {
 			r := res[key{kind, s}]
 			ratio1, ratio2, ratio3 := "", "", ""
 			if s == "pitstop" {
-				fs, bare := res[key{kind, "fileserver"}], res[key{kind, "bare"}]
-				ratio := func(o result) string {
-					return fmt.Sprintf("%.2fx req/s, p99 %.2fx, CPU %.2fx", r.rps/o.rps, float64(r.p99)/float64(o.p99), float64(r.cpu)/float64(o.cpu))
+				ratio := func(other string) string {
+					q := ratios(perRound[key{kind, "pitstop"}], perRound[key{kind, other}])
+					return fmt.Sprintf("%.2fx req/s, p99 %.2fx, CPU %.2fx", q.rps, q.p99, q.cpu)
 				}
-				ratio1, ratio2 = ratio(fs), ratio(bare)
-				if b, ok := res[key{kind, "baseline"}]; ok {
-					ratio3 = ratio(b)
+				ratio1, ratio2 = ratio("fileserver"), ratio("bare")
+				if _, ok := res[key{kind, "baseline"}]; ok {
+					ratio3 = ratio("baseline")
 				}
 			}
 			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %5.1f %6.1fµs   %-26s %-26s %s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3, ratio1, ratio2, ratio3)
@@ -198,7 +224,59 @@ func run() error {
 		fmt.Printf(", baseline %.1f MiB", float64(rss["baseline"])/(1<<20))
 	}
 	fmt.Println()
+	fmt.Printf("\nissue 14, median over %d interleaved rounds of the ratio within a round (load average at the end: %s):\n", *rounds, loadAvg())
+	for _, kind := range strings.Split(*kinds, ",") {
+		p := perRound[key{kind, "pitstop"}]
+		switch kind {
+		case "info", "mod":
+			q := ratios(p, perRound[key{kind, "bare"}])
+			fmt.Printf("  %-4s pitstop/bare:       req/s %.2fx (want >= 0.90) %s, p99 %.2fx (want <= 1.00) %s\n", kind, q.rps, verdict(q.rps >= 0.9), q.p99, verdict(q.p99 <= 1))
+		case "zip":
+			q := ratios(p, perRound[key{kind, "fileserver"}])
+			fmt.Printf("  %-4s pitstop/fileserver: req/s %.2fx (want >= 1.00) %s\n", kind, q.rps, verdict(q.rps >= 1))
+		}
+	}
+	fmt.Printf("  (pitstop's RSS after the load: %s)\n", rssParts(pids["pitstop"]))
+	fmt.Printf("  pitstop peak RSS under this load: %.1f MB = %.1f MiB (want < 20 MB) %s\n", float64(rss["pitstop"])/1e6, float64(rss["pitstop"])/(1<<20), verdict(rss["pitstop"] < 20e6))
 	return nil
+}
+
+// ratios are medians over rounds of a's figures over b's in the same round.
+func ratios(a, b []result) (q struct{ rps, p99, cpu float64 }) {
+	var rps, p99, cpu []float64
+	for i := range min(len(a), len(b)) {
+		rps = append(rps, a[i].rps/b[i].rps)
+		p99 = append(p99, float64(a[i].p99)/float64(b[i].p99))
+		cpu = append(cpu, float64(a[i].cpu)/float64(b[i].cpu))
+	}
+	q.rps, q.p99, q.cpu = median(rps), median(p99), median(cpu)
+	return q
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	sort.Float64s(x)
+	if len(x)%2 == 1 {
+		return x[len(x)/2]
+	}
+	return (x[len(x)/2-1] + x[len(x)/2]) / 2
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // fill fetches the three files through the real proxy from a test upstream
@@ -245,44 +323,97 @@ func fill(dir string) error {
 	return nil
 }
 
+// startChild starts a server: pitstop (and the baseline) as
+// "pitstop proxy serve", the others (and pitstop when profiled) as a child
+// of this program; it returns the server's URL.
 func startChild(mode, dir string) (*exec.Cmd, string, error) {
 	bin := os.Args[0]
-	args := []string{"-serve", mode, "-dir", dir, "-accesslog=" + strconv.FormatBool(*accessLog)}
-	if mode == "baseline" {
-		bin = *baseline
-		args[1] = "pitstop"
-	} else {
-		args = append(args, "-auth="+*authTok)
-	}
+	args := []string{"-serve", mode, "-dir", dir, "-auth=" + *authTok}
 	if mode == "pitstop" && *cpuProf != "" {
 		args = append(args, "-cpuprofile", *cpuProf)
 	}
 	if mode == "pitstop" && *memProf != "" {
 		args = append(args, "-memprofile", *memProf)
 	}
+	byCLI := mode == "baseline" || mode == "pitstop" && *pitstop != ""
+	if byCLI {
+		bin = *pitstop
+		if mode == "baseline" {
+			bin = *baseline
+		}
+		args = serveArgs(dir)
+	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
+	var lines *bufio.Reader
+	if byCLI {
+		// The access log goes to a pipe this program drains, as to
+		// journald; the address is in the "listening" line.
+		errs, err := cmd.StderrPipe()
+		if err != nil {
+			return nil, "", err
+		}
+		lines = bufio.NewReader(errs)
+	} else {
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, "", err
+		}
+		lines = bufio.NewReader(out)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		return nil, "", fmt.Errorf("%s child: %v", mode, err)
+	for {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			cmd.Process.Kill()
+			return nil, "", fmt.Errorf("%s child: %v", mode, err)
+		}
+		if !byCLI {
+			return cmd, "http://" + strings.TrimSpace(line), nil
+		}
+		if addr, ok := listenAddr(line); ok {
+			go io.Copy(io.Discard, lines)
+			return cmd, "http://" + addr, nil
+		}
+		os.Stderr.WriteString(line)
 	}
-	return cmd, "http://" + strings.TrimSpace(line), nil
+}
+
+// serveArgs runs pitstop's proxy as a user starts it, with --upstream off:
+// every answer must be a hit.
+func serveArgs(dir string) []string {
+	args := []string{"proxy", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--upstream", "off", "--gosumdb", "off", "--policy", "none"}
+	if *authTok != "" {
+		args = append(args, "--auth-token", *authTok)
+	}
+	return args
+}
+
+// listenAddr reads the address from a server's "listening" log line.
+func listenAddr(line string) (string, bool) {
+	if !strings.Contains(line, "listening") {
+		return "", false
+	}
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "addr="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func serve(mode, dir string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	var ln net.Listener
+	var err error
+	if mode != "pitstop" {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		fmt.Println(ln.Addr().String())
 	}
-	fmt.Println(ln.Addr().String())
+	stopProf := func() {}
 	if *cpuProf != "" || *memProf != "" {
 		var f *os.File
 		if *cpuProf != "" {
@@ -294,21 +425,30 @@ func serve(mode, dir string) error {
 		if *memProf != "" {
 			runtime.MemProfileRate = 1
 		}
+		var once sync.Once
+		stopProf = func() {
+			once.Do(func() {
+				if f != nil {
+					pprof.StopCPUProfile()
+					f.Close()
+				}
+				if *memProf != "" {
+					if mf, err := os.Create(*memProf); err == nil {
+						pprof.Lookup("allocs").WriteTo(mf, 0)
+						mf.Close()
+					}
+				}
+			})
+		}
+		defer stopProf()
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM)
 		go func() {
 			<-sig
-			if f != nil {
-				pprof.StopCPUProfile()
-				f.Close()
+			stopProf()
+			if mode != "pitstop" { // pitstop stops on SIGTERM by itself
+				os.Exit(0)
 			}
-			if *memProf != "" {
-				if mf, err := os.Create(*memProf); err == nil {
-					pprof.Lookup("allocs").WriteTo(mf, 0)
-					mf.Close()
-				}
-			}
-			os.Exit(0)
 		}()
 	}
 	switch mode {
@@ -335,25 +475,47 @@ func serve(mode, dir string) error {
 			w.Write(b)
 		}))
 	case "pitstop":
-		st, err := store.Open(dir, store.Options{})
+		// Profiled: proxy serve in this process, its log to /dev/null.
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return err
 		}
-		var log *slog.Logger
-		if *accessLog {
-			devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-			log, _ = service.NewLogger("text", devnull)
-		} else {
-			log, _ = service.NewLoggerLevel("text", os.Stderr, slog.LevelWarn)
+		if code := cli.Run(serveArgs(dir), strings.NewReader(""), io.Discard, &addrWatch{sink: devnull}); code != 0 {
+			return fmt.Errorf("pitstop proxy serve exited %d", code)
 		}
-		reg := prometheus.NewRegistry()
-		// The upstream is gone: every answer must be a hit.
-		h := &modproxy.Handler{Store: st, Logger: log, Registry: reg,
-			Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": "off"}}}
-		srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: reg, AuthToken: *authTok}
-		return srv.Run(context.Background())
+		return nil
 	}
 	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// addrWatch is the pitstop child's stderr: it passes the log to stderr
+// until the server says where it listens, prints that address on stdout
+// for the parent, and from then on writes to sink.
+type addrWatch struct {
+	line  []byte
+	found bool
+	sink  io.Writer
+}
+
+func (a *addrWatch) Write(b []byte) (int, error) {
+	if a.found {
+		return a.sink.Write(b)
+	}
+	os.Stderr.Write(b)
+	a.line = append(a.line, b...)
+	for {
+		i := bytes.IndexByte(a.line, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		l := string(a.line[:i])
+		a.line = a.line[i+1:]
+		if addr, ok := listenAddr(l); ok {
+			fmt.Println(addr)
+			a.found = true
+			return len(b), nil
+		}
+	}
 }
 
 type result struct {
@@ -505,6 +667,24 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// rssParts says what pid's resident memory is now: anonymous (heap,
+// stacks) and file-backed (the binary's pages).
+func rssParts(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	var parts []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"VmRSS:", "RssAnon:", "RssFile:"} {
+			if v, ok := strings.CutPrefix(l, k); ok {
+				parts = append(parts, strings.TrimSuffix(k, ":")+" "+strings.Join(strings.Fields(v), " "))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // cpuTime returns the user+system CPU time pid has used (clock ticks of
