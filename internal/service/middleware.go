@@ -288,6 +288,13 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 	if !log.Enabled(ctx, level) {
 		return
 	}
+	if lh, ok := log.Handler().(*logHandler); ok && len(rec.attrs) == 0 && !aborted {
+		a := accessLine{time: time.Now(), level: level, method: r.Method, path: r.URL.Path, route: route,
+			remote: r.RemoteAddr, status: rec.status, bytes: rec.bytes, duration: d}
+		if lh.appendAccess(&a) {
+			return
+		}
+	}
 	attrs := append(rec.attrs,
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -300,7 +307,11 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 	if aborted {
 		attrs = append(attrs, slog.Bool("aborted", true))
 	}
-	log.LogAttrs(ctx, level, "request", attrs...)
+	// The handler itself, without the caller's PC that Logger.LogAttrs
+	// looks up for every record.
+	rc := slog.NewRecord(time.Now(), level, accessMessage, 0)
+	rc.AddAttrs(attrs...)
+	log.Handler().Handle(ctx, rc)
 	rec.attrs = attrs
 }
 

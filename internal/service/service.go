@@ -55,7 +55,9 @@ type Server struct {
 
 	// Logger receives the access log (one Info record per request, skipped
 	// cheaply when Info is disabled) and the server's own messages.
-	// nil means slog.Default().
+	// nil means slog.Default(). A NewLogger logger buffers the access
+	// lines (written within 100 ms, and when Run returns) and formats them
+	// without slog's per-record work.
 	Logger *slog.Logger
 
 	// Registry is where the request metrics are registered and what
@@ -225,6 +227,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	select {
 	case err := <-errc:
+		flushLog(log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -237,6 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	err = hs.Shutdown(sctx)
 	<-errc // http.ErrServerClosed
+	flushLog(log)
 	if err != nil {
 		hs.Close()
 		log.Warn(name+" closed requests still running at the shutdown timeout", "timeout", timeout.String())
