@@ -85,12 +85,12 @@ func (h *logHandler) Flush() { h.lw.flush() }
 
 // accessLine is one access-log record's fields.
 type accessLine struct {
-	time                       time.Time
-	level                      slog.Level
+	time                        time.Time
+	level                       slog.Level
 	method, path, route, remote string
-	status                     int
-	bytes                      int64
-	duration                   time.Duration
+	status                      int
+	bytes                       int64
+	duration                    time.Duration
 }
 
 // appendAccess formats a into the buffer exactly as the slog handler
