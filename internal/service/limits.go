@@ -135,13 +135,17 @@ func (c *progressConn) limited(step func() (n int64, more bool, err error)) erro
 	}
 }
 
-// arm makes sure the write deadline is between dl and dl+slack.
+// arm makes sure the write deadline is between dl and dl+slack. It sets
+// dl+slack: the ideal deadline moves on with the clock between writes, and
+// one set at dl would be too early for the next write and set again on
+// every write (a timer update each, the most costly part of a small
+// response's write).
 func (c *progressConn) arm(dl time.Time, slack time.Duration) {
 	want := dl.UnixNano()
 	if a := c.armed.Load(); a >= want && a <= want+int64(slack) {
 		return
 	}
-	c.SetWriteDeadline(dl)
+	c.SetWriteDeadline(dl.Add(slack))
 }
 
 // SetWriteDeadline sets the connection's write deadline (as net/http does

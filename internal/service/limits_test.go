@@ -273,3 +273,28 @@ func TestMaxConns(t *testing.T) {
 		t.Fatalf("the waiting client was not served after a slot freed: %d served", n)
 	}
 }
+
+// deadlineConn counts the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	sets int
+}
+
+func (d *deadlineConn) Write(b []byte) (int, error)        { return len(b), nil }
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error { d.sets++; return nil }
+
+// Small responses one after another on a connection set its write
+// deadline once, not once per write (a timer update each, which cost more
+// than the write): the deadline set has the slack the rule allows.
+func TestProgressDeadlineNotSetPerWrite(t *testing.T) {
+	dc := &deadlineConn{}
+	c := &progressConn{Conn: dc, w: progress{timeout: 30 * time.Second}}
+	for range 1000 {
+		if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dc.sets > 2 {
+		t.Errorf("1000 small writes set the write deadline %d times", dc.sets)
+	}
+}

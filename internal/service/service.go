@@ -91,8 +91,8 @@ type Server struct {
 	// ProgressTimeout bounds how long a request body or a response may
 	// wait on its client without ProgressBytes moving; then the
 	// connection is cut off (the handler's body read or write fails, and
-	// its descriptors are released). 0 means DefaultProgressTimeout;
-	// negative disables the limit.
+	// its descriptors are released; a response's write, within a quarter
+	// more). 0 means DefaultProgressTimeout; negative disables the limit.
 	ProgressTimeout time.Duration
 
 	// MaxConns caps the connections served at once; further clients wait
