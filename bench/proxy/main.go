@@ -68,7 +68,7 @@ var (
 	n         = flag.Int("n", 100000, "requests per run for .info and .mod")
 	zipN      = flag.Int("zipn", 1500, "requests per run for the zip")
 	zipMB     = flag.Int("zipmb", 4, "zip size in MiB")
-	pitstop   = flag.String("pitstop", "", "the pitstop binary to measure (default: build ./cmd/pitstop of this tree into the temporary directory); with -cpuprofile or -memprofile, proxy serve runs inside a child of this program instead, to be profiled")
+	pitstop   = flag.String("pitstop", "", "the pitstop binary to measure (default: build ./cmd/pitstop of this tree as a release is built, into the temporary directory); with -cpuprofile or -memprofile, proxy serve runs inside a child of this program instead, to be profiled")
 	rounds    = flag.Int("rounds", 5, "rounds per kind, servers interleaved in each (medians are reported)")
 	useWrk    = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
 	wrkDur    = flag.Duration("wrkdur", 3*time.Second, "duration of one wrk run")
@@ -115,7 +115,10 @@ func run() error {
 	}
 	if *pitstop == "" && *cpuProf == "" && *memProf == "" {
 		*pitstop = filepath.Join(dir, "pitstop")
-		out, err := exec.Command("go", "build", "-o", *pitstop, "github.com/pitstop-go/pitstop/cmd/pitstop").CombinedOutput()
+		// As scripts/release.sh builds it: static and stripped.
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", *pitstop, "github.com/pitstop-go/pitstop/cmd/pitstop")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("building pitstop: %v: %s", err, out)
 		}
