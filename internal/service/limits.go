@@ -148,9 +148,15 @@ func (c *progressConn) arm(dl time.Time, slack time.Duration) {
 	c.SetWriteDeadline(dl.Add(slack))
 }
 
-// SetWriteDeadline sets the connection's write deadline (as net/http does
-// between requests) and remembers it.
+// SetWriteDeadline sets the connection's write deadline and remembers it.
+// Under the progress rule, clearing it (as net/http does after every
+// request) leaves the one armed: every write sets its own deadline anyway
+// when that one is too early, and keeping it spares a timer update on
+// both sides of every request of a keep-alive connection.
 func (c *progressConn) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() && c.w.timeout > 0 {
+		return nil
+	}
 	c.remember(t)
 	return c.Conn.SetWriteDeadline(t)
 }

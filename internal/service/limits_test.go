@@ -298,3 +298,25 @@ func TestProgressDeadlineNotSetPerWrite(t *testing.T) {
 		t.Errorf("1000 small writes set the write deadline %d times", dc.sets)
 	}
 }
+
+// net/http clears the write deadline after every request; under the
+// progress rule that clear is not passed on (the next write would set one
+// again), so keep-alive requests in a row set none. Without the rule, a
+// clear is passed on.
+func TestProgressDeadlineKeptAcrossRequests(t *testing.T) {
+	dc := &deadlineConn{}
+	c := &progressConn{Conn: dc, w: progress{timeout: 30 * time.Second}}
+	for range 1000 {
+		c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+		c.SetWriteDeadline(time.Time{}) // as net/http after each request
+	}
+	if dc.sets > 2 {
+		t.Errorf("1000 requests set the write deadline %d times", dc.sets)
+	}
+	off := &deadlineConn{}
+	c = &progressConn{Conn: off}
+	c.SetWriteDeadline(time.Time{})
+	if off.sets != 1 {
+		t.Errorf("without the progress rule, a clear reached the connection %d times, want 1", off.sets)
+	}
+}

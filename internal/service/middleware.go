@@ -269,7 +269,8 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 	if !rec.started {
 		rec.status = http.StatusOK // what net/http sends for an empty reply
 	}
-	d := time.Since(start)
+	now := time.Now()
+	d := now.Sub(start)
 	route := rec.route
 	if route == "" {
 		if s.Route != nil {
@@ -289,7 +290,7 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 		return
 	}
 	if lh, ok := log.Handler().(*logHandler); ok && len(rec.attrs) == 0 && !aborted {
-		a := accessLine{time: time.Now(), level: level, method: r.Method, path: r.URL.Path, route: route,
+		a := accessLine{time: now, level: level, method: r.Method, path: r.URL.Path, route: route,
 			remote: r.RemoteAddr, status: rec.status, bytes: rec.bytes, duration: d}
 		if lh.appendAccess(&a) {
 			return
@@ -309,7 +310,7 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 	}
 	// The handler itself, without the caller's PC that Logger.LogAttrs
 	// looks up for every record.
-	rc := slog.NewRecord(time.Now(), level, accessMessage, 0)
+	rc := slog.NewRecord(now, level, accessMessage, 0)
 	rc.AddAttrs(attrs...)
 	log.Handler().Handle(ctx, rc)
 	rec.attrs = attrs
