@@ -77,6 +77,7 @@ var (
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
 	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
 	baseline  = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
+	keep      = flag.String("keepstore", "", "only fill a store and copy it to this new directory, for experiments by hand")
 	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
 	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
 )
@@ -112,6 +113,13 @@ func run() error {
 	defer os.RemoveAll(dir)
 	if err := fill(filepath.Join(dir, "store")); err != nil {
 		return err
+	}
+	if *keep != "" {
+		if err := os.CopyFS(*keep, os.DirFS(filepath.Join(dir, "store"))); err != nil {
+			return err
+		}
+		fmt.Printf("store copied to %s; its files: %s %s %s\n", *keep, paths["info"], paths["mod"], paths["zip"])
+		return nil
 	}
 	if *pitstop == "" && *cpuProf == "" && *memProf == "" {
 		*pitstop = filepath.Join(dir, "pitstop")

@@ -124,4 +124,3 @@ func benchKeepAlive(b *testing.B, addr, path string) {
 		b.Fatalf("last response: %q", buf)
 	}
 }
-
