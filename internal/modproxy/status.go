@@ -30,7 +30,13 @@ func classifyStatus(r *http.Request, code int, h http.Header) (key string, hit, 
 	if len(p) > 1 {
 		p = p[1:]
 	}
-	hit = h.Get(CacheHeader) == "hit" || code == http.StatusOK && h.Get(CacheHeader) == "" && strings.HasSuffix(p, "/supported")
+	// CacheHeader is in canonical form: index the map (Get would
+	// canonicalise it on every request).
+	var how string
+	if v := h[CacheHeader]; len(v) > 0 {
+		how = v[0]
+	}
+	hit = how == "hit" || code == http.StatusOK && how == "" && strings.HasSuffix(p, "/supported")
 	if strings.HasPrefix(p, "sumdb/") {
 		return "", hit, true
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -311,5 +312,23 @@ func TestStatusRecordsPolicyRefusal(t *testing.T) {
 	evs := stats.Snapshot(time.Now()).Events
 	if len(evs) == 0 || evs[0].Kind != service.EventPolicy || evs[0].Subject != "example.com/stranger@v1.0.0" || !strings.Contains(evs[0].Detail, "not on the allowlist") {
 		t.Errorf("events = %+v; want the policy refusal of example.com/stranger@v1.0.0 with its reason", evs)
+	}
+}
+
+// classifyStatus reads CacheHeader from the header map directly, which is
+// right only while the name is in canonical form.
+func TestCacheHeaderCanonical(t *testing.T) {
+	if http.CanonicalHeaderKey(CacheHeader) != CacheHeader {
+		t.Errorf("CacheHeader %q is not canonical (%q)", CacheHeader, http.CanonicalHeaderKey(CacheHeader))
+	}
+	h := http.Header{}
+	h.Set(CacheHeader, "hit")
+	r := httptest.NewRequest("GET", "/example.com/m/@v/v1.0.0.info", nil)
+	if key, hit, ok := classifyStatus(r, 200, h); key != "example.com/m" || !hit || !ok {
+		t.Errorf("classifyStatus of a hit = %q, %v, %v", key, hit, ok)
+	}
+	h.Set(CacheHeader, "miss")
+	if _, hit, _ := classifyStatus(r, 200, h); hit {
+		t.Error("a miss counted as a hit")
 	}
 }
