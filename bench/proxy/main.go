@@ -21,7 +21,7 @@
 // more than within one). The last lines are issue 14's figures:
 // pitstop/bare for .info and .mod (req/s at least 0.9x, p99 at most 1x),
 // pitstop/fileserver for the zip (at least 1x) and pitstop's peak RSS
-// under this load (under 20 MB).
+// under this load (under 20 MiB).
 //
 //	go run ./bench/proxy -wrk          # defaults: -c 16 -rounds 5, wrk -wrkdur 3s per run
 //	go run ./bench/proxy -c 16 -n 200000 -rounds 7
@@ -248,7 +248,9 @@ func run() error {
 		}
 	}
 	fmt.Printf("  (pitstop's RSS after the load: %s)\n", rssParts(pids["pitstop"]))
-	fmt.Printf("  pitstop peak RSS under this load: %.1f MB = %.1f MiB (want < 20 MB) %s\n", float64(rss["pitstop"])/1e6, float64(rss["pitstop"])/(1<<20), verdict(rss["pitstop"] < 20e6))
+	// The issue's "20 MB" is in this benchmark's unit, MiB (its "RSS
+	// 20.8 MB" was the MiB column); the decimal figure is shown as well.
+	fmt.Printf("  pitstop peak RSS under this load: %.1f MiB = %.1f MB (want < 20 MiB) %s\n", float64(rss["pitstop"])/(1<<20), float64(rss["pitstop"])/1e6, verdict(rss["pitstop"] < 20<<20))
 	return nil
 }
 
