@@ -53,6 +53,7 @@ type recorder struct {
 	route   string
 	attrs   []slog.Attr
 	started bool // a final status has been sent
+	served  bool // by the Handler: finish records it into the status page
 }
 
 var recorders = sync.Pool{New: func() any { return &recorder{attrs: make([]slog.Attr, 0, 4)} }}
@@ -234,7 +235,7 @@ func (s *Server) wrap(log *slog.Logger, m *metrics, reg *prometheus.Registry) ht
 }
 
 // serveHandler serves a request for the Handler: checks its access, then
-// calls it, and records it into the status page's Stats.
+// calls it (and finish records it into the status page's Stats).
 func (s *Server) serveHandler(w http.ResponseWriter, r *http.Request, rec *recorder, level *slog.Level) {
 	pt := s.progressTimeout()
 	need := Read
@@ -255,12 +256,7 @@ func (s *Server) serveHandler(w http.ResponseWriter, r *http.Request, rec *recor
 		r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), p: progress{timeout: pt}}
 	}
 	s.Handler.ServeHTTP(rec, r)
-	if s.Status != nil {
-		if !rec.started {
-			rec.status = http.StatusOK
-		}
-		s.Status.record(r, rec.status, rec.Header(), rec.bytes, time.Now())
-	}
+	rec.served = s.Status != nil
 }
 
 // finish counts and logs a served request. An aborted request (the handler
@@ -271,6 +267,9 @@ func (s *Server) finish(log *slog.Logger, m *metrics, rec *recorder, r *http.Req
 	}
 	now := time.Now()
 	d := now.Sub(start)
+	if rec.served && !aborted {
+		s.Status.record(r, rec.status, rec.Header(), rec.bytes, now)
+	}
 	route := rec.route
 	if route == "" {
 		if s.Route != nil {
