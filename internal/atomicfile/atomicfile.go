@@ -10,6 +10,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -150,3 +151,47 @@ func (fs FS) Fsync(f *os.File) error { return fs.ops().Fsync(f) }
 
 // Rename renames through fs's Ops.
 func (fs FS) Rename(oldpath, newpath string) error { return fs.ops().Rename(oldpath, newpath) }
+
+// SameContent reports whether the files a and b hold the same bytes:
+// sizes first, then a block at a time, never whole. An error opening b is
+// returned as is (fs.ErrNotExist when there is no b).
+func SameContent(a, b string) (bool, error) {
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	ia, err := fa.Stat()
+	if err != nil {
+		return false, err
+	}
+	ib, err := fb.Stat()
+	if err != nil {
+		return false, err
+	}
+	if ia.Size() != ib.Size() {
+		return false, nil
+	}
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, errA := io.ReadFull(fa, bufA)
+		nb, errB := io.ReadFull(fb, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
+			return errB == io.EOF || errB == io.ErrUnexpectedEOF, nil
+		}
+		if errA != nil {
+			return false, errA
+		}
+		if errB != nil {
+			return false, errB
+		}
+	}
+}

@@ -67,3 +67,34 @@ func TestSyncFS(t *testing.T) {
 		t.Errorf("SyncFS of a missing path = %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestSameContent(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	big := make([]byte, 200<<10) // several blocks
+	for i := range big {
+		big[i] = byte(i % 251)
+	}
+	a := write("a", big)
+	b := write("b", big)
+	if same, err := SameContent(a, b); !same || err != nil {
+		t.Errorf("equal files: %v, %v", same, err)
+	}
+	other := append([]byte(nil), big...)
+	other[150<<10] ^= 1
+	if same, err := SameContent(a, write("c", other)); same || err != nil {
+		t.Errorf("a byte differs in the third block: %v, %v", same, err)
+	}
+	if same, err := SameContent(a, write("d", big[:len(big)-1])); same || err != nil {
+		t.Errorf("one byte shorter: %v, %v", same, err)
+	}
+	if _, err := SameContent(a, filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing second file: %v, want fs.ErrNotExist", err)
+	}
+}

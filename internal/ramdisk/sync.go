@@ -1,7 +1,6 @@
 package ramdisk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,7 +234,7 @@ func (pl *planner) file(rel string, ufi fs.FileInfo) error {
 			}
 			// Go refreshes cache files' mtimes; compare contents
 			// before writing the card again.
-			if same, err := sameContent(pl.up(rel), pl.down(rel)); err == nil && same {
+			if same, err := atomicfile.SameContent(pl.up(rel), pl.down(rel)); err == nil && same {
 				pl.ops = append(pl.ops, metaOp(rel, ufi))
 				return nil
 			}
@@ -346,36 +345,6 @@ func modeBits(m uint32) fs.FileMode {
 func setMtime(p string, ns int64) error {
 	ts := []unix.Timespec{{Sec: 0, Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(ns)}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-func sameContent(a, b string) (bool, error) {
-	fa, err := os.Open(a)
-	if err != nil {
-		return false, err
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		return false, err
-	}
-	defer fb.Close()
-	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
-	for {
-		na, ea := io.ReadFull(fa, ba)
-		nb, eb := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return false, nil
-		}
-		if ea == io.EOF || ea == io.ErrUnexpectedEOF {
-			return eb == ea, nil
-		}
-		if ea != nil {
-			return false, ea
-		}
-		if eb != nil {
-			return false, eb
-		}
-	}
 }
 
 // run performs one complete sync (after recovering any interrupted one).

@@ -1,7 +1,6 @@
 package systemd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +59,7 @@ func Executable(exe, binDir string) (string, *plan.Step, error) {
 	if _, err := os.Stat(exe); err != nil {
 		return "", nil, fmt.Errorf("units cannot see %s (under %s) and it cannot be copied to %s: %v", exe, hidden, dst, err)
 	}
-	same, err := sameContent(exe, dst)
+	same, err := atomicfile.SameContent(exe, dst)
 	had := err == nil
 	switch {
 	case had && same:
@@ -97,50 +96,6 @@ func Executable(exe, binDir string) (string, *plan.Step, error) {
 			return os.Remove(dst)
 		},
 	}, nil
-}
-
-// sameContent reports whether the files a and b hold the same bytes,
-// reading them a block at a time; an error opening b is returned as is
-// (fs.ErrNotExist when there is no b).
-func sameContent(a, b string) (bool, error) {
-	fb, err := os.Open(b)
-	if err != nil {
-		return false, err
-	}
-	defer fb.Close()
-	fa, err := os.Open(a)
-	if err != nil {
-		return false, err
-	}
-	defer fa.Close()
-	ia, err := fa.Stat()
-	if err != nil {
-		return false, err
-	}
-	ib, err := fb.Stat()
-	if err != nil {
-		return false, err
-	}
-	if ia.Size() != ib.Size() {
-		return false, nil
-	}
-	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
-	for {
-		na, errA := io.ReadFull(fa, bufA)
-		nb, errB := io.ReadFull(fb, bufB)
-		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
-			return false, nil
-		}
-		if errA == io.EOF || errA == io.ErrUnexpectedEOF {
-			return errB == io.EOF || errB == io.ErrUnexpectedEOF, nil
-		}
-		if errA != nil {
-			return false, errA
-		}
-		if errB != nil {
-			return false, errB
-		}
-	}
 }
 
 // copyFile copies src to dst atomically, executable.
