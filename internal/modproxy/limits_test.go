@@ -244,7 +244,7 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 		}
 	}()
 	var wg sync.WaitGroup
-	var ok, full atomic.Int64
+	var ok, full, evicted atomic.Int64
 	for _, md := range mods {
 		wg.Add(1)
 		go func() {
@@ -264,6 +264,11 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 				if strings.Contains(string(b), dir) {
 					t.Errorf("error body shows the server's path: %s", b)
 				}
+			case resp.StatusCode == 502 && strings.Contains(string(b), "stored and evicted at once: the store is too small"):
+				// Also a lack of room: on a loaded machine a waiting
+				// client may get its turn only after the other downloads'
+				// puts evicted the zip it waited for.
+				evicted.Add(1)
 			default:
 				t.Errorf("%s: %d, %d bytes (read error %v): %.200s", md.Path, resp.StatusCode, len(b), rerr, b)
 			}
@@ -284,5 +289,5 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 	if full.Load() > 0 && !strings.Contains(logs.String(), "no room under the store's maximum size") {
 		t.Errorf("refused downloads were not logged with their cause:\n%s", logs.String())
 	}
-	t.Logf("peak %d bytes in use under a %d cap: %d zips served, %d refused for lack of room", peak.Load(), limit, ok.Load(), full.Load())
+	t.Logf("peak %d bytes in use under a %d cap: %d zips served, %d refused for lack of room, %d evicted before their client's turn", peak.Load(), limit, ok.Load(), full.Load(), evicted.Load())
 }
