@@ -17,13 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 	"github.com/pitstop-go/pitstop/internal/testfleet"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
@@ -118,15 +117,19 @@ func fetchBody(url string) ([]byte, int, error) {
 func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) int {
 	t.Helper()
 	c := fe.s3.Client(t)
+	var keys []string
+	if err := c.List(context.Background(), fe.bucket, "", func(oi s3client.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	zips := 0
-	for oi := range c.ListObjects(context.Background(), fe.bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if oi.Err != nil {
-			t.Fatal(oi.Err)
-		}
-		if !strings.HasSuffix(oi.Key, ".zip") {
+	for _, key := range keys {
+		if !strings.HasSuffix(key, ".zip") {
 			continue
 		}
-		obj, err := c.GetObject(context.Background(), fe.bucket, oi.Key, minio.GetObjectOptions{})
+		obj, _, err := c.Get(context.Background(), fe.bucket, key, s3client.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +140,7 @@ func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) in
 		}
 		h, err := testupstream.HashZipBytes(b)
 		if err != nil {
-			t.Errorf("bucket holds %s, not a valid zip: %v", oi.Key, err)
+			t.Errorf("bucket holds %s, not a valid zip: %v", key, err)
 			continue
 		}
 		found := false
@@ -147,7 +150,7 @@ func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) in
 			}
 		}
 		if !found {
-			t.Errorf("bucket holds %s (%d bytes) whose hash %s matches no module", oi.Key, len(b), h)
+			t.Errorf("bucket holds %s (%d bytes) whose hash %s matches no module", key, len(b), h)
 		}
 		zips++
 	}
