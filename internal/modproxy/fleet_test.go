@@ -397,7 +397,7 @@ func TestFleetRedisKilledUnderLoad(t *testing.T) {
 
 // TestFleetS3Stopped: with the S3 server down, warm hits are served from
 // the local tier; a miss gets a 503 that says the shared storage is
-// unreachable.
+// unreachable, without downloading the zip first.
 func TestFleetS3Stopped(t *testing.T) {
 	fe := newFleet(t, false)
 	up := testupstream.NewForTest(t, graph...)
@@ -413,9 +413,15 @@ func TestFleetS3Stopped(t *testing.T) {
 			t.Fatalf("warm hit with S3 down: %d %v", code, err)
 		}
 	}
-	b, code, err := fetchBody(r.URL + testupstream.ZipPath("example.com/dep", "v1.1.0"))
+	cold := testupstream.ZipPath("example.com/dep", "v1.1.0")
+	b, code, err := fetchBody(r.URL + cold)
 	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(string(b), "shared storage is unreachable") {
 		t.Fatalf("miss with S3 down: %d %v %q; want a 503 saying why", code, err, b)
+	}
+	// The 503 comes before any download: a zip that could not be stored
+	// is not fetched from the upstream only to be thrown away.
+	if n := up.Count(cold); n != 0 {
+		t.Errorf("the miss with S3 down fetched the zip from the upstream %d time(s) before answering 503; want 0", n)
 	}
 }
 
