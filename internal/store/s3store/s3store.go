@@ -616,21 +616,24 @@ func (s *Store) maybeEvict() {
 	over := s.bytes > max
 	s.mu.Unlock()
 	if over {
-		if err := s.Trim(context.Background(), max-max/10); err != nil {
+		// ErrGCBusy: another process is collecting the bucket.
+		if err := s.Trim(context.Background(), max-max/10); err != nil && !errors.Is(err, store.ErrGCBusy) {
 			s.log.Warn("s3 store: eviction failed", "err", err)
 		}
 	}
 }
 
 // Trim implements store.Trimmer: it deletes least recently used objects
-// until at most target bytes are indexed.
+// until at most target bytes are indexed. With a Fleet, it first takes the
+// fleet's gc lock (store.ErrGCBusy if another process holds it), lists the
+// bucket and orders objects by their last use anywhere in the fleet.
 func (s *Store) Trim(ctx context.Context, target int64) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
 	if f := s.opt.Fleet; f != nil {
 		release, ok := f.TryGC(ctx, 5*time.Minute)
 		if !ok {
-			return nil // another process is collecting
+			return store.ErrGCBusy
 		}
 		defer release()
 		// Take in what others stored, then order by uses fleet-wide.
