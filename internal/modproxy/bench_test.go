@@ -1,12 +1,14 @@
 package modproxy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +152,50 @@ func BenchmarkWarmModTier(b *testing.B) {
 					h.ServeHTTP(w, req)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkWarmZipOpen measures opening and closing a warm zip as the
+// handler does before sendfile: the single-node disk store's GetFile, a
+// replica's tier as it was (Get, the path parsed to decide mutability) and
+// as it is (GetFile, the suffix fast path), interleaved in one run.
+func BenchmarkWarmZipOpen(b *testing.B) {
+	ctx := b.Context()
+	open := func() *store.Disk {
+		st, err := store.Open(b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	key := "example.com/dep/@v/v1.0.0.zip"
+	parsed := func(k string) bool { req, err := ParseRequest("/" + k); return err != nil || !req.Immutable() }
+	disk := open()
+	before := &store.Tiered{Local: open(), Remote: open(), Mutable: parsed}
+	now := &store.Tiered{Local: open(), Remote: open(), Mutable: MutableKey}
+	for _, st := range []store.Store{disk, before.Local, now.Local} {
+		if err := st.Put(ctx, key, strings.NewReader(strings.Repeat("z", 64<<10))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		get  func(context.Context, string) (store.Object, error)
+	}{
+		{"disk-getfile", disk.GetFile},
+		{"tier-before", before.Get},
+		{"tier-now", now.GetFile},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				obj, err := c.get(ctx, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				obj.Close()
+			}
 		})
 	}
 }
