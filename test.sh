@@ -160,13 +160,6 @@ step "tests (native $(go env GOARCH))"
 method='^(TestMemCopyAgainstMemcpy|TestIOAgainstFio)$'
 suite -count=1 -timeout 20m -skip "$method" ./... || { totals; exit 1; }
 
-step "tests of the S3 build (-tags s3, pitstop-s3): --store s3:// through the CLI"
-# The default binary leaves the S3 client out (docs/fleet-storage.md); these
-# tests drive --store s3:// through the command line, so they need the tag.
-# internal/store/s3store's and internal/modproxy's fleet tests use the S3
-# client directly and ran in the suite above.
-suite -tags s3 -count=1 -timeout 10m -run '^(TestFleetBadInput|TestProxyServeFleet)$' ./internal/cli || { totals; exit 1; }
-
 step "bench method checks, alone: bench mem against gcc's memcpy, bench io against fio"
 for try in 1 2 3; do
   log=$(mktemp)

@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -41,9 +42,11 @@ import (
 var (
 	conc   = flag.Int("c", 16, "concurrent clients")
 	n      = flag.Int("n", 20000, "requests per round and kind")
-	rounds = flag.Int("rounds", 3, "interleaved rounds (the median is reported)")
+	rounds = flag.Int("rounds", 3, "rounds (the medians are reported, and the ratio's range over the rounds)")
 	cold   = flag.Int("cold", 40, "cold zips per mode for the fleet-lock latency")
 	zipKB  = flag.Int("zipkb", 256, "zip size in KiB")
+	slices = flag.Int("slices", 20, "each round sends its requests in this many slices, alternating the two servers (a b b a …)")
+	prof   = flag.String("cpuprofile", "", "before the rounds, profile each server alone under n requests: DIR/{mod,zip}-{single,replica}.pprof (go tool pprof)")
 )
 
 // benchTB lets the test fixtures run outside a test.
@@ -179,24 +182,32 @@ func run(tb *benchTB) error {
 	fmt.Printf("fleet bench: %d clients, %d requests per round and kind, %d rounds, zip %d KiB, GOMAXPROCS %d\n",
 		*conc, *n, *rounds, *zipKB, numProcs())
 	for _, kind := range []struct{ name, path string }{{"mod", mod}, {"zip", zip}} {
-		var rs, rr []float64
-		var s3reqs, hits int64
-		for i := range *rounds {
-			// Alternate which goes first, so neither gains from the order.
-			if i%2 == 0 {
-				rs = append(rs, load(single+kind.path))
-			}
-			before := remote.Metrics.Requests()
-			rr = append(rr, load(replica+kind.path))
-			s3reqs += remote.Metrics.Requests() - before
-			hits += int64(*n / *conc * *conc)
-			if i%2 == 1 {
-				rs = append(rs, load(single+kind.path))
+		if *prof != "" {
+			// Each server alone under the same load, for go tool pprof.
+			for _, t := range []struct{ who, base string }{{"single", single}, {"replica", replica}} {
+				f := filepath.Join(*prof, kind.name+"-"+t.who+".pprof")
+				if err := profileLoad(f, newTarget(t.base+kind.path), *n); err != nil {
+					return err
+				}
 			}
 		}
+		var rs, rr, ratios []float64
+		var s3reqs, hits int64
+		for range *rounds {
+			a, b := newTarget(single+kind.path), newTarget(replica+kind.path)
+			before := remote.Metrics.Requests()
+			pair(a, b, *n, *slices)
+			s3reqs += remote.Metrics.Requests() - before
+			hits += int64(b.reqs)
+			rs, rr = append(rs, a.rate()), append(rr, b.rate())
+			ratios = append(ratios, b.rate()/a.rate())
+			a.close()
+			b.close()
+		}
 		ms, mr := median(rs), median(rr)
-		fmt.Printf("warm %-3s  single-node disk %9.0f req/s   replica (local tier) %9.0f req/s   ratio %.3f   S3 requests per warm hit %.4f\n",
-			kind.name, ms, mr, mr/ms, float64(s3reqs)/float64(hits))
+		sort.Float64s(ratios)
+		fmt.Printf("warm %-3s  single-node disk %9.0f req/s   replica (local tier) %9.0f req/s   ratio %.3f (rounds %.3f–%.3f)   S3 requests per warm hit %.4f\n",
+			kind.name, ms, mr, median(ratios), ratios[0], ratios[len(ratios)-1], float64(s3reqs)/float64(hits))
 	}
 
 	// Cold misses: alternate between the replica with the fleet lock and
@@ -237,27 +248,80 @@ func get(c *http.Client, url string) (int, error) {
 	return resp.StatusCode, err
 }
 
-// load sends n requests from conc clients and returns req/s.
-func load(url string) float64 {
+// target is one server's URL and its clients' connections, with the time
+// spent on it and the requests it answered.
+type target struct {
+	url  string
+	tr   *http.Transport
+	c    *http.Client
+	dur  time.Duration
+	reqs int
+}
+
+func newTarget(url string) *target {
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
+	return &target{url: url, tr: tr, c: &http.Client{Transport: tr}}
+}
+
+func (t *target) close() { t.tr.CloseIdleConnections() }
+
+func (t *target) rate() float64 { return float64(t.reqs) / t.dur.Seconds() }
+
+// run sends reqs requests from conc clients and adds the time they took.
+func (t *target) run(reqs int) {
 	var wg sync.WaitGroup
-	per := *n / *conc
+	per := max(reqs / *conc, 1)
 	t0 := time.Now()
 	for range *conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range per {
-				if code, err := get(c, url); err != nil || code != 200 {
-					panic(fmt.Sprintf("%s: %d %v", url, code, err))
+				if code, err := get(t.c, t.url); err != nil || code != 200 {
+					panic(fmt.Sprintf("%s: %d %v", t.url, code, err))
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(per**conc) / time.Since(t0).Seconds()
+	t.dur += time.Since(t0)
+	t.reqs += per * *conc
+}
+
+// pair sends n requests to each of a and b in slices taken in the order
+// a b b a a b b a …, so that a change in the machine's load (other jobs
+// on a shared machine) falls on both alike. Each first opens its
+// connections in an uncounted slice.
+func pair(a, b *target, n, slices int) {
+	slices = max(slices, 2)
+	a.run(*conc)
+	b.run(*conc)
+	a.dur, a.reqs, b.dur, b.reqs = 0, 0, 0, 0
+	for i := range slices {
+		if i%4 == 0 || i%4 == 3 {
+			a.run(n / slices)
+			b.run(n / slices)
+		} else {
+			b.run(n / slices)
+			a.run(n / slices)
+		}
+	}
+}
+
+// profileLoad writes a CPU profile of n requests to t.
+func profileLoad(file string, t *target, n int) error {
+	defer t.close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	t.run(n)
+	pprof.StopCPUProfile()
+	return nil
 }
 
 func median(v []float64) float64 {

@@ -580,7 +580,11 @@ func (s *Server) handleTrim(w http.ResponseWriter, r *http.Request) {
 	}
 	before := s.Store.Usage()
 	if err := s.Store.Trim(r.Context(), target); err != nil {
-		http.Error(w, "trim: "+err.Error(), http.StatusInternalServerError)
+		code := http.StatusInternalServerError
+		if errors.Is(err, store.ErrGCBusy) {
+			code = http.StatusConflict
+		}
+		http.Error(w, "trim: "+err.Error(), code)
 		return
 	}
 	after := s.Store.Usage()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -407,11 +408,23 @@ never forwarded.`,
 
 func newProxyGCCmd() *cobra.Command {
 	var dir, maxSize string
+	var ff fleetFlags
 	c := &cobra.Command{
 		Use:   "gc --max-size SIZE",
 		Short: "Evict least recently used files until the store holds at most SIZE",
-		Args:  cobra.NoArgs,
+		Long: `gc evicts least recently used files from the proxy's store until it holds at
+most --max-size. With --store s3://BUCKET/PREFIX it collects the shared bucket
+down to --fleet-max-size (ordered by last use across the fleet with --redis,
+which also keeps it from running while a replica collects; by upload time
+without), and --max-size, if given, trims this machine's local tier (--dir).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ff.store != "" {
+				return proxyGCShared(cmd, &ff, dir, maxSize)
+			}
+			if cmd.Flags().Changed("fleet-max-size") {
+				return usageError("--fleet-max-size needs --store s3://BUCKET/PREFIX (without it, --max-size caps --dir)")
+			}
 			if maxSize == "" {
 				return usageError("gc needs --max-size, e.g. --max-size 10G (0 empties the store)")
 			}
@@ -426,34 +439,89 @@ func newProxyGCCmd() *cobra.Command {
 			if _, err := os.Stat(d); err != nil {
 				return fmt.Errorf("store %s: %v (pass the proxy's --dir)", d, err)
 			}
-			st, err := store.Open(d, store.Options{})
-			if err != nil {
-				return err
-			}
-			before := st.Usage()
-			if err := st.Trim(cmd.Context(), max); err != nil {
-				return err
-			}
-			after := st.Usage()
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files, %s -> %d files, %s (evicted %d files, %s)\n",
-				d, before.Objects, units.HumanSize(before.Bytes), after.Objects, units.HumanSize(after.Bytes),
-				before.Objects-after.Objects, units.HumanSize(before.Bytes-after.Bytes))
-			// The direct-fetch module cache (VCS clones of GOPRIVATE
-			// modules) is outside the store's count: gc empties it; the next
-			// direct fetch clones again.
-			direct := filepath.Join(d, ".direct", "modcache")
-			if n, err := removeTree(direct); err != nil {
-				return fmt.Errorf("direct-fetch cache %s: %v", direct, err)
-			} else if n > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the direct-fetch module cache (%s)\n", direct, units.HumanSize(n))
-			}
-			return nil
+			return proxyGCDir(cmd, d, max)
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&dir, "dir", defaultProxyDir(), "store directory")
-	f.StringVar(&maxSize, "max-size", "", "keep at most this much, e.g. 10G")
+	f.StringVar(&dir, "dir", defaultProxyDir(), "store directory (with --store: this machine's local tier)")
+	f.StringVar(&maxSize, "max-size", "", "keep at most this much in --dir, e.g. 10G")
+	ff.add(f)
 	return c
+}
+
+// proxyGCDir trims the disk store in d to max bytes and empties its
+// direct-fetch module cache.
+func proxyGCDir(cmd *cobra.Command, d string, max int64) error {
+	st, err := store.Open(d, store.Options{})
+	if err != nil {
+		return err
+	}
+	before := st.Usage()
+	if err := st.Trim(cmd.Context(), max); err != nil {
+		return err
+	}
+	after := st.Usage()
+	printTrim(cmd, d, before, after)
+	// The direct-fetch module cache (VCS clones of GOPRIVATE
+	// modules) is outside the store's count: gc empties it; the next
+	// direct fetch clones again.
+	direct := filepath.Join(d, ".direct", "modcache")
+	if n, err := removeTree(direct); err != nil {
+		return fmt.Errorf("direct-fetch cache %s: %v", direct, err)
+	} else if n > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: removed the direct-fetch module cache (%s)\n", direct, units.HumanSize(n))
+	}
+	return nil
+}
+
+func printTrim(cmd *cobra.Command, what string, before, after store.Usage) {
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d files, %s -> %d files, %s (evicted %d files, %s)\n",
+		what, before.Objects, units.HumanSize(before.Bytes), after.Objects, units.HumanSize(after.Bytes),
+		before.Objects-after.Objects, units.HumanSize(before.Bytes-after.Bytes))
+}
+
+// proxyGCShared collects the bucket behind --store down to
+// --fleet-max-size, and the local tier down to --max-size if given.
+func proxyGCShared(cmd *cobra.Command, ff *fleetFlags, dir, maxSize string) error {
+	fleetGiven := cmd.Flags().Changed("fleet-max-size")
+	if !fleetGiven && maxSize == "" {
+		return usageError("gc with --store needs --fleet-max-size (the bucket's cap, e.g. 100G) and/or --max-size (this machine's local tier)")
+	}
+	var localMax int64
+	var d string
+	if maxSize != "" {
+		var err error
+		if localMax, err = parseMaxSize(maxSize); err != nil {
+			return usageError("--max-size: %v", err)
+		}
+		if d, err = proxyDirFlag(dir); err != nil {
+			return err
+		}
+	}
+	fleetMax, err := parseMaxSize(ff.maxSize)
+	if err != nil {
+		return usageError("--fleet-max-size: %v", err)
+	}
+	ff.maxSize = "0" // open's cap evicts on writes; gc trims below
+	fl, err := ff.open(cmd.Context(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer fl.close()
+	if fleetGiven {
+		before := fl.remote.Usage()
+		if err := fl.remote.Trim(cmd.Context(), fleetMax); err != nil {
+			return fmt.Errorf("%s: %w", ff.store, err)
+		}
+		printTrim(cmd, ff.store, before, fl.remote.Usage())
+	}
+	if d != "" {
+		if _, err := os.Stat(d); err != nil {
+			return fmt.Errorf("local tier %s: %v (pass the replica's --dir)", d, err)
+		}
+		return proxyGCDir(cmd, d, localMax)
+	}
+	return nil
 }
 
 func newProxyWarmCmd() *cobra.Command {

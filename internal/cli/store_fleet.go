@@ -19,9 +19,9 @@ type fleetFlags struct {
 }
 
 func (ff *fleetFlags) add(f *pflag.FlagSet) {
-	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier; needs a pitstop built with -tags s3); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials file")
+	f.StringVar(&ff.store, "store", "", "shared store s3://BUCKET/PREFIX (--dir becomes its local tier); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the shared credentials and config files (AWS_PROFILE)")
 	f.StringVar(&ff.endpoint, "s3-endpoint", "", "S3-compatible server URL for --store, e.g. http://10.0.0.5:7070")
-	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store")
+	f.StringVar(&ff.region, "s3-region", "", "S3 region for --store (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region in the AWS config file, else us-east-1)")
 	f.BoolVar(&ff.pathStyle, "s3-path-style", false, "address the bucket as ENDPOINT/BUCKET (most self-hosted servers)")
 	f.StringVar(&ff.maxSize, "fleet-max-size", "0", "with --store: evict least recently used objects from the bucket above this size (0: unlimited); --max-size then bounds the local tier")
 	f.StringVar(&ff.redis, "redis", "", "redis://HOST:PORT[/DB] coordinating replicas that share --store (password in the URL or REDISCLI_AUTH)")
@@ -56,7 +56,7 @@ func (ff *fleetFlags) open(ctx context.Context, log *slog.Logger, onEvict func(s
 		}
 		return sharedStore{}, nil
 	}
-	return ff.openS3(ctx, log, onEvict, fleetMax) // store_fleet_s3.go, or store_fleet_nos3.go without -tags s3
+	return ff.openS3(ctx, log, onEvict, fleetMax) // store_fleet_s3.go
 }
 
 // close releases the coordinator of a fleet that will not be used.

@@ -1,5 +1,3 @@
-//go:build s3
-
 package cli
 
 import (
@@ -11,8 +9,8 @@ import (
 	"github.com/pitstop-go/pitstop/internal/store/s3store"
 )
 
-// openS3 opens --store s3://… (built with -tags s3: the S3 client,
-// minio-go, adds about 3 MB to the binary).
+// openS3 opens --store s3://… through the S3 store's own small client
+// (internal/store/s3store/s3client).
 func (ff *fleetFlags) openS3(ctx context.Context, log *slog.Logger, onEvict func(string), fleetMax int64) (sharedStore, error) {
 	var fl sharedStore
 	cfg, err := s3store.ParseURL(ff.store)

@@ -1,18 +1,18 @@
-//go:build s3
-
 package cli
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/minio/minio-go/v7"
-
+	"github.com/pitstop-go/pitstop/internal/coord"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 	"github.com/pitstop-go/pitstop/internal/testfleet"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
@@ -79,7 +79,7 @@ func TestProxyServeFleet(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(b, up.ZipBytes("example.com/m", "v1.0.0")) {
 		t.Fatalf("zip through the fleet proxy: %d, %d bytes", resp.StatusCode, len(b))
 	}
-	if _, err := s3.Client(t).StatObject(context.Background(), "fleet", "proxy/"+strings.TrimPrefix(zp, "/"), minioStat()); err != nil {
+	if _, err := s3.Client(t).Head(context.Background(), "fleet", "proxy/"+strings.TrimPrefix(zp, "/")); err != nil {
 		t.Errorf("zip not in the bucket: %v", err)
 	}
 	resp, err = http.Get("http://" + addr + "/metrics")
@@ -95,4 +95,74 @@ func TestProxyServeFleet(t *testing.T) {
 	}
 }
 
-func minioStat() minio.StatObjectOptions { return minio.StatObjectOptions{} }
+// TestProxyGCBucket: `pitstop proxy gc --store s3://…` collects the shared
+// bucket down to --fleet-max-size; while a replica holds the fleet's gc
+// lock it refuses, saying why, and deletes nothing; a size is required.
+func TestProxyGCBucket(t *testing.T) {
+	s3 := testfleet.StartS3(t)
+	s3.MakeBucket(t, "gcbkt")
+	rs := testfleet.StartRedis(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", testfleet.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testfleet.SecretKey)
+	ctx := context.Background()
+	c := s3.Client(t)
+	for i := range 5 {
+		key := fmt.Sprintf("proxy/example.com/m/@v/v1.0.%d.zip", i)
+		if err := c.Put(ctx, "gcbkt", key, strings.NewReader(strings.Repeat("z", 1e6)), 1e6, s3client.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		n := 0
+		if err := c.List(ctx, "gcbkt", "proxy/", func(s3client.ObjectInfo) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := Main(ctx, append([]string{"proxy", "gc"}, args...), strings.NewReader(""), &stdout, &stderr)
+		return code, stdout.String(), strings.TrimSpace(stderr.String())
+	}
+	shared := []string{"--store", "s3://gcbkt/proxy", "--s3-endpoint", s3.Endpoint, "--s3-path-style", "--redis", rs.URL}
+
+	// A replica is collecting (it holds the gc lock in the bucket's Redis
+	// namespace, as proxy serve names it).
+	co, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: rs.URL, Namespace: "pitstop:gcbkt/proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	release, ok := co.TryGC(ctx, time.Minute)
+	if !ok {
+		t.Fatal("gc lock not free")
+	}
+	code, _, msg := run(append(shared, "--fleet-max-size", "2.5M")...)
+	if code == 0 || !strings.Contains(msg, "another pitstop process is collecting") {
+		t.Errorf("gc while a replica collects: exit %d, %q; want a failure saying so", code, msg)
+	}
+	if n := count(); n != 5 {
+		t.Errorf("gc while a replica collects deleted %d objects", 5-n)
+	}
+	release()
+
+	code, out, msg := run(append(shared, "--fleet-max-size", "2.5M")...)
+	if code != 0 || !strings.Contains(out, "s3://gcbkt/proxy: 5 files") || !strings.Contains(out, "evicted 3 files") {
+		t.Errorf("gc of the bucket: exit %d, stdout %q, stderr %q", code, out, msg)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("after gc --fleet-max-size 2.5M the bucket holds %d objects of 1 MB, want 2", n)
+	}
+
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{shared, "--fleet-max-size"},
+		{[]string{"--fleet-max-size", "1G", "--dir", t.TempDir()}, "--store"},
+	} {
+		if code, _, msg := run(bad.args...); code != 2 || strings.Contains(msg, "\n") || !strings.Contains(msg, bad.want) {
+			t.Errorf("gc %v: exit %d, %q; want exit 2 and one line mentioning %s", bad.args, code, msg, bad.want)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package modproxy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,9 +32,14 @@ func BenchmarkInfoHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchWarmHit(b, up, st, testupstream.FilePath("example.com/dep", "v1.0.0", "info"))
+}
+
+// benchWarmHit fetches p once through a handler on st, then measures the
+// handler alone answering it again, from parallel goroutines.
+func benchWarmHit(b *testing.B, up *testupstream.Server, st store.Store, p string) {
 	h := &Handler{Store: st, Logger: slog.New(slog.DiscardHandler),
 		Fetcher: &modfetch.Fetcher{Env: goenv.Env{"GOPROXY": up.URL, "GOSUMDB": up.GOSUMDB}}}
-	p := testupstream.FilePath("example.com/dep", "v1.0.0", "info")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
 	if rec.Code != 200 {
@@ -109,4 +116,74 @@ func BenchmarkPolicyGate(b *testing.B) {
 	b.ReportMetric(float64(tGated[0].Nanoseconds())/n, "ns-list-policy")
 	b.ReportMetric(float64(tGated[0])/float64(tPlain[0]), "x-list")
 	b.ReportMetric(float64(tGated[1])/float64(tPlain[1]), "x-info")
+}
+
+// BenchmarkWarmModTier measures the handler alone on a warm .mod hit with
+// the single-node disk store ("disk") and with a replica's local tier in
+// front of a shared store ("tiered"; the remote is a second disk store, as
+// a warm hit never reaches it). bench/fleet measures the same over
+// loopback HTTP with S3 behind the tier; this isolates the handler's part.
+func BenchmarkWarmModTier(b *testing.B) {
+	up := testupstream.NewForTest(b, graph...)
+	open := func() *store.Disk {
+		st, err := store.Open(b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	p := testupstream.FilePath("example.com/dep", "v1.0.0", "mod")
+	for _, c := range []struct {
+		name string
+		st   store.Store
+	}{
+		{"disk", open()},
+		{"tiered", &store.Tiered{Local: open(), Remote: open(), Mutable: MutableKey}},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchWarmHit(b, up, c.st, p) })
+	}
+}
+
+// BenchmarkWarmZipOpen measures opening and closing a warm zip as the
+// handler does before sendfile: the single-node disk store's GetFile, a
+// replica's tier as it was (Get, the path parsed to decide mutability) and
+// as it is (GetFile, the suffix fast path), interleaved in one run.
+func BenchmarkWarmZipOpen(b *testing.B) {
+	ctx := b.Context()
+	open := func() *store.Disk {
+		st, err := store.Open(b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	key := "example.com/dep/@v/v1.0.0.zip"
+	parsed := func(k string) bool { req, err := ParseRequest("/" + k); return err != nil || !req.Immutable() }
+	disk := open()
+	before := &store.Tiered{Local: open(), Remote: open(), Mutable: parsed}
+	now := &store.Tiered{Local: open(), Remote: open(), Mutable: MutableKey}
+	for _, st := range []store.Store{disk, before.Local, now.Local} {
+		if err := st.Put(ctx, key, strings.NewReader(strings.Repeat("z", 64<<10))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		get  func(context.Context, string) (store.Object, error)
+	}{
+		{"disk-getfile", disk.GetFile},
+		{"tier-before", before.Get},
+		{"tier-now", now.GetFile},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				obj, err := c.get(ctx, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				obj.Close()
+			}
+		})
+	}
 }

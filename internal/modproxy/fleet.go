@@ -3,6 +3,7 @@ package modproxy
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/pitstop-go/pitstop/internal/store"
 )
@@ -12,6 +13,13 @@ import (
 // tier in front of shared storage must not keep those, as other replicas
 // refresh them.
 func MutableKey(key string) bool {
+	// The hot path (a replica's tier asks on every zip it serves): a
+	// module zip or .mod never changes. Every such key the proxy stores is
+	// a request it parsed, so this answers as parsing would.
+	if i := strings.LastIndex(key, "/@v/"); i > 0 && (strings.HasSuffix(key, ".zip") || strings.HasSuffix(key, ".mod")) &&
+		!strings.Contains(key[i+4:], "/") {
+		return false
+	}
 	req, err := ParseRequest("/" + key)
 	return err != nil || !req.Immutable()
 }

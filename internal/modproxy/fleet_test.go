@@ -17,13 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-
 	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 	"github.com/pitstop-go/pitstop/internal/testfleet"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
@@ -118,15 +117,19 @@ func fetchBody(url string) ([]byte, int, error) {
 func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) int {
 	t.Helper()
 	c := fe.s3.Client(t)
+	var keys []string
+	if err := c.List(context.Background(), fe.bucket, "", func(oi s3client.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	zips := 0
-	for oi := range c.ListObjects(context.Background(), fe.bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if oi.Err != nil {
-			t.Fatal(oi.Err)
-		}
-		if !strings.HasSuffix(oi.Key, ".zip") {
+	for _, key := range keys {
+		if !strings.HasSuffix(key, ".zip") {
 			continue
 		}
-		obj, err := c.GetObject(context.Background(), fe.bucket, oi.Key, minio.GetObjectOptions{})
+		obj, _, err := c.Get(context.Background(), fe.bucket, key, s3client.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +140,7 @@ func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) in
 		}
 		h, err := testupstream.HashZipBytes(b)
 		if err != nil {
-			t.Errorf("bucket holds %s, not a valid zip: %v", oi.Key, err)
+			t.Errorf("bucket holds %s, not a valid zip: %v", key, err)
 			continue
 		}
 		found := false
@@ -147,7 +150,7 @@ func checkBucketVerified(t *testing.T, fe *fleetEnv, up *testupstream.Server) in
 			}
 		}
 		if !found {
-			t.Errorf("bucket holds %s (%d bytes) whose hash %s matches no module", oi.Key, len(b), h)
+			t.Errorf("bucket holds %s (%d bytes) whose hash %s matches no module", key, len(b), h)
 		}
 		zips++
 	}
@@ -394,7 +397,7 @@ func TestFleetRedisKilledUnderLoad(t *testing.T) {
 
 // TestFleetS3Stopped: with the S3 server down, warm hits are served from
 // the local tier; a miss gets a 503 that says the shared storage is
-// unreachable.
+// unreachable, without downloading the zip first.
 func TestFleetS3Stopped(t *testing.T) {
 	fe := newFleet(t, false)
 	up := testupstream.NewForTest(t, graph...)
@@ -410,9 +413,15 @@ func TestFleetS3Stopped(t *testing.T) {
 			t.Fatalf("warm hit with S3 down: %d %v", code, err)
 		}
 	}
-	b, code, err := fetchBody(r.URL + testupstream.ZipPath("example.com/dep", "v1.1.0"))
+	cold := testupstream.ZipPath("example.com/dep", "v1.1.0")
+	b, code, err := fetchBody(r.URL + cold)
 	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(string(b), "shared storage is unreachable") {
 		t.Fatalf("miss with S3 down: %d %v %q; want a 503 saying why", code, err, b)
+	}
+	// The 503 comes before any download: a zip that could not be stored
+	// is not fetched from the upstream only to be thrown away.
+	if n := up.Count(cold); n != 0 {
+		t.Errorf("the miss with S3 down fetched the zip from the upstream %d time(s) before answering 503; want 0", n)
 	}
 }
 

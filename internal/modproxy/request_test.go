@@ -79,3 +79,32 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestMutableKey: a replica's tier keeps module files, .info of versions
+// and checksum lookups and tiles locally; lists, @latest, queries and
+// whatever is not a proxy path go to the shared store every time. The
+// suffix fast path answers as parsing does.
+func TestMutableKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"example.com/m/@v/v1.0.0.zip":                             false,
+		"example.com/m/@v/v1.0.0.mod":                             false,
+		"example.com/m/@v/v1.0.0.info":                            false,
+		"example.com/m/@v/master.info":                            true,
+		"example.com/m/@v/list":                                   true,
+		"example.com/m/@latest":                                   true,
+		"sumdb/sum.golang.org/lookup/example.com/m@v1.0.0":        false,
+		"sumdb/sum.golang.org/latest":                             true,
+		"golang.org/toolchain/@v/v0.0.1-go1.22.0.linux-arm64.zip": false,
+		"not a key": true,
+	} {
+		if got := MutableKey(key); got != want {
+			t.Errorf("MutableKey(%q) = %v, want %v", key, got, want)
+		}
+		if strings.HasSuffix(key, ".zip") || strings.HasSuffix(key, ".mod") {
+			req, err := ParseRequest("/" + key)
+			if parsed := err != nil || !req.Immutable(); parsed != want {
+				t.Errorf("%q: the fast path says %v, parsing says %v", key, want, parsed)
+			}
+		}
+	}
+}

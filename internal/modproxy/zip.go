@@ -89,13 +89,20 @@ func (fl *flight) update(fn func()) {
 }
 
 func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req Request) {
-	if h.serveStored(w, r, req, cacheHit) {
+	served, err := h.serveStoredErr(w, r, req, cacheHit)
+	if served {
 		h.m.request(req.Kind, resHit, 0)
 		return
 	}
 	if msg, ok := h.isNegative(req.Key); ok {
 		h.m.request(req.Kind, resNotFound, 0)
 		h.plain(w, http.StatusNotFound, msg)
+		return
+	}
+	if storageDown(err) {
+		// Shared storage is unreachable: a fetched zip could not be
+		// stored, so say so now rather than after downloading it.
+		h.fail(w, req, err)
 		return
 	}
 	fl, stored := h.flightFor(req)
@@ -117,6 +124,13 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req Request) 
 // headers, sendfile and close. Range and conditional requests go through
 // http.ServeContent.
 func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Request, how []string) bool {
+	served, _ := h.serveStoredErr(w, r, req, how)
+	return served
+}
+
+// serveStoredErr is serveStored that also returns why the store had no
+// answer (fs.ErrNotExist, store.ErrUnavailable, ...).
+func (h *Handler) serveStoredErr(w http.ResponseWriter, r *http.Request, req Request, how []string) (bool, error) {
 	var obj store.Object
 	var err error
 	if fg, ok := h.Store.(fileGetter); ok {
@@ -125,7 +139,7 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Reques
 		obj, err = h.Store.Get(r.Context(), req.Key)
 	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer obj.Close()
 	zh := h.zipHeaders(req.Key, obj.Size, obj.ModTime)
@@ -138,14 +152,14 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Reques
 	if rh["Range"] != nil || rh["If-None-Match"] != nil || rh["If-Modified-Since"] != nil || rh["If-Range"] != nil || rh["If-Match"] != nil || rh["If-Unmodified-Since"] != nil {
 		// ServeContent handles Range and the conditions (and HEAD).
 		http.ServeContent(w, r, "", obj.ModTime, obj.Body)
-		return true
+		return true, nil
 	}
 	hd[hdrLastMod] = zh.lastMod
 	hd[hdrCLen] = zh.clen
 	hd[hdrAcceptRanges] = acceptBytes
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead || obj.Size == 0 {
-		return true
+		return true, nil
 	}
 	// Send the headers now: net/http would otherwise read and write the
 	// first 512 bytes through user space before switching to sendfile.
@@ -153,7 +167,7 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, req Reques
 	// more for EOF.
 	http.NewResponseController(w).Flush()
 	io.Copy(w, &io.LimitedReader{R: obj.Body, N: obj.Size})
-	return true
+	return true, nil
 }
 
 // fileGetter is a store that opens objects without the poller

@@ -150,6 +150,10 @@ var ErrBadKey = errors.New("invalid store key")
 // be reached: callers answer "try again", not "bad upstream".
 var ErrUnavailable = errors.New("shared storage unavailable")
 
+// ErrGCBusy is returned by a shared store's Trim when another process of
+// the fleet holds the gc lock: it is collecting, so this one did not.
+var ErrGCBusy = errors.New("another pitstop process is collecting the shared store (it holds the fleet's gc lock); try again when it is done")
+
 // KeyError reports a rejected key and why.
 type KeyError struct {
 	Key    string

@@ -43,9 +43,7 @@ func (t *Tiered) Get(ctx context.Context, key string) (Object, error) {
 	}
 	obj, err := t.Local.Get(ctx, key)
 	if err == nil {
-		if tc, ok := t.Remote.(interface{ Touch(string) }); ok {
-			tc.Touch(key) // the remote's eviction order sees the use
-		}
+		t.touchRemote(key)
 		return obj, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -78,6 +76,45 @@ func (t *Tiered) Get(ctx context.Context, key string) (Object, error) {
 		return t.Remote.Get(ctx, key)
 	}
 	return obj, err
+}
+
+// GetFile is Get with the local tier opening its file as Disk.GetFile
+// does (no poller registration: the proxy sends it with sendfile).
+func (t *Tiered) GetFile(ctx context.Context, key string) (Object, error) {
+	if !t.mutable(key) {
+		if obj, err := t.Local.GetFile(ctx, key); err == nil {
+			t.touchRemote(key)
+			return obj, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return obj, err
+		}
+	}
+	return t.Get(ctx, key)
+}
+
+// touchRemote tells the remote of a use served locally, so its eviction
+// order follows real use (s3store.Store.Touch makes no request).
+func (t *Tiered) touchRemote(key string) {
+	if tc, ok := t.Remote.(interface{ Touch(string) }); ok {
+		tc.Touch(key)
+	}
+}
+
+// Touch records a use of key without opening it, as Disk.Touch does: the
+// local tier's eviction order and the remote's both see it. A key the
+// local tier lacks (or a mutable one) is the remote's Stat.
+func (t *Tiered) Touch(ctx context.Context, key string) (Info, error) {
+	if !t.mutable(key) {
+		in, err := t.Local.Touch(ctx, key)
+		if err == nil {
+			t.touchRemote(key)
+			return in, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return in, err
+		}
+	}
+	return t.Remote.Stat(ctx, key)
 }
 
 // Stat implements Store.

@@ -15,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 )
 
 // AccessKey and SecretKey are the test S3 server's root credentials.
@@ -132,9 +131,10 @@ type S3 struct {
 // VersityGWVersion is the pinned versitygw test.sh installs.
 const VersityGWVersion = "v1.8.0"
 
-// StartS3 starts versitygw (posix backend) in a temp dir and returns it;
-// it is killed when the test ends.
-func StartS3(t TB) *S3 {
+// StartS3 starts versitygw (posix backend) in a temp dir and returns it,
+// with extra gateway options (e.g. "--virtual-domain", "s3.test"); it is
+// killed when the test ends.
+func StartS3(t TB, extra ...string) *S3 {
 	t.Helper()
 	bin := lookPath(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@"+VersityGWVersion)
 	dir := t.TempDir()
@@ -143,16 +143,17 @@ func StartS3(t TB) *S3 {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	p := &Proc{Addr: addr, dir: dir, t: t, args: []string{bin, "--port", addr, "posix", data}}
+	args := append(append([]string{bin, "--port", addr}, extra...), "posix", data)
+	p := &Proc{Addr: addr, dir: dir, t: t, args: args}
 	p.start()
 	t.Cleanup(p.Kill)
 	return &S3{Proc: p, Endpoint: "http://" + addr}
 }
 
 // Client returns a client for the server with the root credentials.
-func (s *S3) Client(t TB) *minio.Client {
+func (s *S3) Client(t TB) *s3client.Client {
 	t.Helper()
-	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), BucketLookup: minio.BucketLookupPath})
+	c, err := s3client.New(s3client.Config{Endpoint: s.Endpoint, PathStyle: true, Credentials: Creds()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +163,15 @@ func (s *S3) Client(t TB) *minio.Client {
 // MakeBucket creates a bucket.
 func (s *S3) MakeBucket(t TB, name string) {
 	t.Helper()
-	if err := s.Client(t).MakeBucket(context.Background(), name, minio.MakeBucketOptions{}); err != nil {
+	if err := s.Client(t).MakeBucket(context.Background(), name); err != nil {
 		t.Fatalf("creating bucket %s: %v", name, err)
 	}
 }
 
-// Creds returns static credentials for the server.
-func Creds() *credentials.Credentials { return credentials.NewStaticV4(AccessKey, SecretKey, "") }
+// Creds returns the server's root credentials.
+func Creds() s3client.Credentials {
+	return s3client.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey}
+}
 
 // Redis is a running redis-server.
 type Redis struct {

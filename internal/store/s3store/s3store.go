@@ -4,8 +4,7 @@
 //
 // An object is one S3 object named PREFIX/KEY. A Writer spools to a local
 // temp file (so ReadAt works while it is written) and Commit uploads it in
-// one PutObject, which the client turns into a multipart upload past
-// PartSize; S3 makes an object visible only when its upload completes, so
+// one upload, a multipart upload past PartSize; S3 makes an object visible only when its upload completes, so
 // readers never see a partial object. Get opens one streaming GET; a Seek
 // followed by a Read opens a ranged GET pinned to the ETag first read, so a
 // reader keeps reading the version it opened or fails, never mixes two.
@@ -32,10 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
 	"github.com/pitstop-go/pitstop/internal/store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 )
 
 // DefaultPartSize is the size of one part of a multipart upload; objects
@@ -45,7 +42,8 @@ const DefaultPartSize = 16 << 20
 // Config says where the bucket is and how to reach it. Credentials never
 // appear here: they come from the standard AWS environment variables
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or the
-// shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE).
+// shared credentials and config files (AWS_SHARED_CREDENTIALS_FILE,
+// AWS_CONFIG_FILE, AWS_PROFILE).
 type Config struct {
 	Bucket string
 	Prefix string // key prefix inside the bucket, no leading or trailing slash
@@ -53,9 +51,12 @@ type Config struct {
 	// Endpoint is the server's URL, e.g. http://127.0.0.1:7070. Required
 	// (there is no default public endpoint).
 	Endpoint string
-	Region   string
+	// Region signs requests; "" means AWS_REGION, AWS_DEFAULT_REGION or
+	// the profile's region in the config file, else us-east-1.
+	Region string
 	// PathStyle addresses the bucket as ENDPOINT/BUCKET rather than
-	// BUCKET.ENDPOINT; most self-hosted servers want it.
+	// BUCKET.ENDPOINT; most self-hosted servers want it. (An IP address
+	// or localhost endpoint is always addressed path-style.)
 	PathStyle bool
 }
 
@@ -87,7 +88,7 @@ type Options struct {
 	// evicts the least recently used objects down to 90%. 0: unlimited.
 	MaxSize int64
 	// PartSize is the multipart part size; 0 means DefaultPartSize.
-	PartSize uint64
+	PartSize int64
 	// TempDir holds writers' spool files; "" means os.TempDir().
 	TempDir string
 	// Logger; nil discards.
@@ -117,7 +118,7 @@ type Fleet interface {
 const touchEvery = time.Minute
 
 // ErrNoCredentials is returned by Open when no credentials were found.
-var ErrNoCredentials = errors.New("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile in the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)")
+var ErrNoCredentials = s3client.ErrNoCredentials
 
 // ErrUnavailable wraps errors that mean the S3 server could not be reached
 // (it is store.ErrUnavailable, which callers that do not link the S3
@@ -126,8 +127,7 @@ var ErrUnavailable = store.ErrUnavailable
 
 // Store is the S3-backed store. It implements store.Trimmer.
 type Store struct {
-	c      *minio.Client
-	core   minio.Core
+	c      *s3client.Client
 	bucket string
 	prefix string // "" or ending in "/"
 	opt    Options
@@ -154,40 +154,27 @@ type entry struct {
 // Open connects to the bucket, checks that it exists and that the
 // credentials work, and indexes the objects under the prefix.
 func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
-	creds := credentials.NewChainCredentials([]credentials.Provider{
-		&credentials.EnvAWS{},
-		&credentials.FileAWSCredentials{},
-	})
-	v, err := creds.GetWithContext(nil)
-	if err != nil || v.AccessKeyID == "" || v.SecretAccessKey == "" {
-		return nil, ErrNoCredentials
+	creds, err := s3client.LoadCredentials(nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Region == "" {
+		if cfg.Region, err = s3client.LoadRegion(nil); err != nil {
+			return nil, err
+		}
 	}
 	return OpenWith(ctx, cfg, opt, creds)
 }
 
 // OpenWith is Open with explicit credentials (tests).
-func OpenWith(ctx context.Context, cfg Config, opt Options, creds *credentials.Credentials) (*Store, error) {
+func OpenWith(ctx context.Context, cfg Config, opt Options, creds s3client.Credentials) (*Store, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("S3 endpoint not set: give the server's URL, e.g. http://127.0.0.1:7070")
 	}
-	eu, err := url.Parse(cfg.Endpoint)
-	if err != nil || (eu.Scheme != "http" && eu.Scheme != "https") || eu.Host == "" || (eu.Path != "" && eu.Path != "/") {
-		return nil, fmt.Errorf("S3 endpoint %q: want http://HOST:PORT or https://HOST", cfg.Endpoint)
-	}
-	lookup := minio.BucketLookupAuto
-	if cfg.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	c, err := minio.New(eu.Host, &minio.Options{
-		Creds:        creds,
-		Secure:       eu.Scheme == "https",
-		Region:       cfg.Region,
-		BucketLookup: lookup,
-		Transport:    opt.Transport,
-		MaxRetries:   2,
-	})
+	c, err := s3client.New(s3client.Config{Endpoint: cfg.Endpoint, Region: cfg.Region, PathStyle: cfg.PathStyle,
+		Credentials: creds, Transport: opt.Transport})
 	if err != nil {
-		return nil, fmt.Errorf("S3 endpoint %q: %v", cfg.Endpoint, err)
+		return nil, err
 	}
 	if opt.PartSize == 0 {
 		opt.PartSize = DefaultPartSize
@@ -199,16 +186,15 @@ func OpenWith(ctx context.Context, cfg Config, opt Options, creds *credentials.C
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{c: c, core: minio.Core{Client: c}, bucket: cfg.Bucket, opt: opt, log: log, index: map[string]*entry{}}
+	s := &Store{c: c, bucket: cfg.Bucket, opt: opt, log: log, index: map[string]*entry{}}
 	if cfg.Prefix != "" {
 		s.prefix = cfg.Prefix + "/"
 	}
-	ok, err := s.bucketExists(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("S3 bucket %q at %s: %w", cfg.Bucket, cfg.Endpoint, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("S3 bucket %q does not exist at %s: create it first", cfg.Bucket, cfg.Endpoint)
+	if err := s.headBucket(ctx); err != nil {
+		if s3client.IsNotFound(err) {
+			return nil, fmt.Errorf("S3 bucket %q does not exist at %s: create it first", cfg.Bucket, cfg.Endpoint)
+		}
+		return nil, fmt.Errorf("S3 bucket %q at %s (region %s): %w", cfg.Bucket, cfg.Endpoint, c.Region(), err)
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, fmt.Errorf("S3 bucket %q at %s: listing %q: %w", cfg.Bucket, cfg.Endpoint, s.prefix, err)
@@ -216,32 +202,34 @@ func OpenWith(ctx context.Context, cfg Config, opt Options, creds *credentials.C
 	return s, nil
 }
 
-func (s *Store) bucketExists(ctx context.Context) (bool, error) {
-	defer s.Metrics.op("head_bucket")(nil)
-	ok, err := s.c.BucketExists(ctx, s.bucket)
-	return ok, classify(err)
+func (s *Store) headBucket(ctx context.Context) error {
+	done := s.Metrics.op("head_bucket")
+	err := s.c.HeadBucket(ctx, s.bucket)
+	done(err)
+	if s3client.IsNotFound(err) {
+		return err
+	}
+	return classify(err)
 }
 
 func (s *Store) load(ctx context.Context) error {
 	done := s.Metrics.op("list")
 	var err error
 	defer func() { done(err) }()
-	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
-		if oi.Err != nil {
-			err = classify(oi.Err)
-			return err
-		}
+	err = s.c.List(ctx, s.bucket, s.prefix, func(oi s3client.ObjectInfo) error {
 		key := strings.TrimPrefix(oi.Key, s.prefix)
 		if store.CheckKey(key) != nil {
-			continue
+			return nil
 		}
 		s.mu.Lock()
 		if e, ok := s.index[key]; !ok || e.size != oi.Size {
 			s.setLocked(key, oi.Size, max(oi.LastModified.UnixNano(), s.lastUseOf(key)))
 		}
 		s.mu.Unlock()
-	}
-	return nil
+		return nil
+	})
+	err = classify(err)
+	return err
 }
 
 // setLocked records key's size and a use; lastUse orders uses: a time in
@@ -337,12 +325,12 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	r := minio.ToErrorResponse(err)
+	var e *s3client.Error
 	switch {
-	case r.Code == minio.NoSuchKey || r.StatusCode == http.StatusNotFound && r.Code != minio.NoSuchBucket:
-		return fmt.Errorf("%w: %v", fs.ErrNotExist, err)
-	case r.StatusCode == 0 && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case errors.As(err, &e) && e.StatusCode == http.StatusNotFound && e.Code != "NoSuchBucket":
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	case s3client.IsUnreachable(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
 }
@@ -364,7 +352,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Object, error) {
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := s.Metrics.op("get")
-	rc, oi, _, err := s.core.GetObject(bctx, s.bucket, name, minio.GetObjectOptions{})
+	rc, oi, err := s.c.Get(bctx, s.bucket, name, s3client.GetOptions{})
 	done(err)
 	if err != nil {
 		cancel()
@@ -404,15 +392,8 @@ func (b *body) Read(p []byte) (int, error) {
 			b.rc.Close()
 			b.rc = nil
 		}
-		opts := minio.GetObjectOptions{}
-		if err := opts.SetRange(b.off, b.size-1); err != nil {
-			return 0, err
-		}
-		if b.etag != "" {
-			opts.SetMatchETag(b.etag)
-		}
 		done := b.s.Metrics.op("get_range")
-		rc, _, _, err := b.s.core.GetObject(b.ctx, b.s.bucket, b.name, opts)
+		rc, _, err := b.s.c.Get(b.ctx, b.s.bucket, b.name, s3client.GetOptions{Offset: b.off, IfMatch: b.etag})
 		done(err)
 		if err != nil {
 			return 0, fmt.Errorf("reading %s from offset %d: %w", b.name, b.off, classify(err))
@@ -469,7 +450,7 @@ func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
 		return store.Info{}, err
 	}
 	done := s.Metrics.op("head")
-	oi, err := s.c.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
+	oi, err := s.c.Head(ctx, s.bucket, name)
 	done(err)
 	if err != nil {
 		return store.Info{}, missOr(key, err)
@@ -586,8 +567,7 @@ func (w *writer) Commit() error {
 	}
 	size := w.size.Load()
 	done := w.s.Metrics.op("put")
-	_, err := w.s.c.PutObject(w.ctx, w.s.bucket, w.name, io.NewSectionReader(w.f, 0, size), size,
-		minio.PutObjectOptions{PartSize: w.s.opt.PartSize, ContentType: "application/octet-stream", DisableContentSha256: true})
+	err := w.s.c.Put(w.ctx, w.s.bucket, w.name, w.f, size, s3client.PutOptions{PartSize: w.s.opt.PartSize})
 	done(err)
 	if err != nil {
 		if cerr := w.ctx.Err(); cerr != nil {
@@ -608,7 +588,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	done := s.Metrics.op("delete")
-	err = s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{})
+	err = s.c.Delete(ctx, s.bucket, name)
 	done(err)
 	if err := classify(err); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -636,21 +616,24 @@ func (s *Store) maybeEvict() {
 	over := s.bytes > max
 	s.mu.Unlock()
 	if over {
-		if err := s.Trim(context.Background(), max-max/10); err != nil {
+		// ErrGCBusy: another process is collecting the bucket.
+		if err := s.Trim(context.Background(), max-max/10); err != nil && !errors.Is(err, store.ErrGCBusy) {
 			s.log.Warn("s3 store: eviction failed", "err", err)
 		}
 	}
 }
 
 // Trim implements store.Trimmer: it deletes least recently used objects
-// until at most target bytes are indexed.
+// until at most target bytes are indexed. With a Fleet, it first takes the
+// fleet's gc lock (store.ErrGCBusy if another process holds it), lists the
+// bucket and orders objects by their last use anywhere in the fleet.
 func (s *Store) Trim(ctx context.Context, target int64) error {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
 	if f := s.opt.Fleet; f != nil {
 		release, ok := f.TryGC(ctx, 5*time.Minute)
 		if !ok {
-			return nil // another process is collecting
+			return store.ErrGCBusy
 		}
 		defer release()
 		// Take in what others stored, then order by uses fleet-wide.

@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
 	"github.com/pitstop-go/pitstop/internal/coord"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/store/s3store"
+	"github.com/pitstop-go/pitstop/internal/store/s3store/s3client"
 	"github.com/pitstop-go/pitstop/internal/store/storetest"
 	"github.com/pitstop-go/pitstop/internal/testfleet"
 )
@@ -167,7 +166,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("unreachable endpoint: %v, want ErrUnavailable", err)
 	}
 	srv.MakeBucket(t, "bkt")
-	_, err = s3store.OpenWith(ctx, s3store.Config{Bucket: "bkt", Endpoint: srv.Endpoint, PathStyle: true}, s3store.Options{}, credentials.NewStaticV4("wrong", "wrongwrong", ""))
+	_, err = s3store.OpenWith(ctx, s3store.Config{Bucket: "bkt", Endpoint: srv.Endpoint, PathStyle: true}, s3store.Options{}, s3client.Credentials{AccessKeyID: "wrong", SecretAccessKey: "wrongwrong"})
 	if err == nil {
 		t.Error("wrong credentials: Open succeeded")
 	}
@@ -223,8 +222,8 @@ func TestFleetGC(t *testing.T) {
 	if !ok {
 		t.Fatal("gc lock not free")
 	}
-	if err := b.Trim(ctx, 2000); err != nil {
-		t.Fatal(err)
+	if err := b.Trim(ctx, 2000); !errors.Is(err, store.ErrGCBusy) {
+		t.Fatalf("Trim while another process holds the gc lock: %v, want store.ErrGCBusy", err)
 	}
 	if u := b.Usage(); u.Evictions != 0 {
 		t.Errorf("B evicted %d objects while another process held the gc lock", u.Evictions)
