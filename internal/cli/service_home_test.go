@@ -1,8 +1,9 @@
 package cli
 
 import (
-	"io"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -48,19 +49,14 @@ func init() {
 	})
 }
 
+// copyExe copies the binary with cp(1), so that no descriptor open for
+// writing it ever exists in this process: a child forked meanwhile by a
+// parallel test would inherit it until its exec, and running the copy would
+// then fail with "text file busy" (golang.org/issue/22315).
 func copyExe(dst, src string) error {
-	in, err := os.Open(src)
+	out, err := exec.Command("cp", src, dst).CombinedOutput()
 	if err != nil {
-		return err
+		return fmt.Errorf("cp %s %s: %v: %s", src, dst, err, out)
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.Chmod(dst, 0o755)
 }
