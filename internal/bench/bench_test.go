@@ -35,7 +35,7 @@ func TestQuickRun(t *testing.T) {
 	procs := defaultProcs(runtime.NumCPU())
 
 	m := r.Mem
-	if m == nil || len(m.Kernels) != 4*len(procs) || m.LatencyNs <= 0 || m.ArrayBytes < 8<<20 {
+	if m == nil || len(m.Kernels) != len(memKernels)*len(procs) || m.LatencyNs <= 0 || m.ArrayBytes < 8<<20 {
 		t.Fatalf("mem: %+v", m)
 	}
 	for _, k := range m.Kernels {
@@ -186,24 +186,32 @@ func (f *fakeRoot) state(milliC, khz int, throttle string) {
 }
 
 // TestSchedFollowsHostRoot: while sched runs, the test heats the captured
-// SoC and lowers its clock; the samples show the change when it happens,
-// and the report records the state at start and end.
+// SoC, lowers its clock and sets the throttle word; the samples show the
+// change from the first one taken after it, and the report records the
+// state at start and end. The change is made at a known point of the run
+// (after sample 5, the sampler waiting for it), so that how the machine's
+// load delays the test's goroutine decides nothing.
 func TestSchedFollowsHostRoot(t *testing.T) {
 	f := newFakeRoot(t)
+	const at = 5
+	changed := make(chan struct{})
+	schedSampled = func(i int) {
+		if i == at {
+			f.state(82500, 1500000, "50005")
+			close(changed)
+		}
+	}
+	defer func() { schedSampled = nil }()
 	cfg := Config{Root: host.At(f.dir), Procs: []int{1}, SchedDuration: 3 * time.Second, SchedInterval: 100 * time.Millisecond}
-	done := make(chan *Report)
-	errc := make(chan error, 1)
-	go func() {
-		r, err := Run(t.Context(), cfg, Sched)
-		errc <- err
-		done <- r
-	}()
-	time.Sleep(1500 * time.Millisecond)
-	f.state(82500, 1500000, "50005")
-	if err := <-errc; err != nil {
+	r, err := Run(t.Context(), cfg, Sched)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
+	select {
+	case <-changed:
+	default:
+		t.Fatal("the run ended before its sample 5")
+	}
 	if r.Start.Board != "Raspberry Pi 5 Model B Rev 1.0" || r.Start.Governor != "ondemand" || r.Start.TempC == nil || *r.Start.TempC != 45 || r.Start.Throttle != "0x0" {
 		t.Errorf("start: %+v", r.Start)
 	}
@@ -211,26 +219,17 @@ func TestSchedFollowsHostRoot(t *testing.T) {
 		t.Errorf("end: %+v", r.End)
 	}
 	ss := r.Sched.Runs[0].Samples
-	if len(ss) < 20 {
-		t.Fatalf("%d samples in 3s at 100ms", len(ss))
+	if len(ss) < at+2 {
+		t.Fatalf("%d samples: none after the change", len(ss))
 	}
-	switched := -1
 	for i, s := range ss {
 		hot := *s.TempC == 82.5 && s.FreqMHz == 1500 && s.Throttle == "0x50005"
 		cool := *s.TempC == 45 && s.FreqMHz == 2400 && s.Throttle == "0x0"
-		switch {
-		case !hot && !cool:
-			t.Errorf("sample %d: %.1f°C %v MHz %s: a mix of the two states", i, *s.TempC, s.FreqMHz, s.Throttle)
-		case hot && switched < 0:
-			switched = i
-		case cool && switched >= 0:
-			t.Errorf("sample %d at %.2fs is cool after sample %d was hot", i, s.T, switched)
+		if i <= at && !cool || i > at && !hot {
+			t.Errorf("sample %d at %.2fs: %.1f°C %v MHz %s; the change came after sample %d", i, s.T, *s.TempC, s.FreqMHz, s.Throttle, at)
 		}
 	}
-	// The change came at 1.5s: about sample 15 of 30.
-	if switched < 0 || ss[switched].T < 1.4 || ss[switched].T > 1.9 {
-		t.Errorf("the hot state showed from sample %d (%v): want it from about 1.5s", switched, ss)
-	}
+	t.Logf("%d samples, the change after sample %d at %.2fs", len(ss), at, ss[at].T)
 }
 
 // TestDefaultProcs: 1, the powers of two below the CPU count, the count.

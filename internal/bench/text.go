@@ -158,7 +158,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		if m.LLCBytes > 0 {
 			fmt.Fprintf(tw, " (last-level cache %s)", units.HumanSize(m.LLCBytes))
 		}
-		fmt.Fprintf(tw, ", best of %d\n", m.Runs)
+		fmt.Fprintf(tw, ", best of %d", m.Runs)
+		if m.NTStores != "" {
+			fmt.Fprintf(tw, "; copy-nt stores with %s", m.NTStores)
+		}
+		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "kernel\tGOMAXPROCS\tbest MB/s\truns")
 		for _, k := range m.Kernels {
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\n", k.Kernel, k.Procs, k.BestMBps, Spark(k.RunsMBps))
