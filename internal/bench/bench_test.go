@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/units"
 )
 
 // TestQuickRun runs every benchmark's quick pass (natively and under
@@ -45,7 +46,7 @@ func TestQuickRun(t *testing.T) {
 	}
 
 	g := r.GC
-	if g == nil || len(g.Configs()) != len(gcWorkloads)*len(gcSettings(true))*len(procs) {
+	if g == nil || len(g.Configs()) != len(gcWorkloads)*len(gcSettings(true, 96<<20))*len(procs) {
 		t.Fatalf("gc: %+v", g)
 	}
 	for _, c := range g.Configs() {
@@ -230,6 +231,51 @@ func TestSchedFollowsHostRoot(t *testing.T) {
 		}
 	}
 	t.Logf("%d samples, the change after sample %d at %.2fs", len(ss), at, ss[at].T)
+}
+
+// TestGCSizedToAvailableMemory: on a machine with little memory available
+// (a host root whose /proc/meminfo says 195 MiB, as a 512 MB board under a
+// desktop might), the gc children's heaps stay within a quarter of it: the
+// map churn has fewer entries and GOMEMLIMIT is lower; with plenty of
+// memory the workloads keep their full size.
+func TestGCSizedToAvailableMemory(t *testing.T) {
+	for _, c := range []struct {
+		quick  bool
+		avail  int64
+		budget int64
+		keys   int
+		limit  int64
+	}{
+		{false, 0, 288 << 20, 32 << 10, 96 << 20},
+		{false, 16 << 30, 288 << 20, 32 << 10, 96 << 20},
+		{true, 16 << 30, 144 << 20, 16 << 10, 96 << 20},
+		{false, 400 << 20, 100 << 20, 11377, 75 << 20}, // a 512 MB board
+		{false, 200 << 20, 50 << 20, 5688, 37 << 20},
+		{false, 16 << 20, 4 << 20, 1 << 10, 16 << 20},
+	} {
+		b, k, l := gcSize(c.quick, c.avail)
+		if b != c.budget || k != c.keys || l != c.limit {
+			t.Errorf("gcSize(%v, %s) = %s, %d keys, limit %s; want %s, %d, %s", c.quick, units.HumanSize(c.avail),
+				units.HumanSize(b), k, units.HumanSize(l), units.HumanSize(c.budget), c.keys, units.HumanSize(c.limit))
+		}
+	}
+
+	f := newFakeRoot(t)
+	const avail = 200000 << 10
+	f.set("/proc/meminfo", "MemTotal:         440000 kB\nMemFree:          150000 kB\nMemAvailable:     200000 kB")
+	r, err := RunGC(t.Context(), Config{Quick: true, Root: host.At(f.dir), Procs: []int{1, 2}, Child: testChild()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HeapBudgetBytes != avail/4 || r.MapChurnKeys >= 16<<10 {
+		t.Fatalf("budget %s, %d map entries: not sized to %s available", units.HumanSize(r.HeapBudgetBytes), r.MapChurnKeys, units.HumanSize(avail))
+	}
+	for _, x := range r.Runs {
+		if x.Setting.GOMEMLIMIT > r.HeapBudgetBytes || x.PeakHeapBytes > r.HeapBudgetBytes {
+			t.Errorf("%s %s GOMAXPROCS=%d: peak heap %s over the budget %s", x.Workload, x.Setting, x.Procs, units.HumanSize(x.PeakHeapBytes), units.HumanSize(r.HeapBudgetBytes))
+		}
+		t.Logf("%s %s GOMAXPROCS=%d: peak heap %s of %s", x.Workload, x.Setting, x.Procs, units.HumanSize(x.PeakHeapBytes), units.HumanSize(r.HeapBudgetBytes))
+	}
 }
 
 // TestDefaultProcs: 1, the powers of two below the CPU count, the count.
