@@ -171,7 +171,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	if g := r.GC; g != nil {
-		fmt.Fprintf(tw, "\ngc: each run a process of its own, %.1fs\n", g.Seconds)
+		fmt.Fprintf(tw, "\ngc: each run a process of its own, %.1fs; heap budget %s, map churn of %d entries\n", g.Seconds, units.HumanSize(g.HeapBudgetBytes), g.MapChurnKeys)
 		copyBW := r.copyBandwidth()
 		fmt.Fprintln(tw, "workload\tsetting\tGOMAXPROCS\tops/s\tGC CPU\tassist\tpause p50/p99/max\tpeak heap\talloc MB/s\tpauses")
 		for _, c := range g.Configs() {
