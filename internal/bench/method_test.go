@@ -215,17 +215,18 @@ func fioIOPS(fio string, rw string, args ...string) (float64, error) {
 // where bench io used them; new files, each created, given one 4 KiB write,
 // fsync'd and closed) on the same directory.
 //
-// The two run at the same time, for the same second, in each round, and
-// the medians of each side's rates over the rounds are compared. On a
-// machine whose other processes take the CPUs in bursts, whichever tool
-// runs alone measures its neighbours: on the shared 2-core machine this was
-// written on (load 25-35), a nice -20 loop got between 10% and 75% of a CPU
-// from one 50 ms to the next, the other processes being in other control
-// groups, and fio's reads alone ranged over 1,200-46,000 IOPS from round to
-// round. Side by side, a burst slows both: the read ratio stayed within
-// 0.84-1.24 over seven runs at load 24-36. The fsync'd writes, which wait
-// for the journal every process on the disk shares, are the noisier half
-// (ratios 0.82, 0.84 and 1.45 in three runs at load 24-30).
+// The two run at the same time, for the same two seconds, in each of 9
+// rounds, and the medians of each side's rates over the rounds are
+// compared. On a machine whose other processes take the CPUs in bursts,
+// whichever tool runs alone measures its neighbours: on the shared 2-core
+// machine this was written on (load 15-36), a nice -20 loop got between 10%
+// and 75% of a CPU from one 50 ms to the next, the other processes being in
+// other control groups, and fio's reads alone ranged over 1,200-46,000 IOPS
+// from round to round. Side by side, a burst slows both: the read ratio was
+// 0.99 and 1.01 in two runs at load 15-18 (0.84-1.24 in seven runs at load
+// 24-36 with one-second windows, where fio's start-up weighed more). The
+// fsync'd writes, which wait for the journal every process on the disk
+// shares, are the noisier half: 0.82-1.45 over six runs at load 18-30.
 //
 // What did not help, measured there: an ext4 image of the test's own on a
 // loop device (its journal private) puts a kernel worker thread between
@@ -250,11 +251,11 @@ func TestIOAgainstFio(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := newIOPlan(false)
-	const window, rounds = time.Second, 11
+	const window, rounds = 2 * time.Second, 9
 	// At most this many new files per side and round: more than either
 	// writes in the window (a few hundred a second on a disk; about 8000
 	// on a RAM-backed ext4), so that fio never comes back to a file it
-	// made.
+	// made. (fio stats each of them three times before it starts.)
 	const maxFiles = 20000
 	rf := filepath.Join(dir, "randread")
 	if err := writeFile(context.Background(), rf, p.randFile); err != nil {
