@@ -25,7 +25,13 @@ import (
 // GOMEMLIMIT and GOMAXPROCS apply from its start.
 type GCResult struct {
 	Seconds float64 `json:"seconds"` // the length of one run
-	Runs    []GCRun `json:"runs"`
+	// HeapBudgetBytes is the heap one child may reach: a quarter of the
+	// machine's available memory, at most what the full-size workloads
+	// need. MapChurnKeys, the map churn's live entries, and the
+	// GOMEMLIMIT setting are sized to it.
+	HeapBudgetBytes int64   `json:"heap_budget_bytes"`
+	MapChurnKeys    int     `json:"map_churn_keys"`
+	Runs            []GCRun `json:"runs"`
 }
 
 // GCSetting is one garbage-collector configuration, as the environment
@@ -81,8 +87,33 @@ type Bucket struct {
 // gcWorkloads are the child's workloads.
 var gcWorkloads = []string{"binarytrees", "mapchurn"}
 
-func gcSettings(quick bool) []GCSetting {
-	limit := GCSetting{GOGC: "off", GOMEMLIMIT: 96 << 20}
+// gcSize sizes the gc workloads to the memory a child may use: a quarter
+// of avail (MemAvailable; 0 when unknown is the full size). The map churn's
+// heap peaks at about 8 KiB per live entry under GOGC=400 (measured: 264
+// MiB with 32 Ki entries on a 2-core amd64 machine), 4 KiB under GOGC=100;
+// binary trees stay under 35 MiB but under the memory limit. Full size is
+// 32 Ki entries (16 Ki quick) and a 96 MiB GOMEMLIMIT; on a 512 MB board
+// (about 400 MB available) that is about 11 Ki entries and a limit of 75
+// MiB, so that a child peaks under 100 MiB.
+func gcSize(quick bool, avail int64) (budget int64, keys int, limit int64) {
+	const perKey, fullLimit = 9 << 10, 96 << 20
+	keys = 32 << 10
+	if quick {
+		keys = 16 << 10
+	}
+	budget = max(int64(keys)*perKey, fullLimit)
+	if avail > 0 {
+		budget = min(budget, avail/4)
+	}
+	keys = max(min(keys, int(budget/perKey)), 1<<10)
+	// The limit is soft: a heap allocating faster than a starved collector
+	// frees goes past it, so it leaves a quarter of the budget spare.
+	limit = min(max(budget*3/4, 16<<20), fullLimit) &^ (1<<20 - 1) // whole MiB, as the report prints it
+	return budget, keys, limit
+}
+
+func gcSettings(quick bool, limitBytes int64) []GCSetting {
+	limit := GCSetting{GOGC: "off", GOMEMLIMIT: limitBytes}
 	if quick {
 		return []GCSetting{{GOGC: "100"}, limit}
 	}
@@ -95,7 +126,7 @@ const gcChildEnv = "PITSTOP_BENCH_GC"
 type gcOrder struct {
 	Workload string  `json:"workload"`
 	Seconds  float64 `json:"seconds"`
-	Quick    bool    `json:"quick"`
+	Keys     int     `json:"keys"` // mapchurn's live entries, all workers together
 }
 
 // RunGC runs every configuration in a child process and collects the runs.
@@ -107,17 +138,23 @@ func RunGC(ctx context.Context, cfg Config) (*GCResult, error) {
 			return nil, err
 		}
 	}
-	res := &GCResult{Seconds: 0.5}
+	var avail int64
+	if mi, err := cfg.root().MemInfo(); err == nil {
+		avail = int64(mi["MemAvailable"])
+	}
+	budget, keys, limit := gcSize(cfg.Quick, avail)
+	res := &GCResult{Seconds: 0.5, HeapBudgetBytes: budget, MapChurnKeys: keys}
 	runs := 2
 	if cfg.Quick {
 		res.Seconds, runs = 0.2, 1
 	}
+	cfg.logf("gc: heap budget %s per child (a quarter of %s available), map churn of %d entries", units.HumanSize(budget), units.HumanSize(avail), keys)
 	for _, w := range gcWorkloads {
-		for _, s := range gcSettings(cfg.Quick) {
+		for _, s := range gcSettings(cfg.Quick, limit) {
 			for _, p := range cfg.procs() {
 				cfg.logf("gc: %s %s GOMAXPROCS=%d, %d run(s) of %.1fs", w, s, p, runs, res.Seconds)
 				for range runs {
-					r, err := gcChild(ctx, child, gcOrder{Workload: w, Seconds: res.Seconds, Quick: cfg.Quick}, s, p)
+					r, err := gcChild(ctx, child, gcOrder{Workload: w, Seconds: res.Seconds, Keys: keys}, s, p)
 					if err != nil {
 						return nil, err
 					}
@@ -184,12 +221,11 @@ func RunGCChild(ctx context.Context, w io.Writer) error {
 			return func(stop *atomic.Bool) int64 { return binaryTrees(stop, long) }
 		}
 	case "mapchurn":
-		keys := 32 << 10
-		if o.Quick {
-			keys = 16 << 10
+		if o.Keys < 1 {
+			return fmt.Errorf("%s: mapchurn needs keys, got %d", gcChildEnv, o.Keys)
 		}
 		prepare = func() func(*atomic.Bool) int64 {
-			m := churnMap(keys / workers)
+			m := churnMap(max(o.Keys/workers, 1))
 			return func(stop *atomic.Bool) int64 { return mapChurn(stop, m) }
 		}
 	default:

@@ -72,7 +72,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			labels, vals = append(labels, fmt.Sprintf("%s P=%d", k.Kernel, k.Procs)), append(vals, k.BestMBps)
 		}
 		p.Sections = append(p.Sections, htmlSection{Title: "Memory bandwidth",
-			Note:   fmt.Sprintf("STREAM kernels over 3 arrays of %s, best of %d, at each GOMAXPROCS (P); pointer-chase latency %.1f ns per load.", units.HumanSize(m.ArrayBytes), m.Runs, m.LatencyNs),
+			Note:   fmt.Sprintf("STREAM kernels over 3 arrays of %s, best of %d, at each GOMAXPROCS (P); copy is Go's copy, copy-nt the same with non-temporal stores (%s); pointer-chase latency %.1f ns per load.", units.HumanSize(m.ArrayBytes), m.Runs, orDash(m.NTStores), m.LatencyNs),
 			Charts: []template.HTML{hbars("best MB/s", labels, vals)}})
 	}
 	if g := r.GC; g != nil {

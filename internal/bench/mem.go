@@ -24,13 +24,17 @@ type MemResult struct {
 	LatencyNs     float64   `json:"latency_ns"`
 	LatencyRunsNs []float64 `json:"latency_runs_ns"`
 	ChaseBytes    int64     `json:"chase_bytes"`
+	// NTStores names the non-temporal store instructions the copy-nt
+	// kernel uses; empty where the architecture has none in pitstop
+	// (copy-nt is then Go's copy again).
+	NTStores string `json:"nt_stores,omitempty"`
 }
 
 // MemKernel is one STREAM kernel at one GOMAXPROCS. Bandwidth counts the
 // bytes the kernel reads and writes, as STREAM does (copy and scale 16
 // bytes per element, add and triad 24).
 type MemKernel struct {
-	Kernel string `json:"kernel"` // copy, scale, add, triad
+	Kernel string `json:"kernel"` // copy, copy-nt, scale, add, triad
 	Procs  int    `json:"procs"`
 	// BestMBps is the best run (STREAM's figure); RunsMBps every run, in
 	// order. MB is 10^6 bytes.
@@ -48,6 +52,11 @@ var memKernels = []struct {
 	// copy is Go's copy, which is memmove, as STREAM's C compilers turn
 	// the loop into memcpy.
 	{"copy", 16, func(a, _, c []float64) { copy(c, a) }},
+	// copy-nt is the same copy with non-temporal stores (ntCopy), as
+	// glibc's memcpy does above its threshold and as STREAM builds
+	// compiled for bandwidth do: what the memory can do, where copy is
+	// what Go's copy gets.
+	{"copy-nt", 16, func(a, _, c []float64) { ntCopy(float64Bytes(c), float64Bytes(a)) }},
 	{"scale", 16, func(_, b, c []float64) {
 		const q = 3.0
 		b = b[:len(c)]
@@ -68,6 +77,14 @@ var memKernels = []struct {
 			a[i] = b[i] + q*c[i]
 		}
 	}},
+}
+
+// float64Bytes is the memory of s as bytes.
+func float64Bytes(s []float64) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))
 }
 
 // memSizes picks the array size: four times the last-level cache, as
@@ -93,7 +110,7 @@ func RunMem(ctx context.Context, cfg Config) (*MemResult, error) {
 	if mi, err := cfg.root().MemInfo(); err == nil {
 		avail = int64(mi["MemAvailable"])
 	}
-	res := &MemResult{ArrayBytes: memSizes(cfg.Quick, llc, avail), LLCBytes: llc, Runs: 10}
+	res := &MemResult{ArrayBytes: memSizes(cfg.Quick, llc, avail), LLCBytes: llc, Runs: 10, NTStores: ntStores}
 	if cfg.Quick {
 		res.Runs = 3
 	}

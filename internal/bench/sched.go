@@ -46,6 +46,10 @@ func schedUnit(x uint64) uint64 {
 
 var schedSink atomic.Uint64
 
+// schedSampled, when set (by a test), is called with each sample's index
+// after the sample is taken, from the sampling goroutine.
+var schedSampled func(i int)
+
 // RunSched runs four CPU-bound goroutines per GOMAXPROCS for
 // cfg.SchedDuration at each GOMAXPROCS, sampling every cfg.SchedInterval.
 func RunSched(ctx context.Context, cfg Config) (*SchedResult, error) {
@@ -84,8 +88,11 @@ func RunSched(ctx context.Context, cfg Config) (*SchedResult, error) {
 		}
 		t0 := time.Now()
 		last, lastT := int64(0), t0
+		// The run ends with the sample that reaches dur, not with a timer
+		// of its own: a timer and the last tick fire together, and on a
+		// loaded machine either could be taken first, giving one sample
+		// more or less.
 		tick := time.NewTicker(every)
-		end := time.After(dur)
 	sample:
 		for {
 			select {
@@ -98,8 +105,12 @@ func RunSched(ctx context.Context, cfg Config) (*SchedResult, error) {
 					TempC:     pr.temp, FreqMHz: pr.freqMHz, Throttle: pr.throttle,
 				})
 				last, lastT = n, now
-			case <-end:
-				break sample
+				if schedSampled != nil {
+					schedSampled(len(run.Samples) - 1)
+				}
+				if now.Sub(t0) >= dur-every/2 {
+					break sample
+				}
 			case <-ctx.Done():
 				break sample
 			}

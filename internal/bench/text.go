@@ -158,7 +158,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		if m.LLCBytes > 0 {
 			fmt.Fprintf(tw, " (last-level cache %s)", units.HumanSize(m.LLCBytes))
 		}
-		fmt.Fprintf(tw, ", best of %d\n", m.Runs)
+		fmt.Fprintf(tw, ", best of %d", m.Runs)
+		if m.NTStores != "" {
+			fmt.Fprintf(tw, "; copy-nt stores with %s", m.NTStores)
+		}
+		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "kernel\tGOMAXPROCS\tbest MB/s\truns")
 		for _, k := range m.Kernels {
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\n", k.Kernel, k.Procs, k.BestMBps, Spark(k.RunsMBps))
@@ -167,7 +171,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	if g := r.GC; g != nil {
-		fmt.Fprintf(tw, "\ngc: each run a process of its own, %.1fs\n", g.Seconds)
+		fmt.Fprintf(tw, "\ngc: each run a process of its own, %.1fs; heap budget %s, map churn of %d entries\n", g.Seconds, units.HumanSize(g.HeapBudgetBytes), g.MapChurnKeys)
 		copyBW := r.copyBandwidth()
 		fmt.Fprintln(tw, "workload\tsetting\tGOMAXPROCS\tops/s\tGC CPU\tassist\tpause p50/p99/max\tpeak heap\talloc MB/s\tpauses")
 		for _, c := range g.Configs() {
