@@ -284,13 +284,11 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 		res.Output = out
 	}
 	d.remove()
-	// One syncfs instead of an fsync per file (a toolchain holds
-	// thousands): without it, a power cut soon after an install (a Pi
-	// unplugged) could leave a toolchain whose files are empty but whose
-	// name and `current` link survived.
-	if err := atomicfile.SyncFS(tmp); err != nil {
-		return in.diskError("flushing", tmp, err)
-	}
+	// Unpack made the tree durable (one syncfs instead of an fsync per
+	// file; a toolchain holds thousands) before the rename: without it, a
+	// power cut soon after an install (a Pi unplugged) could leave a
+	// toolchain whose files are empty but whose name and `current` link
+	// survived.
 	if err := os.Rename(tmp, res.Path); err != nil {
 		return in.diskError("renaming into", res.Path, err)
 	}

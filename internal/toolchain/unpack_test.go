@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -114,4 +115,67 @@ func FuzzEntryPath(f *testing.F) {
 			t.Fatalf("%q accepted", name)
 		}
 	})
+}
+
+// TestUnpackManyFiles: the parallel writers put every file in place with
+// its content and mode, restore nested go.mod files, and report progress
+// one call at a time, growing, up to the uncompressed total.
+func TestUnpackManyFiles(t *testing.T) {
+	ents := []zent{{pre + "bin/go", 0o755, "#!/bin/sh\n"}, {pre + "src/cmd/_go.mod", 0o644, "module cmd\n"}}
+	want := map[string]string{"bin/go": "#!/bin/sh\n", "src/cmd/_go.mod": "module cmd\n", "src/cmd/go.mod": "module cmd\n"}
+	var total int64 = 10 + 11
+	for i := range 400 {
+		rel := filepath.Join("pkg", string(rune('a'+i%13)), "f"+strings.Repeat("x", i%5)+string(rune('0'+i%10))+"_"+strings.Repeat("y", i/10))
+		body := strings.Repeat(rel, 1+i*3)
+		ents = append(ents, zent{pre + rel, 0o644, body})
+		want[rel] = body
+		total += int64(len(body))
+	}
+	dest := filepath.Join(t.TempDir(), "go1.22.5.tmp")
+	var mu sync.Mutex
+	var last int64
+	calls := 0
+	progress := func(done, tot int64) {
+		if !mu.TryLock() {
+			t.Error("progress called concurrently")
+			return
+		}
+		defer mu.Unlock()
+		if done <= last || tot != total {
+			t.Errorf("progress(%d, %d) after %d; total %d", done, tot, last, total)
+		}
+		last = done
+		calls++
+	}
+	if err := Unpack(context.Background(), writeZip(t, ents...), testMV, dest, progress); err != nil {
+		t.Fatal(err)
+	}
+	for rel, body := range want {
+		b, err := os.ReadFile(filepath.Join(dest, rel))
+		if err != nil || string(b) != body {
+			t.Fatalf("%s: %d bytes, %v; want %d bytes", rel, len(b), err, len(body))
+		}
+	}
+	if calls != len(ents) || last != total {
+		t.Errorf("%d progress calls ending at %d; want %d ending at %d", calls, last, len(ents), total)
+	}
+}
+
+// TestUnpackFailureRemovesAll: a file that cannot be written (a file and
+// a directory of the same name) fails the unpack with its name and leaves
+// nothing, whichever writer hit it.
+func TestUnpackFailureRemovesAll(t *testing.T) {
+	ents := []zent{{pre + "bin/go", 0o755, "x"}, {pre + "a", 0o644, "file"}, {pre + "a/b", 0o644, "under a"}}
+	for i := range 50 {
+		ents = append(ents, zent{pre + "c/f" + strings.Repeat("z", i), 0o644, strings.Repeat("c", 1000)})
+	}
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "go1.22.5.tmp")
+	err := Unpack(context.Background(), writeZip(t, ents...), testMV, dest, nil)
+	if err == nil || !strings.Contains(err.Error(), "unpacking a") {
+		t.Fatalf("Unpack: %v; want an error about unpacking a", err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Fatalf("left in the parent: %v", ents)
+	}
 }
