@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -65,10 +67,19 @@ func EntryPath(name, mv string) (rel string, dir bool, err error) {
 //
 // Files are written by unpackWorkers goroutines, largest first: zip
 // entries are independent, and inflating is most of the work.
-func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, total int64)) (err error) {
+func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, total int64)) error {
+	_, err := unpack(ctx, zipFile, mv, dest, progress)
+	return err
+}
+
+// unpack is Unpack that also returns the zip's h1: hash (what
+// dirhash.HashZip returns), computed from the bytes it writes: the
+// install's one pass over the content, verified with the checksum
+// database before anything unpacked runs or is renamed into place.
+func unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, total int64)) (hash string, err error) {
 	zr, err := zip.OpenReader(zipFile)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", zipFile, err)
+		return "", fmt.Errorf("opening %s: %w", zipFile, err)
 	}
 	defer zr.Close()
 
@@ -76,35 +87,41 @@ func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, t
 	var total int64
 	seen := map[string]bool{}
 	dirs := map[string]bool{}
-	var files []unpackJob
+	var files []*unpackJob
+	others := map[string]*zip.File{} // directory entries: in the hash only
 	for _, f := range zr.File {
 		rel, isDir, err := EntryPath(f.Name, mv)
 		if err != nil {
-			return err
+			return "", err
 		}
 		mode := f.Mode()
 		if mode&(fs.ModeSymlink|fs.ModeDevice|fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice|fs.ModeIrregular) != 0 {
-			return fmt.Errorf("zip entry %q is not a regular file or directory (%v)", f.Name, mode.Type())
+			return "", fmt.Errorf("zip entry %q is not a regular file or directory (%v)", f.Name, mode.Type())
+		}
+		if strings.Contains(f.Name, "\n") {
+			return "", fmt.Errorf("zip entry %q has a newline", f.Name)
 		}
 		if rel == "" {
+			others[f.Name] = f // hashed, not written
 			continue
 		}
 		key := strings.ToLower(rel)
 		if seen[key] {
-			return fmt.Errorf("zip entry %q appears twice", f.Name)
+			return "", fmt.Errorf("zip entry %q appears twice", f.Name)
 		}
 		seen[key] = true
 		if isDir || mode.IsDir() {
 			dirs[rel] = true
+			others[f.Name] = f
 			continue
 		}
 		dirs[path.Dir(rel)] = true
 		total += int64(f.UncompressedSize64)
-		files = append(files, unpackJob{f: f, rel: rel, perm: mode.Perm()&^0o022 | 0o644})
+		files = append(files, &unpackJob{f: f, rel: rel, perm: mode.Perm()&^0o022 | 0o644})
 	}
 
 	if err := os.Mkdir(dest, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
@@ -116,21 +133,21 @@ func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, t
 			continue
 		}
 		if err := os.MkdirAll(filepath.Join(dest, filepath.FromSlash(d)), 0o755); err != nil {
-			return err
+			return "", err
 		}
 	}
 	// Largest first, so that the last file to finish is a small one.
-	slices.SortStableFunc(files, func(a, b unpackJob) int {
+	slices.SortStableFunc(files, func(a, b *unpackJob) int {
 		return cmp.Compare(b.f.UncompressedSize64, a.f.UncompressedSize64)
 	})
 	if err := unpackFiles(ctx, dest, files, total, progress); err != nil {
-		return err
+		return "", err
 	}
 
 	goBin := filepath.Join(dest, "bin", "go")
 	fi, err := os.Stat(goBin)
 	if err != nil {
-		return fmt.Errorf("the toolchain zip has no bin/go")
+		return "", fmt.Errorf("the toolchain zip has no bin/go")
 	}
 	if fi.Mode()&0o111 == 0 {
 		allowExec(filepath.Join(dest, "pkg", "tool"), "")
@@ -138,11 +155,45 @@ func Unpack(ctx context.Context, zipFile, mv, dest string, progress func(done, t
 		allowExec(filepath.Join(dest, "bin"), "")
 	}
 	if err := restoreGoMods(dest, files); err != nil {
-		return err
+		return "", err
+	}
+	hash, err = hash1(files, others)
+	if err != nil {
+		return "", err
 	}
 	// One syncfs instead of an fsync per file: the tree is durable before
 	// it is renamed into place.
-	return atomicfile.SyncFS(dest)
+	return hash, atomicfile.SyncFS(dest)
+}
+
+// hash1 is dirhash.Hash1 over the zip's entries: the files' SHA-256 sums
+// as they were written, the other entries' (directories) read here.
+func hash1(files []*unpackJob, others map[string]*zip.File) (string, error) {
+	sums := make(map[string][sha256.Size]byte, len(files)+len(others))
+	for _, j := range files {
+		sums[j.f.Name] = j.sum
+	}
+	for name, f := range others {
+		r, err := f.Open()
+		if err != nil {
+			return "", err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, io.LimitReader(r, 1<<20))
+		r.Close()
+		if err != nil {
+			return "", err
+		}
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		sums[name] = sum
+	}
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		sum := sums[name]
+		fmt.Fprintf(h, "%x  %s\n", sum[:], name)
+	}
+	return "h1:" + base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 // unpackJob is one file of the zip to write.
@@ -150,6 +201,7 @@ type unpackJob struct {
 	f    *zip.File
 	rel  string // slash path inside the toolchain
 	perm fs.FileMode
+	sum  [sha256.Size]byte // of what was written
 }
 
 // unpackWorkers is how many files are inflated and written at once.
@@ -157,7 +209,7 @@ func unpackWorkers() int { return min(runtime.NumCPU(), 4) }
 
 // unpackFiles writes the files on unpackWorkers goroutines; the first
 // failure (or ctx) stops the others between files.
-func unpackFiles(ctx context.Context, dest string, files []unpackJob, total int64, progress func(done, total int64)) error {
+func unpackFiles(ctx context.Context, dest string, files []*unpackJob, total int64, progress func(done, total int64)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
@@ -169,20 +221,27 @@ func unpackFiles(ctx context.Context, dest string, files []unpackJob, total int6
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 256<<10)
+			h := sha256.New()
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
 					return
 				}
 				j := files[i]
-				if err := writeEntry(j.f, filepath.Join(dest, filepath.FromSlash(j.rel)), j.perm, buf); err != nil {
+				h.Reset()
+				if err := writeEntry(j.f, filepath.Join(dest, filepath.FromSlash(j.rel)), j.perm, buf, h); err != nil {
 					cancel(fmt.Errorf("unpacking %s: %w", j.rel, err))
 					return
 				}
+				h.Sum(j.sum[:0])
 				if progress != nil {
 					mu.Lock()
-					done += int64(j.f.UncompressedSize64)
-					progress(done, total)
+					// Nothing reported after an interruption (or another
+					// writer's failure), though files in flight finish.
+					if ctx.Err() == nil {
+						done += int64(j.f.UncompressedSize64)
+						progress(done, total)
+					}
 					mu.Unlock()
 				}
 			}
@@ -193,9 +252,9 @@ func unpackFiles(ctx context.Context, dest string, files []unpackJob, total int6
 }
 
 // writeEntry writes f to target (which must not exist) with mode perm,
-// through buf. A plain descriptor, not an *os.File: a regular file gains
+// through buf, and what it writes to h. A plain descriptor, not an *os.File: a regular file gains
 // nothing from the runtime's poller, and a toolchain has thousands.
-func writeEntry(f *zip.File, target string, perm fs.FileMode, buf []byte) error {
+func writeEntry(f *zip.File, target string, perm fs.FileMode, buf []byte, h io.Writer) error {
 	rc, err := f.Open()
 	if err != nil {
 		return err
@@ -205,7 +264,7 @@ func writeEntry(f *zip.File, target string, perm fs.FileMode, buf []byte) error 
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: target, Err: err}
 	}
-	w := fdWriter{fd: fd, name: target}
+	w := io.MultiWriter(fdWriter{fd: fd, name: target}, h)
 	n, err := io.CopyBuffer(w, io.LimitReader(rc, int64(f.UncompressedSize64)+1), buf)
 	if err == nil {
 		// Not narrowed by the umask.
@@ -268,7 +327,7 @@ func allowExec(dir, pattern string) {
 // restoreGoMods copies every _go.mod among files to go.mod beside it:
 // module zips cannot hold nested go.mod files, so toolchain zips carry
 // them renamed.
-func restoreGoMods(dest string, files []unpackJob) error {
+func restoreGoMods(dest string, files []*unpackJob) error {
 	for _, j := range files {
 		if path.Base(j.rel) != "_go.mod" {
 			continue

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/mod/sumdb/dirhash"
 )
 
 const testMV = "v0.0.1-go1.22.5.linux-arm64"
@@ -177,5 +179,39 @@ func TestUnpackFailureRemovesAll(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
 		t.Fatalf("left in the parent: %v", ents)
+	}
+}
+
+// TestUnpackHashIsDirhash: the hash unpack computes from what it writes is
+// the h1: dirhash.HashZip computes from the zip (the one the checksum
+// database records), directory entries included; a zip whose file differs
+// in one byte hashes differently.
+func TestUnpackHashIsDirhash(t *testing.T) {
+	ents := []zent{
+		{pre, fs.ModeDir | 0o755, ""},
+		{pre + "bin/", fs.ModeDir | 0o755, ""},
+		{pre + "bin/go", 0o755, "#!/bin/sh\n"},
+		{pre + "src/_go.mod", 0o644, "module std\n"},
+		{pre + "VERSION", 0o644, "go1.22.5\n"},
+	}
+	for i := range 100 {
+		ents = append(ents, zent{pre + "pkg/f" + strings.Repeat("a", i), 0o644, strings.Repeat("data", i*50)})
+	}
+	hashOf := func(z string) string {
+		t.Helper()
+		got, err := unpack(context.Background(), z, testMV, filepath.Join(t.TempDir(), "go.tmp"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := dirhash.HashZip(z, dirhash.Hash1)
+		if err != nil || got != want {
+			t.Fatalf("unpack's hash %q, dirhash.HashZip %q (%v)", got, want, err)
+		}
+		return got
+	}
+	h1 := hashOf(writeZip(t, ents...))
+	ents[4].body = "go1.22.6\n"
+	if h2 := hashOf(writeZip(t, ents...)); h2 == h1 {
+		t.Fatal("a changed file did not change the hash")
 	}
 }

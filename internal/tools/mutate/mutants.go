@@ -95,6 +95,9 @@ var mutants = []mutant{
 	{Pkg: "toolchain", File: "unpack.go", Name: "unpack returns before its writers finish",
 		Edits:  []edit{{"\twg.Wait()\n\treturn context.Cause(ctx)", "\treturn context.Cause(ctx)"}},
 		Killer: "TestUnpackManyFiles"},
+	{Pkg: "toolchain", File: "unpack.go", Name: "unpack's hash leaves out what it writes",
+		Edits:  []edit{{"w := io.MultiWriter(fdWriter{fd: fd, name: target}, h)", "w := io.MultiWriter(fdWriter{fd: fd, name: target})"}},
+		Killer: "TestUnpackHashIsDirhash"},
 
 	// ramdisk
 	{Pkg: "ramdisk", File: "sync.go", Name: "sync journal written before the staged files are flushed",
