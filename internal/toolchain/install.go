@@ -250,7 +250,7 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 			if err := RemoveTree(tmp); err != nil {
 				return "", err
 			}
-			in.say("unpacking into %s (hashing it on the way; nothing in it runs before the hash is verified)", tmp)
+			in.say("unpacking into %s (hashing it on the way)", tmp)
 			h, err := unpack(ctx, file, mv, tmp, in.UnpackProgress)
 			if in.UnpackProgressDone != nil {
 				in.UnpackProgressDone()
