@@ -278,10 +278,8 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 				return interrupted("")
 			}
 			if err != nil {
-				d.remove()
-				if unpacked || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
-					return in.diskError("unpacking "+v.Go()+" into", tmp, err)
-				}
+				d.remove() // a bad zip, or one that cannot be unpacked here
+				return in.diskError("unpacking "+v.Go()+" into", tmp, err)
 			}
 		}
 	}
