@@ -676,12 +676,21 @@ type ZipWriter interface {
 // A zip larger than MaxZipSize, or shorter than its Content-Length, is
 // refused. A mismatch is a *ChecksumError naming both hashes.
 func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, progress ZipProgress) (string, error) {
-	ep, ev, err := escaped(path, vers)
-	if err != nil {
+	if err := f.DownloadZip(ctx, path, vers, dst, progress); err != nil {
 		return "", err
 	}
+	return f.CheckZipFile(ctx, path, vers, dst.Name())
+}
+
+// DownloadZip is Zip without the checks: it only downloads. What it wrote
+// is unverified until CheckZipFile or CheckZipFileHashed accepts it.
+func (f *Fetcher) DownloadZip(ctx context.Context, path, vers string, dst ZipWriter, progress ZipProgress) error {
+	ep, ev, err := escaped(path, vers)
+	if err != nil {
+		return err
+	}
 	if err := checkCanonical(path, vers); err != nil {
-		return "", err
+		return err
 	}
 	limit := f.MaxZipSize
 	if limit <= 0 {
@@ -707,7 +716,7 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, pro
 		}
 		return errors.New("cannot retry a zip download into a non-file writer")
 	}
-	err = f.walk(ctx, path, path+"@"+vers+" zip", attempt{
+	return f.walk(ctx, path, path+"@"+vers+" zip", attempt{
 		proxy: func(base string) error {
 			if err := reset(); err != nil {
 				return err
@@ -739,15 +748,21 @@ func (f *Fetcher) Zip(ctx context.Context, path, vers string, dst ZipWriter, pro
 			return f.directZip(ctx, path, vers, counted, progress)
 		},
 	})
-	if err != nil {
-		return "", err
-	}
-	return f.CheckZipFile(ctx, path, vers, dst.Name())
 }
 
 // CheckZipFile checks an already downloaded zip: structure, hash and the
 // checksum database. It returns the h1: hash.
 func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (string, error) {
+	return f.CheckZipFileHashed(ctx, path, vers, file, hashZip)
+}
+
+// CheckZipFileHashed is CheckZipFile with the hash computed by hasher, which
+// gets the zip only after its structure passed the checks and must return
+// what dirhash.HashZip(file, dirhash.Hash1) would: a caller that reads
+// every file anyway (an unpacker) hashes them on the same pass. The hash
+// is then verified as CheckZipFile verifies it; until then whatever hasher
+// made of the zip is unverified.
+func (f *Fetcher) CheckZipFileHashed(ctx context.Context, path, vers, file string, hasher func(file string) (string, error)) (string, error) {
 	maxFiles := f.MaxZipFiles
 	if maxFiles <= 0 {
 		maxFiles = DefaultMaxZipFiles
@@ -758,7 +773,7 @@ func (f *Fetcher) CheckZipFile(ctx context.Context, path, vers, file string) (st
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: vers}, file); err != nil {
 		return "", fmt.Errorf("%s@%s: invalid module zip: %w", path, vers, err)
 	}
-	hash, err := hashZip(file)
+	hash, err := hasher(file)
 	if err != nil {
 		return "", fmt.Errorf("%s@%s: hashing zip: %w", path, vers, err)
 	}

@@ -88,10 +88,6 @@ func (f *Fetcher) verify(ctx context.Context, path, vers, file, hash string) err
 	return nil
 }
 
-func hashZip(file string) (string, error) {
-	return dirhash.HashZip(file, dirhash.Hash1)
-}
-
 // sumDB is the Fetcher's checksum database client: a sumdb.Client whose
 // ReadRemote goes through the proxy list, with config and cache in memory
 // or in SumDBDir.

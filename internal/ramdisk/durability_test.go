@@ -2,7 +2,6 @@ package ramdisk
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,17 +17,9 @@ import (
 // recording the sync as complete. Killing a process keeps the page cache,
 // so no crash test can see this order; the recorder does.
 func TestSyncDurableOrder(t *testing.T) {
-	root := t.TempDir()
-	s := &syncer{
-		upper: filepath.Join(root, "upper"),
-		disk:  filepath.Join(root, "disk"),
-		meta:  filepath.Join(root, "meta"),
-		log:   slog.New(slog.DiscardHandler),
-	}
-	for _, d := range []string{s.upper, s.disk, filepath.Join(s.upper, "sub")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	s := plainSyncer(t)
+	if err := os.MkdirAll(filepath.Join(s.upper, "sub"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	files := map[string]string{"a.txt": "new file\n", "sub/b.txt": "another\n"}
 	for rel, data := range files {

@@ -220,51 +220,21 @@ func (in *Installer) verifyTimeout() time.Duration {
 
 // fetchAndUnpack downloads into a file beside the versions, unpacks into
 // <name>.tmp, checks bin/go (native targets) and renames into place. A
-// verified download that an interruption (ctx) keeps from being installed
-// stays, marked verified, and the next install checks it again instead of
+// complete download that an interruption (ctx) keeps from being installed
+// stays, marked, and the next install checks it again instead of
 // downloading it.
+//
+// With a Source that can check a zip with the caller's hash (FetcherSource)
+// the zip is unpacked while it is hashed, one pass over its content
+// instead of two: its structure is checked first, and the hash of what
+// was written is verified with the checksum database before anything
+// unpacked runs or is renamed into place (a mismatch removes it all).
 func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result) error {
 	mv := ModuleVersion(v, in.Target)
 	d := &download{in: in, mv: mv, path: filepath.Join(in.Layout.Dir, ".download-"+mv+".zip")}
-	hash, err := d.reuse(ctx)
-	if err == nil && hash == "" {
-		in.say("downloading %s@%s", ModulePath, mv)
-		hash, err = d.run(ctx)
-		if in.ProgressDone != nil {
-			in.ProgressDone()
-		}
-	}
-	if err != nil {
-		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
-	}
-	interrupted := func() error {
-		if d.keepVerified(hash) {
-			in.say("interrupted: kept the verified download in %s; the next install of %s unpacks it without downloading again", d.path, v.Go())
-		}
-		return ctx.Err()
-	}
-	res.Hash = hash
-	if !in.Source.Verified(ModulePath) {
-		in.say("NOT verified (an insecure install, with the checksum database off): %s", hash)
-	} else {
-		in.say("verified %s with the checksum database", hash)
-	}
 	tmp := res.Path + ".tmp"
 	if err := RemoveTree(tmp); err != nil {
-		d.remove()
 		return in.diskError("clearing", tmp, err)
-	}
-	in.say("unpacking into %s", tmp)
-	err = Unpack(ctx, d.path, mv, tmp, in.UnpackProgress)
-	if in.UnpackProgressDone != nil {
-		in.UnpackProgressDone()
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return interrupted()
-		}
-		d.remove()
-		return in.diskError("unpacking "+v.Go()+" into", tmp, err)
 	}
 	ok := false
 	defer func() {
@@ -272,10 +242,74 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 			RemoveTree(tmp)
 		}
 	}()
+	unpacked := false
+	var hasher func(string) (string, error)
+	if _, one := in.Source.(hashingSource); one {
+		hasher = func(file string) (string, error) {
+			unpacked = false
+			if err := RemoveTree(tmp); err != nil {
+				return "", err
+			}
+			in.say("unpacking into %s (hashing it on the way)", tmp)
+			h, err := unpack(ctx, file, mv, tmp, in.UnpackProgress)
+			if in.UnpackProgressDone != nil {
+				in.UnpackProgressDone()
+			}
+			unpacked = err == nil
+			return h, err
+		}
+	}
+	interrupted := func(hash string) error {
+		if d.keepVerified(hash) {
+			in.say("interrupted: kept the complete download in %s; the next install of %s checks it again and unpacks it without downloading again", d.path, v.Go())
+		}
+		return ctx.Err()
+	}
+	hash, err := d.reuse(ctx, hasher)
+	if err == nil && hash == "" {
+		in.say("downloading %s@%s", ModulePath, mv)
+		hash, err = d.run(ctx, hasher)
+		if in.ProgressDone != nil {
+			in.ProgressDone()
+		}
+		if err == nil && hasher != nil {
+			hash, err = in.Source.(hashingSource).CheckZipFileHashed(ctx, ModulePath, mv, d.path, hasher)
+			if err != nil && ctx.Err() != nil {
+				return interrupted("")
+			}
+			if err != nil {
+				d.remove() // a bad zip, or one that cannot be unpacked here
+				return in.diskError("unpacking "+v.Go()+" into", tmp, err)
+			}
+		}
+	}
+	if err != nil {
+		return in.diskError("downloading "+v.Go()+" into", in.Layout.Dir, err)
+	}
+	res.Hash = hash
+	if !in.Source.Verified(ModulePath) {
+		in.say("NOT verified (an insecure install, with the checksum database off): %s", hash)
+	} else {
+		in.say("verified %s with the checksum database", hash)
+	}
+	if !unpacked {
+		in.say("unpacking into %s", tmp)
+		err = Unpack(ctx, d.path, mv, tmp, in.UnpackProgress)
+		if in.UnpackProgressDone != nil {
+			in.UnpackProgressDone()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return interrupted(hash)
+			}
+			d.remove()
+			return in.diskError("unpacking "+v.Go()+" into", tmp, err)
+		}
+	}
 	if in.Target == in.Native {
 		out, err := checkGoVersion(ctx, filepath.Join(tmp, "bin", "go"), v, in.Target, in.verifyTimeout())
 		if err != nil && ctx.Err() != nil {
-			return interrupted()
+			return interrupted(hash)
 		}
 		if err != nil {
 			d.remove()
@@ -284,13 +318,11 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 		res.Output = out
 	}
 	d.remove()
-	// One syncfs instead of an fsync per file (a toolchain holds
-	// thousands): without it, a power cut soon after an install (a Pi
-	// unplugged) could leave a toolchain whose files are empty but whose
-	// name and `current` link survived.
-	if err := atomicfile.SyncFS(tmp); err != nil {
-		return in.diskError("flushing", tmp, err)
-	}
+	// Unpack made the tree durable (one syncfs instead of an fsync per
+	// file; a toolchain holds thousands) before the rename: without it, a
+	// power cut soon after an install (a Pi unplugged) could leave a
+	// toolchain whose files are empty but whose name and `current` link
+	// survived.
 	if err := os.Rename(tmp, res.Path); err != nil {
 		return in.diskError("renaming into", res.Path, err)
 	}
@@ -300,6 +332,14 @@ func (in *Installer) fetchAndUnpack(ctx context.Context, v Version, res *Result)
 	}
 	in.say("installed %s in %s", v.Go(), res.Path)
 	return nil
+}
+
+// hashingSource is a Source that downloads without checking and checks a
+// zip on disk with the caller's hash (FetcherSource): the install then
+// unpacks while it hashes.
+type hashingSource interface {
+	DownloadZip(ctx context.Context, path, vers string, dst *os.File, progress func(written, total int64)) error
+	CheckZipFileHashed(ctx context.Context, path, vers, file string, hasher func(file string) (string, error)) (string, error)
 }
 
 // zipChecker is a Source that can check a zip already on disk as it
@@ -315,7 +355,7 @@ const verifiedSuffix = ".verified"
 // reuse returns the hash of a verified download kept by an interrupted
 // install, after checking it again; "" when there is none to use (a kept
 // zip that fails its check is removed and downloaded again).
-func (d *download) reuse(ctx context.Context) (string, error) {
+func (d *download) reuse(ctx context.Context, hasher func(string) (string, error)) (string, error) {
 	if _, err := os.Stat(d.path + verifiedSuffix); err != nil {
 		return "", nil
 	}
@@ -325,7 +365,13 @@ func (d *download) reuse(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	d.in.say("using the download of %s@%s kept by an interrupted install (%s); checking it again", ModulePath, d.mv, d.path)
-	hash, err := zc.CheckZipFile(ctx, ModulePath, d.mv, d.path)
+	var hash string
+	var err error
+	if hs, ok := d.in.Source.(hashingSource); ok && hasher != nil {
+		hash, err = hs.CheckZipFileHashed(ctx, ModulePath, d.mv, d.path, hasher)
+	} else {
+		hash, err = zc.CheckZipFile(ctx, ModulePath, d.mv, d.path)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", err
@@ -364,7 +410,9 @@ func (d *download) remove() {
 }
 
 // run fetches and verifies the zip, retrying transient failures.
-func (d *download) run(ctx context.Context) (string, error) {
+// With hasher set it only downloads (and returns no hash): the caller
+// checks the zip with CheckZipFileHashed.
+func (d *download) run(ctx context.Context, hasher func(string) (string, error)) (string, error) {
 	in := d.in
 	attempts := in.Attempts
 	if attempts <= 0 {
@@ -376,7 +424,7 @@ func (d *download) run(ctx context.Context) (string, error) {
 	}
 	var last error
 	for i := 1; i <= attempts; i++ {
-		hash, err := d.attempt(ctx, rt)
+		hash, err := d.attempt(ctx, rt, hasher != nil)
 		if err == nil {
 			return hash, nil
 		}
@@ -406,7 +454,7 @@ func (d *download) run(ctx context.Context) (string, error) {
 
 // attempt downloads once, continuing a kept partial download when there
 // is one and the transport can.
-func (d *download) attempt(ctx context.Context, rt *ResumeTransport) (string, error) {
+func (d *download) attempt(ctx context.Context, rt *ResumeTransport, downloadOnly bool) (string, error) {
 	var p Partial
 	if rt != nil {
 		if b, err := os.ReadFile(d.path + ".json"); err == nil {
@@ -431,6 +479,9 @@ func (d *download) attempt(ctx context.Context, rt *ResumeTransport) (string, er
 		return "", err
 	}
 	defer zf.Close()
+	if downloadOnly {
+		return "", d.in.Source.(hashingSource).DownloadZip(ctx, ModulePath, d.mv, zf, d.in.Progress)
+	}
 	return d.in.Source.Zip(ctx, ModulePath, d.mv, zf, d.in.Progress)
 }
 

@@ -53,6 +53,14 @@ func (s fetcherSource) CheckZipFile(ctx context.Context, path, vers, file string
 	return s.f.CheckZipFile(ctx, path, vers, file)
 }
 
+func (s fetcherSource) DownloadZip(ctx context.Context, path, vers string, dst *os.File, progress func(written, total int64)) error {
+	return s.f.DownloadZip(ctx, path, vers, dst, modfetch.ZipProgress(progress))
+}
+
+func (s fetcherSource) CheckZipFileHashed(ctx context.Context, path, vers, file string, hasher func(string) (string, error)) (string, error) {
+	return s.f.CheckZipFileHashed(ctx, path, vers, file, hasher)
+}
+
 func (s fetcherSource) Verified(path string) bool { return !s.f.SumDBExempt(path) }
 
 // resumer returns the Fetcher's ResumeTransport, nil if it has none.

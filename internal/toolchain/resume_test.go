@@ -202,10 +202,11 @@ func (z *zipCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestInterruptAfterDownloadKeepsIt: Ctrl-C (ctx cancelled) while the
-// verified zip unpacks stops the install at once with ctx's error (not "the
-// new toolchain does not work"), leaves nothing half-installed and keeps
-// the verified zip; the next install checks it again and unpacks it without
-// downloading. A kept zip that no longer matches is downloaded again.
+// downloaded zip unpacks (and is hashed on the way) stops the install at
+// once with ctx's error (not "the new toolchain does not work"), leaves
+// nothing half-installed and keeps the complete zip; the next install
+// checks it again and unpacks it without downloading. A kept zip that no
+// longer matches is downloaded again.
 func TestInterruptAfterDownloadKeepsIt(t *testing.T) {
 	f := newFixture(t, "1.22.5")
 	u, _ := url.Parse(f.up.URL)
@@ -240,7 +241,7 @@ func TestInterruptAfterDownloadKeepsIt(t *testing.T) {
 	if got := snapshot(t, dir); got != "\n" && got != ".\n" {
 		t.Errorf("an interrupted install left:\n%s", got)
 	}
-	if !strings.Contains(f.out.String(), "interrupted: kept the verified download in "+zip) {
+	if !strings.Contains(f.out.String(), "interrupted: kept the complete download in "+zip) {
 		t.Errorf("output does not say the download is kept:\n%s", f.out)
 	}
 

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"golang.org/x/mod/sumdb/dirhash"
 )
 
 const testMV = "v0.0.1-go1.22.5.linux-arm64"
@@ -114,4 +117,101 @@ func FuzzEntryPath(f *testing.F) {
 			t.Fatalf("%q accepted", name)
 		}
 	})
+}
+
+// TestUnpackManyFiles: the parallel writers put every file in place with
+// its content and mode, restore nested go.mod files, and report progress
+// one call at a time, growing, up to the uncompressed total.
+func TestUnpackManyFiles(t *testing.T) {
+	ents := []zent{{pre + "bin/go", 0o755, "#!/bin/sh\n"}, {pre + "src/cmd/_go.mod", 0o644, "module cmd\n"}}
+	want := map[string]string{"bin/go": "#!/bin/sh\n", "src/cmd/_go.mod": "module cmd\n", "src/cmd/go.mod": "module cmd\n"}
+	var total int64 = 10 + 11
+	for i := range 400 {
+		rel := filepath.Join("pkg", string(rune('a'+i%13)), "f"+strings.Repeat("x", i%5)+string(rune('0'+i%10))+"_"+strings.Repeat("y", i/10))
+		body := strings.Repeat(rel, 1+i*3)
+		ents = append(ents, zent{pre + rel, 0o644, body})
+		want[rel] = body
+		total += int64(len(body))
+	}
+	dest := filepath.Join(t.TempDir(), "go1.22.5.tmp")
+	var mu sync.Mutex
+	var last int64
+	calls := 0
+	progress := func(done, tot int64) {
+		if !mu.TryLock() {
+			t.Error("progress called concurrently")
+			return
+		}
+		defer mu.Unlock()
+		if done <= last || tot != total {
+			t.Errorf("progress(%d, %d) after %d; total %d", done, tot, last, total)
+		}
+		last = done
+		calls++
+	}
+	if err := Unpack(context.Background(), writeZip(t, ents...), testMV, dest, progress); err != nil {
+		t.Fatal(err)
+	}
+	for rel, body := range want {
+		b, err := os.ReadFile(filepath.Join(dest, rel))
+		if err != nil || string(b) != body {
+			t.Fatalf("%s: %d bytes, %v; want %d bytes", rel, len(b), err, len(body))
+		}
+	}
+	if calls != len(ents) || last != total {
+		t.Errorf("%d progress calls ending at %d; want %d ending at %d", calls, last, len(ents), total)
+	}
+}
+
+// TestUnpackFailureRemovesAll: a file that cannot be written (a file and
+// a directory of the same name) fails the unpack with its name and leaves
+// nothing, whichever writer hit it.
+func TestUnpackFailureRemovesAll(t *testing.T) {
+	ents := []zent{{pre + "bin/go", 0o755, "x"}, {pre + "a", 0o644, "file"}, {pre + "a/b", 0o644, "under a"}}
+	for i := range 50 {
+		ents = append(ents, zent{pre + "c/f" + strings.Repeat("z", i), 0o644, strings.Repeat("c", 1000)})
+	}
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "go1.22.5.tmp")
+	err := Unpack(context.Background(), writeZip(t, ents...), testMV, dest, nil)
+	if err == nil || !strings.Contains(err.Error(), "unpacking a") {
+		t.Fatalf("Unpack: %v; want an error about unpacking a", err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Fatalf("left in the parent: %v", ents)
+	}
+}
+
+// TestUnpackHashIsDirhash: the hash unpack computes from what it writes is
+// the h1: dirhash.HashZip computes from the zip (the one the checksum
+// database records), directory entries included; a zip whose file differs
+// in one byte hashes differently.
+func TestUnpackHashIsDirhash(t *testing.T) {
+	ents := []zent{
+		{pre, fs.ModeDir | 0o755, ""},
+		{pre + "bin/", fs.ModeDir | 0o755, ""},
+		{pre + "bin/go", 0o755, "#!/bin/sh\n"},
+		{pre + "src/_go.mod", 0o644, "module std\n"},
+		{pre + "VERSION", 0o644, "go1.22.5\n"},
+	}
+	for i := range 100 {
+		ents = append(ents, zent{pre + "pkg/f" + strings.Repeat("a", i), 0o644, strings.Repeat("data", i*50)})
+	}
+	hashOf := func(z string) string {
+		t.Helper()
+		got, err := unpack(context.Background(), z, testMV, filepath.Join(t.TempDir(), "go.tmp"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := dirhash.HashZip(z, dirhash.Hash1)
+		if err != nil || got != want {
+			t.Fatalf("unpack's hash %q, dirhash.HashZip %q (%v)", got, want, err)
+		}
+		return got
+	}
+	h1 := hashOf(writeZip(t, ents...))
+	ents[4].body = "go1.22.6\n"
+	if h2 := hashOf(writeZip(t, ents...)); h2 == h1 {
+		t.Fatal("a changed file did not change the hash")
+	}
 }

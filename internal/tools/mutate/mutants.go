@@ -28,6 +28,9 @@ var mutants = []mutant{
 	{Pkg: "modfetch", File: "modfetch.go", Name: "zip structure not checked (x/mod/zip.CheckZip)",
 		Edits:  []edit{{"file); err != nil {\n\t\treturn \"\", fmt.Errorf(\"%s@%s: invalid module zip", "file); false && err != nil {\n\t\treturn \"\", fmt.Errorf(\"%s@%s: invalid module zip"}},
 		Killer: "TestVouchedButInvalidZipRefused"},
+	{Pkg: "modfetch", File: "hashzip.go", Name: "zip hash over unsorted names",
+		Edits:  []edit{{"\tslices.Sort(names)\n", "\t_ = slices.Sort[[]string]\n"}},
+		Killer: "TestHashZipMatchesDirhash"},
 	{Pkg: "modfetch", File: "modfetch.go", Name: "zip size limit off by one (announced size)",
 		Edits:  []edit{{"if size > limit {", "if size > limit+1 {"}},
 		Killer: "TestZipOverAnnouncedLimitReadsNothing"},
@@ -89,6 +92,13 @@ var mutants = []mutant{
 		Edits:  []edit{{"if in.Env.NoSumDB(ModulePath) && !in.Insecure {", "if false && in.Env.NoSumDB(ModulePath) && !in.Insecure {"}},
 		Killer: "TestSumDBOffRefused"},
 
+	{Pkg: "toolchain", File: "unpack.go", Name: "unpack returns before its writers finish",
+		Edits:  []edit{{"\twg.Wait()\n\treturn context.Cause(ctx)", "\treturn context.Cause(ctx)"}},
+		Killer: "TestUnpackManyFiles"},
+	{Pkg: "toolchain", File: "unpack.go", Name: "unpack's hash leaves out what it writes",
+		Edits:  []edit{{"w := io.MultiWriter(fdWriter{fd: fd, name: target}, h)", "w := io.MultiWriter(fdWriter{fd: fd, name: target})"}},
+		Killer: "TestUnpackHashIsDirhash"},
+
 	// ramdisk
 	{Pkg: "ramdisk", File: "sync.go", Name: "sync journal written before the staged files are flushed",
 		Edits: []edit{
@@ -98,6 +108,9 @@ var mutants = []mutant{
 				"\t\tif err := atomicfile.WriteFile(s.journal(), encodeJournal(h, ops), 0o600); err != nil {\n\t\t\tos.RemoveAll(sd)\n\t\t\treturn rec, fmt.Errorf(\"writing sync journal: %w\", err)\n\t\t}\n\t\tif err := atomicfile.SyncFS(sd); err != nil {\n\t\t\tos.RemoveAll(sd)\n\t\t\treturn rec, err\n\t\t}\n"},
 		},
 		Killer: "TestSyncDurableOrder"},
+	{Pkg: "ramdisk", File: "sync.go", Name: "sync goes on before the staging copiers finish",
+		Edits:  []edit{{"\t\tclose(pl.jobs)\n\t\twg.Wait()\n", "\t\tclose(pl.jobs)\n"}},
+		Killer: "TestSyncStagesManyFiles"},
 	{Pkg: "ramdisk", File: "sync.go", Name: "interrupted sync discarded instead of replayed",
 		Edits:  []edit{{"data, err := os.ReadFile(s.journal())", "data, err := os.ReadFile(s.journal() + \".none\")"}},
 		Killer: "TestKillDuringSync"},
