@@ -120,10 +120,13 @@ func load(t testing.TB, c *http.Client, base string, conns int, d time.Duration)
 }
 
 // poll fetches the page and /api/status every interval until stop closes;
-// it returns the polls made.
-func poll(t testing.TB, c *http.Client, base string, interval time.Duration, stop <-chan struct{}) *atomic.Int64 {
+// it returns the polls made and a channel closed when the last poll has
+// been answered.
+func poll(t testing.TB, c *http.Client, base string, interval time.Duration, stop <-chan struct{}) (*atomic.Int64, <-chan struct{}) {
 	var n atomic.Int64
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		tk := time.NewTicker(interval)
 		defer tk.Stop()
 		for {
@@ -140,7 +143,7 @@ func poll(t testing.TB, c *http.Client, base string, interval time.Duration, sto
 			}
 		}
 	}()
-	return &n
+	return &n, done
 }
 
 func client(conns int) *http.Client {
@@ -157,10 +160,14 @@ func TestStatusPolledDuringLoad(t *testing.T) {
 	c := client(8)
 	warm(t, c, base)
 	stop := make(chan struct{})
-	polls := poll(t, c, base, 20*time.Millisecond, stop)
+	polls, polled := poll(t, c, base, 20*time.Millisecond, stop)
 	n := load(t, c, base, 8, 2*time.Second)
 	close(stop)
-	time.Sleep(service.StatusCacheFor + 100*time.Millisecond) // past the polls' cached answer
+	// A poll in flight when the load ended may render (and cache) its
+	// answer later on a loaded machine: wait for it, then past its
+	// cached answer.
+	<-polled
+	time.Sleep(service.StatusCacheFor + 100*time.Millisecond)
 	if polls.Load() < 4 {
 		t.Errorf("only %d polls answered during the load", polls.Load())
 	}
@@ -230,9 +237,10 @@ func BenchmarkStatusPollingRatio(b *testing.B) {
 		func() int64 { return load(b, c, rec, conns, span) },
 		func() int64 {
 			stop := make(chan struct{})
-			p := poll(b, c, polled, 250*time.Millisecond, stop)
+			p, done := poll(b, c, polled, 250*time.Millisecond, stop)
 			k := load(b, c, polled, conns, span)
 			close(stop)
+			<-done
 			nPolls += p.Load()
 			return k
 		},
