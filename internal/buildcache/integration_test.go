@@ -39,7 +39,10 @@ func progMain(args []string) int {
 	fs := flag.NewFlagSet("prog", flag.ContinueOnError)
 	dir := fs.String("dir", "", "")
 	server := fs.String("server", "", "")
-	timeout := fs.Duration("timeout", 2*time.Second, "")
+	// Generous by default, so that a get slowed by a loaded or emulated
+	// machine is not a remote error (a compile in a "warm" build); the
+	// timeout tests pass their own.
+	timeout := fs.Duration("timeout", 30*time.Second, "")
 	noPrefetch := fs.Bool("no-prefetch", false, "")
 	token := fs.String("token", "", "")
 	signKey := fs.String("sign-key", "", "")
