@@ -169,7 +169,10 @@ func TestFleetOneFetchAcrossReplicas(t *testing.T) {
 	up := testupstream.NewForTest(t, graphAndBig()...)
 	reps := []*replica{fe.replica(t, up, nil), fe.replica(t, up, nil), fe.replica(t, up, nil)}
 	zp := testupstream.ZipPath("example.com/big", "v1.0.0")
-	up.SetFault(zp, testupstream.Fault{Delay: 500 * time.Millisecond})
+	// Slow enough that every replica's first client asks for the lock
+	// while the holder still fetches, even on a loaded machine (else no
+	// replica waits on it and the test exercises nothing).
+	up.SetFault(zp, testupstream.Fault{Delay: 2 * time.Second})
 	want := up.ZipBytes("example.com/big", "v1.0.0")
 	var wg sync.WaitGroup
 	errs := make(chan error, 48)
