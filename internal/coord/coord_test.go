@@ -137,10 +137,10 @@ func TestRedisLostDegrades(t *testing.T) {
 		t.Errorf("GetEntry with Redis down = %q, %v; want the local copy", v, ok)
 	}
 	rs.Restart()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // Redis restarting on a loaded machine
 	for !usesRedis(t, a, rs) || a.Stats().Degraded {
 		if time.Now().After(deadline) {
-			t.Fatal("did not go back to Redis after it returned")
+			t.Fatal("did not go back to Redis within a minute after it returned")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
