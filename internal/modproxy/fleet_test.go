@@ -266,7 +266,7 @@ func TestFleetHolderKilled(t *testing.T) {
 	}
 	// A client of the child starts the fetch; the child takes the lock.
 	go fetchBody("http://" + addr + zp)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for up.Count(zp) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the child replica never fetched the zip")
