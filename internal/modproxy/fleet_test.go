@@ -38,7 +38,11 @@ type fleetEnv struct {
 
 func newFleet(t *testing.T, withRedis bool) *fleetEnv {
 	t.Helper()
-	fe := &fleetEnv{s3: testfleet.StartS3(t), bucket: "fleet", lease: 2 * time.Second}
+	// The product's lease: with 2 s, a holder's renewals starved on a
+	// loaded machine (seen with -race at load 25) let another replica take
+	// over a live fetch, and the upstream saw two. TestFleetHolderKilled,
+	// which waits for a dead holder's lease to run out, sets a short one.
+	fe := &fleetEnv{s3: testfleet.StartS3(t), bucket: "fleet", lease: coord.DefaultLease}
 	fe.s3.MakeBucket(t, fe.bucket)
 	if withRedis {
 		fe.redis = testfleet.StartRedis(t)
@@ -197,7 +201,11 @@ func TestFleetOneFetchAcrossReplicas(t *testing.T) {
 		t.Error(err)
 	}
 	if n := up.Count(zp); n != 1 {
-		t.Errorf("upstream saw %d fetches of the zip across 3 replicas, want 1", n)
+		var stats []string
+		for _, r := range reps {
+			stats = append(stats, fmt.Sprintf("%+v", r.coord.Stats()))
+		}
+		t.Errorf("upstream saw %d fetches of the zip across 3 replicas, want 1; the replicas' coordinators: %s", n, strings.Join(stats, "; "))
 	}
 	if n := checkBucketVerified(t, fe, up); n != 1 {
 		t.Errorf("bucket holds %d zips, want 1", n)
@@ -240,6 +248,10 @@ func TestFleetGoBuildThroughReplicas(t *testing.T) {
 // lease runs out, and the bucket never holds a partial object.
 func TestFleetHolderKilled(t *testing.T) {
 	fe := newFleet(t, true)
+	// A short lease, as the test waits for it to run out. Should the live
+	// holder's renewals starve on a loaded machine, replica 2's early
+	// takeover fetch is held like the holder's: the outcome is the same.
+	fe.lease = 2 * time.Second
 	up := testupstream.NewForTest(t, graphAndBig()...)
 	zp := testupstream.ZipPath("example.com/big", "v1.0.0")
 	hold := make(chan struct{})
@@ -301,8 +313,8 @@ func TestFleetHolderKilled(t *testing.T) {
 			t.Fatalf("replica 2 after the holder died: %d, %v, %d bytes", r.code, r.err, len(r.b))
 		}
 		t.Logf("replica 2 completed %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), fe.lease)
-	case <-time.After(6 * fe.lease):
-		t.Fatal("replica 2 did not complete after the dead holder's lease ran out")
+	case <-time.After(time.Minute):
+		t.Fatalf("replica 2 did not complete within a minute after the holder died (lease %v)", fe.lease)
 	}
 	if n := up.Count(zp); n != 2 {
 		t.Errorf("upstream saw %d fetches, want 2 (the dead holder's and one takeover)", n)
