@@ -318,6 +318,25 @@ func TestLocalTier(t *testing.T) {
 	}
 }
 
+// putAction stores body as action a's output in the tier, as a helper
+// does, and returns the object's and the entry's keys.
+func putAction(t *testing.T, l *Local, a ID, body []byte) []string {
+	t.Helper()
+	out := ID(sha256.Sum256(body))
+	w, err := l.NewObject(out, int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(body)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutEntry(a, Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return []string{objectKey(out), entryKey(a)}
+}
+
 // A hit in one helper keeps its files over older unused ones in a later
 // trim, although each helper is a new process: the tier marks uses on disk.
 func TestLocalTierHitOutlivesHelper(t *testing.T) {
@@ -325,20 +344,7 @@ func TestLocalTierHitOutlivesHelper(t *testing.T) {
 	helper := &Local{Dir: dir}
 	var keys []string
 	for _, a := range []string{"x", "y"} {
-		body := []byte("output of " + a)
-		out := ID(sha256.Sum256(body))
-		w, err := helper.NewObject(out, int64(len(body)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(body)
-		if _, err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := helper.PutEntry(id(a), Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, objectKey(out), entryKey(id(a)))
+		keys = append(keys, putAction(t, helper, id(a), []byte("output of "+a))...)
 	}
 	// x was stored first, both long ago.
 	for i, k := range keys {
@@ -368,22 +374,9 @@ func TestLocalTierTrimToZeroRemovesEmptyObjects(t *testing.T) {
 	dir := t.TempDir()
 	helper := &Local{Dir: dir}
 	for i, body := range [][]byte{[]byte("output of x"), nil} {
-		out := ID(sha256.Sum256(body))
-		w, err := helper.NewObject(out, int64(len(body)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(body)
-		if _, err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		a := id("action " + strconv.Itoa(i))
-		if err := helper.PutEntry(a, Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
 		// The empty output is the one used last.
 		at := time.Now().Add(time.Duration(i-2) * time.Hour)
-		for _, k := range []string{objectKey(out), entryKey(a)} {
+		for _, k := range putAction(t, helper, id("action "+strconv.Itoa(i)), body) {
 			os.Chtimes(tierPath(t, helper, k), at, at)
 		}
 	}
