@@ -206,7 +206,7 @@ func TestStatusPolledDuringLoad(t *testing.T) {
 	if len(st.Events) != int(warmed) || st.Events[0].Kind != service.EventMiss {
 		t.Errorf("events = %+v; want %d misses", st.Events, warmed)
 	}
-	t.Logf("%d hits in 2s with %d polls of the page and the JSON", n, polls.Load())
+	t.Logf("%d hits with %d polls of the page and the JSON during the load", n, polls.Load())
 }
 
 // BenchmarkStatusPollingRatio measures hit throughput over HTTP (8
