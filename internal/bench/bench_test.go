@@ -82,7 +82,7 @@ func TestQuickRun(t *testing.T) {
 		len(o.FsyncWriteIOPS) != 5 || o.FsyncP50Ns <= 0 || o.FsyncP99Ns < o.FsyncP50Ns || o.SeqWriteMBps <= 0 || o.Device == "" {
 		t.Errorf("io: %+v", o)
 	}
-	left, _ := filepath.Glob(filepath.Join(os.TempDir(), ".pitstop-bench-*"))
+	left, _ := filepath.Glob(filepath.Join(quickDir, ".pitstop-bench-*"))
 	if len(left) > 0 {
 		t.Errorf("io left %v behind", left)
 	}

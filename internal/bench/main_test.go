@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "RunIO:", err)
 		os.Exit(3)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if quickDir != "" {
+		os.RemoveAll(quickDir)
+	}
+	os.Exit(code)
 }
 
 // emulated reports whether the suite runs under qemu-user (test.sh's
@@ -47,6 +51,10 @@ var (
 	quickRep  *Report
 	quickErr  error
 	quickTime time.Duration
+	// quickDir is the io benchmark's directory in the quick run: one of
+	// its own, so that what it leaves is told apart from another
+	// process's run in the shared temp dir.
+	quickDir string
 )
 
 // quickReport runs every benchmark's quick pass once for the tests that
@@ -55,8 +63,11 @@ func quickReport(t *testing.T) *Report {
 	t.Helper()
 	quickOnce.Do(func() {
 		var log strings.Builder
+		if quickDir, quickErr = os.MkdirTemp("", "pitstop-bench-quick-"); quickErr != nil {
+			return
+		}
 		t0 := time.Now()
-		quickRep, quickErr = Run(context.Background(), Config{Quick: true, Child: testChild(), Dirs: []string{os.TempDir()}, Log: &log})
+		quickRep, quickErr = Run(context.Background(), Config{Quick: true, Child: testChild(), Dirs: []string{quickDir}, Log: &log})
 		quickTime = time.Since(t0)
 	})
 	if quickErr != nil {

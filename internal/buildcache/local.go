@@ -389,6 +389,15 @@ func (l *Local) Trim(maxSize int64) (TrimResult, error) {
 			r.Bytes += in.Size
 		}
 	}
+	if maxSize <= 0 {
+		// Evicting down to 0 bytes can leave empty objects, which weigh
+		// nothing (which ones depended on their order of use: the tier was
+		// left with one 0-byte file now and then): 0 empties the tier.
+		st.Walk(ctx, "", func(in store.Info) error {
+			remove(in)
+			return nil
+		})
+	}
 	if r.Objects > 0 {
 		err = st.Walk(ctx, "a/", func(in store.Info) error {
 			// Read the file, not the object: a sweep is not a use.

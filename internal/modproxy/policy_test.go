@@ -277,14 +277,14 @@ func TestPolicyBadReloadKeepsOldPolicy(t *testing.T) {
 	os.WriteFile(file, []byte("[default]\nmin_age = \"0\"\n"), 0o644)
 	future := time.Now().Add(time.Second)
 	os.Chtimes(file, future, future)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if code, _ := get(t, zip); code == 200 {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Errorf("the watcher did not load the fixed policy within 10s")
+	t.Errorf("the watcher did not load the fixed policy within a minute")
 }
 
 func asPolicyError(err error, pe **policy.Error) bool {

@@ -546,7 +546,7 @@ func TestKill9DuringFetch(t *testing.T) {
 		}
 	}()
 	// Wait until the child has written part of the zip into a temp file.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !hasTempFile(dir) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -197,19 +197,19 @@ func TestNonReadingClientCutOffOnWrite(t *testing.T) {
 	}
 	defer cn.Close()
 	fmt.Fprintf(cn, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for done.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if done.Load() != 1 {
-		t.Fatalf("handler state %d after 5s: the write to a client that does not read was not cut off", done.Load())
+		t.Fatalf("handler state %d after a minute: the write to a client that does not read was not cut off", done.Load())
 	}
 
 	// Reading 64 KiB at a time with pauses is progress: served in full.
-	// (A deadline of a second here, so that a busy machine's hiccups do not
-	// count as the client's stalls.)
+	// (A deadline of 5 seconds here, so that a busy or emulated machine's
+	// hiccups do not count as the client's stalls.)
 	done.Store(0)
-	base2, _ := start(t, &Server{Handler: h, ProgressTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	base2, _ := start(t, &Server{Handler: h, ProgressTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	cn2, err := d.Dial("tcp", strings.TrimPrefix(base2, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -260,12 +260,18 @@ func TestMaxConns(t *testing.T) {
 		fmt.Fprintf(cn, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
 		conns = append(conns, cn)
 	}
+	// Wait for the two slots to fill (however long a busy machine takes),
+	// then give the third client time it would use to get in if it could.
+	deadline := time.Now().Add(time.Minute)
+	for served.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
 	if n := served.Load(); n != 2 {
 		t.Fatalf("%d requests in handlers with MaxConns 2", n)
 	}
 	conns[0].Close()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline = time.Now().Add(time.Minute)
 	for served.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

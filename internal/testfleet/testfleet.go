@@ -7,11 +7,13 @@ package testfleet
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,8 +92,31 @@ func (p *Proc) start() {
 	}
 }
 
+// freeAddr picks a port for a server started next (and restarted on it).
+// The port is free now and lies below the kernel's ephemeral range
+// (ip_local_port_range), so that between this check and the server's
+// bind no outgoing connection or :0 listener of the tests running
+// meanwhile (go test runs packages in parallel) takes it, as they could
+// a port from the ephemeral range.
 func freeAddr(t TB) string {
 	t.Helper()
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	const first = 10000
+	for i := 0; lo > first+1000 && i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(first+rand.IntN(lo-first)))
+		if err == nil {
+			addr := l.Addr().String()
+			l.Close()
+			return addr
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

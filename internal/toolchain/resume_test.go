@@ -173,7 +173,9 @@ func TestResumeAfterStall(t *testing.T) {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 	}))
 	defer srv.Close()
-	rt := &ResumeTransport{Backoff: time.Millisecond, IdleTimeout: 100 * time.Millisecond}
+	// A second, so that a loaded machine's pause in reading the resumed
+	// body is not taken for a second stall (Resumed would be 2).
+	rt := &ResumeTransport{Backoff: time.Millisecond, IdleTimeout: time.Second}
 	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/m/@v/v1.0.0.zip")
 	if err != nil {
 		t.Fatal(err)
