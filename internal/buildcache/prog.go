@@ -124,7 +124,7 @@ func (p *Prog) logger() *slog.Logger {
 // Run speaks the protocol on r and w until the go command sends close or
 // closes the stream. It returns an error only for a broken stream.
 func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
-	if stop := startProfile(); stop != nil {
+	if stop := StartProfile(); stop != nil {
 		defer stop()
 	}
 	if err := p.Local.Init(); err != nil {
@@ -581,22 +581,40 @@ func (p *Prog) uploader() {
 	}
 }
 
-// startProfile writes a CPU profile of the helper to the file named by
-// PITSTOP_CACHE_CPUPROFILE (a hidden knob for measuring the helper's own
-// overhead), one file per process: "%p" in the name becomes the pid.
-func startProfile() func() {
-	name := os.Getenv("PITSTOP_CACHE_CPUPROFILE")
-	if name == "" {
+// StartProfile writes a CPU profile of this process to the file named by
+// PITSTOP_CACHE_CPUPROFILE and, at stop, an allocation profile to the one
+// named by PITSTOP_CACHE_MEMPROFILE (hidden knobs for measuring the
+// helper's and the server's own overhead, see bench/cache/run.sh), one
+// file per process: "%p" in a name becomes the pid. It returns nil when
+// neither is set.
+func StartProfile() func() {
+	name := func(env string) string {
+		return strings.ReplaceAll(os.Getenv(env), "%p", strconv.Itoa(os.Getpid()))
+	}
+	cpu, mem := name("PITSTOP_CACHE_CPUPROFILE"), name("PITSTOP_CACHE_MEMPROFILE")
+	if cpu == "" && mem == "" {
 		return nil
 	}
-	name = strings.ReplaceAll(name, "%p", strconv.Itoa(os.Getpid()))
-	f, err := os.Create(name)
-	if err != nil {
-		return nil
+	var cf *os.File
+	if cpu != "" {
+		if f, err := os.Create(cpu); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				cf = f
+			} else {
+				f.Close()
+			}
+		}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil
+	return func() {
+		if cf != nil {
+			pprof.StopCPUProfile()
+			cf.Close()
+		}
+		if mem != "" {
+			if f, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
 }
