@@ -8,8 +8,9 @@
 # 14 asks for:
 #   cold GOCACHE      empty GOCACHE, no helper
 #   cold+prog         empty local tier, empty server: fills the server
-#   warm GOCACHE      the round's cold GOCACHE again (the target to match)
-#   warm tier         the round's helper tier again
+#   (untimed: one build with each at the other checkout path, B)
+#   warm GOCACHE      the round's GOCACHE again, at B (the target to match)
+#   warm tier         the round's helper tier again, at B
 #   fresh+server      empty local tier at another checkout path, warm server (loopback)
 #   ... +5ms, +20ms   the same behind a delaying TCP proxy (bench/cache/delayproxy)
 #   ... no prefetch   +20ms without the manifest prefetch, to show what it buys
@@ -121,6 +122,12 @@ for r in $(seq "$ROUNDS"); do
   cold() { run "cold GOCACHE" "$r" "$A" GOCACHE="$W/gocache-$r" GOCACHEPROG=; }
   coldprog() { run "cold+prog" "$r" "$A" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"; }
   if (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
+  # The main module's packages get other action IDs at another checkout
+  # path (-trimpath's rewrite names the directory): build once, untimed,
+  # at B with each cache (the tier's build uploads B's actions and their
+  # manifest), so that the timed rows below are rebuilds that hit.
+  run "prime B: GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
+  run "prime B: tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   run "warm GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
   run "warm tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   run "fresh+server loopback" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/fresh-lo-$r"
