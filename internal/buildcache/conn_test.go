@@ -6,13 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http/httptrace"
 	"testing"
-
-	"github.com/pitstop-go/pitstop/internal/service"
-	"github.com/pitstop-go/pitstop/internal/store"
 )
 
 // TestClientReusesConnections checks that the answers a cold build gets
@@ -20,26 +15,11 @@ import (
 // connection reusable: a client that closed a 404's body unread opened a
 // new TCP connection for every miss.
 func TestClientReusesConnections(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	cl, err := NewClient(serveBehindService(t, ""), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &service.Server{Name: "cache", Addr: "127.0.0.1:0", Handler: &Server{Store: st},
-		Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addr <- a }}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	}()
-	cl, err := NewClient("http://"+(<-addr).String(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
 	var fresh int
 	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
 		if !i.Reused {
