@@ -2,28 +2,41 @@
 # Benchmark of pitstop's shared build cache on a real module.
 #
 # Builds $MODULE's $PKG (default: staticcheck, ~250 packages with the
-# standard library) with -trimpath in these ways and prints wall times and
-# ratios against a warm local GOCACHE:
-#   cold              empty GOCACHE, no helper
-#   warm GOCACHE      the same GOCACHE again (the target to match)
+# standard library) with -trimpath in these ways, ROUNDS times interleaved
+# (each round runs every row once, against a server started empty for the
+# round), and prints the median wall time of each row and the ratios issue
+# 14 asks for:
+#   cold GOCACHE      empty GOCACHE, no helper
 #   cold+prog         empty local tier, empty server: fills the server
-#   warm tier         the helper's local tier again
+#   (untimed: one build with each at the other checkout path, B)
+#   warm GOCACHE      the round's GOCACHE again, at B (the target to match)
+#   warm tier         the round's helper tier again, at B
 #   fresh+server      empty local tier at another checkout path, warm server (loopback)
 #   ... +5ms, +20ms   the same behind a delaying TCP proxy (bench/cache/delayproxy)
 #   ... no prefetch   +20ms without the manifest prefetch, to show what it buys
 # Dependencies come from the module proxy in `go env GOPROXY`; if it cannot
 # be reached the benchmark is skipped. Everything listens on 127.0.0.1.
 #
-#   bash bench/cache/run.sh            (REPS=3 warm repetitions, median shown)
+#   bash bench/cache/run.sh              ROUNDS=5 (the issue's figures)
+#   QUICK=1 bash bench/cache/run.sh      one round, no +5ms / no-prefetch rows
+#   PROFILE=dir bash bench/cache/run.sh  also CPU and allocation profiles of
+#       every helper and server into dir, and `strace -c -f` of the helper
+#       in each warm tier build (dir/strace-warm-tier-r*.txt)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODULE=${MODULE:-honnef.co/go/tools@v0.8.2}
 PKG=${PKG:-./cmd/staticcheck}
-REPS=${REPS:-3}
+QUICK=${QUICK:-}
+ROUNDS=${ROUNDS:-$([ -n "$QUICK" ] && echo 1 || echo 5)}
+PROFILE=${PROFILE:-}
+[ -n "$PROFILE" ] && mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
 W=$(mktemp -d /tmp/pitstop-cache-bench.XXXXXX)
 pids=()
+srvpid=
 cleanup() {
+  [ -n "$srvpid" ] && kill "$srvpid" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   chmod -R u+w "$W" 2>/dev/null || true
   rm -rf "$W"
 }
@@ -52,11 +65,18 @@ A=$W/checkout-a/src B=$W/elsewhere/src-b
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SP=$(port)
-"$W/bin/pitstop" cache serve --listen 127.0.0.1:$SP --dir "$W/server" --max-size 20G --log-format json 2>"$W/server.log" &
-pids+=($!)
-for i in $(seq 50); do curl -fsS "http://127.0.0.1:$SP/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-# proxy RTT VAR: starts a delay proxy (in this shell, so that cleanup can
-# kill it) and sets VAR to its URL.
+# server ROUND: (re)starts the cache server, empty, on port $SP.
+server() {
+  if [ -n "$srvpid" ]; then kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; fi
+  local envs=()
+  [ -n "$PROFILE" ] && envs=(PITSTOP_CACHE_CPUPROFILE="$PROFILE/server-r$1.cpu" PITSTOP_CACHE_MEMPROFILE="$PROFILE/server-r$1.mem")
+  env "${envs[@]}" "$W/bin/pitstop" cache serve --listen 127.0.0.1:$SP --dir "$W/server-$1" --max-size 20G --log-format json 2>"$W/server.log" &
+  srvpid=$!
+  for i in $(seq 100); do curl -fsS "http://127.0.0.1:$SP/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "cache server did not start:"; cat "$W/server.log"; exit 1
+}
+# proxy RTT VAR: starts a delay proxy to port $SP (in this shell, so that
+# cleanup can kill it) and sets VAR to its URL.
 proxy() {
   local out=$W/proxy-$1.addr
   "$W/bin/delayproxy" --listen 127.0.0.1:0 --to 127.0.0.1:$SP --rtt "$1" >"$out" &
@@ -66,49 +86,83 @@ proxy() {
 }
 proxy 5ms P5; proxy 20ms P20
 
-declare -A T
-# run NAME DIR [env...]: one timed build; prints the helper's stats line.
+declare -A T   # T[row #round] = seconds
+rows=()
+# run ROW ROUND DIR [env...]: one timed build; prints the helper's stats line.
 run() {
-  local name=$1 dir=$2; shift 2
-  local s e
+  local row=$1 r=$2 dir=$3; shift 3
+  local s e envs=()
+  [[ " ${rows[*]} " == *" ${row// /_} "* ]] || rows+=("${row// /_}")
+  if [ -n "$PROFILE" ]; then
+    local tag=${row//[^a-z0-9]/-}
+    envs=(PITSTOP_CACHE_CPUPROFILE="$PROFILE/prog-$tag-r$r-%p.cpu" PITSTOP_CACHE_MEMPROFILE="$PROFILE/prog-$tag-r$r-%p.mem")
+  fi
   s=$(date +%s.%N)
-  (cd "$dir" && env "$@" go build -trimpath -o /dev/null "$PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
+  (cd "$dir" && env "${envs[@]}" "$@" go build -trimpath -o /dev/null "$PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
   e=$(date +%s.%N)
-  T[$name]=$(echo "$e - $s" | bc)
-  printf '%-28s %7.2f s  load %s  %s\n' "$name" "${T[$name]}" "$(cut -d' ' -f1 /proc/loadavg)" \
+  T[${row// /_} #$r]=$(echo "$e - $s" | bc)
+  printf '%-26s r%-2s %7.2f s  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# rep NAME DIR-maker [env...]: REPS runs, the median kept as NAME.
-rep() {
-  local name=$1 mk=$2; shift 2
-  local all=()
-  for i in $(seq "$REPS"); do
-    local d; d=$($mk "$i")
-    run "$name #$i" "$B" "${@//@DIR@/$d}"
-    all+=("${T[$name #$i]}")
-  done
-  T[$name]=$(printf '%s\n' "${all[@]}" | median)
-}
-fresh() { echo "$W/tier-$RANDOM-$1"; }
-same() { echo "$W/tier-a"; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# med ROW: the median over the rounds of ROW.
+med() { local r; for r in $(seq "$ROUNDS"); do echo "${T[${1// /_} #$r]}"; done | median; }
+# ratio A B: the median over the rounds of A/B (each round's own ratio).
+rmed() { local r; for r in $(seq "$ROUNDS"); do echo "${T[${1// /_} #$r]} / ${T[${2// /_} #$r]}" | bc -l; done | median; }
 
 PROG="$W/bin/pitstop cache prog"
+STRACE=
+if [ -n "$PROFILE" ] && command -v strace >/dev/null; then STRACE="strace -c -f -o"; fi
 export PITSTOP_CACHE_STATS=json
-echo "== timings (wall clock; $(nproc) CPUs; load before start: $(cut -d' ' -f1-3 /proc/loadavg))"
-run "cold GOCACHE" "$A" GOCACHE="$W/gocache" GOCACHEPROG=
-run "cold+prog (fills server)" "$A" GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-a"
-rep "warm GOCACHE" same GOCACHE="$W/gocache" GOCACHEPROG=
-rep "warm tier" same GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir @DIR@"
-rep "fresh+server loopback" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir @DIR@"
-rep "fresh+server +5ms" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server $P5 --dir @DIR@"
-rep "fresh+server +20ms" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server $P20 --dir @DIR@"
-rep "+20ms no prefetch" fresh GOCACHE="$W/gc2" GOCACHEPROG="$PROG --server $P20 --no-prefetch --dir @DIR@"
+echo "== timings (wall clock; $(nproc) CPUs; $ROUNDS interleaved rounds; load before start: $(cut -d' ' -f1-3 /proc/loadavg))"
+for r in $(seq "$ROUNDS"); do
+  server "$r"
+  # The two cold builds swap places every round, so neither always runs
+  # on the page cache the other warmed.
+  cold() { run "cold GOCACHE" "$r" "$A" GOCACHE="$W/gocache-$r" GOCACHEPROG=; }
+  coldprog() { run "cold+prog" "$r" "$A" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"; }
+  if (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
+  # The main module's packages get other action IDs at another checkout
+  # path (-trimpath's rewrite names the directory): build once, untimed,
+  # at B with each cache (the tier's build uploads B's actions and their
+  # manifest), so that the timed rows below are rebuilds that hit.
+  run "prime B: GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
+  run "prime B: tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
+  run "warm GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
+  run "warm tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
+  run "fresh+server loopback" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/fresh-lo-$r"
+  run "fresh+server +20ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P20 --dir $W/fresh-20-$r"
+  if [ -z "$QUICK" ]; then
+    run "fresh+server +5ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P5 --dir $W/fresh-5-$r"
+    run "+20ms no prefetch" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P20 --no-prefetch --dir $W/fresh-np-$r"
+  fi
+  if [ -n "$STRACE" ]; then
+    # Last, as strace slows the helper (and hides the go command from
+    # its manifest key): not one of the timed rows.
+    run "warm tier under strace" "$r" "$B" GOCACHE="$W/gc2-$r" \
+      GOCACHEPROG="$STRACE $PROFILE/strace-warm-tier-r$r.txt $PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
+  fi
+  du -sh "$W/server-$r" | sed 's/^/server store: /'
+  rm -rf "$W/gocache-$r" "$W/gc2-$r" "$W"/tier-$r "$W"/fresh-*-$r
+done
+kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
 
 echo
-echo "== summary ($MODULE $PKG, median of $REPS for warm runs)"
-base=${T[warm GOCACHE]}
-for n in "cold GOCACHE" "warm GOCACHE" "cold+prog (fills server)" "warm tier" "fresh+server loopback" "fresh+server +5ms" "fresh+server +20ms" "+20ms no prefetch"; do
-  printf '%-28s %7.2f s  %6.2fx warm GOCACHE\n' "$n" "${T[$n]}" "$(echo "${T[$n]} / $base" | bc -l)"
+echo "== medians ($MODULE $PKG, $ROUNDS rounds; load now: $(cut -d' ' -f1-3 /proc/loadavg))"
+for n in "${rows[@]}"; do
+  printf '%-26s %7.2f s\n' "${n//_/ }" "$(med "$n")"
 done
-du -sh "$W/server" | sed 's/^/server store: /'
+echo
+echo "== issue 14's ratios (ratio of the medians; in brackets the median of each round's own ratio)"
+ratio() {
+  printf '%-44s %5.3fx  (%5.3fx)  must be <= %s\n' "$1" "$(echo "$(med "$2") / $(med "$3")" | bc -l)" "$(rmed "$2" "$3")" "$4"
+}
+ratio "fresh+server loopback / warm GOCACHE" "fresh+server loopback" "warm GOCACHE" 1.20
+ratio "fresh+server +20ms / warm GOCACHE" "fresh+server +20ms" "warm GOCACHE" 1.25
+ratio "cold+prog / cold GOCACHE" "cold+prog" "cold GOCACHE" 1.08
+ratio "warm tier / warm GOCACHE" "warm tier" "warm GOCACHE" 1.05
+if [ -n "$PROFILE" ]; then
+  cp "$W/bin/pitstop" "$PROFILE/pitstop"
+  echo
+  echo "== profiles in $PROFILE, e.g.: go tool pprof -top $PROFILE/pitstop $PROFILE/prog-warm-tier-r*.cpu"
+fi

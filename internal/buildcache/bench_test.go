@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -118,10 +121,52 @@ func BenchmarkWarmTierReplay(b *testing.B) {
 
 // BenchmarkColdTierPuts is the helper's side of a cold build: a fresh
 // helper stores replayActions puts (objects of a few KiB and their
-// entries) in the local tier. Objects are rewritten in place after the
-// first round, which costs the same as writing new ones.
+// entries) in an empty local tier, a new one each round.
 func BenchmarkColdTierPuts(b *testing.B) {
+	stream := putStream()
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	base := b.TempDir()
+	start, cpu0 := time.Now(), cpuNanos()
+	i := 0
+	for b.Loop() {
+		i++
+		if out := replay(b, filepath.Join(base, strconv.Itoa(i)), stream); out.hits != replayActions {
+			b.Fatalf("%d of %d puts answered with a path", out.hits, replayActions)
+		}
+	}
+	perOp(b, start, cpu0, replayActions, "put")
+}
+
+// BenchmarkHeldObjectPuts is a rebuild that puts objects the tier already
+// holds (new actions with known outputs): only the entries are written.
+func BenchmarkHeldObjectPuts(b *testing.B) {
 	benchReplay(b, b.TempDir(), putStream(), "put")
+}
+
+// BenchmarkPutBody is the protocol's share of a put: one 64 KiB body
+// decoded from its base64 JSON string.
+func BenchmarkPutBody(b *testing.B) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
+	sum := sha256.Sum256(body)
+	var one bytes.Buffer
+	encodeRequest(b, &one, Request{ID: 1, Command: CmdPut, ActionID: sum[:], OutputID: sum[:], BodySize: int64(len(body))}, body)
+	const n = 16
+	stream := bytes.Repeat(one.Bytes(), n)
+	b.SetBytes(int64(n * len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rr := NewRequestReader(bytes.NewReader(stream))
+		for range n {
+			req, err := rr.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := rr.Body(io.Discard, req.BodySize); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
 
 // BenchmarkLocalLookup is one local hit without the protocol around it:

@@ -174,13 +174,13 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		resp.Body.Close()
+		drainClose(resp.Body)
 		c.note(ErrMiss)
 		return nil, ErrMiss
 	}
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		resp.Body.Close()
+		drainClose(resp.Body)
 		err := fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(msg))
 		refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
 		switch {
@@ -200,6 +200,16 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// drainClose reads what is left of a short answer's body before closing
+// it: the transport reuses a connection only if its body was read to the
+// end, and a cold build's gets are mostly misses, each of which would
+// otherwise cost a new connection (a TCP handshake and, over TLS, more).
+// A body longer than a few KiB is cut, and its connection with it.
+func drainClose(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, 4<<10))
+	body.Close()
 }
 
 // Object is an object being read from the server. Body yields exactly Size
@@ -292,8 +302,7 @@ func (c *Client) Put(ctx context.Context, action ID, e Entry, body io.Reader) er
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	drainClose(resp.Body)
 	return nil
 }
 
@@ -442,7 +451,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader) 
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	drainClose(resp.Body)
 	return nil
 }
 

@@ -153,3 +153,79 @@ func TestSameSet(t *testing.T) {
 		t.Error("sameSet changed its input")
 	}
 }
+
+// TestPutOfHeldObjectWritesNothing puts, through the helper, an object
+// the local tier already holds (another action's output): the file stays
+// the one there (same inode, not rewritten), both actions hit in the next
+// build. A copy of the wrong size (torn by a power cut) is rewritten.
+func TestPutOfHeldObjectWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte("the same output of two actions")
+	out := ID(sha256.Sum256(body))
+	a1, a2, a3 := id("first action"), id("second action"), id("third action")
+	run := func(reqs ...[]any) []Response {
+		t.Helper()
+		var in bytes.Buffer
+		for i, r := range reqs {
+			req := Request{ID: int64(i + 1), Command: r[0].(Cmd), ActionID: r[1].([]byte)}
+			var b []byte
+			if req.Command == CmdPut {
+				b = r[2].([]byte)
+				o := sha256.Sum256(b)
+				req.OutputID, req.BodySize = o[:], int64(len(b))
+			}
+			encodeRequest(t, &in, req, b)
+		}
+		encodeRequest(t, &in, Request{ID: int64(len(reqs) + 1), Command: CmdClose}, nil)
+		var outb bytes.Buffer
+		if err := (&Prog{Local: &Local{Dir: dir}}).Run(t.Context(), &in, &outb); err != nil {
+			t.Fatal(err)
+		}
+		var res []Response
+		dec := json.NewDecoder(&outb)
+		for {
+			var r Response
+			if dec.Decode(&r) != nil {
+				break
+			}
+			if r.ID != 0 && r.ID <= int64(len(reqs)) { // not the hello or close
+				res = append(res, r)
+			}
+		}
+		return res
+	}
+	first := run([]any{CmdPut, a1[:], body})
+	if first[0].Err != "" || first[0].DiskPath == "" {
+		t.Fatalf("first put: %+v", first[0])
+	}
+	p := first[0].DiskPath
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := run([]any{CmdPut, a2[:], body})
+	if second[0].DiskPath != p {
+		t.Fatalf("second put answered %q, want the held object %q", second[0].DiskPath, p)
+	}
+	after, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Error("the held object was written again")
+	}
+	gets := run([]any{CmdGet, a1[:]}, []any{CmdGet, a2[:]})
+	for i, g := range gets {
+		if g.Miss || g.DiskPath != p || !bytes.Equal(g.OutputID, out[:]) {
+			t.Errorf("get %d after the puts: %+v, want a hit on %s", i+1, g, p)
+		}
+	}
+	// Torn: cut short. The next put of the same bytes repairs it.
+	if err := os.Truncate(p, 3); err != nil {
+		t.Fatal(err)
+	}
+	third := run([]any{CmdPut, a3[:], body})
+	if got, err := os.ReadFile(third[0].DiskPath); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("put over a torn object: %q, %v; want it rewritten whole", got, err)
+	}
+}

@@ -139,6 +139,24 @@ func (l *Local) Lookup(action ID) (Entry, string, error) {
 	return e, p, err
 }
 
+// Object returns the path of the object out if the tier holds it with
+// size bytes (and counts it as used): a put of an object the tier already
+// has need not write it again, as the go command's own cache does not. A
+// torn file (a power cut) is the wrong size and gets rewritten.
+func (l *Local) Object(out ID, size int64) (string, bool) {
+	st, err := l.disk()
+	if err != nil {
+		return "", false
+	}
+	k := objectKey(out)
+	oi, err := st.Touch(context.Background(), k)
+	if err != nil || oi.Size != size {
+		return "", false
+	}
+	p, err := st.Path(k)
+	return p, err == nil
+}
+
 // maxEntryLen bounds an entry file: "v1 <64 hex> <size> <unixnano>\n" is
 // at most 108 bytes.
 const maxEntryLen = 128

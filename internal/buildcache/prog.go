@@ -124,7 +124,7 @@ func (p *Prog) logger() *slog.Logger {
 // Run speaks the protocol on r and w until the go command sends close or
 // closes the stream. It returns an error only for a broken stream.
 func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
-	if stop := startProfile(); stop != nil {
+	if stop := StartProfile(); stop != nil {
 		defer stop()
 	}
 	if err := p.Local.Init(); err != nil {
@@ -195,12 +195,15 @@ func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
 				}()
 			}
 		case CmdPut:
-			res, err := p.readPut(rr, req)
+			res, after, err := p.readPut(rr, req)
 			p.respond(res)
 			if err != nil {
 				// The stream is out of step: nothing more can be read.
 				p.finish(false)
 				return err
+			}
+			if after != nil {
+				after()
 			}
 		case CmdClose:
 			p.finish(true)
@@ -407,6 +410,18 @@ func (p *Prog) fetch(ctx context.Context, a ID) (Entry, string, error) {
 // store writes body (which must be e.Size bytes hashing to e.OutputID) and
 // the entry for a into the local tier.
 func (p *Prog) store(a ID, e Entry, body io.Reader) (string, error) {
+	if path, ok := p.Local.Object(e.OutputID, e.Size); ok {
+		// Another action's output already brought these bytes (checked
+		// then): read past them, so the connection stays usable.
+		if _, err := io.Copy(io.Discard, io.LimitReader(body, e.Size)); err != nil {
+			return "", fmt.Errorf("%w: %w: %v", ErrCorrupt, errCutShort, err)
+		}
+		if err := p.Local.PutEntry(a, e); err != nil {
+			p.Stats.LocalErrs.Add(1)
+			p.noteDiskErr(err)
+		}
+		return path, nil
+	}
 	w, err := p.Local.NewObject(e.OutputID, e.Size)
 	if err != nil {
 		p.Stats.LocalErrs.Add(1)
@@ -472,9 +487,12 @@ func (p *Prog) noteDiskErr(err error) {
 	})
 }
 
-// readPut reads a put's body from the stream and stores it. An error means
-// the stream itself broke.
-func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
+// readPut reads a put's body from the stream and stores the object. An
+// error means the stream itself broke. The go command waits for the
+// answer, which needs only the object in place: what can wait (the action's
+// entry, queueing the upload) is left to after, which the caller runs once
+// the answer is sent, before reading the next request.
+func (p *Prog) readPut(rr *RequestReader, req *Request) (res *Response, after func(), err error) {
 	p.Stats.Puts.Add(1)
 	p.Stats.PutBytes.Add(req.BodySize)
 	fail := func(format string, args ...any) *Response {
@@ -485,9 +503,15 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 	var w *ObjectWriter
 	var errW error
 	var dst io.Writer = io.Discard
+	// An object the tier already holds (the same output of another
+	// action, such as an empty stdout) is not written again: its bytes
+	// were checked against its name when it was stored.
+	have, ok := "", false
 	if errA == nil && errO == nil {
-		if w, errW = p.Local.NewObject(out, req.BodySize); errW == nil {
-			dst = w
+		if have, ok = p.Local.Object(out, req.BodySize); !ok {
+			if w, errW = p.Local.NewObject(out, req.BodySize); errW == nil {
+				dst = w
+			}
 		}
 	}
 	if req.BodySize > 0 {
@@ -497,14 +521,14 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 				if w != nil {
 					w.Abort()
 				}
-				return fail("%v", err), err
+				return fail("%v", err), nil, err
 			}
 			errW = bw.Err
 		}
 	}
 	if errA != nil || errO != nil {
 		p.Stats.BadRequests.Add(1)
-		return fail("bad put: ActionID: %v, OutputID: %v", errA, errO), nil
+		return fail("bad put: ActionID: %v, OutputID: %v", errA, errO), nil, nil
 	}
 	if errW != nil {
 		// Neither the disk nor memory could take it.
@@ -512,37 +536,43 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (*Response, error) {
 			w.Abort()
 		}
 		p.Stats.LocalErrs.Add(1)
-		return fail("storing %s: %v", out, errW), nil
+		return fail("storing %s: %v", out, errW), nil, nil
 	}
-	path, err := w.Commit()
-	if err != nil {
-		if errors.Is(err, ErrCorrupt) {
-			p.Stats.BadRequests.Add(1)
-		} else {
-			p.Stats.LocalErrs.Add(1)
+	path := have
+	inMemory := false
+	if w != nil {
+		if path, err = w.Commit(); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				p.Stats.BadRequests.Add(1)
+			} else {
+				p.Stats.LocalErrs.Add(1)
+			}
+			return fail("storing %s: %v", out, err), nil, nil
 		}
-		return fail("storing %s: %v", out, err), nil
+		p.noteDiskTrouble(w)
+		inMemory = w.InMemory()
 	}
-	p.noteDiskTrouble(w)
 	// Puts count too: many are entries (such as a compile's empty
 	// stdout) that the next build gets without this one having asked.
 	p.noteUsed(a)
 	e := Entry{OutputID: out, Size: req.BodySize, Time: time.Now()}
-	if !w.InMemory() {
-		if err := p.Local.PutEntry(a, e); err != nil {
-			// The object is there for this build; later ones miss.
-			p.Stats.LocalErrs.Add(1)
-			p.noteDiskErr(err)
+	after = func() {
+		if !inMemory {
+			if err := p.Local.PutEntry(a, e); err != nil {
+				// The object is there for this build; later ones miss.
+				p.Stats.LocalErrs.Add(1)
+				p.noteDiskErr(err)
+			}
+		}
+		if p.Remote != nil {
+			select {
+			case p.uploads <- upload{a, e, path}:
+			default:
+				p.Stats.UploadsDropped.Add(1)
+			}
 		}
 	}
-	if p.Remote != nil {
-		select {
-		case p.uploads <- upload{a, e, path}:
-		default:
-			p.Stats.UploadsDropped.Add(1)
-		}
-	}
-	return &Response{ID: req.ID, DiskPath: path}, nil
+	return &Response{ID: req.ID, DiskPath: path}, after, nil
 }
 
 func (p *Prog) uploader() {
@@ -581,22 +611,40 @@ func (p *Prog) uploader() {
 	}
 }
 
-// startProfile writes a CPU profile of the helper to the file named by
-// PITSTOP_CACHE_CPUPROFILE (a hidden knob for measuring the helper's own
-// overhead), one file per process: "%p" in the name becomes the pid.
-func startProfile() func() {
-	name := os.Getenv("PITSTOP_CACHE_CPUPROFILE")
-	if name == "" {
+// StartProfile writes a CPU profile of this process to the file named by
+// PITSTOP_CACHE_CPUPROFILE and, at stop, an allocation profile to the one
+// named by PITSTOP_CACHE_MEMPROFILE (hidden knobs for measuring the
+// helper's and the server's own overhead, see bench/cache/run.sh), one
+// file per process: "%p" in a name becomes the pid. It returns nil when
+// neither is set.
+func StartProfile() func() {
+	name := func(env string) string {
+		return strings.ReplaceAll(os.Getenv(env), "%p", strconv.Itoa(os.Getpid()))
+	}
+	cpu, mem := name("PITSTOP_CACHE_CPUPROFILE"), name("PITSTOP_CACHE_MEMPROFILE")
+	if cpu == "" && mem == "" {
 		return nil
 	}
-	name = strings.ReplaceAll(name, "%p", strconv.Itoa(os.Getpid()))
-	f, err := os.Create(name)
-	if err != nil {
-		return nil
+	var cf *os.File
+	if cpu != "" {
+		if f, err := os.Create(cpu); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				cf = f
+			} else {
+				f.Close()
+			}
+		}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil
+	return func() {
+		if cf != nil {
+			pprof.StopCPUProfile()
+			cf.Close()
+		}
+		if mem != "" {
+			if f, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
 }

@@ -61,7 +61,8 @@ const maxRequestLine = 1 << 20
 
 // RequestReader reads the go command's request stream.
 type RequestReader struct {
-	br *bufio.Reader
+	br  *bufio.Reader
+	dec []byte // decoded put bodies, bodyChunk*3/4 bytes once a put came
 }
 
 // NewRequestReader reads requests from r.
@@ -119,16 +120,15 @@ func (rr *RequestReader) line() ([]byte, error) {
 // decoded, to w. It fails with ErrProtocol if the stream is truncated or
 // not base64. If w fails (a full disk), the rest of the body is still read
 // so that the stream stays in step, and the error is a *BodyWriteError.
+//
+// The body is decoded straight from the reader's buffer into one buffer
+// the reader keeps, so a put costs no allocation and reaches w in writes
+// of up to 48 KiB.
 func (rr *RequestReader) Body(w io.Writer, size int64) error {
 	sw := &stickyWriter{w: w}
-	// The base64 decoder hands out at most 768 bytes a read: gather them
-	// so that a put is a few large writes, not one system call per 768
-	// bytes. stickyWriter never fails, so neither does bw.
-	bw := bufio.NewWriterSize(sw, 64<<10)
-	if err := rr.body(bw, size); err != nil {
+	if err := rr.body(sw, size); err != nil {
 		return err
 	}
-	bw.Flush()
 	if sw.err != nil {
 		return &BodyWriteError{Err: sw.err}
 	}
@@ -154,6 +154,10 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// bodyChunk is how many base64 characters body decodes at a time: a
+// multiple of 4, at most the reader's buffer.
+const bodyChunk = 64 << 10
+
 func (rr *RequestReader) body(w io.Writer, size int64) error {
 	// Skip whitespace up to the opening quote.
 	for {
@@ -168,19 +172,71 @@ func (rr *RequestReader) body(w io.Writer, size int64) error {
 			return fmt.Errorf("%w: body does not start with a JSON string", ErrProtocol)
 		}
 	}
-	q := &untilQuote{br: rr.br}
-	n, err := io.Copy(w, base64.NewDecoder(base64.StdEncoding, q))
-	if err != nil {
-		return fmt.Errorf("%w: body: %v", ErrProtocol, noEOF(err))
+	if rr.dec == nil {
+		rr.dec = make([]byte, base64.StdEncoding.DecodedLen(bodyChunk))
 	}
-	if !q.done {
-		// The decoder stopped at padding; consume up to the quote.
-		if _, err := io.Copy(io.Discard, q); err != nil {
+	var (
+		n      int64
+		carry  [4]byte // characters of a quantum split across reads
+		nc     int
+		padded bool
+	)
+	// decode decodes whole quanta. A JSON string holds no raw newline,
+	// which Decode would skip: fewer bytes than the quanta promise
+	// (padding takes at most 2) mean there was one. A backslash (an
+	// escape) is not base64, so Decode refuses it.
+	decode := func(src []byte) error {
+		m, err := base64.StdEncoding.Decode(rr.dec, src)
+		if err == nil && (padded || m+2 < len(src)/4*3) {
+			err = errors.New("characters after padding, or a raw newline")
+		}
+		if err != nil {
+			return fmt.Errorf("%w: body: %v", ErrProtocol, err)
+		}
+		padded = src[len(src)-1] == '='
+		if n += int64(m); n > size {
+			return fmt.Errorf("%w: body is over %d bytes, BodySize says %d", ErrProtocol, n-int64(m), size)
+		}
+		w.Write(rr.dec[:m])
+		return nil
+	}
+	for {
+		if _, err := rr.br.Peek(1); err != nil {
 			return fmt.Errorf("%w: body: %v", ErrProtocol, noEOF(err))
 		}
-		if !q.done {
-			return fmt.Errorf("%w: body string not terminated", ErrProtocol)
+		buf, _ := rr.br.Peek(min(rr.br.Buffered(), bodyChunk))
+		end := bytes.IndexByte(buf, '"')
+		chunk := buf
+		if end >= 0 {
+			chunk = buf[:end]
 		}
+		// Complete a quantum left over from the last read, then decode
+		// the whole quanta of this one; keep what is left for the next.
+		used := 0
+		if nc > 0 {
+			used = copy(carry[nc:], chunk)
+			if nc += used; nc == 4 {
+				if err := decode(carry[:]); err != nil {
+					return err
+				}
+				nc = 0
+			}
+		}
+		whole := used + (len(chunk)-used)/4*4
+		if whole > used {
+			if err := decode(chunk[used:whole]); err != nil {
+				return err
+			}
+		}
+		nc += copy(carry[nc:], chunk[whole:])
+		if end >= 0 {
+			rr.br.Discard(end + 1)
+			if nc != 0 {
+				return fmt.Errorf("%w: body: base64 of a length that is not a multiple of 4", ErrProtocol)
+			}
+			break
+		}
+		rr.br.Discard(len(chunk))
 	}
 	if n != size {
 		return fmt.Errorf("%w: body is %d bytes, BodySize says %d", ErrProtocol, n, size)
@@ -193,41 +249,6 @@ func noEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-// untilQuote reads from br up to (and consuming) the closing '"'.
-type untilQuote struct {
-	br   *bufio.Reader
-	done bool
-}
-
-func (u *untilQuote) Read(p []byte) (int, error) {
-	if u.done {
-		return 0, io.EOF
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	// Peek whatever is buffered (at least one byte).
-	if _, err := u.br.Peek(1); err != nil {
-		return 0, noEOF(err)
-	}
-	buf, _ := u.br.Peek(min(len(p), u.br.Buffered()))
-	if i := bytes.IndexByte(buf, '"'); i >= 0 {
-		n := copy(p, buf[:i])
-		u.br.Discard(i + 1)
-		u.done = true
-		if n == 0 {
-			return 0, io.EOF
-		}
-		return n, nil
-	}
-	if i := bytes.IndexByte(buf, '\\'); i >= 0 {
-		return 0, errors.New("escaped character in base64 body")
-	}
-	n := copy(p, buf)
-	u.br.Discard(n)
-	return n, nil
 }
 
 // ResponseWriter writes responses; it is safe for concurrent use.

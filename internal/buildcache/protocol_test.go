@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // encodeRequest writes req the way cmd/go/internal/cache/prog.go does: the
@@ -81,19 +82,72 @@ func TestRequestReaderBad(t *testing.T) {
 		in   string
 		size int64
 	}{
-		"short body":     {`"aGVsbG8="` + "\n", 6},
-		"long body":      {`"aGVsbG8="` + "\n", 4},
-		"unterminated":   {`"aGVsbG8=`, 5},
-		"not base64":     {`"!!!!"` + "\n", 3},
-		"not a string":   {"12345\n", 5},
-		"escaped":        {`"aGVs\/bG8="` + "\n", 5},
-		"missing at eof": {"", 5},
-		"cut mid-stream": {`"aGVsbG`, 5},
-		"space in body":  {"\"aGVs bG8=\"\n", 5},
+		"short body":      {`"aGVsbG8="` + "\n", 6},
+		"long body":       {`"aGVsbG8="` + "\n", 4},
+		"unterminated":    {`"aGVsbG8=`, 5},
+		"not base64":      {`"!!!!"` + "\n", 3},
+		"not a string":    {"12345\n", 5},
+		"escaped":         {`"aGVs\/bG8="` + "\n", 5},
+		"missing at eof":  {"", 5},
+		"cut mid-stream":  {`"aGVsbG`, 5},
+		"space in body":   {"\"aGVs bG8=\"\n", 5},
+		"newline in body": {"\"aGVs\nbG8=\"\n", 5},
+		"4 newlines":      {"\"aGVs\n\n\n\nbG8=\"\n", 5},
+		"after padding":   {`"aGk=aGVsbG8="` + "\n", 7},
+		"short quantum":   {`"aGVsbG8"` + "\n", 5},
 	} {
 		rr := NewRequestReader(strings.NewReader(tc.in))
 		if err := rr.Body(io.Discard, tc.size); !errors.Is(err, ErrProtocol) {
 			t.Errorf("%s: err = %v, want ErrProtocol", name, err)
+		}
+	}
+}
+
+// TestBodyAcrossReads decodes bodies of every length around the decoder's
+// chunk and quantum boundaries from readers that hand out one byte, or
+// half of what is asked, at a time: a quantum split between two reads
+// must decode as if it were not, and the stream stay in step.
+func TestBodyAcrossReads(t *testing.T) {
+	var sizes []int
+	for n := 1; n <= 9; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, c := range []int{bodyChunk / 4 * 3, bodyChunk, 3 * bodyChunk} {
+		for d := -4; d <= 4; d++ {
+			sizes = append(sizes, c+d)
+		}
+	}
+	wrap := map[string]func(io.Reader) io.Reader{
+		"whole": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader, "half": iotest.HalfReader,
+	}
+	for name, wr := range wrap {
+		for _, n := range sizes {
+			if name == "one byte" && n > 100 {
+				continue // a byte a read is slow; the small sizes cover every split
+			}
+			body := make([]byte, n)
+			for i := range body {
+				body[i] = byte(i*7 + i/251)
+			}
+			sum := sha256.Sum256(body)
+			var b bytes.Buffer
+			encodeRequest(t, &b, Request{ID: 1, Command: CmdPut, ActionID: sum[:], OutputID: sum[:], BodySize: int64(n)}, body)
+			encodeRequest(t, &b, Request{ID: 2, Command: CmdClose}, nil)
+			rr := NewRequestReader(wr(&b))
+			req, err := rr.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := rr.Body(&got, req.BodySize); err != nil {
+				t.Fatalf("%s, %d bytes: %v", name, n, err)
+			}
+			if !bytes.Equal(got.Bytes(), body) {
+				t.Fatalf("%s, %d bytes: body differs", name, n)
+			}
+			if req, err := rr.Next(); err != nil || req.ID != 2 {
+				t.Fatalf("%s, %d bytes: after the body: %+v, %v", name, n, req, err)
+			}
 		}
 	}
 }

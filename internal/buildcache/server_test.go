@@ -458,29 +458,37 @@ func FuzzParseIDList(f *testing.F) {
 	})
 }
 
-func TestServerBehindServiceWithToken(t *testing.T) {
+// serveBehindService runs a Server on a fresh store behind service.Server
+// (tokens, limits) on 127.0.0.1 until the test ends, and returns its URL.
+func serveBehindService(t *testing.T, authToken string) string {
+	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := &service.Server{Name: "cache", Addr: "127.0.0.1:0", Handler: &Server{Store: st}, AuthToken: "s3cret",
+	srv := &service.Server{Name: "cache", Addr: "127.0.0.1:0", Handler: &Server{Store: st}, AuthToken: authToken,
 		Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addr <- a }}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server: %v", err)
 		}
-	}()
-	url := "http://" + (<-addr).String()
+	})
+	return "http://" + (<-addr).String()
+}
+
+func TestServerBehindServiceWithToken(t *testing.T) {
+	url := serveBehindService(t, "s3cret")
+	ctx := context.Background()
 	body := []byte("authorized object")
 	e := Entry{OutputID: ID(sha256.Sum256(body)), Size: int64(len(body))}
 
 	anon, _ := NewClient(url, "")
-	err = anon.Put(ctx, id("k"), e, bytes.NewReader(body))
+	err := anon.Put(ctx, id("k"), e, bytes.NewReader(body))
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("put without the token: %v; want a 401 that mentions the token", err)
 	}

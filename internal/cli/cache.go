@@ -318,6 +318,9 @@ and writing, as before; trim then needs the admin token.`,
 				return err
 			}
 			defer st.Close()
+			if stop := buildcache.StartProfile(); stop != nil {
+				defer stop()
+			}
 			h := &buildcache.Server{Store: fl.trimmer(st, buildcache.MutableKey, log), Logger: log}
 			reg := prometheus.NewRegistry()
 			if err := fl.register(reg); err != nil {

@@ -80,6 +80,11 @@ func TestExecutableCopies(t *testing.T) {
 	if b, _ := os.ReadFile(exe); string(b) != "old" {
 		t.Errorf("undo left %q, want the old copy", b)
 	}
+	// A copy of the same size is compared byte for byte.
+	os.WriteFile(exe, []byte("#!/bin/sh\necho old\n"), 0o755)
+	if _, step, err := Executable(src, bin); err != nil || step == nil {
+		t.Errorf("over a copy of the same size with other bytes: step %v, %v; want a copy", step, err)
+	}
 }
 
 func TestExecutableVisible(t *testing.T) {
