@@ -336,7 +336,11 @@ func (h *Handler) fresh(req Request, mod time.Time) bool {
 // serveMeta answers everything but zips: small files, from memory, the
 // store or upstream.
 func (h *Handler) serveMeta(w http.ResponseWriter, r *http.Request, req Request) {
-	if e := h.memHit(req.Key); e != nil {
+	e := h.memHit(req.Key)
+	if e == nil {
+		e = h.fleetMeta(r.Context(), req)
+	}
+	if e != nil {
 		h.m.request(req.Kind, resHit, int64(len(e.data)))
 		writeMem(w, r, e, cacheHit)
 		return
@@ -443,7 +447,10 @@ func (h *Handler) memHit(key string) *memEntry {
 		return nil
 	}
 	n := now.UnixNano()
-	if c := e.checked.Load(); n-c >= int64(h.MemRecheck) && e.checked.CompareAndSwap(c, n) {
+	// A mutable answer a fleet shares is checked against the coordinator
+	// when it expires, not against the shared store (that would be an S3
+	// request per key every MemRecheck).
+	if c := e.checked.Load(); n-c >= int64(h.MemRecheck) && (e.immutable || h.Coord == nil) && e.checked.CompareAndSwap(c, n) {
 		var info store.Info
 		var err error
 		if t, ok := h.Store.(toucher); ok {
@@ -488,6 +495,15 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	ctx, cancel := context.WithTimeout(h.BaseContext, h.MetaTimeout)
 	defer cancel()
 	start := time.Now()
+	share, landed, err := h.fleetMetaTurn(ctx, req)
+	if landed != nil {
+		return landed, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var shared []byte
+	var sharedMod time.Time
+	defer func() { share(shared, sharedMod) }()
 	select {
 	case h.metaSem <- struct{}{}:
 		defer func() { <-h.metaSem }()
@@ -497,7 +513,6 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 		return nil, err
 	}
 	var data []byte
-	var err error
 	verified := true // everything but checksum-database answers is checked by Fetcher
 	f := h.Fetcher
 	switch req.Kind {
@@ -545,6 +560,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 			now = info.ModTime
 		}
 	}
+	shared, sharedMod = data, now
 	return h.remember(req, data, now), nil
 }
 
