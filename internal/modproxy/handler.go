@@ -542,6 +542,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	}
 	h.clearNegative(req.Key)
 	now := time.Now()
+	fetched := now // the TTL base shared with the fleet (the store's time may be truncated)
 	switch {
 	case req.Kind == KindSumDB && req.Immutable():
 		// Verified lookups and tiles are already in the store: the
@@ -560,7 +561,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 			now = info.ModTime
 		}
 	}
-	shared, sharedMod = data, now
+	shared, sharedMod = data, fetched
 	return h.remember(req, data, now), nil
 }
 
