@@ -4,6 +4,10 @@
 //   - warm hits (a .mod and a zip) through a replica whose local tier holds
 //     them, as a ratio of the single-node disk store's req/s (aim ≥ 0.95);
 //   - S3 requests per warm hit (aim 0);
+//   - S3 requests and Redis commands for a list and @latest on a replica
+//     that never asked (shared through Redis: no S3 request), and for a
+//     list that expired on three replicas at once (with Redis: one
+//     upstream fetch for the three);
 //   - the cold-miss latency the fleet lock adds: cold zips through a
 //     replica with Redis coordination against the same replica without
 //     (aim < 5 ms on loopback).
@@ -138,7 +142,7 @@ func run(tb *benchTB) error {
 	}
 	single := serve(&modproxy.Handler{Store: disk, Fetcher: newFetcher(), Logger: quiet})
 
-	newReplica := func(withRedis bool) (string, *s3store.Store, coord.Coordinator, error) {
+	newReplica := func(withRedis bool, listTTL time.Duration) (string, *s3store.Store, coord.Coordinator, error) {
 		local, err := store.Open(tb.TempDir(), store.Options{})
 		if err != nil {
 			return "", nil, nil, err
@@ -148,7 +152,7 @@ func run(tb *benchTB) error {
 		if err != nil {
 			return "", nil, nil, err
 		}
-		h := &modproxy.Handler{Store: &store.Tiered{Local: local, Remote: remote, Mutable: modproxy.MutableKey}, Fetcher: newFetcher(), Logger: quiet}
+		h := &modproxy.Handler{Store: &store.Tiered{Local: local, Remote: remote, Mutable: modproxy.MutableKey}, Fetcher: newFetcher(), Logger: quiet, ListTTL: listTTL}
 		if withRedis {
 			r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: rs.URL})
 			if err != nil {
@@ -158,11 +162,11 @@ func run(tb *benchTB) error {
 		}
 		return serve(h), remote, h.Coord, nil
 	}
-	replica, remote, co, err := newReplica(true)
+	replica, remote, co, err := newReplica(true, 0)
 	if err != nil {
 		return err
 	}
-	replicaNoLock, _, _, err := newReplica(false)
+	replicaNoLock, _, _, err := newReplica(false, 0)
 	if err != nil {
 		return err
 	}
@@ -244,7 +248,7 @@ func run(tb *benchTB) error {
 // @latest: warmed through one replica, then asked of a replica that never
 // saw them, with Redis (the answers are shared there) and without (they
 // are read from the bucket), first once and then warm.
-func listsBench(up *testupstream.Server, warmed string, newReplica func(bool) (string, *s3store.Store, coord.Coordinator, error)) error {
+func listsBench(up *testupstream.Server, warmed string, newReplica func(bool, time.Duration) (string, *s3store.Store, coord.Coordinator, error)) error {
 	paths := []string{testupstream.ModPath("example.com/hot") + "/@v/list", testupstream.ModPath("example.com/hot") + "/@latest"}
 	for _, p := range paths {
 		if code, err := get(http.DefaultClient, warmed+p); err != nil || code != 200 {
@@ -252,7 +256,7 @@ func listsBench(up *testupstream.Server, warmed string, newReplica func(bool) (s
 		}
 	}
 	for _, withRedis := range []bool{true, false} {
-		base, remote, co, err := newReplica(withRedis)
+		base, remote, co, err := newReplica(withRedis, 0)
 		if err != nil {
 			return err
 		}
@@ -285,6 +289,66 @@ func listsBench(up *testupstream.Server, warmed string, newReplica func(bool) (s
 			how, float64(s1-s0)/float64(len(paths)), float64(r1-r0)/float64(len(paths)), float64(s2-s1)/warm, float64(r2-r1)/warm)
 	}
 	fmt.Printf("list+latest upstream fetches for the 3 replicas: list %d, @latest %d\n", up.Count(paths[0]), up.Count(paths[1]))
+
+	// An expired list: three replicas with a short TTL that all hold it
+	// ask at once; with Redis one refreshes it from the upstream for all.
+	for _, withRedis := range []bool{true, false} {
+		if err := expiredList(up, paths[0], withRedis, newReplica); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expiredList has three replicas with a short TTL hold a list, lets it
+// expire, and asks all three for it at once: the upstream fetches and the
+// shared storage's requests per replica.
+func expiredList(up *testupstream.Server, path string, withRedis bool, newReplica func(bool, time.Duration) (string, *s3store.Store, coord.Coordinator, error)) error {
+	const ttl = time.Second
+	type rep struct {
+		base   string
+		remote *s3store.Store
+		co     coord.Coordinator
+	}
+	var reps []rep
+	for range 3 {
+		base, remote, co, err := newReplica(withRedis, ttl)
+		if err != nil {
+			return err
+		}
+		if code, err := get(http.DefaultClient, base+path); err != nil || code != 200 {
+			return fmt.Errorf("%s: %d %v", path, code, err)
+		}
+		reps = append(reps, rep{base, remote, co})
+	}
+	time.Sleep(ttl + 100*time.Millisecond)
+	counts := func() (s3n, rn int64) {
+		for _, r := range reps {
+			s3n += r.remote.Metrics.Requests()
+			if r.co != nil {
+				rn += r.co.Stats().Requests
+			}
+		}
+		return
+	}
+	s0, r0 := counts()
+	fetched := up.Count(path)
+	var wg sync.WaitGroup
+	for _, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get(http.DefaultClient, r.base+path)
+		}()
+	}
+	wg.Wait()
+	s1, r1 := counts()
+	how := "with Redis   "
+	if !withRedis {
+		how = "without Redis"
+	}
+	fmt.Printf("expired list %s asked of 3 replicas at once: %d upstream fetch(es), %.1f S3 requests and %.1f Redis commands per replica\n",
+		how, up.Count(path)-fetched, float64(s1-s0)/3, float64(r1-r0)/3)
 	return nil
 }
 
