@@ -1,6 +1,7 @@
 package modproxy
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,5 +222,44 @@ func TestFleetPolicyOnSharedList(t *testing.T) {
 	}
 	if n := up.Count(depList); n != 1 {
 		t.Errorf("upstream listed %d times; want 1", n)
+	}
+}
+
+// TestFleetHugeListNotInRedis: a list larger than MaxFleetEntry is not
+// copied into Redis (a 9-byte marker names its time); another replica
+// serves it from the bucket while the marker is fresh, without asking the
+// upstream.
+func TestFleetHugeListNotInRedis(t *testing.T) {
+	fe := newFleet(t, true)
+	up := testupstream.NewForTest(t, graph...)
+	r1, r2 := fe.replica(t, up, nil), fe.replica(t, up, nil)
+	r1.H.Init()
+	req, err := ParseRequest(depList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big strings.Builder
+	for i := 0; big.Len() <= MaxFleetEntry; i++ {
+		fmt.Fprintf(&big, "v1.0.%d\n", i)
+	}
+	ctx := context.Background()
+	done, landed, err := r1.H.fleetMetaTurn(ctx, req)
+	if err != nil || landed != nil {
+		t.Fatalf("fleetMetaTurn: %v %v", landed, err)
+	}
+	if err := r1.H.Store.Put(ctx, req.Key, strings.NewReader(big.String())); err != nil {
+		t.Fatal(err)
+	}
+	done([]byte(big.String()), time.Now())
+	// Replica 2's coordinator never set it: this is what Redis holds.
+	if e, ok := r2.coord.GetEntry(ctx, metaEntryKey(req.Key)); !ok || len(e) != 9 {
+		t.Errorf("Redis holds %d bytes (%v) for a %d-byte list; want the 9-byte marker", len(e), ok, big.Len())
+	}
+	b, code, err := fetchBody(r2.URL + depList)
+	if err != nil || code != 200 || string(b) != big.String() {
+		t.Fatalf("replica 2: %d %v, %d bytes; want the %d-byte list from the bucket", code, err, len(b), big.Len())
+	}
+	if n := up.Count(depList); n != 0 {
+		t.Errorf("upstream listed %d times; want 0 (the list is in the bucket and fresh)", n)
 	}
 }
