@@ -163,17 +163,25 @@ func (h *Handler) fleetMetaTurn(ctx context.Context, req Request) (done func(dat
 		return func([]byte, time.Time) {}, nil, nil
 	}
 	var neg string
-	le, landed, err := h.Coord.Lock(ctx, "meta:"+req.Key, func() bool {
+	isLanded := func() bool {
 		if e = h.fleetMetaLanded(ctx, req); e != nil {
 			return true
 		}
 		msg, ok := h.fleetNegative(req.Key)
 		neg = msg
 		return ok
-	})
-	switch {
-	case err != nil:
+	}
+	le, landed, err := h.Coord.Lock(ctx, "meta:"+req.Key, isLanded)
+	if err != nil {
 		return nil, nil, fmt.Errorf("waiting for another replica's fetch: %w", err)
+	}
+	if !landed && isLanded() {
+		// Another replica shared it and released the lock between our
+		// last look and our taking the lock.
+		le.Release(true)
+		landed = true
+	}
+	switch {
 	case landed && e != nil:
 		return nil, e, nil
 	case landed:

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pitstop-go/pitstop/internal/modproxy/policy"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -182,16 +180,7 @@ func TestFleetListRedisKilled(t *testing.T) {
 func TestFleetPolicyOnSharedList(t *testing.T) {
 	fe := newFleet(t, true)
 	up := testupstream.NewForTest(t, graph...)
-	file := filepath.Join(t.TempDir(), "policy.toml")
-	deny := "[default]\nmin_age = \"0\"\n\n[[rule]]\nname = \"broken\"\nmodule = \"example.com/dep\"\nversions = \"v1.1.0\"\naction = \"deny\"\n"
-	if err := os.WriteFile(file, []byte(deny), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := policy.Open(file, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	src, file := openPolicy(t, "[default]\nmin_age = \"0\"\n\n[[rule]]\nname = \"broken\"\nmodule = \"example.com/dep\"\nversions = \"v1.1.0\"\naction = \"deny\"\n")
 	open := fe.replica(t, up, nil)
 	gated := fe.replica(t, up, func(h *Handler) { h.Policy = src })
 	if b, code, err := fetchBody(open.URL + depList); err != nil || code != 200 || string(b) != "v1.0.0\nv1.1.0\n" {
