@@ -121,8 +121,10 @@ type Handler struct {
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
 	BaseContext context.Context
-	// Coord, if set, makes zip fetches single flight across replicas that
-	// share Store (see internal/coord); nil dedupes within this process.
+	// Coord, if set, makes zip fetches and the refreshes of lists,
+	// @latest and queries single flight across replicas that share Store
+	// (see internal/coord), and shares those answers and not-founds
+	// through it for their TTL; nil dedupes within this process.
 	Coord coord.Coordinator
 	// MaxZipFetches bounds concurrent zip fetches, each a download and
 	// its verification; more wait for a turn. 0 means
