@@ -4,6 +4,10 @@
 //   - warm hits (a .mod and a zip) through a replica whose local tier holds
 //     them, as a ratio of the single-node disk store's req/s (aim ≥ 0.95);
 //   - S3 requests per warm hit (aim 0);
+//   - S3 requests and Redis commands for a list and @latest on a replica
+//     that never asked (shared through Redis: no S3 request), and for a
+//     list that expired on three replicas at once (with Redis: one
+//     upstream fetch for the three);
 //   - the cold-miss latency the fleet lock adds: cold zips through a
 //     replica with Redis coordination against the same replica without
 //     (aim < 5 ms on loopback).
@@ -138,33 +142,31 @@ func run(tb *benchTB) error {
 	}
 	single := serve(&modproxy.Handler{Store: disk, Fetcher: newFetcher(), Logger: quiet})
 
-	var co coord.Coordinator
-	newReplica := func(withRedis bool) (string, *s3store.Store, error) {
+	newReplica := func(withRedis bool, listTTL time.Duration) (string, *s3store.Store, coord.Coordinator, error) {
 		local, err := store.Open(tb.TempDir(), store.Options{})
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		remote, err := s3store.OpenWith(ctx, s3store.Config{Bucket: "bench", Prefix: "p", Endpoint: s3.Endpoint, PathStyle: true},
 			s3store.Options{TempDir: tb.TempDir()}, testfleet.Creds())
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		h := &modproxy.Handler{Store: &store.Tiered{Local: local, Remote: remote, Mutable: modproxy.MutableKey}, Fetcher: newFetcher(), Logger: quiet}
+		h := &modproxy.Handler{Store: &store.Tiered{Local: local, Remote: remote, Mutable: modproxy.MutableKey}, Fetcher: newFetcher(), Logger: quiet, ListTTL: listTTL}
 		if withRedis {
 			r, err := coord.OpenRedis(ctx, coord.RedisConfig{URL: rs.URL})
 			if err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
 			h.Coord = r
-			co = r
 		}
-		return serve(h), remote, nil
+		return serve(h), remote, h.Coord, nil
 	}
-	replica, remote, err := newReplica(true)
+	replica, remote, co, err := newReplica(true, 0)
 	if err != nil {
 		return err
 	}
-	replicaNoLock, _, err := newReplica(false)
+	replicaNoLock, _, _, err := newReplica(false, 0)
 	if err != nil {
 		return err
 	}
@@ -210,6 +212,10 @@ func run(tb *benchTB) error {
 			kind.name, ms, mr, median(ratios), ratios[0], ratios[len(ratios)-1], float64(s3reqs)/float64(hits))
 	}
 
+	if err := listsBench(up, replica, newReplica); err != nil {
+		return err
+	}
+
 	// Cold misses: alternate between the replica with the fleet lock and
 	// the one without, each on modules no one fetched yet.
 	var withLock, without []time.Duration
@@ -235,6 +241,114 @@ func run(tb *benchTB) error {
 	fmt.Printf("cold zip  with fleet lock (Redis) p50 %v   without %v   added by the lock %v\n",
 		mw.Round(10*time.Microsecond), mo.Round(10*time.Microsecond), (mw - mo).Round(10*time.Microsecond))
 	fmt.Printf("cold zip  per miss through the locked replica: %.1f S3 requests, %.1f Redis commands\n", s3PerMiss, redisPerMiss)
+	return nil
+}
+
+// listsBench measures the shared storage's work for a module's list and
+// @latest: warmed through one replica, then asked of a replica that never
+// saw them, with Redis (the answers are shared there) and without (they
+// are read from the bucket), first once and then warm.
+func listsBench(up *testupstream.Server, warmed string, newReplica func(bool, time.Duration) (string, *s3store.Store, coord.Coordinator, error)) error {
+	paths := []string{testupstream.ModPath("example.com/hot") + "/@v/list", testupstream.ModPath("example.com/hot") + "/@latest"}
+	for _, p := range paths {
+		if code, err := get(http.DefaultClient, warmed+p); err != nil || code != 200 {
+			return fmt.Errorf("warming %s: %d %v", p, code, err)
+		}
+	}
+	for _, withRedis := range []bool{true, false} {
+		base, remote, co, err := newReplica(withRedis, 0)
+		if err != nil {
+			return err
+		}
+		counts := func() (int64, int64) {
+			if co == nil {
+				return remote.Metrics.Requests(), 0
+			}
+			return remote.Metrics.Requests(), co.Stats().Requests
+		}
+		s0, r0 := counts()
+		for _, p := range paths {
+			if code, err := get(http.DefaultClient, base+p); err != nil || code != 200 {
+				return fmt.Errorf("%s: %d %v", p, code, err)
+			}
+		}
+		s1, r1 := counts()
+		reqs := max(*n/10, *conc)
+		for _, p := range paths {
+			t := newTarget(base + p)
+			t.run(reqs)
+			t.close()
+		}
+		s2, r2 := counts()
+		how := "with Redis   "
+		if !withRedis {
+			how = "without Redis"
+		}
+		warm := float64(len(paths) * max(reqs / *conc, 1) * *conc)
+		fmt.Printf("list+latest %s on a replica that never asked: first request %.1f S3 requests, %.1f Redis commands each; then %.4f S3, %.4f Redis per warm request\n",
+			how, float64(s1-s0)/float64(len(paths)), float64(r1-r0)/float64(len(paths)), float64(s2-s1)/warm, float64(r2-r1)/warm)
+	}
+	fmt.Printf("list+latest upstream fetches for the 3 replicas: list %d, @latest %d\n", up.Count(paths[0]), up.Count(paths[1]))
+
+	// An expired list: three replicas with a short TTL that all hold it
+	// ask at once; with Redis one refreshes it from the upstream for all.
+	for _, withRedis := range []bool{true, false} {
+		if err := expiredList(up, paths[0], withRedis, newReplica); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expiredList has three replicas with a short TTL hold a list, lets it
+// expire, and asks all three for it at once: the upstream fetches and the
+// shared storage's requests per replica.
+func expiredList(up *testupstream.Server, path string, withRedis bool, newReplica func(bool, time.Duration) (string, *s3store.Store, coord.Coordinator, error)) error {
+	const ttl = time.Second
+	type rep struct {
+		base   string
+		remote *s3store.Store
+		co     coord.Coordinator
+	}
+	var reps []rep
+	for range 3 {
+		base, remote, co, err := newReplica(withRedis, ttl)
+		if err != nil {
+			return err
+		}
+		if code, err := get(http.DefaultClient, base+path); err != nil || code != 200 {
+			return fmt.Errorf("%s: %d %v", path, code, err)
+		}
+		reps = append(reps, rep{base, remote, co})
+	}
+	time.Sleep(ttl + 100*time.Millisecond)
+	counts := func() (s3n, rn int64) {
+		for _, r := range reps {
+			s3n += r.remote.Metrics.Requests()
+			if r.co != nil {
+				rn += r.co.Stats().Requests
+			}
+		}
+		return
+	}
+	s0, r0 := counts()
+	fetched := up.Count(path)
+	var wg sync.WaitGroup
+	for _, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get(http.DefaultClient, r.base+path)
+		}()
+	}
+	wg.Wait()
+	s1, r1 := counts()
+	how := "with Redis   "
+	if !withRedis {
+		how = "without Redis"
+	}
+	fmt.Printf("expired list %s asked of 3 replicas at once: %d upstream fetch(es), %.1f S3 requests and %.1f Redis commands per replica\n",
+		how, up.Count(path)-fetched, float64(s1-s0)/3, float64(r1-r0)/3)
 	return nil
 }
 

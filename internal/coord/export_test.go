@@ -18,3 +18,12 @@ func RawDo(url string, args ...any) error {
 	_, err := RawReply(url, args...)
 	return err
 }
+
+// EntryBytes is the size of l's entries' values.
+func (l *Local) EntryBytes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bytes
+}
+
+const MaxLocalBytes = maxLocalBytes

@@ -12,6 +12,7 @@ type Local struct {
 	mu      sync.Mutex
 	locks   map[string]chan struct{} // closed on release
 	entries map[string]localEntry
+	bytes   int // of entries' values
 	uses    map[string]time.Time
 	gc      sync.Mutex
 	waits   int64
@@ -23,8 +24,12 @@ type localEntry struct {
 	until time.Time
 }
 
-// maxLocalEntries bounds the in-memory entries and uses.
-const maxLocalEntries = 100_000
+// maxLocalEntries bounds the in-memory entries and uses; maxLocalBytes
+// the entries' values (shared list and @latest answers can be large).
+const (
+	maxLocalEntries = 100_000
+	maxLocalBytes   = 32 << 20
+)
 
 // NewLocal returns a process-local coordinator.
 func NewLocal() *Local {
@@ -95,7 +100,7 @@ func (l *Local) GetEntry(_ context.Context, key string) ([]byte, bool) {
 	defer l.mu.Unlock()
 	e, ok := l.entries[key]
 	if !ok || time.Now().After(e.until) {
-		delete(l.entries, key)
+		l.drop(key)
 		return nil, false
 	}
 	return e.val, true
@@ -105,15 +110,28 @@ func (l *Local) GetEntry(_ context.Context, key string) ([]byte, bool) {
 func (l *Local) SetEntry(_ context.Context, key string, val []byte, ttl time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.entries) >= maxLocalEntries {
+	l.drop(key)
+	if len(val) > maxLocalBytes {
+		return
+	}
+	if len(l.entries) >= maxLocalEntries || l.bytes+len(val) > maxLocalBytes {
 		now := time.Now()
 		for k, e := range l.entries {
-			if now.After(e.until) || len(l.entries) >= maxLocalEntries {
-				delete(l.entries, k)
+			if now.After(e.until) || len(l.entries) >= maxLocalEntries || l.bytes+len(val) > maxLocalBytes {
+				l.drop(k)
 			}
 		}
 	}
 	l.entries[key] = localEntry{val: val, until: time.Now().Add(ttl)}
+	l.bytes += len(val)
+}
+
+// drop removes an entry; l.mu is held.
+func (l *Local) drop(key string) {
+	if e, ok := l.entries[key]; ok {
+		l.bytes -= len(e.val)
+		delete(l.entries, key)
+	}
 }
 
 // Touch implements Coordinator.

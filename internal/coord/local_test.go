@@ -2,6 +2,7 @@ package coord_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,4 +62,25 @@ func TestLocalLock(t *testing.T) {
 		t.Error("TryGC succeeded twice")
 	}
 	rel()
+}
+
+// TestLocalEntriesBoundedInBytes: large shared answers (lists) cannot grow
+// the local entries past their byte bound; the newest stays readable.
+func TestLocalEntriesBoundedInBytes(t *testing.T) {
+	l := coord.NewLocal()
+	ctx := context.Background()
+	val := make([]byte, 1<<20)
+	for i := range 3 * coord.MaxLocalBytes / len(val) {
+		l.SetEntry(ctx, fmt.Sprint("k", i), val, time.Hour)
+		if n := l.EntryBytes(); n > coord.MaxLocalBytes {
+			t.Fatalf("after %d entries of 1 MiB the local entries hold %d bytes, above the bound %d", i+1, n, coord.MaxLocalBytes)
+		}
+	}
+	if b, ok := l.GetEntry(ctx, fmt.Sprint("k", 3*coord.MaxLocalBytes/len(val)-1)); !ok || len(b) != len(val) {
+		t.Errorf("the newest entry is gone (%v, %d bytes)", ok, len(b))
+	}
+	l.SetEntry(ctx, "huge", make([]byte, coord.MaxLocalBytes+1), time.Hour)
+	if _, ok := l.GetEntry(ctx, "huge"); ok {
+		t.Error("an entry larger than the whole bound was kept")
+	}
 }

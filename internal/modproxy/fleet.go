@@ -2,9 +2,13 @@ package modproxy
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/store"
 )
 
@@ -60,4 +64,135 @@ func (h *Handler) fleetNegative(key string) (string, bool) {
 	}
 	b, ok := h.Coord.GetEntry(context.Background(), "notfound:"+key)
 	return string(b), ok
+}
+
+// MaxFleetEntry bounds a list, @latest or query answer shared through the
+// coordinator (Redis): a larger one is shared as a marker that names its
+// time, and replicas read the answer itself from the shared store, as
+// without Redis.
+const MaxFleetEntry = 256 << 10
+
+// Shared mutable answers: one byte saying where the answer is ('d' inline,
+// 's' in the store), the time it was fetched (the TTL base, Unix
+// nanoseconds, 8 bytes big-endian), then the answer when inline. Only the
+// upstream's own answer is ever shared: the policy filters each replica's
+// answers on the way out, so a policy change takes effect at once and
+// replicas with different policies can share one Redis.
+const (
+	metaInline  = 'd'
+	metaInStore = 's'
+)
+
+func metaEntryKey(key string) string { return "meta:" + key }
+
+func encodeMeta(data []byte, mod time.Time) []byte {
+	if len(data) > MaxFleetEntry {
+		b := make([]byte, 9)
+		b[0] = metaInStore
+		binary.BigEndian.PutUint64(b[1:], uint64(mod.UnixNano()))
+		return b
+	}
+	b := make([]byte, 9, 9+len(data))
+	b[0] = metaInline
+	binary.BigEndian.PutUint64(b[1:], uint64(mod.UnixNano()))
+	return append(b, data...)
+}
+
+func decodeMeta(b []byte) (data []byte, mod time.Time, inline, ok bool) {
+	if len(b) < 9 || (b[0] != metaInline && b[0] != metaInStore) {
+		return nil, time.Time{}, false, false
+	}
+	mod = time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9])))
+	return b[9:], mod, b[0] == metaInline, true
+}
+
+// fleetMeta returns a fresh mutable answer (list, @latest, query, the
+// checksum database's latest) another replica (or this one) shared, kept
+// in memory on the way; nil when there is none, it is stale, or it was too
+// large to share inline (the store has it).
+func (h *Handler) fleetMeta(ctx context.Context, req Request) *memEntry {
+	if h.Coord == nil || req.Immutable() {
+		return nil
+	}
+	b, ok := h.Coord.GetEntry(ctx, metaEntryKey(req.Key))
+	if !ok {
+		return nil
+	}
+	data, mod, inline, ok := decodeMeta(b)
+	if !ok || !inline || !h.fresh(req, mod) {
+		return nil
+	}
+	return h.remember(req, data, mod)
+}
+
+// fleetMetaLanded is the answer another replica fetched while this one
+// waited for the fleet lock: inline, or read from the store when it was
+// too large to share.
+func (h *Handler) fleetMetaLanded(ctx context.Context, req Request) *memEntry {
+	b, ok := h.Coord.GetEntry(ctx, metaEntryKey(req.Key))
+	if !ok {
+		return nil
+	}
+	data, mod, inline, ok := decodeMeta(b)
+	if !ok || !h.fresh(req, mod) {
+		return nil
+	}
+	if inline {
+		return h.remember(req, data, mod)
+	}
+	obj, err := h.Store.Get(ctx, req.Key)
+	if err != nil {
+		return nil
+	}
+	defer obj.Close()
+	data, err = readAllLimit(obj.Body, modfetch.MaxMetaSize)
+	if err != nil || !h.fresh(req, obj.ModTime) {
+		return nil
+	}
+	return h.remember(req, data, obj.ModTime)
+}
+
+// fleetMetaTurn makes the upstream fetch of a mutable answer single flight
+// across replicas: it waits while another replica fetches it, then
+// returns what that one shared (e non-nil). Otherwise the caller fetches
+// and calls done with the answer and its time (nil data for a failure),
+// which shares it for the rest of its TTL and wakes the waiters. A
+// not-found another replica learned meanwhile is returned as err.
+func (h *Handler) fleetMetaTurn(ctx context.Context, req Request) (done func(data []byte, mod time.Time), e *memEntry, err error) {
+	if h.Coord == nil || req.Immutable() {
+		return func([]byte, time.Time) {}, nil, nil
+	}
+	var neg string
+	isLanded := func() bool {
+		if e = h.fleetMetaLanded(ctx, req); e != nil {
+			return true
+		}
+		msg, ok := h.fleetNegative(req.Key)
+		neg = msg
+		return ok
+	}
+	le, landed, err := h.Coord.Lock(ctx, "meta:"+req.Key, isLanded)
+	if err != nil {
+		return nil, nil, fmt.Errorf("waiting for another replica's fetch: %w", err)
+	}
+	if !landed && isLanded() {
+		// Another replica shared it and released the lock between our
+		// last look and our taking the lock.
+		le.Release(true)
+		landed = true
+	}
+	switch {
+	case landed && e != nil:
+		return nil, e, nil
+	case landed:
+		return nil, nil, negativeError(neg)
+	}
+	return func(data []byte, mod time.Time) {
+		if data != nil {
+			if ttl := h.ListTTL - time.Since(mod); ttl > 0 {
+				h.Coord.SetEntry(context.Background(), metaEntryKey(req.Key), encodeMeta(data, mod), ttl)
+			}
+		}
+		le.Release(data != nil)
+	}, nil, nil
 }

@@ -441,8 +441,8 @@ func TestFleetS3Stopped(t *testing.T) {
 }
 
 // TestFleetSharedNotFound: a not-found learned by replica 1 is answered by
-// replica 2 from Redis without asking the upstream; lists are shared
-// through the bucket under the same TTL rules.
+// replica 2 from Redis without asking the upstream; so is a list, under
+// the same TTL rules (TestFleetListsOneFetchPerTTL has more).
 func TestFleetSharedNotFound(t *testing.T) {
 	fe := newFleet(t, true)
 	up := testupstream.NewForTest(t, graph...)

@@ -398,7 +398,11 @@ func (h *Handler) metaBytes(ctx context.Context, kind Kind, mod, version string)
 	if err != nil {
 		return nil, err
 	}
-	if e := h.memHit(req.Key); e != nil {
+	e := h.memHit(req.Key)
+	if e == nil {
+		e = h.fleetMeta(ctx, req)
+	}
+	if e != nil {
 		return e.data, nil
 	}
 	var stale []byte

@@ -121,8 +121,10 @@ type Handler struct {
 	// request that started them (others may be waiting); cancel it to stop
 	// them at shutdown. nil means context.Background().
 	BaseContext context.Context
-	// Coord, if set, makes zip fetches single flight across replicas that
-	// share Store (see internal/coord); nil dedupes within this process.
+	// Coord, if set, makes zip fetches and the refreshes of lists,
+	// @latest and queries single flight across replicas that share Store
+	// (see internal/coord), and shares those answers and not-founds
+	// through it for their TTL; nil dedupes within this process.
 	Coord coord.Coordinator
 	// MaxZipFetches bounds concurrent zip fetches, each a download and
 	// its verification; more wait for a turn. 0 means
@@ -336,7 +338,11 @@ func (h *Handler) fresh(req Request, mod time.Time) bool {
 // serveMeta answers everything but zips: small files, from memory, the
 // store or upstream.
 func (h *Handler) serveMeta(w http.ResponseWriter, r *http.Request, req Request) {
-	if e := h.memHit(req.Key); e != nil {
+	e := h.memHit(req.Key)
+	if e == nil {
+		e = h.fleetMeta(r.Context(), req)
+	}
+	if e != nil {
 		h.m.request(req.Kind, resHit, int64(len(e.data)))
 		writeMem(w, r, e, cacheHit)
 		return
@@ -443,7 +449,10 @@ func (h *Handler) memHit(key string) *memEntry {
 		return nil
 	}
 	n := now.UnixNano()
-	if c := e.checked.Load(); n-c >= int64(h.MemRecheck) && e.checked.CompareAndSwap(c, n) {
+	// A mutable answer a fleet shares is checked against the coordinator
+	// when it expires, not against the shared store (that would be an S3
+	// request per key every MemRecheck).
+	if c := e.checked.Load(); n-c >= int64(h.MemRecheck) && (e.immutable || h.Coord == nil) && e.checked.CompareAndSwap(c, n) {
 		var info store.Info
 		var err error
 		if t, ok := h.Store.(toucher); ok {
@@ -488,6 +497,15 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	ctx, cancel := context.WithTimeout(h.BaseContext, h.MetaTimeout)
 	defer cancel()
 	start := time.Now()
+	share, landed, err := h.fleetMetaTurn(ctx, req)
+	if landed != nil {
+		return landed, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var shared []byte
+	var sharedMod time.Time
+	defer func() { share(shared, sharedMod) }()
 	select {
 	case h.metaSem <- struct{}{}:
 		defer func() { <-h.metaSem }()
@@ -497,7 +515,6 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 		return nil, err
 	}
 	var data []byte
-	var err error
 	verified := true // everything but checksum-database answers is checked by Fetcher
 	f := h.Fetcher
 	switch req.Kind {
@@ -527,6 +544,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 	}
 	h.clearNegative(req.Key)
 	now := time.Now()
+	fetched := now // the TTL base shared with the fleet (the store's time may be truncated)
 	switch {
 	case req.Kind == KindSumDB && req.Immutable():
 		// Verified lookups and tiles are already in the store: the
@@ -545,6 +563,7 @@ func (h *Handler) fetchMeta(req Request) (any, error) {
 			now = info.ModTime
 		}
 	}
+	shared, sharedMod = data, fetched
 	return h.remember(req, data, now), nil
 }
 

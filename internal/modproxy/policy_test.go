@@ -18,6 +18,15 @@ import (
 // file beside a copy of testdata/vulndb.
 func gated(t *testing.T, up *testupstream.Server, text string) (*proxy, *policy.Source, string) {
 	t.Helper()
+	src, file := openPolicy(t, text)
+	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) { h.Policy = src })
+	return p, src, file
+}
+
+// openPolicy opens the policy text written to a file beside a copy of
+// testdata/vulndb.
+func openPolicy(t *testing.T, text string) (*policy.Source, string) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(filepath.Join(dir, "vulndb"), os.DirFS("testdata/vulndb")); err != nil {
 		t.Fatal(err)
@@ -31,8 +40,7 @@ func gated(t *testing.T, up *testupstream.Server, text string) (*proxy, *policy.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
-	p := startProxy(t, up, "", func(h *Handler, _ goenv.Env) { h.Policy = src })
-	return p, src, file
+	return src, file
 }
 
 // goGet runs go get in a fresh module and returns the version of mod it
