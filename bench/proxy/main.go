@@ -16,12 +16,20 @@
 // to journald. With -cpuprofile or -memprofile it runs the same command
 // inside a child of the bench instead, to profile it.
 //
+// Two bare handlers answer from memory: "bare" under a plain http.Server
+// (no limits at all), "bare-limits" under the http.Server limits every
+// server on a LAN needs and pitstop has (ReadHeaderTimeout 10s,
+// IdleTimeout 2m, MaxHeaderBytes 64 KiB).
+//
 // Rounds interleave the servers; every ratio is the median over the rounds
 // of the ratio within a round (the machine's load changes between rounds
-// more than within one). The last lines are issue 14's figures:
-// pitstop/bare for .info and .mod (req/s at least 0.9x, p99 at most 1x),
-// pitstop/fileserver for the zip (at least 1x) and pitstop's peak RSS
-// under this load (under 20 MiB).
+// more than within one). CPU/request, the server process's user+system
+// time over the requests of a run, depends much less on the machine's load
+// than req/s. The last lines are issue 14's figures: pitstop against both
+// bare handlers for .info and .mod (req/s at least 0.9x, p99 at most 1x,
+// CPU/request at most 1/0.9), pitstop/fileserver for the zip (at least
+// 1x) and pitstop's peak RSS under this load (under 20 MB, read as
+// 20,000,000 bytes).
 //
 //	go run ./bench/proxy -wrk          # defaults: -c 16 -rounds 5, wrk -wrkdur 3s per run
 //	go run ./bench/proxy -c 16 -n 200000 -rounds 7
@@ -135,7 +143,7 @@ func run() error {
 	fmt.Printf("pitstop proxy warm-hit benchmark: %d clients, %d requests per small run, %d per zip run, zip %.1f MiB, GOMAXPROCS of servers = %d CPUs\n\n",
 		*conc, *n, *zipN, float64(fi.Size())/(1<<20), numCPU())
 
-	servers := []string{"bare", "fileserver", "pitstop"}
+	servers := []string{"bare", "bare-limits", "fileserver", "pitstop"}
 	if *baseline != "" {
 		servers = append(servers, "baseline")
 	}
@@ -211,22 +219,24 @@ func run() error {
 	for _, s := range servers {
 		rss[s] = peakRSS(pids[s])
 	}
-	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %14s   %-26s %-26s %s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB/CPU", "pitstop/fileserver", "pitstop/bare", "pitstop/baseline")
+	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s %12s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "CPU/request")
 	for _, kind := range strings.Split(*kinds, ",") {
 		for _, s := range servers {
 			r := res[key{kind, s}]
-			ratio1, ratio2, ratio3 := "", "", ""
+			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f %10.2fµs\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3)
+		}
+	}
+	// CPU/request is the server process's user+system time over the
+	// requests of a run: much less sensitive to the machine's load than
+	// req/s, which other processes' CPU use moves.
+	fmt.Printf("\npitstop against each server, medians of the per-round ratios:\n")
+	for _, kind := range strings.Split(*kinds, ",") {
+		for _, s := range servers {
 			if s == "pitstop" {
-				ratio := func(other string) string {
-					q := ratios(perRound[key{kind, "pitstop"}], perRound[key{kind, other}])
-					return fmt.Sprintf("%.2fx req/s, p99 %.2fx, CPU %.2fx", q.rps, q.p99, q.cpu)
-				}
-				ratio1, ratio2 = ratio("fileserver"), ratio("bare")
-				if _, ok := res[key{kind, "baseline"}]; ok {
-					ratio3 = ratio("baseline")
-				}
+				continue
 			}
-			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %5.1f %6.1fµs   %-26s %-26s %s\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3, ratio1, ratio2, ratio3)
+			q := ratios(perRound[key{kind, "pitstop"}], perRound[key{kind, s}])
+			fmt.Printf("  %-4s pitstop/%-11s req/s %.2fx, p99 %.2fx, CPU/request %.2fx\n", kind, s+":", q.rps, q.p99, q.cpu)
 		}
 	}
 	fmt.Printf("\npeak RSS (VmHWM): bare %.1f MiB, fileserver %.1f MiB, pitstop %.1f MiB (pitstop/fileserver %.2fx)",
@@ -240,17 +250,24 @@ func run() error {
 		p := perRound[key{kind, "pitstop"}]
 		switch kind {
 		case "info", "mod":
-			q := ratios(p, perRound[key{kind, "bare"}])
-			fmt.Printf("  %-4s pitstop/bare:       req/s %.2fx (want >= 0.90) %s, p99 %.2fx (want <= 1.00) %s\n", kind, q.rps, verdict(q.rps >= 0.9), q.p99, verdict(q.p99 <= 1))
+			// Two baselines: the bare handler under a plain http.Server
+			// (no limits at all: the issue's original figure), and the
+			// same handler under the http.Server limits every server on
+			// a LAN needs (read-header and idle timeouts, header size),
+			// which pitstop has.
+			for _, base := range []string{"bare", "bare-limits"} {
+				q := ratios(p, perRound[key{kind, base}])
+				fmt.Printf("  %-4s pitstop/%-12s req/s %.2fx (want >= 0.90) %s, p99 %.2fx (want <= 1.00) %s, CPU/request %.2fx (want <= %.2f) %s\n", kind, base+":", q.rps, verdict(q.rps >= 0.9), q.p99, verdict(q.p99 <= 1), q.cpu, 1/0.9, verdict(q.cpu <= 1/0.9))
+			}
 		case "zip":
 			q := ratios(p, perRound[key{kind, "fileserver"}])
 			fmt.Printf("  %-4s pitstop/fileserver: req/s %.2fx (want >= 1.00) %s\n", kind, q.rps, verdict(q.rps >= 1))
 		}
 	}
 	fmt.Printf("  (pitstop's RSS after the load: %s)\n", rssParts(pids["pitstop"]))
-	// The issue's "20 MB" is in this benchmark's unit, MiB (its "RSS
-	// 20.8 MB" was the MiB column); the decimal figure is shown as well.
-	fmt.Printf("  pitstop peak RSS under this load: %.1f MiB = %.1f MB (want < 20 MiB) %s\n", float64(rss["pitstop"])/(1<<20), float64(rss["pitstop"])/1e6, verdict(rss["pitstop"] < 20<<20))
+	// The issue's "20 MB" is read strictly, as 20,000,000 bytes (19.07
+	// MiB); the MiB figure is shown as well.
+	fmt.Printf("  pitstop peak RSS under this load: %.1f MiB = %.1f MB (want < 20 MB) %s\n", float64(rss["pitstop"])/(1<<20), float64(rss["pitstop"])/1e6, verdict(rss["pitstop"] < 20e6))
 	return nil
 }
 
@@ -467,7 +484,7 @@ func serve(mode, dir string) error {
 	switch mode {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
-	case "bare":
+	case "bare", "bare-limits":
 		mem := map[string][]byte{}
 		for _, p := range paths {
 			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
@@ -477,7 +494,17 @@ func serve(mode, dir string) error {
 			mem[p] = b
 		}
 		ctype := []string{"application/octet-stream"}
-		return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := &http.Server{}
+		if mode == "bare-limits" {
+			// The limits every server on a LAN needs, as
+			// internal/service sets them for pitstop: a bound on
+			// reading a request's headers, on idle keep-alive
+			// connections, and on the headers' size.
+			srv.ReadHeaderTimeout = 10 * time.Second
+			srv.IdleTimeout = 2 * time.Minute
+			srv.MaxHeaderBytes = 64 << 10
+		}
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, ok := mem[r.URL.Path]
 			if !ok {
 				http.NotFound(w, r)
@@ -486,7 +513,8 @@ func serve(mode, dir string) error {
 			w.Header()["Content-Type"] = ctype
 			w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
 			w.Write(b)
-		}))
+		})
+		return srv.Serve(ln)
 	case "pitstop":
 		// Profiled: proxy serve in this process, its log to /dev/null.
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)

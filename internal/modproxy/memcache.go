@@ -14,12 +14,15 @@ import (
 // the least recently used entries (approximately: a use stamps the entry
 // with the clock, which only puts advance, so a hit writes nothing shared
 // unless the entry's stamp is older than the last put; eviction scans).
+// A hit reads the map without a lock (sync.Map: nothing shared is written
+// to find an entry, so hits on both cores do not contend); puts, drops and
+// eviction keep the byte count under mu.
 type memCache struct {
 	max     int64
 	maxItem int
 
-	mu    sync.RWMutex
-	m     map[string]*memEntry
+	mu    sync.Mutex // bytes, and changes to m
+	m     sync.Map   // string -> *memEntry
 	bytes int64
 	clock atomic.Int64
 }
@@ -39,16 +42,15 @@ type memEntry struct {
 }
 
 func newMemCache(max int64, maxItem int) *memCache {
-	return &memCache{max: max, maxItem: maxItem, m: map[string]*memEntry{}}
+	return &memCache{max: max, maxItem: maxItem}
 }
 
 func (c *memCache) get(key string) *memEntry {
 	if c == nil {
 		return nil
 	}
-	c.mu.RLock()
-	e := c.m[key]
-	c.mu.RUnlock()
+	v, _ := c.m.Load(key)
+	e, _ := v.(*memEntry)
 	if e != nil {
 		if now := c.clock.Load(); e.used.Load() != now {
 			e.used.Store(now)
@@ -75,10 +77,9 @@ func (c *memCache) put(key string, req Request, data []byte, modTime time.Time, 
 	e.checked.Store(time.Now().UnixNano())
 	e.used.Store(c.clock.Add(1))
 	c.mu.Lock()
-	if old := c.m[key]; old != nil {
-		c.bytes -= int64(len(old.data))
+	if old, loaded := c.m.Swap(key, e); loaded {
+		c.bytes -= int64(len(old.(*memEntry).data))
 	}
-	c.m[key] = e
 	c.bytes += int64(len(data))
 	over := c.bytes > c.max
 	c.mu.Unlock()
@@ -94,8 +95,7 @@ func (c *memCache) drop(key string, e *memEntry) {
 		return
 	}
 	c.mu.Lock()
-	if c.m[key] == e {
-		delete(c.m, key)
+	if c.m.CompareAndDelete(key, e) {
 		c.bytes -= int64(len(e.data))
 	}
 	c.mu.Unlock()
@@ -110,16 +110,17 @@ func (c *memCache) evict() {
 		// thousand entries, so a full scan per eviction round is cheap.
 		var oldK string
 		var oldE *memEntry
-		for k, e := range c.m {
-			if oldE == nil || e.used.Load() < oldE.used.Load() {
-				oldK, oldE = k, e
+		c.m.Range(func(k, v any) bool {
+			if e := v.(*memEntry); oldE == nil || e.used.Load() < oldE.used.Load() {
+				oldK, oldE = k.(string), e
 			}
-		}
+			return true
+		})
 		if oldE == nil {
 			return
 		}
 		c.bytes -= int64(len(oldE.data))
-		delete(c.m, oldK)
+		c.m.Delete(oldK)
 	}
 }
 

@@ -58,7 +58,6 @@ func newMetrics(reg *prometheus.Registry, name string) (*metrics, error) {
 			Name: p + "http_requests_in_flight",
 			Help: "HTTP requests being served now.",
 		}),
-		routes: make(map[string]*routeMetrics),
 	}
 	var err error
 	if m.requests, err = register(reg, m.requests); err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,15 +105,17 @@ func (r *recorder) Flush() {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 
 // metrics are the request metrics, with per-route children cached so a
-// request costs a map read under a read lock and some atomic adds.
+// request costs two lock-free map reads and some atomic adds: the caches
+// are maps that are never changed once published (a new route or code
+// publishes a copy), so readers on every core share them without writing.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
 	inFlight prometheus.Gauge
 
-	mu     sync.RWMutex
-	routes map[string]*routeMetrics
+	mu     sync.Mutex // serialises publishing routes
+	routes atomic.Pointer[map[string]*routeMetrics]
 }
 
 type routeMetrics struct {
@@ -120,45 +123,68 @@ type routeMetrics struct {
 	duration prometheus.Observer
 	bytes    prometheus.Counter
 
-	mu    sync.RWMutex
-	codes map[int]prometheus.Counter
+	mu    sync.Mutex // serialises publishing codes
+	codes atomic.Pointer[map[int]prometheus.Counter]
 }
 
 func (m *metrics) route(route string) *routeMetrics {
-	m.mu.RLock()
-	rm := m.routes[route]
-	m.mu.RUnlock()
-	if rm != nil {
-		return rm
+	if p := m.routes.Load(); p != nil {
+		if rm := (*p)[route]; rm != nil {
+			return rm
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rm = m.routes[route]; rm == nil {
-		rm = &routeMetrics{
-			route:    route,
-			duration: m.duration.WithLabelValues(route),
-			bytes:    m.bytes.WithLabelValues(route),
-			codes:    make(map[int]prometheus.Counter),
-		}
-		m.routes[route] = rm
+	var old map[string]*routeMetrics
+	if p := m.routes.Load(); p != nil {
+		old = *p
 	}
+	if rm := old[route]; rm != nil {
+		return rm
+	}
+	rm := &routeMetrics{
+		route:    route,
+		duration: m.duration.WithLabelValues(route),
+		bytes:    m.bytes.WithLabelValues(route),
+	}
+	next := make(map[string]*routeMetrics, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[route] = rm
+	m.routes.Store(&next)
 	return rm
+}
+
+// code returns the requests counter of code on this route.
+func (rm *routeMetrics) code(m *metrics, code int) prometheus.Counter {
+	if p := rm.codes.Load(); p != nil {
+		if c := (*p)[code]; c != nil {
+			return c
+		}
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	var old map[int]prometheus.Counter
+	if p := rm.codes.Load(); p != nil {
+		old = *p
+	}
+	if c := old[code]; c != nil {
+		return c
+	}
+	c := m.requests.WithLabelValues(rm.route, codeLabel(code))
+	next := make(map[int]prometheus.Counter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[code] = c
+	rm.codes.Store(&next)
+	return c
 }
 
 func (m *metrics) observe(route string, code int, n int64, d time.Duration) {
 	rm := m.route(route)
-	rm.mu.RLock()
-	c := rm.codes[code]
-	rm.mu.RUnlock()
-	if c == nil {
-		rm.mu.Lock()
-		if c = rm.codes[code]; c == nil {
-			c = m.requests.WithLabelValues(route, codeLabel(code))
-			rm.codes[code] = c
-		}
-		rm.mu.Unlock()
-	}
-	c.Inc()
+	rm.code(m, code).Inc()
 	rm.bytes.Add(float64(n))
 	rm.duration.Observe(d.Seconds())
 }
