@@ -34,10 +34,8 @@ func hashZip(file string) (string, error) {
 		byName[f.Name] = f
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		if strings.Contains(name, "\n") {
-			return "", errors.New("dirhash: filenames with newlines are not supported")
-		}
+	if err := checkHash1Names(names); err != nil {
+		return "", err
 	}
 	sums := make([][sha256.Size]byte, len(names))
 	errs := make([]error, len(names))
@@ -73,11 +71,32 @@ func hashZip(file string) (string, error) {
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
+	return Hash1(names, sums)
+}
+
+// Hash1 is dirhash.Hash1's last step: the h1: hash of files named by
+// names (sorted) whose SHA-256 sums are sums, in the same order. It is
+// what hashZip ends with, and what an unpacker that hashed each file as
+// it wrote it (toolchain) calls to get the zip's hash without reading it
+// again.
+func Hash1(names []string, sums [][sha256.Size]byte) (string, error) {
+	if err := checkHash1Names(names); err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	for i, name := range names {
 		fmt.Fprintf(h, "%x  %s\n", sums[i], name)
 	}
 	return "h1:" + base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+func checkHash1Names(names []string) error {
+	for _, name := range names {
+		if strings.Contains(name, "\n") {
+			return errors.New("dirhash: filenames with newlines are not supported")
+		}
+	}
+	return nil
 }
 
 // hashWorkers is how many files of one zip are hashed at once.

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitstop-go/pitstop/internal/atomicfile"
+	"github.com/pitstop-go/pitstop/internal/modfetch"
 )
 
 // EntryPath checks one zip entry name of module mv's zip and returns the
@@ -188,12 +188,12 @@ func hash1(files []*unpackJob, others map[string]*zip.File) (string, error) {
 		h.Sum(sum[:0])
 		sums[name] = sum
 	}
-	h := sha256.New()
-	for _, name := range slices.Sorted(maps.Keys(sums)) {
-		sum := sums[name]
-		fmt.Fprintf(h, "%x  %s\n", sum[:], name)
+	names := slices.Sorted(maps.Keys(sums))
+	sorted := make([][sha256.Size]byte, len(names))
+	for i, name := range names {
+		sorted[i] = sums[name]
 	}
-	return "h1:" + base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+	return modfetch.Hash1(names, sorted)
 }
 
 // unpackJob is one file of the zip to write.
