@@ -86,15 +86,16 @@ const (
 func metaEntryKey(key string) string { return "meta:" + key }
 
 func encodeMeta(data []byte, mod time.Time) []byte {
-	if len(data) > MaxFleetEntry {
-		b := make([]byte, 9)
-		b[0] = metaInStore
-		binary.BigEndian.PutUint64(b[1:], uint64(mod.UnixNano()))
+	inline := len(data) <= MaxFleetEntry
+	b := make([]byte, 9, 9+len(data))
+	b[0] = metaInStore
+	if inline {
+		b[0] = metaInline
+	}
+	binary.BigEndian.PutUint64(b[1:], uint64(mod.UnixNano()))
+	if !inline {
 		return b
 	}
-	b := make([]byte, 9, 9+len(data))
-	b[0] = metaInline
-	binary.BigEndian.PutUint64(b[1:], uint64(mod.UnixNano()))
 	return append(b, data...)
 }
 
@@ -114,21 +115,20 @@ func (h *Handler) fleetMeta(ctx context.Context, req Request) *memEntry {
 	if h.Coord == nil || req.Immutable() {
 		return nil
 	}
-	b, ok := h.Coord.GetEntry(ctx, metaEntryKey(req.Key))
-	if !ok {
-		return nil
-	}
-	data, mod, inline, ok := decodeMeta(b)
-	if !ok || !inline || !h.fresh(req, mod) {
-		return nil
-	}
-	return h.remember(req, data, mod)
+	return h.sharedMeta(ctx, req, false)
 }
 
 // fleetMetaLanded is the answer another replica fetched while this one
 // waited for the fleet lock: inline, or read from the store when it was
 // too large to share.
 func (h *Handler) fleetMetaLanded(ctx context.Context, req Request) *memEntry {
+	return h.sharedMeta(ctx, req, true)
+}
+
+// sharedMeta is the fresh answer shared under req's key, kept in memory on
+// the way; one too large to share inline is read from the store only when
+// fromStore is set.
+func (h *Handler) sharedMeta(ctx context.Context, req Request, fromStore bool) *memEntry {
 	b, ok := h.Coord.GetEntry(ctx, metaEntryKey(req.Key))
 	if !ok {
 		return nil
@@ -139,6 +139,9 @@ func (h *Handler) fleetMetaLanded(ctx context.Context, req Request) *memEntry {
 	}
 	if inline {
 		return h.remember(req, data, mod)
+	}
+	if !fromStore {
+		return nil
 	}
 	obj, err := h.Store.Get(ctx, req.Key)
 	if err != nil {
