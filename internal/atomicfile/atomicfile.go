@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -193,5 +194,22 @@ func SameContent(a, b string) (bool, error) {
 		if errB != nil {
 			return false, errB
 		}
+	}
+}
+
+// OpenFd opens p as a plain descriptor (close-on-exec, retried on EINTR),
+// not an *os.File: a regular file gains nothing from the runtime's poller,
+// whose registration costs two failing system calls per file, and ramdisk
+// sync and toolchain unpacks open thousands. Errors are *fs.PathError.
+func OpenFd(p string, flags int, perm uint32) (int, error) {
+	for {
+		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, perm)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: p, Err: err}
+		}
+		return fd, nil
 	}
 }

@@ -377,12 +377,12 @@ func (st *stager) stage(src, dst string, link bool) error {
 		}
 		return setMtime(dst, mtimeNs(fi))
 	}
-	in, err := openFd(src, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
+	in, err := atomicfile.OpenFd(src, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(in)
-	out, err := openFd(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	out, err := atomicfile.OpenFd(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -455,19 +455,6 @@ func (st *stager) copyFd(out, in int, size int64, src, dst string) error {
 		off += int64(n)
 	}
 	return nil
-}
-
-func openFd(p string, flags int, perm uint32) (int, error) {
-	for {
-		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, perm)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: p, Err: err}
-		}
-		return fd, nil
-	}
 }
 
 // modeBits turns setuid/setgid/sticky bits into os.FileMode flags.

@@ -260,9 +260,9 @@ func writeEntry(f *zip.File, target string, perm fs.FileMode, buf []byte, h io.W
 		return err
 	}
 	defer rc.Close()
-	fd, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, uint32(perm))
+	fd, err := atomicfile.OpenFd(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, uint32(perm))
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: target, Err: err}
+		return err
 	}
 	w := io.MultiWriter(fdWriter{fd: fd, name: target}, h)
 	n, err := io.CopyBuffer(w, io.LimitReader(rc, int64(f.UncompressedSize64)+1), buf)
