@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -105,81 +106,70 @@ func (r *recorder) Flush() {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 
 // metrics are the request metrics, with per-route children cached so a
-// request costs two lock-free map reads and some atomic adds: the caches
-// are maps that are never changed once published (a new route or code
-// publishes a copy), so readers on every core share them without writing.
+// request costs two lock-free map reads and some atomic adds.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	bytes    *prometheus.CounterVec
 	inFlight prometheus.Gauge
 
-	mu     sync.Mutex // serialises publishing routes
-	routes atomic.Pointer[map[string]*routeMetrics]
+	routes cowMap[string, *routeMetrics]
 }
 
 type routeMetrics struct {
 	route    string
 	duration prometheus.Observer
 	bytes    prometheus.Counter
+	codes    cowMap[int, prometheus.Counter]
+}
 
-	mu    sync.Mutex // serialises publishing codes
-	codes atomic.Pointer[map[int]prometheus.Counter]
+// cowMap is a map that readers on every core share without writing: it is
+// never changed once published, and a new key publishes a copy (keys are
+// few: routes and status codes).
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex // serialises publishing
+	p  atomic.Pointer[map[K]V]
+}
+
+// get returns k's value, made by newV (once) if k is new.
+func (c *cowMap[K, V]) get(k K, newV func() V) V {
+	if p := c.p.Load(); p != nil {
+		if v, ok := (*p)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if p := c.p.Load(); p != nil {
+		old = *p
+	}
+	if v, ok := old[k]; ok {
+		return v
+	}
+	v := newV()
+	next := make(map[K]V, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = v
+	c.p.Store(&next)
+	return v
 }
 
 func (m *metrics) route(route string) *routeMetrics {
-	if p := m.routes.Load(); p != nil {
-		if rm := (*p)[route]; rm != nil {
-			return rm
+	return m.routes.get(route, func() *routeMetrics {
+		return &routeMetrics{
+			route:    route,
+			duration: m.duration.WithLabelValues(route),
+			bytes:    m.bytes.WithLabelValues(route),
 		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var old map[string]*routeMetrics
-	if p := m.routes.Load(); p != nil {
-		old = *p
-	}
-	if rm := old[route]; rm != nil {
-		return rm
-	}
-	rm := &routeMetrics{
-		route:    route,
-		duration: m.duration.WithLabelValues(route),
-		bytes:    m.bytes.WithLabelValues(route),
-	}
-	next := make(map[string]*routeMetrics, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[route] = rm
-	m.routes.Store(&next)
-	return rm
+	})
 }
 
 // code returns the requests counter of code on this route.
 func (rm *routeMetrics) code(m *metrics, code int) prometheus.Counter {
-	if p := rm.codes.Load(); p != nil {
-		if c := (*p)[code]; c != nil {
-			return c
-		}
-	}
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	var old map[int]prometheus.Counter
-	if p := rm.codes.Load(); p != nil {
-		old = *p
-	}
-	if c := old[code]; c != nil {
-		return c
-	}
-	c := m.requests.WithLabelValues(rm.route, codeLabel(code))
-	next := make(map[int]prometheus.Counter, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[code] = c
-	rm.codes.Store(&next)
-	return c
+	return rm.codes.get(code, func() prometheus.Counter {
+		return m.requests.WithLabelValues(rm.route, codeLabel(code))
+	})
 }
 
 func (m *metrics) observe(route string, code int, n int64, d time.Duration) {
