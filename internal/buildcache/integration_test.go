@@ -43,6 +43,10 @@ func progMain(args []string) int {
 	// machine is not a remote error (a compile in a "warm" build); the
 	// timeout tests pass their own.
 	timeout := fs.Duration("timeout", 30*time.Second, "")
+	// Generous too: the tests that want every put uploaded (a healthy
+	// server) must not lose the last ones to the product's 10 s flush
+	// bound when a loaded, emulated machine uploads slowly.
+	flush := fs.Duration("flush-timeout", 2*time.Minute, "")
 	noPrefetch := fs.Bool("no-prefetch", false, "")
 	token := fs.String("token", "", "")
 	signKey := fs.String("sign-key", "", "")
@@ -50,7 +54,7 @@ func progMain(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	p := &buildcache.Prog{Local: &buildcache.Local{Dir: *dir}, StatsOut: os.Stderr, StatsJSON: true}
+	p := &buildcache.Prog{Local: &buildcache.Local{Dir: *dir}, StatsOut: os.Stderr, StatsJSON: true, FlushTimeout: *flush}
 	if *server != "" {
 		cl, err := buildcache.NewClient(*server, *token)
 		if err != nil {
@@ -392,7 +396,7 @@ func TestServerHangs(t *testing.T) {
 	defer close(release) // runs first
 	mod := filepath.Join(t.TempDir(), "m")
 	writeModule(t, mod)
-	r := build(t, mod, seededTier(t), ts.URL, "--timeout", "300ms")
+	r := build(t, mod, seededTier(t), ts.URL, "--timeout", "300ms", "--flush-timeout", "10s")
 	if r.stats["remote_hits"] != 0 || r.stats["remote_errors"] == 0 {
 		t.Errorf("hanging server: %v", r.stats)
 	}
@@ -521,7 +525,7 @@ func TestFullLocalDisk(t *testing.T) {
 	}
 	// What went to memory was still uploaded: a fresh tier gets it all.
 	if r.stats["uploads"] != r.stats["puts"] {
-		t.Errorf("uploaded %d of %d puts", r.stats["uploads"], r.stats["puts"])
+		t.Errorf("uploaded %d of %d puts; stats %v", r.stats["uploads"], r.stats["puts"], r.stats)
 	}
 	warm := build(t, mod, t.TempDir(), ts.URL)
 	if len(warm.compiled) != 0 {
