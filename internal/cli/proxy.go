@@ -287,9 +287,6 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 	return h, st, nil
 }
 
-// proxyGCPercent is proxy serve's GOGC unless the environment sets one.
-const proxyGCPercent = 50
-
 func newProxyServeCmd() *cobra.Command {
 	var pc proxyConfig
 	var listen, token, tokenFile, memLimit, policyPath string
@@ -355,13 +352,6 @@ never forwarded.`,
 				// A soft limit: the garbage collector works harder near it
 				// instead of letting garbage double the heap.
 				debug.SetMemoryLimit(memMax)
-			}
-			if os.Getenv("GOGC") == "" {
-				// The heap's live data is about 1 MiB, under Go's 4 MiB
-				// floor for a collection at GOGC=100: 50 halves the floor,
-				// about 2 MiB of RSS under load, for a few percent of CPU
-				// (docs/proxy.md).
-				debug.SetGCPercent(proxyGCPercent)
 			}
 			ctx := cmd.Context()
 			// Upstream fetches outlive SIGTERM until the server has drained,

@@ -216,6 +216,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.Ready != nil {
 		s.Ready(ln.Addr())
 	}
+	// Started: the pages of the binary that only starting needed go.
+	if n, err := releaseStartupPages(); err != nil {
+		log.Debug("releasing start-up pages", "err", err)
+	} else {
+		log.Debug("released start-up pages", "bytes", n)
+	}
 
 	errc := make(chan error, 1)
 	go func() {
