@@ -35,9 +35,6 @@ func rssFileKB(t *testing.T) int64 {
 }
 
 func TestReleaseStartupPages(t *testing.T) {
-	if os.Getenv("PITSTOP_EMULATED") == "1" {
-		t.Skip("emulated: qemu-user's /proc/self/status is the emulator's, not the guest's")
-	}
 	for i := range pagesProbe {
 		pagesProbe[i] = byte(i*7 + 5)
 	}
@@ -49,6 +46,15 @@ func TestReleaseStartupPages(t *testing.T) {
 	}
 	after := rssFileKB(t)
 	t.Logf("released %d bytes of mappings; RssFile %d kB -> %d kB", n, before, after)
+	if !bytes.Equal(pagesProbe[:], want) {
+		t.Fatal("initialised data written before the call changed: a writable mapping was dropped")
+	}
+	if os.Getenv("PITSTOP_EMULATED") == "1" {
+		// qemu-user: /proc/self/status is the emulator's, and qemu
+		// passes madvise through only where it can; what holds here is
+		// that the call fails nothing and loses no data (above).
+		return
+	}
 	if n <= 0 {
 		t.Fatalf("released %d bytes: found no read-only mapping of the executable", n)
 	}
@@ -57,9 +63,6 @@ func TestReleaseStartupPages(t *testing.T) {
 	// fault back in is far less than 1 MiB.
 	if before-after < 1024 {
 		t.Errorf("RssFile %d kB before, %d kB after: want at least 1 MiB less", before, after)
-	}
-	if !bytes.Equal(pagesProbe[:], want) {
-		t.Fatal("initialised data written before the call changed: a writable mapping was dropped")
 	}
 }
 
