@@ -19,7 +19,9 @@
 // Two bare handlers answer from memory: "bare" under a plain http.Server
 // (no limits at all), "bare-limits" under the http.Server limits every
 // server on a LAN needs and pitstop has (ReadHeaderTimeout 10s,
-// IdleTimeout 2m, MaxHeaderBytes 64 KiB).
+// IdleTimeout 2m, MaxHeaderBytes 64 KiB). With -bareheaders a third,
+// "bare-headers", is bare-limits sending the four headers more that
+// pitstop sends on every hit, so the report shows what they cost.
 //
 // Rounds interleave the servers; every ratio is the median over the rounds
 // of the ratio within a round (the machine's load changes between rounds
@@ -82,6 +84,7 @@ var (
 	wrkDur    = flag.Duration("wrkdur", 3*time.Second, "duration of one wrk run")
 	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
 	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
+	bareHdrs  = flag.Bool("bareheaders", false, "also measure \"bare-headers\": bare-limits sending the headers pitstop sends (Cache-Control, ETag, Last-Modified, X-Pitstop-Cache), to show what they cost")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
 	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
 	baseline  = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
@@ -144,6 +147,9 @@ func run() error {
 		*conc, *n, *zipN, float64(fi.Size())/(1<<20), numCPU())
 
 	servers := []string{"bare", "bare-limits", "fileserver", "pitstop"}
+	if *bareHdrs {
+		servers = append(servers, "bare-headers")
+	}
 	if *baseline != "" {
 		servers = append(servers, "baseline")
 	}
@@ -484,7 +490,7 @@ func serve(mode, dir string) error {
 	switch mode {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
-	case "bare", "bare-limits":
+	case "bare", "bare-limits", "bare-headers":
 		mem := map[string][]byte{}
 		for _, p := range paths {
 			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
@@ -495,7 +501,14 @@ func serve(mode, dir string) error {
 		}
 		ctype := []string{"application/octet-stream"}
 		srv := &http.Server{}
-		if mode == "bare-limits" {
+		// bare-headers: what pitstop adds to every hit, prepared once.
+		extra := http.Header{
+			"Cache-Control":   {"public, max-age=31536000, immutable"},
+			"Etag":            {`"1e-dn8lerve9ush"`},
+			"Last-Modified":   {time.Now().UTC().Format(http.TimeFormat)},
+			"X-Pitstop-Cache": {"hit"},
+		}
+		if mode != "bare" {
 			// The limits every server on a LAN needs, as
 			// internal/service sets them for pitstop: a bound on
 			// reading a request's headers, on idle keep-alive
@@ -510,8 +523,14 @@ func serve(mode, dir string) error {
 				http.NotFound(w, r)
 				return
 			}
-			w.Header()["Content-Type"] = ctype
-			w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
+			h := w.Header()
+			h["Content-Type"] = ctype
+			h["Content-Length"] = []string{strconv.Itoa(len(b))}
+			if mode == "bare-headers" {
+				for k, v := range extra {
+					h[k] = v
+				}
+			}
 			w.Write(b)
 		})
 		return srv.Serve(ln)
