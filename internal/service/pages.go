@@ -63,23 +63,24 @@ func exeReadOnlyMapping(line string, dev, ino uint64) (lo, hi uintptr, ok bool) 
 	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
 		return 0, 0, false
 	}
-	maj, min, found := strings.Cut(f[3], ":")
-	if !found {
+	ma, mi, ok := hexPair(f[3], ":")
+	if !ok || ma > 1<<32-1 || mi > 1<<32-1 || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
 		return 0, 0, false
 	}
-	ma, err1 := strconv.ParseUint(maj, 16, 32)
-	mi, err2 := strconv.ParseUint(min, 16, 32)
-	if err1 != nil || err2 != nil || unix.Mkdev(uint32(ma), uint32(mi)) != dev {
-		return 0, 0, false
-	}
-	a, b, found := strings.Cut(f[0], "-")
-	if !found {
-		return 0, 0, false
-	}
-	start, err1 := strconv.ParseUint(a, 16, 64)
-	end, err2 := strconv.ParseUint(b, 16, 64)
-	if err1 != nil || err2 != nil || end <= start {
+	start, end, ok := hexPair(f[0], "-")
+	if !ok || end <= start {
 		return 0, 0, false
 	}
 	return uintptr(start), uintptr(end), true
+}
+
+// hexPair parses two hexadecimal numbers separated by sep.
+func hexPair(s, sep string) (a, b uint64, ok bool) {
+	x, y, found := strings.Cut(s, sep)
+	if !found {
+		return 0, 0, false
+	}
+	a, err1 := strconv.ParseUint(x, 16, 64)
+	b, err2 := strconv.ParseUint(y, 16, 64)
+	return a, b, err1 == nil && err2 == nil
 }
