@@ -8,16 +8,20 @@
 # 14 asks for:
 #   cold GOCACHE      empty GOCACHE, no helper
 #   cold+prog         empty local tier, empty server: fills the server
+#   cold floor-prog   empty directory, bench/cache/floorprog (the protocol's
+#                     own cost on a cold build; not with QUICK unless COLD_FLOOR=1)
 #   (untimed: one build with each at the other checkout path, B)
 #   warm GOCACHE      the round's GOCACHE again, at B (the target to match)
 #   warm tier         the round's helper tier again, at B
 #   warm floor-prog   the same tier answered by bench/cache/floorprog, the
 #                     least a GOCACHEPROG helper can do (one small file read
 #                     per get, nothing verified): the protocol's own floor
-#   fresh floor       cp -r of the warm tier into an empty directory, then a
+#   fresh floor       cp -r of what "fresh+server loopback" landed (the objects
+#                     this build needs) into an empty directory, then a
 #                     floor-prog build on the copy: the least a fresh machine
 #                     can cost (the objects must land on its disk)
-#   fresh floor GOCACHE  the same with the warm GOCACHE and no helper
+#   fresh floor GOCACHE  cp -r of the warm GOCACHE (which also holds the
+#                     checkout A build's objects) and a warm build, no helper
 #   fresh+server      empty local tier at another checkout path, warm server (loopback)
 #   ... +5ms, +20ms   the same behind a delaying TCP proxy (bench/cache/delayproxy)
 #   ... no prefetch   +20ms without the manifest prefetch, to show what it buys
@@ -36,6 +40,7 @@ PKG=${PKG:-./cmd/staticcheck}
 QUICK=${QUICK:-}
 ROUNDS=${ROUNDS:-$([ -n "$QUICK" ] && echo 1 || echo 5)}
 PROFILE=${PROFILE:-}
+COLD_FLOOR=${COLD_FLOOR-$([ -n "$QUICK" ] || echo 1)}
 [ -n "$PROFILE" ] && mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
 W=$(mktemp -d /tmp/pitstop-cache-bench.XXXXXX)
 pids=()
@@ -121,7 +126,7 @@ run() {
   C[${row// /_} #$r]=$(awk -v a="$s0" -v b="$s1" '{print $1+$2+b-a}' "$W/time.txt")
   printf '%-26s r%-2s %7.2f s  cpu %6.2f s (server %5.2f)  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" \
     "${C[${row// /_} #$r]}" "$(echo "$s1 - $s0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
+    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetched\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # med ROW [ARRAY]: the median over the rounds of ROW (wall time, or ARRAY=C: CPU).
@@ -136,11 +141,18 @@ export PITSTOP_CACHE_STATS=json
 echo "== timings (wall clock; $(nproc) CPUs; $ROUNDS interleaved rounds; load before start: $(cut -d' ' -f1-3 /proc/loadavg))"
 for r in $(seq "$ROUNDS"); do
   server "$r"
-  # The two cold builds swap places every round, so neither always runs
-  # on the page cache the other warmed.
+  # The cold builds take turns at going first, so none always runs on
+  # the page cache another warmed.
   cold() { run "cold GOCACHE" "$r" "$A" GOCACHE="$W/gocache-$r" GOCACHEPROG=; }
   coldprog() { run "cold+prog" "$r" "$A" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"; }
-  if (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
+  coldfloor() { run "cold floor-prog" "$r" "$A" GOCACHE="$W/gc3-$r" GOCACHEPROG="$W/bin/floorprog $W/floor-$r"; }
+  if [ -n "$COLD_FLOOR" ]; then
+    case $((r % 3)) in
+      1) cold; coldprog; coldfloor ;;
+      2) coldprog; coldfloor; cold ;;
+      0) coldfloor; cold; coldprog ;;
+    esac
+  elif (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
   # The main module's packages get other action IDs at another checkout
   # path (-trimpath's rewrite names the directory): build once, untimed,
   # at B with each cache (the tier's build uploads B's actions and their
@@ -150,9 +162,11 @@ for r in $(seq "$ROUNDS"); do
   run "warm GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
   run "warm tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   run "warm floor-prog" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$W/bin/floorprog $W/tier-$r"
-  PRE="cp -r $W/tier-$r $W/fresh-floor-$r" run "fresh floor" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$W/bin/floorprog $W/fresh-floor-$r"
   PRE="cp -r $W/gocache-$r $W/fresh-gocache-$r" run "fresh floor GOCACHE" "$r" "$B" GOCACHE="$W/fresh-gocache-$r" GOCACHEPROG=
   run "fresh+server loopback" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/fresh-lo-$r"
+  # What the fresh build landed (the objects this build needs), copied
+  # into an empty directory, then a floor-prog build on the copy.
+  PRE="cp -r $W/fresh-lo-$r $W/fresh-floor-$r" run "fresh floor" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$W/bin/floorprog $W/fresh-floor-$r"
   run "fresh+server +20ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P20 --dir $W/fresh-20-$r"
   if [ -z "$QUICK" ]; then
     run "fresh+server +5ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P5 --dir $W/fresh-5-$r"
@@ -165,7 +179,7 @@ for r in $(seq "$ROUNDS"); do
       GOCACHEPROG="$STRACE $PROFILE/strace-warm-tier-r$r.txt $PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   fi
   du -sh "$W/server-$r" | sed 's/^/server store: /'
-  rm -rf "$W/gocache-$r" "$W/gc2-$r" "$W"/tier-$r "$W"/fresh-*-$r
+  rm -rf "$W/gocache-$r" "$W/gc2-$r" "$W/gc3-$r" "$W"/tier-$r "$W"/fresh-*-$r "$W/floor-$r"
 done
 kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
 
@@ -188,6 +202,10 @@ ratio "cold+prog / cold GOCACHE" "cold+prog" "cold GOCACHE" 1.08
 ratio "warm tier / warm GOCACHE" "warm tier" "warm GOCACHE" 1.05
 echo
 echo "== floors (what is achievable at all, same rounds)"
+if [ -n "$COLD_FLOOR" ]; then
+  ratio "cold floor-prog / cold GOCACHE" "cold floor-prog" "cold GOCACHE" "the protocol's own floor"
+  ratio "cold+prog / cold floor-prog" "cold+prog" "cold floor-prog" "the helper's cost over the floor"
+fi
 ratio "warm floor-prog / warm GOCACHE" "warm floor-prog" "warm GOCACHE" "the protocol's own floor"
 ratio "warm tier / warm floor-prog" "warm tier" "warm floor-prog" "the helper's cost over the floor"
 ratio "fresh floor / warm GOCACHE" "fresh floor" "warm GOCACHE" "a fresh machine's floor"
