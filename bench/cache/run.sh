@@ -126,7 +126,7 @@ run() {
   C[${row// /_} #$r]=$(awk -v a="$s0" -v b="$s1" '{print $1+$2+b-a}' "$W/time.txt")
   printf '%-26s r%-2s %7.2f s  cpu %6.2f s (server %5.2f)  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" \
     "${C[${row// /_} #$r]}" "$(echo "$s1 - $s0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetched\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
+    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetched\|prefetch_bytes\|wait_ms\|close_ms\|uploads_skipped\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # med ROW [ARRAY]: the median over the rounds of ROW (wall time, or ARRAY=C: CPU).
