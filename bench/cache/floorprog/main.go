@@ -135,11 +135,17 @@ func readEntry(path string) (entry, bool) {
 func put(dir string, in *bufio.Reader, req request) (string, error) {
 	var body []byte
 	if req.BodySize > 0 {
-		line, err := in.ReadBytes('\n')
-		if err != nil {
-			return "", err
+		// The body is a JSON string on a line of its own, after an
+		// empty one.
+		var line []byte
+		for len(strings.TrimSpace(string(line))) == 0 {
+			var err error
+			if line, err = in.ReadBytes('\n'); err != nil {
+				return "", err
+			}
 		}
 		s := strings.Trim(strings.TrimSpace(string(line)), `"`)
+		var err error
 		if body, err = base64.StdEncoding.DecodeString(s); err != nil {
 			return "", err
 		}
