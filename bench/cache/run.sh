@@ -8,9 +8,20 @@
 # 14 asks for:
 #   cold GOCACHE      empty GOCACHE, no helper
 #   cold+prog         empty local tier, empty server: fills the server
+#   cold floor-prog   empty directory, bench/cache/floorprog (the protocol's
+#                     own cost on a cold build; not with QUICK unless COLD_FLOOR=1)
 #   (untimed: one build with each at the other checkout path, B)
 #   warm GOCACHE      the round's GOCACHE again, at B (the target to match)
 #   warm tier         the round's helper tier again, at B
+#   warm floor-prog   the same tier answered by bench/cache/floorprog, the
+#                     least a GOCACHEPROG helper can do (one small file read
+#                     per get, nothing verified): the protocol's own floor
+#   fresh floor       cp -r of what "fresh+server loopback" landed (the objects
+#                     this build needs) into an empty directory, then a
+#                     floor-prog build on the copy: the least a fresh machine
+#                     can cost (the objects must land on its disk)
+#   fresh floor GOCACHE  cp -r of the warm GOCACHE (which also holds the
+#                     checkout A build's objects) and a warm build, no helper
 #   fresh+server      empty local tier at another checkout path, warm server (loopback)
 #   ... +5ms, +20ms   the same behind a delaying TCP proxy (bench/cache/delayproxy)
 #   ... no prefetch   +20ms without the manifest prefetch, to show what it buys
@@ -29,6 +40,7 @@ PKG=${PKG:-./cmd/staticcheck}
 QUICK=${QUICK:-}
 ROUNDS=${ROUNDS:-$([ -n "$QUICK" ] && echo 1 || echo 5)}
 PROFILE=${PROFILE:-}
+COLD_FLOOR=${COLD_FLOOR-$([ -n "$QUICK" ] || echo 1)}
 [ -n "$PROFILE" ] && mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
 W=$(mktemp -d /tmp/pitstop-cache-bench.XXXXXX)
 pids=()
@@ -45,6 +57,7 @@ trap cleanup EXIT
 echo "== building pitstop and the delay proxy"
 CGO_ENABLED=0 go build -o "$W/bin/pitstop" ./cmd/pitstop
 go build -o "$W/bin/delayproxy" ./bench/cache/delayproxy
+go build -o "$W/bin/floorprog" ./bench/cache/floorprog
 
 echo "== fetching $MODULE and its dependencies (GOPROXY from go env)"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
@@ -86,29 +99,40 @@ proxy() {
 }
 proxy 5ms P5; proxy 20ms P20
 
-declare -A T   # T[row #round] = seconds
+declare -A T C   # T[row #round] = wall seconds, C[row #round] = CPU seconds
 rows=()
+# srvcpu: the cache server's CPU time so far, in seconds.
+srvcpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$srvpid/stat"; }
 # run ROW ROUND DIR [env...]: one timed build; prints the helper's stats line.
+# If PRE is set, that command runs first, inside the timing. Besides the
+# wall time it records the CPU time (user+system) of the build's process
+# tree (the go command, compilers, the helper; and PRE) plus the cache
+# server's: a figure the other work on a shared machine disturbs less.
 run() {
   local row=$1 r=$2 dir=$3; shift 3
-  local s e envs=()
+  local s e s0 s1 envs=()
   [[ " ${rows[*]} " == *" ${row// /_} "* ]] || rows+=("${row// /_}")
   if [ -n "$PROFILE" ]; then
     local tag=${row//[^a-z0-9]/-}
     envs=(PITSTOP_CACHE_CPUPROFILE="$PROFILE/prog-$tag-r$r-%p.cpu" PITSTOP_CACHE_MEMPROFILE="$PROFILE/prog-$tag-r$r-%p.mem")
   fi
+  s0=$(srvcpu)
   s=$(date +%s.%N)
-  (cd "$dir" && env "${envs[@]}" "$@" go build -trimpath -o /dev/null "$PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
+  (cd "$dir" && /usr/bin/time -f '%U %S' -o "$W/time.txt" env "${envs[@]}" "$@" \
+    bash -c "${PRE:-true} && exec go build -trimpath -o /dev/null $PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
   e=$(date +%s.%N)
+  s1=$(srvcpu)
   T[${row// /_} #$r]=$(echo "$e - $s" | bc)
-  printf '%-26s r%-2s %7.2f s  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetch_bytes\|wait_ms\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
+  C[${row// /_} #$r]=$(awk -v a="$s0" -v b="$s1" '{print $1+$2+b-a}' "$W/time.txt")
+  printf '%-26s r%-2s %7.2f s  cpu %6.2f s (server %5.2f)  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" \
+    "${C[${row// /_} #$r]}" "$(echo "$s1 - $s0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(grep -o '"pitstop_cache_stats".*' "$W/err.log" | grep -o '"\(gets\|local_hits\|prefetch_hits\|remote_hits\|misses\|puts\|uploads\|prefetched\|prefetch_bytes\|wait_ms\|close_ms\|uploads_skipped\)":[0-9]*' | tr -d '"' | tr '\n' ' ' || true)"
 }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-# med ROW: the median over the rounds of ROW.
-med() { local r; for r in $(seq "$ROUNDS"); do echo "${T[${1// /_} #$r]}"; done | median; }
-# ratio A B: the median over the rounds of A/B (each round's own ratio).
-rmed() { local r; for r in $(seq "$ROUNDS"); do echo "${T[${1// /_} #$r]} / ${T[${2// /_} #$r]}" | bc -l; done | median; }
+# med ROW [ARRAY]: the median over the rounds of ROW (wall time, or ARRAY=C: CPU).
+med() { local -n A=${2:-T}; local r; for r in $(seq "$ROUNDS"); do echo "${A[${1// /_} #$r]}"; done | median; }
+# rmed A B [ARRAY]: the median over the rounds of A/B (each round's own ratio).
+rmed() { local -n A=${3:-T}; local r; for r in $(seq "$ROUNDS"); do echo "${A[${1// /_} #$r]} / ${A[${2// /_} #$r]}" | bc -l; done | median; }
 
 PROG="$W/bin/pitstop cache prog"
 STRACE=
@@ -117,11 +141,18 @@ export PITSTOP_CACHE_STATS=json
 echo "== timings (wall clock; $(nproc) CPUs; $ROUNDS interleaved rounds; load before start: $(cut -d' ' -f1-3 /proc/loadavg))"
 for r in $(seq "$ROUNDS"); do
   server "$r"
-  # The two cold builds swap places every round, so neither always runs
-  # on the page cache the other warmed.
+  # The cold builds take turns at going first, so none always runs on
+  # the page cache another warmed.
   cold() { run "cold GOCACHE" "$r" "$A" GOCACHE="$W/gocache-$r" GOCACHEPROG=; }
   coldprog() { run "cold+prog" "$r" "$A" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"; }
-  if (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
+  coldfloor() { run "cold floor-prog" "$r" "$A" GOCACHE="$W/gc3-$r" GOCACHEPROG="$W/bin/floorprog $W/floor-$r"; }
+  if [ -n "$COLD_FLOOR" ]; then
+    case $((r % 3)) in
+      1) cold; coldprog; coldfloor ;;
+      2) coldprog; coldfloor; cold ;;
+      0) coldfloor; cold; coldprog ;;
+    esac
+  elif (( r % 2 )); then cold; coldprog; else coldprog; cold; fi
   # The main module's packages get other action IDs at another checkout
   # path (-trimpath's rewrite names the directory): build once, untimed,
   # at B with each cache (the tier's build uploads B's actions and their
@@ -130,7 +161,12 @@ for r in $(seq "$ROUNDS"); do
   run "prime B: tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   run "warm GOCACHE" "$r" "$B" GOCACHE="$W/gocache-$r" GOCACHEPROG=
   run "warm tier" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
+  run "warm floor-prog" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$W/bin/floorprog $W/tier-$r"
+  PRE="cp -r $W/gocache-$r $W/fresh-gocache-$r" run "fresh floor GOCACHE" "$r" "$B" GOCACHE="$W/fresh-gocache-$r" GOCACHEPROG=
   run "fresh+server loopback" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server http://127.0.0.1:$SP --dir $W/fresh-lo-$r"
+  # What the fresh build landed (the objects this build needs), copied
+  # into an empty directory, then a floor-prog build on the copy.
+  PRE="cp -r $W/fresh-lo-$r $W/fresh-floor-$r" run "fresh floor" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$W/bin/floorprog $W/fresh-floor-$r"
   run "fresh+server +20ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P20 --dir $W/fresh-20-$r"
   if [ -z "$QUICK" ]; then
     run "fresh+server +5ms" "$r" "$B" GOCACHE="$W/gc2-$r" GOCACHEPROG="$PROG --server $P5 --dir $W/fresh-5-$r"
@@ -143,24 +179,38 @@ for r in $(seq "$ROUNDS"); do
       GOCACHEPROG="$STRACE $PROFILE/strace-warm-tier-r$r.txt $PROG --server http://127.0.0.1:$SP --dir $W/tier-$r"
   fi
   du -sh "$W/server-$r" | sed 's/^/server store: /'
-  rm -rf "$W/gocache-$r" "$W/gc2-$r" "$W"/tier-$r "$W"/fresh-*-$r
+  rm -rf "$W/gocache-$r" "$W/gc2-$r" "$W/gc3-$r" "$W"/tier-$r "$W"/fresh-*-$r "$W/floor-$r"
 done
 kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
 
 echo
 echo "== medians ($MODULE $PKG, $ROUNDS rounds; load now: $(cut -d' ' -f1-3 /proc/loadavg))"
 for n in "${rows[@]}"; do
-  printf '%-26s %7.2f s\n' "${n//_/ }" "$(med "$n")"
+  printf '%-26s %7.2f s   cpu %7.2f s\n' "${n//_/ }" "$(med "$n")" "$(med "$n" C)"
 done
 echo
-echo "== issue 14's ratios (ratio of the medians; in brackets the median of each round's own ratio)"
+echo "== issue 14's ratios: wall time, ratio of the medians (in brackets the median of each round's own"
+echo "   ratio); then the same for CPU time (build tree + cache server), which the machine's load disturbs less"
 ratio() {
-  printf '%-44s %5.3fx  (%5.3fx)  must be <= %s\n' "$1" "$(echo "$(med "$2") / $(med "$3")" | bc -l)" "$(rmed "$2" "$3")" "$4"
+  local note="must be <= $4"; [[ $4 == [0-9]* ]] || note=$4
+  printf '%-40s %5.3fx (%5.3fx)  cpu %5.3fx (%5.3fx)  %s\n' "$1" "$(echo "$(med "$2") / $(med "$3")" | bc -l)" "$(rmed "$2" "$3")" \
+    "$(echo "$(med "$2" C) / $(med "$3" C)" | bc -l)" "$(rmed "$2" "$3" C)" "$note"
 }
 ratio "fresh+server loopback / warm GOCACHE" "fresh+server loopback" "warm GOCACHE" 1.20
 ratio "fresh+server +20ms / warm GOCACHE" "fresh+server +20ms" "warm GOCACHE" 1.25
 ratio "cold+prog / cold GOCACHE" "cold+prog" "cold GOCACHE" 1.08
 ratio "warm tier / warm GOCACHE" "warm tier" "warm GOCACHE" 1.05
+echo
+echo "== floors (what is achievable at all, same rounds)"
+if [ -n "$COLD_FLOOR" ]; then
+  ratio "cold floor-prog / cold GOCACHE" "cold floor-prog" "cold GOCACHE" "the protocol's own floor"
+  ratio "cold+prog / cold floor-prog" "cold+prog" "cold floor-prog" "the helper's cost over the floor"
+fi
+ratio "warm floor-prog / warm GOCACHE" "warm floor-prog" "warm GOCACHE" "the protocol's own floor"
+ratio "warm tier / warm floor-prog" "warm tier" "warm floor-prog" "the helper's cost over the floor"
+ratio "fresh floor / warm GOCACHE" "fresh floor" "warm GOCACHE" "a fresh machine's floor"
+ratio "fresh floor GOCACHE / warm GOCACHE" "fresh floor GOCACHE" "warm GOCACHE" "the same floor without a helper"
+ratio "fresh+server loopback / fresh floor" "fresh+server loopback" "fresh floor" "the helper's cost over the floor"
 if [ -n "$PROFILE" ]; then
   cp "$W/bin/pitstop" "$PROFILE/pitstop"
   echo

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -227,5 +229,58 @@ func TestPutOfHeldObjectWritesNothing(t *testing.T) {
 	third := run([]any{CmdPut, a3[:], body})
 	if got, err := os.ReadFile(third[0].DiskPath); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("put over a torn object: %q, %v; want it rewritten whole", got, err)
+	}
+}
+
+// TestObjectWriterReadFrom: io.Copy into an ObjectWriter goes through its
+// ReadFrom (one pooled buffer), which must store exactly what the reader
+// yields, however it splits it, and pass on a read error, after which the
+// object is not committed.
+func TestObjectWriterReadFrom(t *testing.T) {
+	l := &Local{Dir: t.TempDir()}
+	body := bytes.Repeat([]byte("0123456789abcdef"), 3*copyBufSize/16+7) // over 3 buffers
+	for name, r := range map[string]io.Reader{
+		"whole":    bytes.NewReader(body),
+		"one byte": iotest.OneByteReader(bytes.NewReader(body[:1000])),
+		"halves":   iotest.HalfReader(bytes.NewReader(body)),
+	} {
+		want := body
+		if name == "one byte" {
+			want = body[:1000]
+		}
+		o := ID(sha256.Sum256(want))
+		w, err := l.NewObject(o, int64(len(want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := any(w).(io.ReaderFrom); !ok {
+			t.Fatal("ObjectWriter is not an io.ReaderFrom")
+		}
+		n, err := io.Copy(w, r)
+		if err != nil || n != int64(len(want)) {
+			t.Fatalf("%s: copied %d, %v; want %d", name, n, err, len(want))
+		}
+		p, err := w.Commit()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: stored %d bytes, %v", name, len(got), err)
+		}
+	}
+	broken := errors.New("connection reset")
+	body = append(body, "never whole"...)
+	out := ID(sha256.Sum256(body))
+	w, err := l.NewObject(out, int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := io.MultiReader(bytes.NewReader(body[:copyBufSize+5]), iotest.ErrReader(broken))
+	if _, err := io.Copy(w, r); !errors.Is(err, broken) {
+		t.Fatalf("copy from a broken reader: %v, want %v", err, broken)
+	}
+	w.Abort()
+	if _, ok := l.Object(out, int64(len(body))); ok {
+		t.Fatal("an object cut short was stored")
 	}
 }

@@ -284,6 +284,38 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// copyBufSize is the buffer ReadFrom reads into: as large as the batch
+// stream's bufio.Reader, which then hands a big object's bytes straight
+// from the socket (no copy through its own buffer), and 8 times fewer
+// writes than io.Copy's 32 KiB.
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// ReadFrom writes what r yields until EOF, through one pooled buffer.
+func (w *ObjectWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			k, werr := w.Write(buf[:m])
+			n += int64(k)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
 func (w *ObjectWriter) toMemory() error {
 	m, err := memFile()
 	if err != nil {

@@ -178,6 +178,7 @@ func (p *Prog) prefetchChunk(ctx context.Context, chunk []ID) {
 		}
 		p.Stats.Prefetched.Add(1)
 		p.Stats.PrefetchBytes.Add(e.Size)
+		p.noteServed(a, e.OutputID)
 		p.mu.Lock()
 		p.prefetched[a] = true
 		if ch, ok := p.pending[a]; ok {

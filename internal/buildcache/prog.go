@@ -57,6 +57,7 @@ type Prog struct {
 	mu           sync.Mutex
 	pending      map[ID]chan struct{} // prefetches not yet landed
 	prefetched   map[ID]bool          // prefetches that landed
+	served       map[ID]ID            // entries the server sent this session: action → output
 	used         []ID                 // actions the go command got or put, in order
 	usedSet      map[ID]bool
 	prefDone     chan struct{}
@@ -81,21 +82,23 @@ type Stats struct {
 	Prefetched, PrefetchBytes, PrefetchWanted         atomic.Int64
 	BadRequests, LocalErrs                            atomic.Int64
 	UploadsRefused                                    atomic.Int64 // conflicts and uploads without the write token
+	UploadsSkipped                                    atomic.Int64 // puts of entries the server sent this session
 	WaitNanos                                         atomic.Int64 // time gets spent waiting on the server
+	CloseNanos                                        atomic.Int64 // time close took (flushing uploads, the manifest)
 }
 
 // String is the one-line summary printed at close.
 func (s *Stats) String() string {
 	return fmt.Sprintf("pitstop cache: %d gets: %d local hits (%d prefetched), %d remote hits, %d misses; "+
-		"%d puts (%s); uploaded %d (%s), %d dropped, %d refused, %d failed; prefetched %d of %d (%s); "+
-		"%d remote gets (%s), %d remote errors, %d corrupt; %d bad requests, %d local errors; waited %s on the server",
+		"%d puts (%s); uploaded %d (%s), %d dropped, %d refused, %d failed, %d the server had; prefetched %d of %d (%s); "+
+		"%d remote gets (%s), %d remote errors, %d corrupt; %d bad requests, %d local errors; waited %s on the server, %s at close",
 		s.Gets.Load(), s.LocalHits.Load(), s.PrefetchHits.Load(), s.RemoteHits.Load(), s.Misses.Load(),
 		s.Puts.Load(), units.HumanSize(s.PutBytes.Load()), s.Uploads.Load(), units.HumanSize(s.UploadBytes.Load()),
-		s.UploadsDropped.Load(), s.UploadsRefused.Load(), s.UploadErrs.Load(),
+		s.UploadsDropped.Load(), s.UploadsRefused.Load(), s.UploadErrs.Load(), s.UploadsSkipped.Load(),
 		s.Prefetched.Load(), s.PrefetchWanted.Load(), units.HumanSize(s.PrefetchBytes.Load()),
 		s.RemoteGets.Load(), units.HumanSize(s.DownloadBytes.Load()), s.RemoteErrs.Load(), s.Corrupt.Load(),
 		s.BadRequests.Load(), s.LocalErrs.Load(),
-		time.Duration(s.WaitNanos.Load()).Round(time.Millisecond))
+		time.Duration(s.WaitNanos.Load()).Round(time.Millisecond), time.Duration(s.CloseNanos.Load()).Round(time.Millisecond))
 }
 
 // Map returns the counters by name, for JSON.
@@ -106,11 +109,12 @@ func (s *Stats) Map() map[string]int64 {
 		"puts": s.Puts.Load(), "put_bytes": s.PutBytes.Load(),
 		"uploads": s.Uploads.Load(), "upload_bytes": s.UploadBytes.Load(),
 		"uploads_dropped": s.UploadsDropped.Load(), "upload_errors": s.UploadErrs.Load(), "uploads_refused": s.UploadsRefused.Load(),
-		"remote_gets": s.RemoteGets.Load(), "remote_errors": s.RemoteErrs.Load(), "corrupt": s.Corrupt.Load(),
+		"uploads_skipped": s.UploadsSkipped.Load(),
+		"remote_gets":     s.RemoteGets.Load(), "remote_errors": s.RemoteErrs.Load(), "corrupt": s.Corrupt.Load(),
 		"download_bytes": s.DownloadBytes.Load(),
 		"prefetched":     s.Prefetched.Load(), "prefetch_bytes": s.PrefetchBytes.Load(), "prefetch_wanted": s.PrefetchWanted.Load(),
 		"bad_requests": s.BadRequests.Load(), "local_errors": s.LocalErrs.Load(),
-		"wait_ms": s.WaitNanos.Load() / 1e6,
+		"wait_ms": s.WaitNanos.Load() / 1e6, "close_ms": s.CloseNanos.Load() / 1e6,
 	}
 }
 
@@ -133,6 +137,7 @@ func (p *Prog) Run(ctx context.Context, r io.Reader, w io.Writer) error {
 	p.rw = NewResponseWriter(w)
 	p.pending = map[ID]chan struct{}{}
 	p.prefetched = map[ID]bool{}
+	p.served = map[ID]ID{}
 	p.usedSet = map[ID]bool{}
 	p.prefDone = make(chan struct{})
 	if err := p.rw.Write(&Response{ID: 0, KnownCommands: []Cmd{CmdGet, CmdPut, CmdClose}}); err != nil {
@@ -230,10 +235,35 @@ func (p *Prog) respond(res *Response) {
 // finish waits for in-flight answers, flushes uploads within the bound,
 // records the manifest and prints stats.
 func (p *Prog) finish(clean bool) {
+	start := time.Now()
 	p.handlers.Wait()
 	p.stopPrefetch()
 	<-p.prefDone
 	if p.Remote != nil {
+		// The manifest goes up while the uploads flush: it only names
+		// actions (a fresh machine's prefetch skips any the server
+		// lacks), and the go command waits for both.
+		var manifest sync.WaitGroup
+		if clean && p.ManifestKey != "" && p.Remote.Healthy() {
+			p.mu.Lock()
+			used := append([]ID(nil), p.used...)
+			same := sameSet(used, p.usedSet, p.lastManifest)
+			p.mu.Unlock()
+			// A build that used exactly what the manifest already
+			// lists (a rebuild) would only store the same union
+			// again: skip the round trip the go command waits for.
+			if len(used) > 0 && !same {
+				manifest.Add(1)
+				go func() {
+					defer manifest.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+					if err := p.Remote.PutManifest(ctx, p.ManifestKey, used); err != nil {
+						p.logger().Warn("recording build manifest", "err", err)
+					}
+					cancel()
+				}()
+			}
+		}
 		close(p.uploads)
 		d := p.FlushTimeout
 		if d <= 0 {
@@ -249,23 +279,9 @@ func (p *Prog) finish(clean bool) {
 			<-done
 		}
 		p.upCancel()
-		if clean && p.ManifestKey != "" && p.Remote.Healthy() {
-			p.mu.Lock()
-			used := append([]ID(nil), p.used...)
-			same := sameSet(used, p.usedSet, p.lastManifest)
-			p.mu.Unlock()
-			// A build that used exactly what the manifest already
-			// lists (a rebuild) would only store the same union
-			// again: skip the round trip the go command waits for.
-			if len(used) > 0 && !same {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				if err := p.Remote.PutManifest(ctx, p.ManifestKey, used); err != nil {
-					p.logger().Warn("recording build manifest", "err", err)
-				}
-				cancel()
-			}
-		}
+		manifest.Wait()
 	}
+	p.Stats.CloseNanos.Store(int64(time.Since(start)))
 	if p.StatsOut != nil {
 		if p.StatsJSON {
 			b, _ := json.Marshal(map[string]any{"pitstop_cache_stats": p.Stats.Map()})
@@ -404,6 +420,7 @@ func (p *Prog) fetch(ctx context.Context, a ID) (Entry, string, error) {
 		return Entry{}, "", err
 	}
 	p.Stats.DownloadBytes.Add(obj.Size)
+	p.noteServed(a, obj.Entry.OutputID)
 	return obj.Entry, path, nil
 }
 
@@ -565,6 +582,10 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (res *Response, after fu
 			}
 		}
 		if p.Remote != nil {
+			if p.serverHas(a, out) {
+				p.Stats.UploadsSkipped.Add(1)
+				return
+			}
 			select {
 			case p.uploads <- upload{a, e, path}:
 			default:
@@ -573,6 +594,33 @@ func (p *Prog) readPut(rr *RequestReader, req *Request) (res *Response, after fu
 		}
 	}
 	return &Response{ID: req.ID, DiskPath: path}, after, nil
+}
+
+// noteServed records that the server sent action a's entry, mapping it to
+// output out, this session.
+func (p *Prog) noteServed(a, out ID) {
+	p.mu.Lock()
+	if p.served == nil {
+		p.served = map[ID]ID{}
+	}
+	p.served[a] = out
+	p.mu.Unlock()
+}
+
+// serverHas reports whether an upload of a put of action a with output out
+// would change nothing on the server: it sent that very entry this session
+// (a build that gets an action and then puts it again, as the go command
+// does with a link's empty stdout every time). Not when this helper signs
+// its uploads: the server may hold the entry unsigned, and an upload adds
+// the signature.
+func (p *Prog) serverHas(a, out ID) bool {
+	if p.Remote.SignKey != nil {
+		return false
+	}
+	p.mu.Lock()
+	o, ok := p.served[a]
+	p.mu.Unlock()
+	return ok && o == out
 }
 
 func (p *Prog) uploader() {

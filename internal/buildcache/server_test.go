@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -537,5 +538,124 @@ func TestServerStoreMetrics(t *testing.T) {
 		if v, ok := got[name]; !ok || v != want {
 			t.Errorf("%s = %v (exported: %v), want %v", name, v, ok, want)
 		}
+	}
+}
+
+// TestServerSamePutWritesNothing: an upload of the entry the server already
+// holds (the go command puts a link's empty stdout on every build) rewrites
+// neither the object nor the entry, so it costs no fsync; but a re-upload
+// over an object damaged on the disk still repairs it.
+func TestServerSamePutWritesNothing(t *testing.T) {
+	cl, _, dir := newTestServer(t)
+	ctx := context.Background()
+	body := []byte("the same output")
+	e := Entry{OutputID: ID(sha256.Sum256(body)), Size: int64(len(body))}
+	a := id("again")
+	if err := cl.Put(ctx, a, e, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	objPath := filepath.Join(dir, filepath.FromSlash(objectKey(e.OutputID)))
+	entPath := filepath.Join(dir, filepath.FromSlash(entryKey(a)))
+	stat := func(p string) os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	obj0, ent0 := stat(objPath), stat(entPath)
+	if err := cl.Put(ctx, a, e, bytes.NewReader(body)); err != nil {
+		t.Fatalf("same put again: %v", err)
+	}
+	if obj1, ent1 := stat(objPath), stat(entPath); !os.SameFile(obj0, obj1) || !os.SameFile(ent0, ent1) {
+		t.Error("the same put again replaced the object or the entry")
+	}
+	// The connection stays usable after a put whose body was not stored.
+	if obj, err := cl.Get(ctx, a); err != nil {
+		t.Fatalf("get after the same put: %v", err)
+	} else {
+		got, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		if !bytes.Equal(got, body) {
+			t.Fatalf("get after the same put: %q", got)
+		}
+	}
+	// Damaged in place (same size, other bytes): the next put repairs it.
+	if err := os.WriteFile(objPath, []byte("THE SAME OUTPUT"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e, bytes.NewReader(body)); err != nil {
+		t.Fatalf("put over a damaged object: %v", err)
+	}
+	if got, err := os.ReadFile(objPath); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("after a put over a damaged object: %q, %v; want it rewritten", got, err)
+	}
+}
+
+// TestProgSkipsUploadOfServedEntry: a build that gets an action from the
+// server and then puts the same entry again (the go command does so with a
+// link's empty stdout on every build) does not upload it: the server sent
+// it. A put of another output for that action, and a put of a new action,
+// are uploaded.
+func TestProgSkipsUploadOfServedEntry(t *testing.T) {
+	cl, _, _ := newTestServer(t)
+	ctx := context.Background()
+	served := []byte("served by the server")
+	out := ID(sha256.Sum256(served))
+	a, b, c := id("served action"), id("new action"), id("remapped action")
+	if err := cl.Put(ctx, a, Entry{OutputID: out, Size: int64(len(served))}, bytes.NewReader(served)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, c, Entry{OutputID: out, Size: int64(len(served))}, bytes.NewReader(served)); err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	p := &Prog{Local: &Local{Dir: t.TempDir()}, Remote: cl}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, inR, outW); outW.Close() }()
+	dec := json.NewDecoder(outR)
+	// call sends one request and waits for its answer, as the go command
+	// does for one action.
+	call := func(req Request, body []byte) Response {
+		t.Helper()
+		var buf bytes.Buffer
+		encodeRequest(t, &buf, req, body)
+		go inW.Write(buf.Bytes())
+		for {
+			var r Response
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("reading the answer to %d: %v", req.ID, err)
+			}
+			if r.ID == req.ID {
+				return r
+			}
+		}
+	}
+	put := func(n int64, act ID, body []byte) {
+		o := sha256.Sum256(body)
+		if r := call(Request{ID: n, Command: CmdPut, ActionID: act[:], OutputID: o[:], BodySize: int64(len(body))}, body); r.Err != "" || r.DiskPath == "" {
+			t.Fatalf("put %d: %+v", n, r)
+		}
+	}
+	for i, act := range []ID{a, c} {
+		if r := call(Request{ID: int64(i + 1), Command: CmdGet, ActionID: act[:]}, nil); r.Miss {
+			t.Fatalf("get %d: a miss, want a remote hit", i+1)
+		}
+	}
+	put(3, a, served)              // the same entry: not uploaded
+	put(4, b, []byte("brand new")) // uploaded
+	put(5, c, []byte("other out")) // refused by the server, but tried
+	call(Request{ID: 6, Command: CmdClose}, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stats.Map()
+	if s["uploads_skipped"] != 1 || s["uploads"] != 1 || s["uploads_refused"] != 1 {
+		t.Fatalf("skipped %d, uploaded %d, refused %d; want 1 each", s["uploads_skipped"], s["uploads"], s["uploads_refused"])
+	}
+	if _, err := cl.Get(ctx, b); err != nil {
+		t.Fatalf("the new action did not reach the server: %v", err)
 	}
 }
