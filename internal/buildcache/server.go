@@ -307,11 +307,14 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	// Refuse a remapping before reading the body; checked again below,
-	// under the action's lock, before the entry is written.
+	// Refuse a remapping before reading the body (unless the output it
+	// maps to is gone: see lost); checked again below, under the action's
+	// lock, before the entry is written.
 	if old, oldSig, ok := s.mapped(ctx, a); ok && old.OutputID != out {
-		s.conflict(w, r, a, old, out)
-		return
+		if oldSig != nil || !s.lost(ctx, old, false) {
+			s.conflict(w, r, a, old, out)
+			return
+		}
 	} else if ok && old.Size == size && (oldSig != nil || sig == nil) && s.holds(ctx, out, size) {
 		// The same entry again (the go command puts a link's empty
 		// stdout on every build): nothing to write, nor to fsync. The
@@ -357,10 +360,18 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	mu.Lock()
 	old, oldSig, ok := s.mapped(ctx, a)
 	if ok && old.OutputID != out {
-		mu.Unlock()
-		// The object just stored stays unreferenced until evicted.
-		s.conflict(w, r, a, old, out)
-		return
+		if oldSig != nil || !s.lost(ctx, old, true) {
+			mu.Unlock()
+			// The object just stored stays unreferenced until evicted.
+			s.conflict(w, r, a, old, out)
+			return
+		}
+		// The output the action maps to is lost (evicted, or torn by a
+		// power cut, which the server's unsynced writes allow): no client
+		// can get it, so the action is as good as new and its first
+		// whole output is this one.
+		s.logger().Warn("put replaced an entry whose output is lost", "action", a, "lost", old.OutputID,
+			"output", out, "client", r.RemoteAddr)
 	}
 	if oldSig != nil {
 		sig = oldSig // like the output, the first signature stays
@@ -374,6 +385,34 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	s.m.puts.WithLabelValues("ok").Inc()
 	s.m.bytesIn.Add(float64(size))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// lost reports whether e's object is gone for good: not in the store, or
+// not e.Size bytes (with whole, not bytes hashing to e.OutputID either).
+// A store that cannot answer, or a read that fails, proves nothing: not
+// lost. Only then may an unsigned entry be remapped, so that an output
+// evicted or torn by a power cut does not leave its action a miss forever
+// (a non-reproducible build's next output would be refused as a remap).
+func (s *Server) lost(ctx context.Context, e Entry, whole bool) bool {
+	o, err := s.getObject(ctx, objectKey(e.OutputID))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	defer o.Close()
+	if o.Size != e.Size {
+		return true
+	}
+	if !whole {
+		return false
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(o.Body, e.Size+1))
+	if err != nil {
+		return false
+	}
+	var sum ID
+	h.Sum(sum[:0])
+	return n != e.Size || sum != e.OutputID
 }
 
 // holds reports whether the store has the object out whole: size bytes

@@ -659,3 +659,78 @@ func TestProgSkipsUploadOfServedEntry(t *testing.T) {
 		t.Fatalf("the new action did not reach the server: %v", err)
 	}
 }
+
+// TestServerRemapsLostOutput: an action keeps its first output while that
+// output is whole, but once it is lost (evicted, or torn by a power cut,
+// since the server does not fsync by default) the action takes the next
+// whole output offered, instead of refusing every remapping and so
+// staying a miss for good.
+func TestServerRemapsLostOutput(t *testing.T) {
+	cl, _, dir := newTestServer(t)
+	ctx := context.Background()
+	a := id("lost output")
+	entry := func(body []byte) Entry { return Entry{OutputID: ID(sha256.Sum256(body)), Size: int64(len(body))} }
+	objPath := func(e Entry) string { return filepath.Join(dir, filepath.FromSlash(objectKey(e.OutputID))) }
+	get := func() []byte {
+		t.Helper()
+		obj, err := cl.Get(ctx, a)
+		if err != nil {
+			t.Fatalf("get: %v", err)
+		}
+		defer obj.Body.Close()
+		b, _ := io.ReadAll(obj.Body)
+		return b
+	}
+	first, second, third := []byte("first output, kept while whole"), []byte("second output"), []byte("third output")
+	e1, e2, e3 := entry(first), entry(second), entry(third)
+	if err := cl.Put(ctx, a, e1, bytes.NewReader(first)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("remapping an action whose output is whole: %v, want ErrConflict", err)
+	}
+	// Damaged in place at the same size: refused still. The check before
+	// the body is read goes by size (hashing the old output for every
+	// refused remap would cost a whole read each); a re-upload of that
+	// same output repairs it (TestServerSamePutWritesNothing).
+	if err := os.WriteFile(objPath(e1), bytes.ToUpper(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("remapping an action whose output is damaged at its size: %v, want ErrConflict", err)
+	}
+	// Torn (cut short, as a power cut can leave an unsynced file): remapped.
+	if err := os.WriteFile(objPath(e1), first[:5], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); err != nil {
+		t.Fatalf("remapping an action whose output is torn: %v", err)
+	}
+	if got := get(); !bytes.Equal(got, second) {
+		t.Fatalf("after the remap: %q, want %q", got, second)
+	}
+	// Gone (evicted): remapped.
+	if err := os.Remove(objPath(e2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e3, bytes.NewReader(third)); err != nil {
+		t.Fatalf("remapping an action whose output is gone: %v", err)
+	}
+	if got := get(); !bytes.Equal(got, third) {
+		t.Fatalf("after the remap: %q, want %q", got, third)
+	}
+	// Gone again, the put offering the first output: remapped back.
+	if err := os.Remove(objPath(e3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, a, e1, bytes.NewReader(first)); err != nil {
+		t.Fatalf("remapping an action whose output is gone: %v", err)
+	}
+	if got := get(); !bytes.Equal(got, first) {
+		t.Fatalf("after the remap: %q, want %q", got, first)
+	}
+	// Whole again: refused again.
+	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("remapping an action whose output is whole again: %v, want ErrConflict", err)
+	}
+}
