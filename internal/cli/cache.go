@@ -18,6 +18,7 @@ import (
 	"github.com/pitstop-go/pitstop/internal/units"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newCacheCmd() *cobra.Command {
@@ -217,7 +218,7 @@ func defaultServeDir() string {
 
 func newCacheServeCmd() *cobra.Command {
 	var listen, dir, maxSize, token, logFormat string
-	var noSync bool
+	var sy syncFlag
 	var ff fleetFlags
 	var readFile, writeFile, adminFile string
 	var openWrites bool
@@ -244,6 +245,9 @@ $PITSTOP_CACHE_TOKEN (or the deprecated --auth-token) is one token for reading
 and writing, as before; trim then needs the admin token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sy.check(); err != nil {
+				return err
+			}
 			d, err := cacheDirFlag(dir)
 			if err != nil {
 				return err
@@ -313,7 +317,7 @@ and writing, as before; trim then needs the admin token.`,
 			if err != nil {
 				return err
 			}
-			st, err = store.Open(d, store.Options{MaxSize: max, NoSync: noSync, Logger: log})
+			st, err = store.Open(d, store.Options{MaxSize: max, NoSync: !sy.sync, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -349,7 +353,7 @@ and writing, as before; trim then needs the admin token.`,
 	lf.register(f)
 	sf.register(f)
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&noSync, "no-sync", false, "skip fsync on writes (faster on SD cards; a crash may lose recent uploads, which clients detect by sha256)")
+	sy.register(f)
 	ff.add(f)
 	return c
 }
@@ -621,4 +625,24 @@ func newCacheInstallCmd() *cobra.Command {
 	f.StringVar(&unitDir, "unit-dir", systemd.DefaultDir, "systemd unit directory")
 	pf.register(f)
 	return c
+}
+
+// syncFlag is a build cache server's --sync. Like Go's own cache, the
+// server does not fsync by default: a power cut may lose or tear recent
+// uploads, which clients detect (they check every object's sha256) and the
+// server heals (a lost output is replaced by the next upload). --no-sync,
+// the old way to ask for that, is still accepted.
+type syncFlag struct{ sync, noSync bool }
+
+func (s *syncFlag) register(f *pflag.FlagSet) {
+	f.BoolVar(&s.sync, "sync", false, "fsync each upload before acknowledging it (slower, above all on SD cards; without it, as in Go's own cache, a power cut may lose or tear recent uploads: clients check every object's sha256 and the server replaces an output it lost)")
+	f.BoolVar(&s.noSync, "no-sync", false, "do not fsync uploads (the default)")
+	_ = f.MarkDeprecated("no-sync", "it is the default now (--sync asks for fsync)")
+}
+
+func (s syncFlag) check() error {
+	if s.sync && s.noSync {
+		return usageError("--sync and --no-sync: choose one (not syncing is the default)")
+	}
+	return nil
 }

@@ -64,7 +64,8 @@ func newFleetServeCmd() *cobra.Command {
 	var listen, token, cacheMax string
 	var tf tlsFlags
 	var sf statusFlag
-	var noAnnounce, noSync bool
+	var noAnnounce bool
+	var sy syncFlag
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the module proxy and the build cache on one port (for a classroom or a cluster)",
@@ -85,6 +86,9 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 				return err
 			}
 			if err := sf.check(); err != nil {
+				return err
+			}
+			if err := sy.check(); err != nil {
 				return err
 			}
 			root, err := proxyDirFlag(pc.dir)
@@ -109,7 +113,7 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 			}
 			defer pst.Close()
 			log := ph.Logger
-			cst, err := store.Open(filepath.Join(root, "cache"), store.Options{MaxSize: cmax, NoSync: noSync, Logger: log})
+			cst, err := store.Open(filepath.Join(root, "cache"), store.Options{MaxSize: cmax, NoSync: !sy.sync, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -149,7 +153,7 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 	f.BoolVar(&pc.allowDirect, "allow-direct", false, "let \"direct\" in the upstream list fetch any module from its version control host")
 	f.BoolVar(&pc.allowPrivateHosts, "allow-private-hosts", false, "allow direct fetches from hosts with private addresses")
 	pc.limitFlags(f)
-	f.BoolVar(&noSync, "no-sync", false, "skip fsync on build cache writes")
+	sy.register(f)
 	f.StringVar(&listen, "listen", "localhost:3000", "address to listen on (:3000 for the LAN: then set --auth-token, since whoever reaches it can write cache entries every client builds with)")
 	f.StringVar(&token, "auth-token", "", "require this token from every client (default $PITSTOP_TOKEN; none: open)")
 	f.BoolVar(&noAnnounce, "no-announce", false, "do not announce the server on the LAN (DNS-SD _pitstop._tcp over multicast DNS)")
