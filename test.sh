@@ -158,11 +158,15 @@ step "tests (native $(go env GOARCH))"
 # 2-core machine; io's fsync'd files did not: an fsync waits for the journal
 # every process on the disk shares, and at load 18-30 three runs in six fell
 # outside 30% (0.82-1.45). So the suite leaves them out, they run alone
-# afterwards, and they get three tries, each printed.
-method='^(TestMemCopyAgainstMemcpy|TestIOAgainstFio)$'
+# afterwards, and they get three tries, each printed. With them goes bench
+# gc's check of its children's heap peaks against their budget: a heap
+# passes its goal while a collection marks, by more when the collector is
+# short of CPU (85 MiB against a 49 MiB budget with the suite running
+# beside it, 63 MiB alone).
+method='^(TestMemCopyAgainstMemcpy|TestIOAgainstFio|TestGCSizedToAvailableMemory)$'
 suite -count=1 -timeout 20m -skip "$method" ./... || { totals; exit 1; }
 
-step "bench method checks, alone: bench mem against gcc's memcpy, bench io against fio"
+step "bench checks that measure the machine, alone: bench mem against gcc's memcpy, bench io against fio, bench gc's heaps within their budget"
 for try in 1 2 3; do
   log=$(mktemp)
   if go test -count=1 -p 1 -v -run "$method" ./internal/bench >"$log" 2>&1; then
@@ -175,12 +179,12 @@ for try in 1 2 3; do
   if [ "$try" = 3 ]; then
     TOTAL_FAIL=$((TOTAL_FAIL + $(grep -c -- '--- FAIL' "$log" || true)))
     rm -f "$log"
-    echo "FAIL: the bench method checks failed three times"
+    echo "FAIL: the bench checks that measure the machine failed three times"
     totals
     exit 1
   fi
   rm -f "$log"
-  echo "the bench method checks failed on try $try (output above); trying again"
+  echo "the bench checks that measure the machine failed on try $try (output above); trying again"
 done
 
 if [ "${QUICK:-}" = 1 ]; then totals; exit 0; fi

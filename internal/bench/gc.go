@@ -73,8 +73,15 @@ type GCRun struct {
 	// Pauses is the pause histogram: non-empty buckets only.
 	Pauses        []Bucket `json:"pauses,omitempty"`
 	PeakHeapBytes int64    `json:"peak_heap_bytes"` // live+dead heap objects, sampled every 10ms
-	HeapGoalBytes int64    `json:"heap_goal_bytes"` // at the end
-	AllocMBps     float64  `json:"alloc_mbps"`      // allocation rate, 10^6 bytes/s
+	// PeakGoalBytes is the highest heap goal the collector set in the
+	// window (sampled with the peak): what GOGC and GOMEMLIMIT asked for.
+	// The heap can pass it while a collection marks, since what is
+	// allocated then counts as live until the next one (and the next goal
+	// follows); at the map churn's allocation rate (GB/s) peaks of up to
+	// 1.7 times the budget were seen.
+	PeakGoalBytes int64   `json:"peak_heap_goal_bytes"`
+	HeapGoalBytes int64   `json:"heap_goal_bytes"` // at the end
+	AllocMBps     float64 `json:"alloc_mbps"`      // allocation rate, 10^6 bytes/s
 }
 
 // Bucket is one histogram bucket: Count values in [LoNs, HiNs).
@@ -256,8 +263,8 @@ func RunGCChild(ctx context.Context, w io.Writer) error {
 	for _, loop := range loops {
 		go func() { done <- loop(&stop) }()
 	}
-	var peak uint64
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	var peak, peakGoal uint64
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/goal:bytes"}}
 	tick := time.NewTicker(10 * time.Millisecond)
 	d := time.Duration(o.Seconds * float64(time.Second))
 loop:
@@ -266,6 +273,7 @@ loop:
 		case now := <-tick.C:
 			metrics.Read(sample)
 			peak = max(peak, sample[0].Value.Uint64())
+			peakGoal = max(peakGoal, sample[2].Value.Uint64())
 			// Run for the duration, and on until the GC has run twice
 			// (a slow machine), but no longer than five times it.
 			el := now.Sub(t0)
@@ -300,6 +308,7 @@ loop:
 		Cycles:        u(3),
 		AllocMBps:     float64(u(4)) / secs / 1e6,
 		PeakHeapBytes: int64(peak),
+		PeakGoalBytes: int64(peakGoal),
 		HeapGoalBytes: int64(after[6].Value.Uint64()),
 	}
 	if tot := f(1); tot > 0 {
