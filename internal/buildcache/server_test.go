@@ -699,36 +699,26 @@ func TestServerRemapsLostOutput(t *testing.T) {
 	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("remapping an action whose output is damaged at its size: %v, want ErrConflict", err)
 	}
-	// Torn (cut short, as a power cut can leave an unsynced file): remapped.
-	if err := os.WriteFile(objPath(e1), first[:5], 0o644); err != nil {
-		t.Fatal(err)
+	// remapped checks that, once lose has lost the output the action maps
+	// to, a put of e (body) is taken and served.
+	remapped := func(how string, lose func() error, e Entry, body []byte) {
+		t.Helper()
+		if err := lose(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Put(ctx, a, e, bytes.NewReader(body)); err != nil {
+			t.Fatalf("remapping an action whose output is %s: %v", how, err)
+		}
+		if got := get(); !bytes.Equal(got, body) {
+			t.Fatalf("after the remap (output %s): %q, want %q", how, got, body)
+		}
 	}
-	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); err != nil {
-		t.Fatalf("remapping an action whose output is torn: %v", err)
-	}
-	if got := get(); !bytes.Equal(got, second) {
-		t.Fatalf("after the remap: %q, want %q", got, second)
-	}
-	// Gone (evicted): remapped.
-	if err := os.Remove(objPath(e2)); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Put(ctx, a, e3, bytes.NewReader(third)); err != nil {
-		t.Fatalf("remapping an action whose output is gone: %v", err)
-	}
-	if got := get(); !bytes.Equal(got, third) {
-		t.Fatalf("after the remap: %q, want %q", got, third)
-	}
-	// Gone again, the put offering the first output: remapped back.
-	if err := os.Remove(objPath(e3)); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Put(ctx, a, e1, bytes.NewReader(first)); err != nil {
-		t.Fatalf("remapping an action whose output is gone: %v", err)
-	}
-	if got := get(); !bytes.Equal(got, first) {
-		t.Fatalf("after the remap: %q, want %q", got, first)
-	}
+	// Torn (cut short, as a power cut can leave an unsynced file).
+	remapped("torn", func() error { return os.WriteFile(objPath(e1), first[:5], 0o644) }, e2, second)
+	// Gone (evicted).
+	remapped("gone", func() error { return os.Remove(objPath(e2)) }, e3, third)
+	// Gone again, the put offering the first output: mapped back.
+	remapped("gone again", func() error { return os.Remove(objPath(e3)) }, e1, first)
 	// Whole again: refused again.
 	if err := cl.Put(ctx, a, e2, bytes.NewReader(second)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("remapping an action whose output is whole again: %v, want ErrConflict", err)
