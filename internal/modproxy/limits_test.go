@@ -284,8 +284,17 @@ func TestColdZipsUnderSmallCap(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-sampled
-	if pk := peak.Load(); pk > limit {
-		t.Errorf("the store's filesystem reached %d bytes, over the %d-byte cap", pk, limit)
+	// The cap counts the files' bytes; the filesystem also holds the rest
+	// of each file's last block (a 50-byte .info takes a 4 KiB page on
+	// tmpfs), so it may pass the cap by up to a block per file: three
+	// files a module (.info, .mod, .zip). CI saw 44 KiB over.
+	var sf syscall.Statfs_t
+	if err := syscall.Statfs(dir, &sf); err != nil {
+		t.Fatal(err)
+	}
+	slack := int64(3*len(mods)) * int64(sf.Bsize)
+	if pk := peak.Load(); pk > limit+slack {
+		t.Errorf("the store's filesystem reached %d bytes, over the %d-byte cap and a block (%d bytes) per file", pk, limit, sf.Bsize)
 	}
 	if l := logs.String(); strings.Contains(l, "no space left") {
 		t.Errorf("a download hit ENOSPC:\n%s", l)
