@@ -206,7 +206,7 @@ func benchSync() error {
 	defer m.Disable(ctx, nil, false)
 
 	fmt.Printf("== sync: %d new files of %d bytes per round, disk %s, %d CPUs, load %s\n", *files, *fileSize, *baseDir, runtime.NumCPU(), loadavg())
-	var ratios, cpuRatios, pts, bts []float64
+	var rs roundTimes
 	for r := 0; r < *rounds; r++ {
 		sub := "r" + strconv.Itoa(r)
 		if err := writeTree(filepath.Join(cache, sub)); err != nil {
@@ -262,17 +262,9 @@ func benchSync() error {
 			fmt.Printf("round %d: pitstop %v, rsync+sync %v\n", r+1, pt.Round(time.Millisecond), bt.Round(time.Millisecond))
 			continue
 		}
-		ratio := pt.Seconds() / bt.Seconds()
-		ratios = append(ratios, ratio)
-		cpuRatios = append(cpuRatios, pc.Seconds()/bc.Seconds())
-		pts, bts = append(pts, pt.Seconds()), append(bts, bt.Seconds())
-		fmt.Printf("round %d: pitstop ramdisk sync %6.3f s (cpu %.3f s)   rsync -a + sync -f %6.3f s (cpu %.3f s)   ratio %.2f (cpu %.2f)   load %s\n",
-			r+1, pt.Seconds(), pc.Seconds(), bt.Seconds(), bc.Seconds(), ratio, pc.Seconds()/bc.Seconds(), loadavg())
+		rs.add(r, "pitstop ramdisk sync", "rsync -a + sync -f", pt, pc, bt, bc)
 	}
-	if len(ratios) > 0 {
-		fmt.Printf("sync: median pitstop %.3f s, rsync+sync %.3f s, median ratio %.2f× (issue 14: at most 1.3×); median CPU-time ratio %.2f×; best %.3f s vs %.3f s (%.2f×)\n",
-			median(pts), median(bts), median(ratios), median(cpuRatios), slices.Min(pts), slices.Min(bts), slices.Min(pts)/slices.Min(bts))
-	}
+	rs.report("sync", "rsync+sync")
 	return nil
 }
 
@@ -394,7 +386,7 @@ func benchInstall() error {
 		}
 		return b, bc, nil
 	}
-	var ratios, cpuRatios, pts, bts []float64
+	var rs roundTimes
 	for r := 0; r < *rounds; r++ {
 		var pt, bt, pc, bc time.Duration
 		var err error
@@ -416,15 +408,30 @@ func benchInstall() error {
 			fmt.Printf("round %d: pitstop %v, unzip %v\n", r+1, pt.Round(time.Millisecond), bt.Round(time.Millisecond))
 			continue
 		}
-		ratio := pt.Seconds() / bt.Seconds()
-		ratios, pts, bts = append(ratios, ratio), append(pts, pt.Seconds()), append(bts, bt.Seconds())
-		cpuRatios = append(cpuRatios, pc.Seconds()/bc.Seconds())
-		fmt.Printf("round %d: pitstop go install %6.3f s (cpu %.3f s)   unzip %6.3f s (cpu %.3f s)   ratio %.2f (cpu %.2f)   load %s\n",
-			r+1, pt.Seconds(), pc.Seconds(), bt.Seconds(), bc.Seconds(), ratio, pc.Seconds()/bc.Seconds(), loadavg())
+		rs.add(r, "pitstop go install", "unzip", pt, pc, bt, bc)
 	}
-	if len(ratios) > 0 {
-		fmt.Printf("install: median pitstop %.3f s, unzip %.3f s, median ratio %.2f× (issue 14: at most 1.3×); median CPU-time ratio %.2f×; best %.3f s vs %.3f s (%.2f×)\n",
-			median(pts), median(bts), median(ratios), median(cpuRatios), slices.Min(pts), slices.Min(bts), slices.Min(pts)/slices.Min(bts))
-	}
+	rs.report("install", "unzip")
 	return nil
+}
+
+// roundTimes collects pitstop's and the baseline's wall and CPU times, a round
+// at a time, for the medians and bests the last line reports.
+type roundTimes struct{ ratios, cpuRatios, pts, bts []float64 }
+
+// add records round r (0-based) and prints it.
+func (rs *roundTimes) add(r int, pitstop, base string, pt, pc, bt, bc time.Duration) {
+	ratio, cpu := pt.Seconds()/bt.Seconds(), pc.Seconds()/bc.Seconds()
+	rs.ratios, rs.cpuRatios = append(rs.ratios, ratio), append(rs.cpuRatios, cpu)
+	rs.pts, rs.bts = append(rs.pts, pt.Seconds()), append(rs.bts, bt.Seconds())
+	fmt.Printf("round %d: %s %6.3f s (cpu %.3f s)   %s %6.3f s (cpu %.3f s)   ratio %.2f (cpu %.2f)   load %s\n",
+		r+1, pitstop, pt.Seconds(), pc.Seconds(), base, bt.Seconds(), bc.Seconds(), ratio, cpu, loadavg())
+}
+
+// report prints the medians and bests of what add recorded, if anything.
+func (rs *roundTimes) report(what, base string) {
+	if len(rs.ratios) == 0 {
+		return
+	}
+	fmt.Printf("%s: median pitstop %.3f s, %s %.3f s, median ratio %.2f× (issue 14: at most 1.3×); median CPU-time ratio %.2f×; best %.3f s vs %.3f s (%.2f×)\n",
+		what, median(rs.pts), base, median(rs.bts), median(rs.ratios), median(rs.cpuRatios), slices.Min(rs.pts), slices.Min(rs.bts), slices.Min(rs.pts)/slices.Min(rs.bts))
 }
