@@ -311,11 +311,11 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	// maps to is gone: see lost); checked again below, under the action's
 	// lock, before the entry is written.
 	if old, oldSig, ok := s.mapped(ctx, a); ok && old.OutputID != out {
-		if oldSig != nil || !s.lost(ctx, old, false) {
+		if oldSig != nil || s.stored(ctx, old.OutputID, old.Size, false) != objLost {
 			s.conflict(w, r, a, old, out)
 			return
 		}
-	} else if ok && old.Size == size && (oldSig != nil || sig == nil) && s.holds(ctx, out, size) {
+	} else if ok && old.Size == size && (oldSig != nil || sig == nil) && s.stored(ctx, out, size, true) == objIntact {
 		// The same entry again (the go command puts a link's empty
 		// stdout on every build): nothing to write, nor to fsync. The
 		// body is read past to keep the connection.
@@ -360,7 +360,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	mu.Lock()
 	old, oldSig, ok := s.mapped(ctx, a)
 	if ok && old.OutputID != out {
-		if oldSig != nil || !s.lost(ctx, old, true) {
+		if oldSig != nil || s.stored(ctx, old.OutputID, old.Size, true) != objLost {
 			mu.Unlock()
 			// The object just stored stays unreferenced until evicted.
 			s.conflict(w, r, a, old, out)
@@ -387,53 +387,52 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// lost reports whether e's object is gone for good: not in the store, or
-// not e.Size bytes (with whole, not bytes hashing to e.OutputID either).
-// A store that cannot answer, or a read that fails, proves nothing: not
-// lost. Only then may an unsigned entry be remapped, so that an output
-// evicted or torn by a power cut does not leave its action a miss forever
-// (a non-reproducible build's next output would be refused as a remap).
-func (s *Server) lost(ctx context.Context, e Entry, whole bool) bool {
-	o, err := s.getObject(ctx, objectKey(e.OutputID))
-	if err != nil {
-		return errors.Is(err, fs.ErrNotExist)
-	}
-	defer o.Close()
-	if o.Size != e.Size {
-		return true
-	}
-	if !whole {
-		return false
-	}
-	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(o.Body, e.Size+1))
-	if err != nil {
-		return false
-	}
-	var sum ID
-	h.Sum(sum[:0])
-	return n != e.Size || sum != e.OutputID
-}
+// objState is what the store says of an object: intact (as far as it
+// was checked), lost for good, or nothing certain.
+type objState int
 
-// holds reports whether the store has the object out whole: size bytes
-// hashing to out. It reads the object, so that a re-upload still repairs
-// one damaged on the disk.
-func (s *Server) holds(ctx context.Context, out ID, size int64) bool {
+const (
+	objIntact  objState = iota // there, at its size (and hashing to its ID, if hashed)
+	objLost                    // not in the store, or not its size, or (hashed) other bytes
+	objUnknown                 // the store could not answer, or a read failed: proves nothing
+)
+
+// stored checks the object out of size bytes: whether it is there at its
+// size and, with hash, whether its bytes hash to out (reading it whole).
+//
+// Two rules go by it. A put of an entry the server holds writes nothing
+// only when the object is intact, hashed, so that a re-upload still
+// repairs one damaged on the disk. An unsigned entry may be remapped only
+// when its object is lost (not merely unknown: S3 down), so that an
+// output evicted or torn by a power cut does not leave its action a miss
+// forever (a non-reproducible build's next output would be refused as a
+// remap).
+func (s *Server) stored(ctx context.Context, out ID, size int64, hash bool) objState {
 	o, err := s.getObject(ctx, objectKey(out))
 	if err != nil {
-		return false
+		if errors.Is(err, fs.ErrNotExist) {
+			return objLost
+		}
+		return objUnknown
 	}
 	defer o.Close()
 	if o.Size != size {
-		return false
+		return objLost
+	}
+	if !hash {
+		return objIntact
 	}
 	h := sha256.New()
-	if n, err := io.Copy(h, io.LimitReader(o.Body, size+1)); err != nil || n != size {
-		return false
+	n, err := io.Copy(h, io.LimitReader(o.Body, size+1))
+	if err != nil {
+		return objUnknown
 	}
 	var sum ID
 	h.Sum(sum[:0])
-	return sum == out
+	if n != size || sum != out {
+		return objLost
+	}
+	return objIntact
 }
 
 // unmap deletes action a's entry if it still maps to out.
