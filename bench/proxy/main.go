@@ -23,6 +23,15 @@
 // "bare-headers", is bare-limits sending the four headers more that
 // pitstop sends on every hit, so the report shows what they cost.
 //
+// With -servicefloor, "bare-service" is bare-headers served the way every
+// pitstop server serves its handler: inside internal/service's Server with
+// its defaults (progress timeout, connection cap, request metrics, the
+// status page's statistics, the text access log to a pipe the bench
+// drains) and pitstop's default 40 MiB memory limit. The product requires
+// each of those of a service, so bare-service/bare is the floor under
+// issue 14's proxy limit, and pitstop/bare-service what the proxy itself
+// costs on top.
+//
 // Rounds interleave the servers; every ratio is the median over the rounds
 // of the ratio within a round (the machine's load changes between rounds
 // more than within one). CPU/request, the server process's user+system
@@ -40,6 +49,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -51,6 +61,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -59,10 +70,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pitstop-go/pitstop/internal/cli"
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
 	"github.com/pitstop-go/pitstop/internal/modproxy"
+	"github.com/pitstop-go/pitstop/internal/service"
 	"github.com/pitstop-go/pitstop/internal/store"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 	"github.com/pitstop-go/pitstop/internal/units"
@@ -85,6 +99,7 @@ var (
 	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
 	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
 	bareHdrs  = flag.Bool("bareheaders", false, "also measure \"bare-headers\": bare-limits sending the headers pitstop sends (Cache-Control, ETag, Last-Modified, X-Pitstop-Cache), to show what they cost")
+	svcFloor  = flag.Bool("servicefloor", false, "also measure \"bare-service\": bare-headers inside internal/service's Server as pitstop runs it (limits, metrics, status statistics, access log, memory limit), the floor the product's service rules set")
 	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
 	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
 	baseline  = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
@@ -149,6 +164,9 @@ func run() error {
 	servers := []string{"bare", "bare-limits", "fileserver", "pitstop"}
 	if *bareHdrs {
 		servers = append(servers, "bare-headers")
+	}
+	if *svcFloor {
+		servers = append(servers, "bare-service")
 	}
 	if *baseline != "" {
 		servers = append(servers, "baseline")
@@ -264,6 +282,15 @@ func run() error {
 			for _, base := range []string{"bare", "bare-limits"} {
 				q := ratios(p, perRound[key{kind, base}])
 				fmt.Printf("  %-4s pitstop/%-12s req/s %.2fx (want >= 0.90) %s, p99 %.2fx (want <= 1.00) %s, CPU/request %.2fx (want <= %.2f) %s\n", kind, base+":", q.rps, verdict(q.rps >= 0.9), q.p99, verdict(q.p99 <= 1), q.cpu, 1/0.9, verdict(q.cpu <= 1/0.9))
+			}
+			if *svcFloor {
+				// The floor: the bare handler with only what every
+				// pitstop service must do around a request.
+				f := perRound[key{kind, "bare-service"}]
+				q := ratios(f, perRound[key{kind, "bare"}])
+				fmt.Printf("  %-4s floor, bare-service/bare: req/s %.2fx, CPU/request %.2fx; pitstop/bare-service: ", kind, q.rps, q.cpu)
+				q = ratios(p, f)
+				fmt.Printf("req/s %.2fx, p99 %.2fx, CPU/request %.2fx\n", q.rps, q.p99, q.cpu)
 			}
 		case "zip":
 			q := ratios(p, perRound[key{kind, "fileserver"}])
@@ -390,7 +417,17 @@ func startChild(mode, dir string) (*exec.Cmd, string, error) {
 		}
 		lines = bufio.NewReader(errs)
 	} else {
-		cmd.Stderr = os.Stderr
+		if mode != "bare-service" {
+			cmd.Stderr = os.Stderr
+		} else {
+			// Its access log goes to a pipe this program drains, as
+			// pitstop's does.
+			errs, err := cmd.StderrPipe()
+			if err != nil {
+				return nil, "", err
+			}
+			go io.Copy(io.Discard, errs)
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, "", err
@@ -490,7 +527,7 @@ func serve(mode, dir string) error {
 	switch mode {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
-	case "bare", "bare-limits", "bare-headers":
+	case "bare", "bare-limits", "bare-headers", "bare-service":
 		mem := map[string][]byte{}
 		for _, p := range paths {
 			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
@@ -526,13 +563,16 @@ func serve(mode, dir string) error {
 			h := w.Header()
 			h["Content-Type"] = ctype
 			h["Content-Length"] = []string{strconv.Itoa(len(b))}
-			if mode == "bare-headers" {
+			if mode == "bare-headers" || mode == "bare-service" {
 				for k, v := range extra {
 					h[k] = v
 				}
 			}
 			w.Write(b)
 		})
+		if mode == "bare-service" {
+			return serveFloor(ln, srv.Handler)
+		}
 		return srv.Serve(ln)
 	case "pitstop":
 		// Profiled: proxy serve in this process, its log to /dev/null.
@@ -546,6 +586,22 @@ func serve(mode, dir string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// serveFloor serves h as pitstop proxy serve serves its handler, with the
+// service defaults, the proxy's status statistics, the text access log on
+// stderr and the default memory limit, until SIGTERM.
+func serveFloor(ln net.Listener, h http.Handler) error {
+	debug.SetMemoryLimit(40 << 20) // proxy serve's default --memory-limit
+	log, err := service.NewLogger("text", os.Stderr)
+	if err != nil {
+		return err
+	}
+	srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: *authTok,
+		Status: &service.StatusPage{Title: "bare-service", Parts: []service.StatusPart{{Stats: modproxy.NewStats()}}}}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
 }
 
 // addrWatch is the pitstop child's stderr: it passes the log to stderr

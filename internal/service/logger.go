@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -164,14 +165,46 @@ func simple(s string) bool {
 }
 
 // appendRFC3339Millis is slog's text time format: RFC 3339 with exactly
-// three digits of milliseconds (truncated).
+// three digits of milliseconds (truncated). The text of the second (date,
+// clock, zone) is formatted once per second and kept: only the
+// milliseconds change between the access lines of a busy second.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	p := lastSecond.Load()
+	if p == nil || p.sec != sec || p.loc != loc {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return appendRFC3339MillisSlow(b, t)
+		}
+		p = &secondText{sec: sec, loc: loc}
+		p.clock = t.AppendFormat(nil, "2006-01-02T15:04:05")
+		p.zone = t.AppendFormat(nil, "Z07:00")
+		lastSecond.Store(p)
+	}
+	ms := t.Nanosecond() / 1e6
+	b = append(b, p.clock...)
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, p.zone...)
+}
+
+// appendRFC3339MillisSlow is what slog does, for the years RFC 3339 has
+// no four digits for.
+func appendRFC3339MillisSlow(b []byte, t time.Time) []byte {
 	const prefixLen = len("2006-01-02T15:04:05.000")
 	n := len(b)
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
 }
+
+// secondText is the formatted text of one second in one location.
+type secondText struct {
+	sec         int64
+	loc         *time.Location
+	clock, zone []byte
+}
+
+// lastSecond is the second the last access line was written in.
+var lastSecond atomic.Pointer[secondText]
 
 // logWriter is the writer under a NewLogger logger: Write writes at once
 // (after the pending access lines), buffer keeps a line for later.

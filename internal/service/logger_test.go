@@ -70,6 +70,38 @@ func TestAccessLineAsSlog(t *testing.T) {
 	}
 }
 
+// TestAccessTimeAsSlog: the access line's time, whose second is formatted
+// once and kept, is slog's text time for every instant: within one second
+// and across seconds, alternating between locations (each change of
+// location or second must format anew), before 1970, and in years RFC 3339
+// has no four digits for.
+func TestAccessTimeAsSlog(t *testing.T) {
+	slogTime := func(tm time.Time) string {
+		var b bytes.Buffer
+		slog.New(slog.NewTextHandler(&b, nil)).Handler().Handle(context.Background(), slog.NewRecord(tm, slog.LevelInfo, "m", 0))
+		f := strings.Fields(b.String())[0]
+		return strings.TrimPrefix(f, "time=")
+	}
+	locs := []*time.Location{time.UTC, time.FixedZone("E", 5*3600+30*60), time.FixedZone("W", -7*3600), time.Local}
+	base := []time.Time{
+		time.Date(2026, 11, 30, 23, 59, 58, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 5e6, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+	}
+	steps := []time.Duration{0, 1, 999999, time.Millisecond, 499 * time.Millisecond, time.Second - 1, time.Second, 1500 * time.Millisecond, 3 * time.Second}
+	for _, b := range base {
+		for _, d := range steps {
+			for _, loc := range locs {
+				tm := b.Add(d).In(loc)
+				if got, want := string(appendRFC3339Millis([]byte("x"), tm)), "x"+slogTime(tm); got != want {
+					t.Errorf("%v: wrote %q, slog %q", tm, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestAccessLogBuffered: access lines are held until logFlushDelay, a
 // size of logFlushSize or any other record (which comes after them), and
 // nothing is lost or reordered.
