@@ -30,7 +30,9 @@
 // drains) and pitstop's default 40 MiB memory limit. The product requires
 // each of those of a service, so bare-service/bare is the floor under
 // issue 14's proxy limit, and pitstop/bare-service what the proxy itself
-// costs on top.
+// costs on top. -floorparts adds bare-service with one part left out at a
+// time (the access log, the status statistics, the progress timeout, the
+// connection cap) to show what each costs.
 //
 // Rounds interleave the servers; every ratio is the median over the rounds
 // of the ratio within a round (the machine's load changes between rounds
@@ -88,24 +90,25 @@ const (
 )
 
 var (
-	conc      = flag.Int("c", 16, "concurrent clients (each on its own keep-alive connection)")
-	n         = flag.Int("n", 100000, "requests per run for .info and .mod")
-	zipN      = flag.Int("zipn", 1500, "requests per run for the zip")
-	zipMB     = flag.Int("zipmb", 4, "zip size in MiB")
-	pitstop   = flag.String("pitstop", "", "the pitstop binary to measure (default: build ./cmd/pitstop of this tree as a release is built, into the temporary directory); with -cpuprofile or -memprofile, proxy serve runs inside a child of this program instead, to be profiled")
-	rounds    = flag.Int("rounds", 5, "rounds per kind, servers interleaved in each (medians are reported)")
-	useWrk    = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
-	wrkDur    = flag.Duration("wrkdur", 3*time.Second, "duration of one wrk run")
-	authTok   = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
-	kinds     = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
-	bareHdrs  = flag.Bool("bareheaders", false, "also measure \"bare-headers\": bare-limits sending the headers pitstop sends (Cache-Control, ETag, Last-Modified, X-Pitstop-Cache), to show what they cost")
-	svcFloor  = flag.Bool("servicefloor", false, "also measure \"bare-service\": bare-headers inside internal/service's Server as pitstop runs it (limits, metrics, status statistics, access log, memory limit), the floor the product's service rules set")
-	cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
-	memProf   = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
-	baseline  = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
-	keep      = flag.String("keepstore", "", "only fill a store and copy it to this new directory, for experiments by hand")
-	serveMode = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
-	dirFlag   = flag.String("dir", "", "internal: the store directory for -serve")
+	conc       = flag.Int("c", 16, "concurrent clients (each on its own keep-alive connection)")
+	n          = flag.Int("n", 100000, "requests per run for .info and .mod")
+	zipN       = flag.Int("zipn", 1500, "requests per run for the zip")
+	zipMB      = flag.Int("zipmb", 4, "zip size in MiB")
+	pitstop    = flag.String("pitstop", "", "the pitstop binary to measure (default: build ./cmd/pitstop of this tree as a release is built, into the temporary directory); with -cpuprofile or -memprofile, proxy serve runs inside a child of this program instead, to be profiled")
+	rounds     = flag.Int("rounds", 5, "rounds per kind, servers interleaved in each (medians are reported)")
+	useWrk     = flag.Bool("wrk", false, "drive load with wrk (Debian package wrk) instead of the Go client")
+	wrkDur     = flag.Duration("wrkdur", 3*time.Second, "duration of one wrk run")
+	authTok    = flag.String("auth", "", "run pitstop with this --auth-token (the clients send it as a bearer token to every server)")
+	kinds      = flag.String("kinds", "info,mod,zip", "comma-separated kinds to measure")
+	bareHdrs   = flag.Bool("bareheaders", false, "also measure \"bare-headers\": bare-limits sending the headers pitstop sends (Cache-Control, ETag, Last-Modified, X-Pitstop-Cache), to show what they cost")
+	floorParts = flag.Bool("floorparts", false, "with -servicefloor's row, one row per part of the service left out (bare-service-without-log, -status, -progress, -maxconns), to show what each costs")
+	svcFloor   = flag.Bool("servicefloor", false, "also measure \"bare-service\": bare-headers inside internal/service's Server as pitstop runs it (limits, metrics, status statistics, access log, memory limit), the floor the product's service rules set")
+	cpuProf    = flag.String("cpuprofile", "", "write a CPU profile of the pitstop server child to this file")
+	memProf    = flag.String("memprofile", "", "write an allocation profile of the pitstop server child to this file (every allocation sampled)")
+	baseline   = flag.String("baseline", "", "also measure this pitstop binary (an older build), started the same way, interleaved, and compare with it")
+	keep       = flag.String("keepstore", "", "only fill a store and copy it to this new directory, for experiments by hand")
+	serveMode  = flag.String("serve", "", "internal: run as a server child (pitstop, fileserver, bare)")
+	dirFlag    = flag.String("dir", "", "internal: the store directory for -serve")
 )
 
 func main() {
@@ -165,8 +168,13 @@ func run() error {
 	if *bareHdrs {
 		servers = append(servers, "bare-headers")
 	}
-	if *svcFloor {
+	if *svcFloor || *floorParts {
 		servers = append(servers, "bare-service")
+	}
+	if *floorParts {
+		for _, part := range []string{"log", "status", "progress", "maxconns"} {
+			servers = append(servers, "bare-service-without-"+part)
+		}
 	}
 	if *baseline != "" {
 		servers = append(servers, "baseline")
@@ -243,11 +251,15 @@ func run() error {
 	for _, s := range servers {
 		rss[s] = peakRSS(pids[s])
 	}
-	fmt.Printf("%-5s %-11s %10s %9s %9s %9s %8s %12s\n", "kind", "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "CPU/request")
+	wid := 11
+	for _, s := range servers {
+		wid = max(wid, len(s))
+	}
+	fmt.Printf("%-5s %-*s %10s %9s %9s %9s %8s %12s\n", "kind", wid, "server", "req/s", "MB/s", "p50", "p99", "RSS MiB", "CPU/request")
 	for _, kind := range strings.Split(*kinds, ",") {
 		for _, s := range servers {
 			r := res[key{kind, s}]
-			fmt.Printf("%-5s %-11s %10.0f %9.1f %9s %9s %8.1f %10.2fµs\n", kind, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3)
+			fmt.Printf("%-5s %-*s %10.0f %9.1f %9s %9s %8.1f %10.2fµs\n", kind, wid, s, r.rps, r.mbps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), float64(rss[s])/(1<<20), float64(r.cpu)/1e3)
 		}
 	}
 	// CPU/request is the server process's user+system time over the
@@ -283,7 +295,7 @@ func run() error {
 				q := ratios(p, perRound[key{kind, base}])
 				fmt.Printf("  %-4s pitstop/%-12s req/s %.2fx (want >= 0.90) %s, p99 %.2fx (want <= 1.00) %s, CPU/request %.2fx (want <= %.2f) %s\n", kind, base+":", q.rps, verdict(q.rps >= 0.9), q.p99, verdict(q.p99 <= 1), q.cpu, 1/0.9, verdict(q.cpu <= 1/0.9))
 			}
-			if *svcFloor {
+			if *svcFloor || *floorParts {
 				// The floor: the bare handler with only what every
 				// pitstop service must do around a request.
 				f := perRound[key{kind, "bare-service"}]
@@ -291,6 +303,14 @@ func run() error {
 				fmt.Printf("  %-4s floor, bare-service/bare: req/s %.2fx, CPU/request %.2fx; pitstop/bare-service: ", kind, q.rps, q.cpu)
 				q = ratios(p, f)
 				fmt.Printf("req/s %.2fx, p99 %.2fx, CPU/request %.2fx\n", q.rps, q.p99, q.cpu)
+				if *floorParts {
+					fmt.Printf("  %-4s what each part of the service costs, bare-service over bare-service without it:", kind)
+					for _, part := range []string{"log", "status", "progress", "maxconns"} {
+						q := ratios(f, perRound[key{kind, "bare-service-without-" + part}])
+						fmt.Printf(" %s req/s %.2fx CPU %.2fx;", part, q.rps, q.cpu)
+					}
+					fmt.Println()
+				}
 			}
 		case "zip":
 			q := ratios(p, perRound[key{kind, "fileserver"}])
@@ -417,7 +437,7 @@ func startChild(mode, dir string) (*exec.Cmd, string, error) {
 		}
 		lines = bufio.NewReader(errs)
 	} else {
-		if mode != "bare-service" {
+		if !strings.HasPrefix(mode, "bare-service") {
 			cmd.Stderr = os.Stderr
 		} else {
 			// Its access log goes to a pipe this program drains, as
@@ -527,7 +547,8 @@ func serve(mode, dir string) error {
 	switch mode {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
-	case "bare", "bare-limits", "bare-headers", "bare-service":
+	case "bare", "bare-limits", "bare-headers", "bare-service", "bare-service-without-log", "bare-service-without-status",
+		"bare-service-without-progress", "bare-service-without-maxconns":
 		mem := map[string][]byte{}
 		for _, p := range paths {
 			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
@@ -563,15 +584,15 @@ func serve(mode, dir string) error {
 			h := w.Header()
 			h["Content-Type"] = ctype
 			h["Content-Length"] = []string{strconv.Itoa(len(b))}
-			if mode == "bare-headers" || mode == "bare-service" {
+			if mode != "bare" && mode != "bare-limits" {
 				for k, v := range extra {
 					h[k] = v
 				}
 			}
 			w.Write(b)
 		})
-		if mode == "bare-service" {
-			return serveFloor(ln, srv.Handler)
+		if base, without, ok := strings.Cut(mode, "-without-"); ok || base == "bare-service" {
+			return serveFloor(ln, srv.Handler, without)
 		}
 		return srv.Serve(ln)
 	case "pitstop":
@@ -591,7 +612,7 @@ func serve(mode, dir string) error {
 // serveFloor serves h as pitstop proxy serve serves its handler, with the
 // service defaults, the proxy's status statistics, the text access log on
 // stderr and the default memory limit, until SIGTERM.
-func serveFloor(ln net.Listener, h http.Handler) error {
+func serveFloor(ln net.Listener, h http.Handler, without string) error {
 	debug.SetMemoryLimit(40 << 20) // proxy serve's default --memory-limit
 	log, err := service.NewLogger("text", os.Stderr)
 	if err != nil {
@@ -599,6 +620,20 @@ func serveFloor(ln net.Listener, h http.Handler) error {
 	}
 	srv := &service.Server{Name: "proxy", Listener: ln, Handler: h, Logger: log, Registry: prometheus.NewRegistry(), AuthToken: *authTok,
 		Status: &service.StatusPage{Title: "bare-service", Parts: []service.StatusPart{{Stats: modproxy.NewStats()}}}}
+	// -floorparts: one part of the service left out, to show its cost.
+	switch without {
+	case "log":
+		srv.Logger, _ = service.NewLoggerLevel("text", os.Stderr, slog.LevelWarn)
+	case "status":
+		srv.Status = nil
+	case "progress":
+		srv.ProgressTimeout = -1
+	case "maxconns":
+		srv.MaxConns = -1
+	case "":
+	default:
+		return fmt.Errorf("bare-service without %q: no such part", without)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	return srv.Run(ctx)
