@@ -93,7 +93,7 @@ type Local struct {
 // disk opens the tier's store once.
 func (l *Local) disk() (*store.Disk, error) {
 	l.once.Do(func() {
-		l.st, l.err = store.Open(l.Dir, store.Options{Lazy: true, NoSync: true})
+		l.st, l.err = store.Open(l.Dir, store.Options{Lazy: true, NoSync: true, CountBlocks: true})
 	})
 	return l.st, l.err
 }
@@ -436,7 +436,7 @@ func (l *Local) Trim(maxSize int64) (TrimResult, error) {
 	remove := func(in store.Info) {
 		if st.Delete(ctx, in.Key) == nil {
 			r.Objects++
-			r.Bytes += in.Size
+			r.Bytes += st.Room(in.Size)
 		}
 	}
 	if maxSize <= 0 {

@@ -317,7 +317,7 @@ and writing, as before; trim then needs the admin token.`,
 			if err != nil {
 				return err
 			}
-			st, err = store.Open(d, store.Options{MaxSize: max, NoSync: !sy.sync, Logger: log})
+			st, err = store.Open(d, store.Options{MaxSize: max, NoSync: !sy.sync, Logger: log, CountBlocks: true})
 			if err != nil {
 				return err
 			}

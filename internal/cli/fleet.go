@@ -113,7 +113,7 @@ which finds the server by DNS-SD on the LAN unless --no-announce).`,
 			}
 			defer pst.Close()
 			log := ph.Logger
-			cst, err := store.Open(filepath.Join(root, "cache"), store.Options{MaxSize: cmax, NoSync: !sy.sync, Logger: log})
+			cst, err := store.Open(filepath.Join(root, "cache"), store.Options{MaxSize: cmax, NoSync: !sy.sync, Logger: log, CountBlocks: true})
 			if err != nil {
 				return err
 			}

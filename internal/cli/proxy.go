@@ -240,7 +240,7 @@ func (pc *proxyConfig) open(ctx context.Context, cmd *cobra.Command, reg prometh
 		fl.close()
 		return nil, nil, err
 	}
-	st, err = store.Open(d, store.Options{MaxSize: max, Logger: log})
+	st, err = store.Open(d, store.Options{MaxSize: max, Logger: log, CountBlocks: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -442,7 +442,7 @@ without), and --max-size, if given, trims this machine's local tier (--dir).`,
 // proxyGCDir trims the disk store in d to max bytes and empties its
 // direct-fetch module cache.
 func proxyGCDir(cmd *cobra.Command, d string, max int64) error {
-	st, err := store.Open(d, store.Options{})
+	st, err := store.Open(d, store.Options{CountBlocks: true})
 	if err != nil {
 		return err
 	}

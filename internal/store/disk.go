@@ -50,6 +50,15 @@ type Options struct {
 	// nil discards.
 	Logger *slog.Logger
 
+	// CountBlocks counts each object as the disk space it takes: its size
+	// rounded up to the filesystem's block size (statfs's f_bsize, read by
+	// Open: 4 KiB on ext4, a page on tmpfs, 16 KiB on a Pi 5's tmpfs), in
+	// MaxSize, reservations, Trim's target and Usage. Without it a store
+	// of many small files (a proxy's .info and .mod files, the checksum
+	// database's lookups) can take several times its cap. Directories are
+	// not counted.
+	CountBlocks bool
+
 	// Lazy skips Open's walk of the directory, for a process that lives
 	// for a few reads and writes (a GOCACHEPROG helper, which the go
 	// command starts per command): the index of sizes and last uses is
@@ -89,6 +98,7 @@ type Disk struct {
 	reserved int64 // bytes reserved by writers in flight (capped stores only)
 
 	maxSize atomic.Int64 // opt.MaxSize, or what SetMaxSize set
+	block   int64        // the unit room counts in: 1, or the block size (CountBlocks)
 
 	clock atomic.Int64 // last use time handed out, unix nanoseconds
 
@@ -120,7 +130,16 @@ func Open(dir string, opt Options) (*Disk, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	d := &Disk{dir: abs, opt: opt, log: opt.Logger, index: make(map[string]*entry)}
+	d := &Disk{dir: abs, opt: opt, log: opt.Logger, index: make(map[string]*entry), block: 1}
+	if opt.CountBlocks {
+		var st unix.Statfs_t
+		if err := unix.Statfs(abs, &st); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		if st.Bsize > 1 {
+			d.block = int64(st.Bsize)
+		}
+	}
 	d.maxSize.Store(opt.MaxSize)
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -210,7 +229,7 @@ func (d *Disk) load() error {
 		}
 		e := newEntry(statOf(fi))
 		d.index[key] = e
-		d.bytes += e.size
+		d.bytes += d.room(e.size)
 		if lu := e.lastUse.Load(); lu > d.clock.Load() {
 			d.clock.Store(lu) // later uses rank after every loaded one
 		}
@@ -246,6 +265,17 @@ func newEntry(s fileStat) *entry {
 	e := &entry{size: s.size, mtime: s.mtime}
 	e.lastUse.Store(s.lastUse())
 	return e
+}
+
+// Room is what an object of size bytes counts for in the store's size: its
+// size, or with CountBlocks the blocks it takes.
+func (d *Disk) Room(size int64) int64 { return d.room(size) }
+
+func (d *Disk) room(size int64) int64 {
+	if d.block <= 1 {
+		return size
+	}
+	return (size + d.block - 1) / d.block * d.block
 }
 
 // removeStaleTemp removes a temp file unless a live writer holds its lock.
@@ -377,12 +407,12 @@ func (d *Disk) touch(key, p string, st fileStat) {
 		return
 	}
 	if e != nil {
-		d.bytes -= e.size
+		d.bytes -= d.room(e.size)
 	}
 	e = newEntry(st)
 	e.lastUse.Store(now)
 	d.index[key] = e
-	d.bytes += e.size
+	d.bytes += d.room(e.size)
 }
 
 // forget drops key from the index if its file is gone (deleted by another
@@ -401,7 +431,7 @@ func (d *Disk) forget(key, p string) {
 	}
 	if e := d.index[key]; e != nil {
 		delete(d.index, key)
-		d.bytes -= e.size
+		d.bytes -= d.room(e.size)
 	}
 }
 
@@ -502,7 +532,7 @@ type diskWriter struct {
 	err      error       // sticky write error
 	done     atomic.Bool // after Commit or Abort; read by concurrent ReadAt
 	reserved int64       // bytes reserved under the store's cap (Write's goroutine)
-	held     int64       // of which the store counts in d.reserved; under d.mu
+	held     int64       // the room (Disk.room) of that the store counts in d.reserved; under d.mu
 }
 
 func (w *diskWriter) Write(b []byte) (int, error) {
@@ -598,10 +628,10 @@ func (w *diskWriter) Commit() (err error) {
 		e := newEntry(statOf(fi))
 		e.lastUse.Store(d.now())
 		if old := d.index[w.key]; old != nil {
-			d.bytes -= old.size
+			d.bytes -= d.room(old.size)
 		}
 		d.index[w.key] = e
-		d.bytes += e.size
+		d.bytes += d.room(e.size)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -647,7 +677,7 @@ func (d *Disk) removeLocked(key, p string) error {
 	}
 	if e := d.index[key]; e != nil {
 		delete(d.index, key)
-		d.bytes -= e.size
+		d.bytes -= d.room(e.size)
 	}
 	return nil
 }
@@ -782,7 +812,7 @@ func (d *Disk) trimPass(ctx context.Context, target int64) (done bool, err error
 				return false, fmt.Errorf("store: evicting %s: %w", v.key, err)
 			}
 			n++
-			freed += v.e.size
+			freed += d.room(v.e.size)
 			dirs[filepath.Dir(p)] = true
 		}
 		d.mu.Unlock()

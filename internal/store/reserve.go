@@ -70,7 +70,8 @@ func (w *diskWriter) reserve(n int64) error {
 		w.reserved = n
 		return nil
 	}
-	if n > limit {
+	need := d.room(n)
+	if need > limit {
 		return fmt.Errorf("store: %s: %w (%d bytes)", w.key, ErrTooLarge, limit)
 	}
 	if err := d.LoadIndex(); err != nil {
@@ -78,10 +79,10 @@ func (w *diskWriter) reserve(n int64) error {
 	}
 	for attempt := 0; ; attempt++ {
 		d.mu.Lock()
-		more := n - w.held
+		more := need - w.held
 		if d.bytes+d.reserved+more <= limit {
 			d.reserved += more
-			w.held = n
+			w.held = need
 			d.mu.Unlock()
 			w.reserved = n
 			return nil

@@ -238,3 +238,95 @@ func TestReserveUpFront(t *testing.T) {
 		t.Errorf("after Commit: reserved %d, stored %d; want 0 and 3 MiB", r, u.Bytes)
 	}
 }
+
+// TestCountBlocksKeepsSmallFilesUnderCap fills a store capped at 256 KiB,
+// on a tmpfs of its own, with 400 objects of 100 bytes in directories of
+// their own (a proxy's .info files). With CountBlocks the filesystem never
+// holds more than the cap (statfs after every write) and Usage counts a
+// block per object. The same fill without it is the control: 40,000 bytes
+// fit the cap as counted, and take 400 blocks on the disk.
+func TestCountBlocksKeepsSmallFilesUnderCap(t *testing.T) {
+	if !inMountNS(t, "TestCountBlocksKeepsSmallFilesUnderCap") {
+		return
+	}
+	const limit, n = 256 << 10, 400
+	ctx := context.Background()
+	body := bytes.Repeat([]byte{'i'}, 100)
+	for _, count := range []bool{true, false} {
+		dir := t.TempDir()
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+			t.Fatalf("mount tmpfs: %v", err)
+		}
+		defer syscall.Unmount(dir, syscall.MNT_DETACH)
+		d, err := store.Open(dir, store.Options{MaxSize: limit, NoSync: true, CountBlocks: count})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var peak int64
+		for i := range n {
+			if err := d.Put(ctx, fmt.Sprintf("example.com/m%03d/@v/v1.0.0.info", i), bytes.NewReader(body)); err != nil {
+				t.Fatalf("put %d: %v", i, err)
+			}
+			peak = max(peak, tmpfsUsed(t, dir))
+		}
+		u, block := d.Usage(), d.Room(1)
+		if count {
+			if peak > limit {
+				t.Errorf("CountBlocks: the filesystem reached %d bytes in use, over the %d-byte cap", peak, limit)
+			}
+			if u.Objects == 0 || u.Bytes != u.Objects*block || u.Bytes > limit {
+				t.Errorf("CountBlocks: usage %+v, want a %d-byte block per object, under the cap", u, block)
+			}
+		} else {
+			if u.Objects != n || u.Bytes != n*int64(len(body)) {
+				t.Errorf("control: usage %+v, want all %d objects counted by their bytes", u, n)
+			}
+			if peak <= limit {
+				t.Errorf("control: %d bytes in use stayed under the cap without CountBlocks: this filesystem shows nothing here", peak)
+			}
+		}
+		t.Logf("peak %d bytes in use under a %d-byte cap with CountBlocks %v: %d objects kept, block %d", peak, limit, count, u.Objects, block)
+	}
+}
+
+// TestCountBlocksReserves: with CountBlocks a write reserves whole blocks:
+// one byte is too large for a cap under a block, and two one-byte writes
+// in flight do not fit a cap of one block.
+func TestCountBlocksReserves(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.Open(t.TempDir(), store.Options{NoSync: true, CountBlocks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := d.Room(1)
+	if block < 512 || d.Room(block+1) != 2*block || d.Room(0) != 0 {
+		t.Fatalf("Room: 1 byte takes %d, %d bytes take %d, 0 take %d: want whole filesystem blocks", block, block+1, d.Room(block+1), d.Room(0))
+	}
+	d.SetMaxSize(block - 1)
+	if err := d.Put(ctx, "a", bytes.NewReader([]byte{'a'})); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("one byte under a cap of %d bytes: %v, want ErrTooLarge", block-1, err)
+	}
+	d.SetMaxSize(block)
+	w1, err := d.Create(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w1.Abort()
+	if _, err := w1.Write([]byte{'b'}); err != nil {
+		t.Fatalf("first write under a one-block cap: %v", err)
+	}
+	w2, err := d.Create(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Abort()
+	if _, err := w2.Write([]byte{'c'}); !errors.Is(err, store.ErrFull) {
+		t.Errorf("second one-byte write in flight under a one-block cap: %v, want ErrFull", err)
+	}
+	if err := w1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if u := d.Usage(); u.Bytes != block || u.Objects != 1 {
+		t.Errorf("usage %+v, want one object of one block (%d bytes)", u, block)
+	}
+}

@@ -132,7 +132,7 @@ type Writer interface {
 // cache server's, a cache helper's local tier); the JSON names are what
 // `pitstop cache stats --json` and the cache server's /v1/stats print.
 type Usage struct {
-	Bytes        int64 `json:"bytes"`         // bytes stored
+	Bytes        int64 `json:"bytes"`         // bytes stored (with the disk store's CountBlocks, the blocks they take)
 	Objects      int64 `json:"objects"`       // objects stored (files, for the disk store)
 	MaxSize      int64 `json:"max_size"`      // the cap in bytes; 0 means unlimited
 	Evictions    int64 `json:"evictions"`     // objects evicted since Open (by the cap or Trim)
