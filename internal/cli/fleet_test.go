@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/service"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -30,7 +31,7 @@ func pitstopBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "pitstop")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
+	if err := testexe.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return bin
@@ -336,7 +337,7 @@ func TestJoinRefuses(t *testing.T) {
 	addr, _ := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
 		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce", "--auth-token", "s3cret"})
 	oldGo := filepath.Join(t.TempDir(), "go")
-	os.WriteFile(oldGo, []byte("#!/bin/sh\necho '{\"GOVERSION\":\"go1.23.4\",\"GOENV\":\"'$GOENV'\",\"GOPROXY\":\"direct\",\"GOCACHEPROG\":\"\"}'\n"), 0o755)
+	testexe.WriteFile(oldGo, []byte("#!/bin/sh\necho '{\"GOVERSION\":\"go1.23.4\",\"GOENV\":\"'$GOENV'\",\"GOPROXY\":\"direct\",\"GOCACHEPROG\":\"\"}'\n"), 0o755)
 	plain, stopPlain := startMain(t, "serve", []string{"serve", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
 		"--upstream", up.URL, "--gosumdb", up.GOSUMDB, "--no-announce"})
 	defer stopPlain()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/gpu"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // fakeCompanion puts a pitstop-gpu on an otherwise empty PATH that
@@ -31,7 +32,7 @@ func fakeCompanion(t *testing.T, reply any, code int) (argsFile string) {
 		t.Fatal(err)
 	}
 	script := "#!/bin/sh\necho \"$@\" > " + argsFile + "\n/bin/cat " + replyFile + "\nexit " + string(rune('0'+code)) + "\n"
-	if err := os.WriteFile(filepath.Join(dir, gpu.CompanionName), []byte(script), 0o755); err != nil {
+	if err := testexe.WriteFile(filepath.Join(dir, gpu.CompanionName), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir)

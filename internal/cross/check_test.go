@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // nativeTarget is the build machine's own architecture with glibc.
@@ -125,7 +126,7 @@ func TestCheckRefusesWrongMachineFloatAndLoader(t *testing.T) {
 	flags := binary.LittleEndian.Uint32(b[36:40])
 	binary.LittleEndian.PutUint32(b[36:40], flags&^0x400) // clear EF_ARM_ABI_FLOAT_HARD
 	soft := filepath.Join(dir, "p32-soft")
-	if err := os.WriteFile(soft, b, 0o755); err != nil {
+	if err := testexe.WriteFile(soft, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r, err = Check(soft, armhf)
@@ -167,7 +168,7 @@ func TestFailedBuildLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := filepath.Join(dir, "prog")
-	if err := os.WriteFile(old, []byte("earlier build"), 0o755); err != nil {
+	if err := testexe.WriteFile(old, []byte("earlier build"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	_, err := (&Build{Target: tg, Toolchain: tc, Dir: dir, Args: []string{"-o", "prog", "."}}).Run(t.Context())

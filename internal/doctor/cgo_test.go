@@ -1,13 +1,13 @@
 package doctor
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 func TestCgoCCLive(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCgoCCLive(t *testing.T) {
 
 	// A compiler that exists but cannot build: a script that fails.
 	bad := filepath.Join(t.TempDir(), "badcc")
-	os.WriteFile(bad, []byte("#!/bin/sh\necho 'fatal error: stdio.h: No such file or directory' >&2\nexit 1\n"), 0o755)
+	testexe.WriteFile(bad, []byte("#!/bin/sh\necho 'fatal error: stdio.h: No such file or directory' >&2\nexit 1\n"), 0o755)
 	env = liveGoEnv(t)
 	env.Go["CC"] = bad
 	expectCk(t, runCk(t, cgoChecks(), "cgo.cc", env), Fail, "cannot build a one-line C program", "stdio.h", "sudo apt install")

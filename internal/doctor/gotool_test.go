@@ -17,6 +17,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // fakeHost is a capture built in a test: files under a temporary root,
@@ -441,9 +442,9 @@ func TestGoReplayWithoutProbes(t *testing.T) {
 
 func TestLookPathAll(t *testing.T) {
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(a, "go"), []byte("#!/bin/sh\n"), 0o755)
+	testexe.WriteFile(filepath.Join(a, "go"), []byte("#!/bin/sh\n"), 0o755)
 	os.WriteFile(filepath.Join(b, "go"), []byte("not executable"), 0o644)
-	os.WriteFile(filepath.Join(c, "go"), []byte("#!/bin/sh\n"), 0o755)
+	testexe.WriteFile(filepath.Join(c, "go"), []byte("#!/bin/sh\n"), 0o755)
 	got := lookPathAll("go", strings.Join([]string{a, b, a, c}, string(os.PathListSeparator)))
 	want := []string{filepath.Join(a, "go"), filepath.Join(c, "go")}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 func naiveSGEMM(m, n, k int, a, b []float32) []float32 {
@@ -210,7 +211,7 @@ func TestVersionAndFlags(t *testing.T) {
 func TestFindCompanion(t *testing.T) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, CompanionName)
-	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	if err := testexe.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // recordingGo is a go command stand-in that notes each run and fails with
@@ -20,7 +21,7 @@ func recordingGo(t *testing.T) (bin, ran string) {
 	dir := t.TempDir()
 	bin, ran = filepath.Join(dir, "go"), filepath.Join(dir, "ran")
 	script := "#!/bin/sh\necho \"$@\" >> " + ran + "\necho 'MARKER: dial tcp 10.0.0.5:443: i/o timeout' >&2\nexit 1\n"
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+	if err := testexe.WriteFile(bin, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return bin, ran

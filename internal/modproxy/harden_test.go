@@ -19,6 +19,7 @@ import (
 
 	"github.com/pitstop-go/pitstop/internal/goenv"
 	"github.com/pitstop-go/pitstop/internal/modfetch"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 	"github.com/pitstop-go/pitstop/internal/testlog"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
@@ -30,7 +31,7 @@ func fakeGo(t *testing.T) (bin, ran string) {
 	dir := t.TempDir()
 	bin, ran = filepath.Join(dir, "go"), filepath.Join(dir, "ran")
 	script := "#!/bin/sh\necho \"$@\" >> " + ran + "\necho 'STDERR-MARKER dial tcp 10.9.8.7:443: connect: connection refused' >&2\nexit 1\n"
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+	if err := testexe.WriteFile(bin, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return bin, ran

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 func TestHiddenFrom(t *testing.T) {
@@ -34,7 +36,7 @@ func TestExecutableCopies(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	src := filepath.Join(dir, "pitstop")
-	if err := os.WriteFile(src, []byte("#!/bin/sh\necho new\n"), 0o755); err != nil {
+	if err := testexe.WriteFile(src, []byte("#!/bin/sh\necho new\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "bin")
@@ -70,7 +72,7 @@ func TestExecutableCopies(t *testing.T) {
 
 	// An older copy is replaced, and undo puts it back.
 	os.MkdirAll(bin, 0o755)
-	os.WriteFile(exe, []byte("old"), 0o755)
+	testexe.WriteFile(exe, []byte("old"), 0o755)
 	_, step, err = Executable(src, bin)
 	if err != nil || step == nil {
 		t.Fatalf("over an old copy: %v, %v", step, err)
@@ -81,7 +83,7 @@ func TestExecutableCopies(t *testing.T) {
 		t.Errorf("undo left %q, want the old copy", b)
 	}
 	// A copy of the same size is compared byte for byte.
-	os.WriteFile(exe, []byte("#!/bin/sh\necho old\n"), 0o755)
+	testexe.WriteFile(exe, []byte("#!/bin/sh\necho old\n"), 0o755)
 	if _, step, err := Executable(src, bin); err != nil || step == nil {
 		t.Errorf("over a copy of the same size with other bytes: step %v, %v; want a copy", step, err)
 	}
@@ -114,10 +116,10 @@ func TestExecutableComparesWithoutReadingWhole(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bin")
 	dst := filepath.Join(bin, "pitstop")
 	os.MkdirAll(bin, 0o755)
-	if err := os.WriteFile(src, data, 0o755); err != nil {
+	if err := testexe.WriteFile(src, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
+	if err := testexe.WriteFile(dst, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	data = nil

@@ -2,10 +2,10 @@ package toolchain
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/pitstop-go/pitstop/internal/testexe"
 	"github.com/pitstop-go/pitstop/internal/testupstream"
 )
 
@@ -31,7 +31,7 @@ func TestInstallOfBrokenInstalledVersionKeepsCurrent(t *testing.T) {
 			if a := f.in.Layout.Active(); a != "go1.22.4" {
 				t.Fatalf("active = %q, want go1.22.4", a)
 			}
-			if err := os.WriteFile(filepath.Join(broken.Path, "bin", "go"), []byte(tc.script), 0o755); err != nil {
+			if err := testexe.WriteFile(filepath.Join(broken.Path, "bin", "go"), []byte(tc.script), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			before := snapshot(t, f.in.Layout.Dir)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pitstop-go/pitstop/internal/host"
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // elfHeader makes the first 20 bytes of an ELF executable.
@@ -49,24 +50,24 @@ func TestDetectTargetUserlandNotKernel(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 	os.MkdirAll(filepath.Join(root, "proc", "sys", "kernel"), 0o755)
 	os.WriteFile(filepath.Join(root, "proc", "sys", "kernel", "arch"), []byte("aarch64\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, "arm"), 0o755)
+	testexe.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, "arm"), 0o755)
 	os.Symlink("dash", filepath.Join(root, "bin", "sh"))
 	tg, err := DetectTarget(host.At(root))
 	if err != nil || tg != (Target{"linux", "arm"}) {
 		t.Fatalf("DetectTarget = %v, %v; want linux-arm", tg, err)
 	}
-	os.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, "arm64"), 0o755)
+	testexe.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, "arm64"), 0o755)
 	if tg, err := DetectTarget(host.At(root)); err != nil || tg.GOARCH != "arm64" {
 		t.Fatalf("64-bit userland: %v, %v", tg, err)
 	}
 	for goarch, want := range map[string]string{"amd64": "linux-amd64", "riscv64": "linux-riscv64", "s390x": "linux-s390x", "mips": "linux-mips"} {
-		os.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, goarch), 0o755)
+		testexe.WriteFile(filepath.Join(root, "bin", "dash"), elfOf(t, goarch), 0o755)
 		if tg, err := DetectTarget(host.At(root)); err != nil || tg.String() != want {
 			t.Errorf("%s userland: %v, %v", goarch, tg, err)
 		}
 	}
 	// ILP32 aarch64 (a 32-bit ELF for EM_AARCH64) has no Go toolchain.
-	os.WriteFile(filepath.Join(root, "bin", "dash"), elfHeader(1, 1, 183), 0o755)
+	testexe.WriteFile(filepath.Join(root, "bin", "dash"), elfHeader(1, 1, 183), 0o755)
 	if tg, err := DetectTarget(host.At(root)); err == nil || !strings.Contains(err.Error(), "/bin/sh: 32-bit ELF machine 183 has no Go toolchain") {
 		t.Errorf("ILP32 aarch64 userland: %v, %v", tg, err)
 	}
