@@ -58,6 +58,7 @@ echo "== building pitstop and the delay proxy"
 CGO_ENABLED=0 go build -o "$W/bin/pitstop" ./cmd/pitstop
 go build -o "$W/bin/delayproxy" ./bench/cache/delayproxy
 go build -o "$W/bin/floorprog" ./bench/cache/floorprog
+go build -o "$W/bin/treecpu" ./bench/cache/treecpu
 
 echo "== fetching $MODULE and its dependencies (GOPROXY from go env)"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
@@ -105,24 +106,24 @@ rows=()
 srvcpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$srvpid/stat"; }
 # run ROW ROUND DIR [env...]: one timed build; prints the helper's stats line.
 # If PRE is set, that command runs first, inside the timing. Besides the
-# wall time it records the CPU time (user+system) of the build's process
-# tree (the go command, compilers, the helper; and PRE) plus the cache
+# wall time (until the go command exits) it records the CPU time
+# (user+system) of the build's whole process tree (the go command,
+# compilers, the helper, which the go command never waits for, so only
+# bench/cache/treecpu, a subreaper, can count it; and PRE) plus the cache
 # server's: a figure the other work on a shared machine disturbs less.
 run() {
   local row=$1 r=$2 dir=$3; shift 3
-  local s e s0 s1 envs=()
+  local s0 s1 envs=()
   [[ " ${rows[*]} " == *" ${row// /_} "* ]] || rows+=("${row// /_}")
   if [ -n "$PROFILE" ]; then
     local tag=${row//[^a-z0-9]/-}
     envs=(PITSTOP_CACHE_CPUPROFILE="$PROFILE/prog-$tag-r$r-%p.cpu" PITSTOP_CACHE_MEMPROFILE="$PROFILE/prog-$tag-r$r-%p.mem")
   fi
   s0=$(srvcpu)
-  s=$(date +%s.%N)
-  (cd "$dir" && /usr/bin/time -f '%U %S' -o "$W/time.txt" env "${envs[@]}" "$@" \
+  (cd "$dir" && "$W/bin/treecpu" -o "$W/time.txt" env "${envs[@]}" "$@" \
     bash -c "${PRE:-true} && exec go build -trimpath -o /dev/null $PKG") 2>"$W/err.log" || { cat "$W/err.log"; exit 1; }
-  e=$(date +%s.%N)
   s1=$(srvcpu)
-  T[${row// /_} #$r]=$(echo "$e - $s" | bc)
+  T[${row// /_} #$r]=$(awk '{print $3}' "$W/time.txt")
   C[${row// /_} #$r]=$(awk -v a="$s0" -v b="$s1" '{print $1+$2+b-a}' "$W/time.txt")
   printf '%-26s r%-2s %7.2f s  cpu %6.2f s (server %5.2f)  load %s  %s\n' "$row" "$r" "${T[${row// /_} #$r]}" \
     "${C[${row// /_} #$r]}" "$(echo "$s1 - $s0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" \
