@@ -229,7 +229,7 @@ func (d *Disk) load() error {
 		}
 		e := newEntry(statOf(fi))
 		d.index[key] = e
-		d.bytes += d.room(e.size)
+		d.bytes += d.Room(e.size)
 		if lu := e.lastUse.Load(); lu > d.clock.Load() {
 			d.clock.Store(lu) // later uses rank after every loaded one
 		}
@@ -269,9 +269,7 @@ func newEntry(s fileStat) *entry {
 
 // Room is what an object of size bytes counts for in the store's size: its
 // size, or with CountBlocks the blocks it takes.
-func (d *Disk) Room(size int64) int64 { return d.room(size) }
-
-func (d *Disk) room(size int64) int64 {
+func (d *Disk) Room(size int64) int64 {
 	if d.block <= 1 {
 		return size
 	}
@@ -407,12 +405,12 @@ func (d *Disk) touch(key, p string, st fileStat) {
 		return
 	}
 	if e != nil {
-		d.bytes -= d.room(e.size)
+		d.bytes -= d.Room(e.size)
 	}
 	e = newEntry(st)
 	e.lastUse.Store(now)
 	d.index[key] = e
-	d.bytes += d.room(e.size)
+	d.bytes += d.Room(e.size)
 }
 
 // forget drops key from the index if its file is gone (deleted by another
@@ -431,7 +429,7 @@ func (d *Disk) forget(key, p string) {
 	}
 	if e := d.index[key]; e != nil {
 		delete(d.index, key)
-		d.bytes -= d.room(e.size)
+		d.bytes -= d.Room(e.size)
 	}
 }
 
@@ -532,7 +530,7 @@ type diskWriter struct {
 	err      error       // sticky write error
 	done     atomic.Bool // after Commit or Abort; read by concurrent ReadAt
 	reserved int64       // bytes reserved under the store's cap (Write's goroutine)
-	held     int64       // the room (Disk.room) of that the store counts in d.reserved; under d.mu
+	held     int64       // the room (Disk.Room) of that the store counts in d.reserved; under d.mu
 }
 
 func (w *diskWriter) Write(b []byte) (int, error) {
@@ -628,10 +626,10 @@ func (w *diskWriter) Commit() (err error) {
 		e := newEntry(statOf(fi))
 		e.lastUse.Store(d.now())
 		if old := d.index[w.key]; old != nil {
-			d.bytes -= d.room(old.size)
+			d.bytes -= d.Room(old.size)
 		}
 		d.index[w.key] = e
-		d.bytes += d.room(e.size)
+		d.bytes += d.Room(e.size)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -677,7 +675,7 @@ func (d *Disk) removeLocked(key, p string) error {
 	}
 	if e := d.index[key]; e != nil {
 		delete(d.index, key)
-		d.bytes -= d.room(e.size)
+		d.bytes -= d.Room(e.size)
 	}
 	return nil
 }
@@ -812,7 +810,7 @@ func (d *Disk) trimPass(ctx context.Context, target int64) (done bool, err error
 				return false, fmt.Errorf("store: evicting %s: %w", v.key, err)
 			}
 			n++
-			freed += d.room(v.e.size)
+			freed += d.Room(v.e.size)
 			dirs[filepath.Dir(p)] = true
 		}
 		d.mu.Unlock()

@@ -70,7 +70,7 @@ func (w *diskWriter) reserve(n int64) error {
 		w.reserved = n
 		return nil
 	}
-	need := d.room(n)
+	need := d.Room(n)
 	if need > limit {
 		return fmt.Errorf("store: %s: %w (%d bytes)", w.key, ErrTooLarge, limit)
 	}
