@@ -128,6 +128,10 @@ func main() {
 
 var paths = map[string]string{}
 
+// floorPartNames are the parts of the service -floorparts leaves out, one
+// at a time ("bare-service-without-<part>"; serveFloor knows each).
+var floorPartNames = []string{"log", "status", "progress", "maxconns"}
+
 func init() {
 	paths["info"] = testupstream.FilePath(modPath, modVers, "info")
 	paths["mod"] = testupstream.FilePath(modPath, modVers, "mod")
@@ -172,7 +176,7 @@ func run() error {
 		servers = append(servers, "bare-service")
 	}
 	if *floorParts {
-		for _, part := range []string{"log", "status", "progress", "maxconns"} {
+		for _, part := range floorPartNames {
 			servers = append(servers, "bare-service-without-"+part)
 		}
 	}
@@ -305,7 +309,7 @@ func run() error {
 				fmt.Printf("req/s %.2fx, p99 %.2fx, CPU/request %.2fx\n", q.rps, q.p99, q.cpu)
 				if *floorParts {
 					fmt.Printf("  %-4s what each part of the service costs, bare-service over bare-service without it:", kind)
-					for _, part := range []string{"log", "status", "progress", "maxconns"} {
+					for _, part := range floorPartNames {
 						q := ratios(f, perRound[key{kind, "bare-service-without-" + part}])
 						fmt.Printf(" %s req/s %.2fx CPU %.2fx;", part, q.rps, q.cpu)
 					}
@@ -544,11 +548,14 @@ func serve(mode, dir string) error {
 			}
 		}()
 	}
-	switch mode {
+	kind, without, _ := strings.Cut(mode, "-without-") // bare-service-without-<part>: serveFloor checks the part
+	if without != "" && kind != "bare-service" {
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	switch kind {
 	case "fileserver":
 		return http.Serve(ln, http.FileServer(http.Dir(dir)))
-	case "bare", "bare-limits", "bare-headers", "bare-service", "bare-service-without-log", "bare-service-without-status",
-		"bare-service-without-progress", "bare-service-without-maxconns":
+	case "bare", "bare-limits", "bare-headers", "bare-service":
 		mem := map[string][]byte{}
 		for _, p := range paths {
 			b, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(p, "/")))
@@ -591,7 +598,7 @@ func serve(mode, dir string) error {
 			}
 			w.Write(b)
 		})
-		if base, without, ok := strings.Cut(mode, "-without-"); ok || base == "bare-service" {
+		if kind == "bare-service" {
 			return serveFloor(ln, srv.Handler, without)
 		}
 		return srv.Serve(ln)
