@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pitstop-go/pitstop/internal/testexe"
 )
 
 // The script service_home runs pitstop from a directory under /home, as
@@ -49,14 +49,14 @@ func init() {
 	})
 }
 
-// copyExe copies the binary with cp(1), so that no descriptor open for
-// writing it ever exists in this process: a child forked meanwhile by a
-// parallel test would inherit it until its exec, and running the copy would
-// then fail with "text file busy" (golang.org/issue/22315).
+// copyExe copies the binary with testexe.WriteFile: a plain write would
+// leave a descriptor open for writing it that a child forked meanwhile by a
+// parallel test inherits until its exec, and running the copy would then
+// fail with "text file busy" (golang.org/issue/22315).
 func copyExe(dst, src string) error {
-	out, err := exec.Command("cp", src, dst).CombinedOutput()
+	b, err := os.ReadFile(src)
 	if err != nil {
-		return fmt.Errorf("cp %s %s: %v: %s", src, dst, err, out)
+		return err
 	}
-	return os.Chmod(dst, 0o755)
+	return testexe.WriteFile(dst, b, 0o755)
 }
